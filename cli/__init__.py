@@ -1,0 +1,1 @@
+"""treediff's command line (the only package that imports typer)."""

@@ -1,0 +1,63 @@
+"""The ``treediff`` command: each command declares its options and makes one library call.
+
+Library exceptions become one-line messages and exit codes here, in one place:
+0 = success / everything valid, 1 = invalid code found, 2 = usage or input error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from treediff.errors import TreediffError
+
+app = typer.Typer(
+    name="treediff",
+    help="Structure-aware syntax-tree diffusion for source code.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Structure-aware syntax-tree diffusion for source code."""
+
+
+def fail(message: str, code: int = 2) -> "typer.Exit":
+    """Print a one-line error to stderr and return the Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+# Command modules register themselves on `app` when imported.
+from treediff_cli import commands_syntax  # noqa: E402,F401
+
+
+def main() -> None:
+    """Entry point: run the app, mapping library errors to one-line messages."""
+    try:
+        app(standalone_mode=False)
+    except TreediffError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unexpected: one line, exit 2
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # a (vendored) click exception
+            exc.show()
+            sys.exit(2 if exc.exit_code is None else exc.exit_code)
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Per-language data files (*.toml); this package only ships them in the wheel."""

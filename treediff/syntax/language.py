@@ -1,0 +1,277 @@
+"""Languages are data: each ``grammars/<name>.toml`` file becomes one :class:`Language`.
+
+Adding a language means adding a TOML file (and a test); no code here changes.
+The schema is documented in ``docs/grammars.md`` and enforced by
+:func:`load_language`, which checks every listed node kind against the real
+tree-sitter grammar so that typos fail loudly instead of silently matching nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import tree_sitter as ts
+
+from treediff.errors import GrammarError, LanguageNotFound
+from treediff.registry import normalize_name
+
+__all__ = [
+    "CATEGORIES",
+    "HOLE_CATEGORIES",
+    "Language",
+    "grammars_dir",
+    "load_language",
+    "get_language",
+    "list_languages",
+    "detect_language",
+]
+
+#: Node categories every grammar file must define (possibly as an empty list).
+CATEGORIES = ("definition", "block", "statement", "expression", "identifier", "literal", "comment")
+#: Categories a typed hole may have; each needs a filler in ``[fillers]``.
+HOLE_CATEGORIES = ("statement", "block", "expression", "identifier", "literal")
+
+_REQUIRED_TOP = ("name", "extensions", "grammar", "categories", "fillers", "compiler", "cfg")
+
+
+def grammars_dir() -> Path:
+    """Directory holding the ``*.toml`` language files.
+
+    Order: ``$TREEDIFF_GRAMMARS``; the source checkout's top-level ``grammars/``;
+    the copy installed inside the wheel as ``treediff/grammars``.
+    """
+    env = os.environ.get("TREEDIFF_GRAMMARS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent  # .../treediff
+    for candidate in (here.parent / "grammars", here / "grammars"):
+        if candidate.is_dir() and any(candidate.glob("*.toml")):
+            return candidate
+    try:  # installed wheel: package data of the treediff.grammars package
+        from importlib.resources import files
+
+        return Path(str(files("treediff.grammars")))
+    except (ModuleNotFoundError, TypeError) as exc:  # pragma: no cover - broken install
+        raise GrammarError("cannot find the grammars/ data directory; reinstall treediff") from exc
+
+
+@dataclass(frozen=True, eq=False)
+class Language:
+    """One language: its tree-sitter grammar plus treediff's data tables.
+
+    >>> lang = get_language("python")
+    >>> lang.name, lang.category("if_statement"), lang.filler("expression")
+    ('python', 'statement', 'None')
+    """
+
+    name: str
+    display_name: str
+    aliases: tuple[str, ...]
+    extensions: tuple[str, ...]
+    grammar_module: str
+    grammar_function: str
+    grammar_package: str
+    categories: Mapping[str, frozenset[str]]
+    category_order: tuple[str, ...]
+    fillers: Mapping[str, str]
+    compiler: Mapping[str, Any]
+    cfg: Mapping[str, Any]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    # -- the grammar -----------------------------------------------------------------
+    @functools.cached_property
+    def ts_language(self) -> ts.Language:
+        try:
+            module = importlib.import_module(self.grammar_module)
+        except ImportError as exc:
+            raise GrammarError(
+                f"language {self.name!r} needs the package {self.grammar_package!r} "
+                f"(pip install {self.grammar_package})"
+            ) from exc
+        return ts.Language(getattr(module, self.grammar_function)())
+
+    @property
+    def grammar_version(self) -> str:
+        try:
+            return importlib.metadata.version(self.grammar_package)
+        except importlib.metadata.PackageNotFoundError:
+            return "missing"
+
+    def parser(self) -> ts.Parser:
+        """A fresh parser for this language (parsers are cheap and not thread-safe)."""
+        return ts.Parser(self.ts_language)
+
+    # -- kinds and categories --------------------------------------------------------
+    @functools.cached_property
+    def kinds(self) -> tuple[str, ...]:
+        """Every distinct node kind of the grammar, sorted: the kind table for ML ids."""
+        lang = self.ts_language
+        names = {lang.node_kind_for_id(i) for i in range(lang.node_kind_count)}
+        names.discard(None)
+        names.add("ERROR")
+        return tuple(sorted(names))
+
+    @functools.cached_property
+    def kind_index(self) -> Mapping[str, int]:
+        """``kind → id`` over :attr:`kinds`; unknown kinds map to ``len(kinds)``."""
+        return MappingProxyType({k: i for i, k in enumerate(self.kinds)})
+
+    @functools.cached_property
+    def _primary(self) -> dict[str, str]:
+        table: dict[str, str] = {}
+        for cat in reversed(self.category_order):  # earlier categories win
+            for kind in self.categories.get(cat, ()):
+                table[kind] = cat
+        return table
+
+    def category(self, kind: str) -> str | None:
+        """The primary category of a node kind (``None`` when it has none)."""
+        return self._primary.get(kind)
+
+    def categories_of(self, kind: str) -> frozenset[str]:
+        """Every category a node kind belongs to."""
+        return frozenset(c for c, kinds in self.categories.items() if kind in kinds)
+
+    def is_category(self, kind: str, category: str) -> bool:
+        return kind in self.categories.get(category, ())
+
+    def filler(self, category: str) -> str:
+        """The minimal valid text for a hole of ``category``."""
+        try:
+            return self.fillers[category]
+        except KeyError:
+            choices = ", ".join(sorted(self.fillers))
+            raise LanguageNotFound(
+                f"{self.name} has no hole category {category!r}; choose one of: {choices}"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"Language({self.name!r})"
+
+
+def _expand_kinds(lang: ts.Language, names: list[str], where: str) -> frozenset[str]:
+    """Resolve node kinds and supertypes listed in a grammar file into concrete kinds."""
+    supertypes = {lang.node_kind_for_id(s): s for s in lang.supertypes}
+    known = {lang.node_kind_for_id(i) for i in range(lang.node_kind_count)}
+    out: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name in supertypes:
+            stack.extend(lang.node_kind_for_id(s) for s in lang.subtypes(supertypes[name]))
+        elif name in known:
+            out.add(name)
+        else:
+            raise GrammarError(f"{where}: {name!r} is not a node kind of this grammar")
+    return frozenset(out)
+
+
+def load_language(path: str | os.PathLike[str], *, check_kinds: bool = True) -> Language:
+    """Load and validate one grammar data file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise GrammarError(f"{path.name}: cannot read grammar file: {exc}") from exc
+    missing = [k for k in _REQUIRED_TOP if k not in data]
+    if missing:
+        raise GrammarError(f"{path.name}: missing required keys: {', '.join(missing)}")
+    name = data["name"]
+    grammar = data["grammar"]
+    for key in ("module", "package"):
+        if key not in grammar:
+            raise GrammarError(f"{path.name}: [grammar] needs {key!r}")
+    raw_cats = dict(data["categories"])
+    order = tuple(raw_cats.pop("order", CATEGORIES))
+    missing_cats = [c for c in CATEGORIES if c not in raw_cats]
+    if missing_cats:
+        raise GrammarError(f"{path.name}: [categories] is missing: {', '.join(missing_cats)}")
+    fillers = dict(data["fillers"])
+    missing_fill = [c for c in HOLE_CATEGORIES if c not in fillers]
+    if missing_fill:
+        raise GrammarError(f"{path.name}: [fillers] is missing: {', '.join(missing_fill)}")
+    lang = Language(
+        name=name,
+        display_name=data.get("display_name", name),
+        aliases=tuple(data.get("aliases", ())),
+        extensions=tuple(e.lower() for e in data["extensions"]),
+        grammar_module=grammar["module"],
+        grammar_function=grammar.get("function", "language"),
+        grammar_package=grammar["package"],
+        categories={},
+        category_order=order,
+        fillers=MappingProxyType(fillers),
+        compiler=MappingProxyType(dict(data["compiler"])),
+        cfg=MappingProxyType(dict(data["cfg"])),
+        extra=MappingProxyType({k: v for k, v in data.items() if k not in _REQUIRED_TOP}),
+        path=path,
+    )
+    if check_kinds:
+        tsl = lang.ts_language
+        cats = {
+            cat: _expand_kinds(tsl, list(kinds), f"{path.name} [categories].{cat}")
+            for cat, kinds in raw_cats.items()
+        }
+    else:
+        cats = {cat: frozenset(kinds) for cat, kinds in raw_cats.items()}
+    object.__setattr__(lang, "categories", MappingProxyType(cats))
+    return lang
+
+
+@functools.lru_cache(maxsize=None)
+def _all_languages(directory: str) -> tuple[Language, ...]:
+    files = sorted(Path(directory).glob("*.toml"))
+    if not files:
+        raise GrammarError(f"no grammar files in {directory}")
+    return tuple(load_language(f) for f in files)
+
+
+def list_languages() -> list[Language]:
+    """Every language declared in ``grammars/``, sorted by name."""
+    return list(_all_languages(str(grammars_dir())))
+
+
+@functools.lru_cache(maxsize=None)
+def _lookup(directory: str) -> tuple[dict[str, Language], dict[str, Language]]:
+    by_name: dict[str, Language] = {}
+    by_ext: dict[str, Language] = {}
+    for lang in _all_languages(directory):
+        for key in (lang.name, *lang.aliases):
+            by_name[normalize_name(key)] = lang
+        for ext in lang.extensions:
+            by_ext.setdefault(ext, lang)
+    return by_name, by_ext
+
+
+def get_language(name: str | Language) -> Language:
+    """Resolve a language name or alias (``"py"``, ``"TypeScript"``) to a :class:`Language`."""
+    if isinstance(name, Language):
+        return name
+    by_name, _ = _lookup(str(grammars_dir()))
+    key = normalize_name(str(name))
+    if key in by_name:
+        return by_name[key]
+    choices = ", ".join(sorted(lang.name for lang in list_languages()))
+    raise LanguageNotFound(f"unknown language {name!r}; choose one of: {choices}")
+
+
+def detect_language(path: str | os.PathLike[str]) -> Language:
+    """The language of a file, from its extension."""
+    _, by_ext = _lookup(str(grammars_dir()))
+    suffix = Path(path).suffix.lower()
+    if suffix in by_ext:
+        return by_ext[suffix]
+    known = ", ".join(sorted(by_ext))
+    raise LanguageNotFound(
+        f"cannot detect the language of {str(path)!r} (extension {suffix or 'none'!r}); "
+        f"pass --lang, or use one of: {known}"
+    )

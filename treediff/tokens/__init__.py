@@ -1,0 +1,5 @@
+"""Tokens aligned to syntax nodes (pre-tokenization, alignment, syntax-aligned BPE)."""
+
+from treediff.tokens.alignment import Alignment, Piece, align, leaf_alignment, pretokenize
+
+__all__ = ["Alignment", "Piece", "align", "leaf_alignment", "pretokenize"]

@@ -3,3 +3,7 @@
 from treediff.tokens.alignment import Alignment, Piece, align, leaf_alignment, pretokenize
 
 __all__ = ["Alignment", "Piece", "align", "leaf_alignment", "pretokenize"]
+
+from treediff.tokens.batch import AlignedBatch  # noqa: E402
+
+__all__ += ["AlignedBatch"]

@@ -120,7 +120,7 @@ class Node:
     @property
     def id(self) -> int:
         """Stable pre-order index among all nodes of the tree."""
-        return self.tree._ids[self.ts_node.id]
+        return self.tree.id_of(self.ts_node)
 
     @property
     def kind(self) -> str:
@@ -270,7 +270,28 @@ class SyntaxTree:
 
     @property
     def num_nodes(self) -> int:
-        return len(self._ids)
+        return self.ts_tree.root_node.descendant_count
+
+    def id_of(self, ts_node: ts.Node) -> int:
+        """Stable pre-order id of a tree-sitter node of this tree.
+
+        Cheap: it descends from the root with a cursor (O(depth × siblings) C calls),
+        so no full walk is needed.  Walkers that visit every node can use the
+        enumeration index of :func:`walk` from the root instead: it is the same id.
+        """
+        ids = self.__dict__.get("_ids")
+        if ids is not None:
+            return ids[ts_node.id]
+        root = self.ts_tree.root_node
+        cursor = root.walk()
+        while cursor.node != ts_node:
+            child = cursor.node.child_with_descendant(ts_node)
+            if child is None or not cursor.goto_first_child():
+                raise InputError("node does not belong to this tree")
+            while cursor.node != child:
+                if not cursor.goto_next_sibling():
+                    raise InputError("node does not belong to this tree")
+        return cursor.descendant_index
 
     def nodes(
         self,

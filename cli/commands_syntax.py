@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 from treediff_cli.app import app
 
+_LANG = typer.Option(None, "--lang", "-l", help="Language name; detected from the extension by default.")
+_OUT = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout.")
+
+
+def _emit(text: str, out: Optional[Path]) -> None:
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
 
 @app.command()
-def languages(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def languages(as_json: bool = typer.Option(False, "--json", help="One JSON object per language.")) -> None:
     """List languages, grammar versions and compiler availability."""
-    from treediff.syntax import list_languages
+    from treediff.validity import language_table
 
-    rows = [
-        {
-            "name": lang.name,
-            "extensions": list(lang.extensions),
-            "grammar": f"{lang.grammar_package} {lang.grammar_version}",
-        }
-        for lang in list_languages()
-    ]
+    rows = language_table()
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row))
@@ -29,7 +36,86 @@ def languages(as_json: bool = typer.Option(False, "--json", help="Print JSON ins
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("language", "extensions", "grammar")
+    table = Table("language", "extensions", "grammar", "compiler", "available")
     for row in rows:
-        table.add_row(row["name"], " ".join(row["extensions"]), row["grammar"])
+        table.add_row(
+            row["name"],
+            " ".join(row["extensions"]),
+            f"{row['grammar_package']} {row['grammar_version']}",
+            row["compiler"] or "-",
+            "yes" if row["compiler_available"] else "no",
+        )
     Console().print(table)
+
+
+@app.command()
+def parse(
+    file: Path = typer.Argument(..., help="Source file."),
+    lang: Optional[str] = _LANG,
+    fmt: str = typer.Option("sexp", "--format", "-f", help="sexp | json | dot"),
+    out: Optional[Path] = _OUT,
+) -> None:
+    """Parse a file and print its syntax tree."""
+    from treediff.syntax.export import export_tree
+
+    _emit(export_tree(file, fmt, language=lang), out)
+
+
+@app.command()
+def cfg(
+    file: Path = typer.Argument(..., help="Source file."),
+    function: Optional[str] = typer.Option(None, "--function", help="Only this function's CFG."),
+    lang: Optional[str] = _LANG,
+    fmt: str = typer.Option("dot", "--format", "-f", help="dot | json | png"),
+    blocks: bool = typer.Option(False, "--blocks", help="Basic-block graph instead of statements."),
+    out: Optional[Path] = _OUT,
+) -> None:
+    """Build control-flow graphs (module and every function) and print them."""
+    from treediff.syntax.cfg import export_cfg
+
+    result = export_cfg(file, fmt, function=function, language=lang, blocks=blocks, out=out)
+    if result is not None:
+        _emit(result, None)
+
+
+@app.command()
+def graph(
+    file: Path = typer.Argument(..., help="Source file."),
+    lang: Optional[str] = _LANG,
+    fmt: str = typer.Option("json", "--format", "-f", help="json | dot | pyg"),
+    out: Optional[Path] = _OUT,
+) -> None:
+    """Export the program graph (AST, tokens, CFG, dataflow) for machine learning."""
+    from treediff.syntax.export import export_graph
+
+    result = export_graph(file, fmt, language=lang, out=out)
+    if result is not None:
+        _emit(result, None)
+
+
+@app.command()
+def validate(
+    paths: List[Path] = typer.Argument(..., help="Files, directories or JSONL files of samples."),
+    lang: Optional[str] = _LANG,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per input."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a report (.html, .md or .json)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel workers (default: all cores)."),
+    no_compiler: bool = typer.Option(False, "--no-compiler", help="Tree-sitter check only."),
+    max_bytes: Optional[int] = typer.Option(None, "--max-bytes", help="Size cap per file."),
+) -> None:
+    """Check syntactic validity with tree-sitter and the language's compiler front end.
+
+    Exit code 0 when everything is valid, 1 when invalid code is found, 2 on input errors.
+    """
+    from treediff.validity import run_validate
+
+    code = run_validate(
+        paths,
+        language=lang,
+        as_json=as_json,
+        report=report,
+        jobs=jobs,
+        compiler=not no_compiler,
+        max_bytes=max_bytes,
+    )
+    raise typer.Exit(code)

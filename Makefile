@@ -1,0 +1,33 @@
+# treediff: `make run` sets up and runs the main job; `make test` sets up and runs the tests.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.treediff-installed
+JOBS ?= 2
+
+.PHONY: setup run test bench clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/treediff languages
+	$(BIN)/treediff validate examples --report runs/validity.html
+	@echo "report: runs/validity.html"
+
+test: setup
+	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules treediff tests
+
+bench: setup
+	$(BIN)/python bench/syntax_speed.py
+	$(BIN)/python bench/oracle_agreement.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info runs .pytest_cache .hypothesis

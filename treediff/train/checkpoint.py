@@ -1,0 +1,258 @@
+"""Atomic, self-verifying training checkpoints.
+
+Layout of ``<checkpoint.dir>``::
+
+    step_00000100/
+        model/              save_pretrained output (config.json + model.safetensors):
+                            ``load_denoiser`` / transformers load it directly
+        trainer.pt          optimizer, LR scheduler, RNG states, data position, step
+        train_config.json   the full TrainConfig (``TrainConfig.from_dict`` reads it back)
+        manifest.json       size + sha256 of every file above; written last
+    latest                  name of the newest checkpoint directory (a hint, updated last)
+
+A checkpoint is written into a hidden ``.tmp-*`` directory, every file and directory is
+fsynced, and only then is it renamed into place with :func:`os.replace`, so a crash leaves
+either the old state or the complete new checkpoint, never half of one.  Loading checks the
+manifest first: a missing, truncated or altered file raises
+:class:`~treediff.errors.CheckpointError` before anything is handed to the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from treediff.errors import CheckpointError
+
+__all__ = [
+    "Checkpoint",
+    "save_checkpoint",
+    "load_checkpoint",
+    "verify_checkpoint",
+    "list_checkpoints",
+    "latest_checkpoint",
+    "load_model_weights",
+]
+
+_STEP_DIR = re.compile(r"^step_(\d{8,})$")
+MANIFEST = "manifest.json"
+TRAINER_STATE = "trainer.pt"
+CONFIG_FILE = "train_config.json"
+MODEL_DIR = "model"
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A verified checkpoint: where it is, its step, the trainer state and the run config."""
+
+    path: Path
+    step: int
+    state: dict[str, Any]
+    config: dict[str, Any]
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / MODEL_DIR
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+def save_checkpoint(
+    ckpt_dir: str | Path,
+    step: int,
+    *,
+    model: torch.nn.Module,
+    trainer_state: dict[str, Any],
+    config: dict[str, Any],
+    keep_last: int,
+) -> Path:
+    """Write ``step_<step>/`` atomically, point ``latest`` at it, then prune to ``keep_last``.
+
+    Call it on the main process only.  Returns the final checkpoint directory.
+    """
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    name = f"step_{step:08d}"
+    final = ckpt_dir / name
+    tmp = ckpt_dir / f".tmp-{name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        _unwrap(model).save_pretrained(tmp / MODEL_DIR)
+        torch.save({**trainer_state, "step": step}, tmp / TRAINER_STATE)
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+        files = {}
+        for path in _files(tmp):
+            _fsync_file(path)
+            files[path.relative_to(tmp).as_posix()] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+        manifest = tmp / MANIFEST
+        manifest.write_text(json.dumps({"step": step, "files": files}, indent=2, sort_keys=True), encoding="utf-8")
+        _fsync_file(manifest)
+        for sub in [p for p in tmp.rglob("*") if p.is_dir()] + [tmp]:
+            _fsync_dir(sub)
+        if final.exists():  # re-saving a step (e.g. after a resume): move the old one aside first
+            trash = ckpt_dir / f".old-{name}-{os.getpid()}"
+            os.replace(final, trash)
+            os.replace(tmp, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        _fsync_dir(ckpt_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _write_latest(ckpt_dir, name)
+    _prune(ckpt_dir, keep_last, keep=final)
+    return final
+
+
+def _write_latest(ckpt_dir: Path, name: str) -> None:
+    tmp = ckpt_dir / f".{LATEST}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(name + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, ckpt_dir / LATEST)
+    _fsync_dir(ckpt_dir)
+
+
+def _prune(ckpt_dir: Path, keep_last: int, keep: Path) -> None:
+    for path in list_checkpoints(ckpt_dir)[:-keep_last]:
+        if path != keep:
+            shutil.rmtree(path, ignore_errors=True)
+    for stale in ckpt_dir.glob(".tmp-step_*"):  # left by a process killed mid-write
+        if not stale.name.endswith(f"-{os.getpid()}"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def list_checkpoints(ckpt_dir: str | Path) -> list[Path]:
+    """Checkpoint directories under ``ckpt_dir``, oldest step first (validity not checked)."""
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in ckpt_dir.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def verify_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Check every file against ``manifest.json``; return the manifest or raise CheckpointError."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        files = manifest["files"]
+        int(manifest["step"])
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {str(path)!r} has no {MANIFEST} (incomplete write)") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} has a corrupt {MANIFEST}: {exc}") from None
+    for required in (TRAINER_STATE, CONFIG_FILE):
+        if required not in files:
+            raise CheckpointError(f"checkpoint {str(path)!r} lists no {required}")
+    for rel, info in files.items():
+        file = path / rel
+        if not file.is_file():
+            raise CheckpointError(f"checkpoint {str(path)!r} is missing {rel}")
+        size = file.stat().st_size
+        if size != info["size"]:
+            raise CheckpointError(f"checkpoint {str(path)!r}: {rel} has {size} bytes, expected {info['size']} (truncated?)")
+        if _sha256(file) != info["sha256"]:
+            raise CheckpointError(f"checkpoint {str(path)!r}: {rel} fails its sha256 check (corrupt)")
+    return manifest
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Verify, then read the trainer state and config of one checkpoint directory."""
+    path = Path(path)
+    manifest = verify_checkpoint(path)
+    try:
+        state = torch.load(path / TRAINER_STATE, map_location=map_location, weights_only=True)
+        config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    except Exception as exc:  # verified bytes that still do not load: an incompatible writer
+        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {type(exc).__name__}: {exc}") from None
+    return Checkpoint(path=path, step=int(manifest["step"]), state=state, config=config)
+
+
+def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
+    """The newest checkpoint under ``ckpt_dir`` that verifies; ``None`` when there is none.
+
+    Directories are tried newest step first (the ``latest`` pointer is only a hint: a
+    crash between the rename and the pointer update leaves it one behind).
+    """
+    for path in reversed(list_checkpoints(ckpt_dir)):
+        try:
+            verify_checkpoint(path)
+        except CheckpointError:
+            continue
+        return path
+    return None
+
+
+def load_model_weights(model: torch.nn.Module, model_dir: str | Path) -> None:
+    """Load ``model.safetensors`` from a save_pretrained directory into ``model`` in place.
+
+    Keys missing from the file are allowed only for tied parameters (save_pretrained drops
+    the duplicate); anything else raises CheckpointError.
+    """
+    from safetensors.torch import load_file
+
+    model = _unwrap(model)
+    files = sorted(Path(model_dir).glob("*.safetensors"))
+    if not files:
+        raise CheckpointError(f"no safetensors weights in {str(model_dir)!r}")
+    state: dict[str, torch.Tensor] = {}
+    for file in files:
+        state.update(load_file(str(file)))
+    result = model.load_state_dict(state, strict=False)
+    params = dict(model.named_parameters(remove_duplicate=False))
+    buffers = dict(model.named_buffers())
+    loaded_ptrs = {t.data_ptr() for k, t in {**params, **buffers}.items() if k in state}
+    untied = [k for k in result.missing_keys if k not in params or params[k].data_ptr() not in loaded_ptrs]
+    untied = [k for k in untied if not (k in buffers and k not in model.state_dict())]
+    if result.unexpected_keys or untied:
+        raise CheckpointError(
+            f"weights in {str(model_dir)!r} do not match the model: missing {untied[:5]}, unexpected {result.unexpected_keys[:5]}"
+        )

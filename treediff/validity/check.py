@@ -1,0 +1,216 @@
+"""Is this code valid?  Tree-sitter first, then the language's real compiler front end.
+
+:func:`check` never raises on invalid code; it returns a :class:`ValidityResult`.
+When a compiler ran, its verdict *is* the verdict: tree-sitter is permissive in
+places (``return`` at module level parses fine in tree-sitter-python) and strict in
+others, so tree-sitter findings the compiler disagrees with become ``warnings``.
+
+>>> r = check("return 1\\n", "python")
+>>> r.ok, r.level, r.problems[0].kind, r.problems[0].start_line
+(False, 'compiler:python', 'compile_error', 1)
+>>> check("x = (1,\\n", "python", compiler=False).problems[0].kind
+'ts_missing'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from treediff.errors import InputError
+from treediff.syntax.language import Language, detect_language, get_language
+from treediff.syntax.tree import SyntaxTree, decode_source
+from treediff.validity.compilers import CompileOutcome, compiler_spec, run_compiler
+from treediff.validity.positions import LineIndex
+
+__all__ = ["PROBLEM_KINDS", "Problem", "ValidityResult", "check", "check_tree"]
+
+#: ``input_error`` marks text that cannot be source at all (binary, not UTF-8, over the size cap).
+PROBLEM_KINDS = ("ts_error", "ts_missing", "compile_error", "cfg_error", "input_error")
+TS_LEVEL = "tree-sitter"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding.  Lines and columns are 1-based (columns in characters); bytes 0-based, half-open."""
+
+    kind: str
+    message: str
+    start_line: int
+    start_col: int
+    end_line: int
+    end_col: int
+    start_byte: int
+    end_byte: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Problem":
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class ValidityResult:
+    """The verdict on one source.
+
+    ``level`` is the strongest check that decided ``ok``: ``"tree-sitter"`` or
+    ``"compiler:<name>"``.  ``compiler_missing`` names the compiler binary when the
+    language has one but it is not installed; ``compiler_note`` says why a compiler
+    that ran gave no verdict (timeout, crash).  In both cases ``level`` stays
+    ``"tree-sitter"``.
+    """
+
+    ok: bool
+    level: str
+    language: str
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    compiler_missing: str | None = None
+    compiler_note: str | None = None
+    num_lines: int = 0
+    num_bytes: int = 0
+    ts_seconds: float = 0.0
+    compiler_seconds: float = 0.0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        d["problems"] = [p.to_dict() for p in self.problems]
+        d["warnings"] = [p.to_dict() for p in self.warnings]
+        d.update(self.extra)
+        return d
+
+
+_LOCAL = threading.local()
+
+
+def _ts_parse(data: bytes, lang: Language) -> SyntaxTree:
+    # one parser per thread and language: tree-sitter parsers are not thread-safe
+    parsers = _LOCAL.__dict__.setdefault("parsers", {})
+    key = (os.getpid(), lang.name)
+    parser = parsers.get(key)
+    if parser is None:
+        parser = parsers[key] = lang.parser()
+    return SyntaxTree(parser.parse(data), data, lang)
+
+
+def _ts_problems(tree: SyntaxTree, index: LineIndex) -> list[Problem]:
+    problems = []
+    for node in tree.errors():
+        n = node.ts_node
+        start, end = n.start_byte, n.end_byte
+        if n.is_missing:
+            kind, message = "ts_missing", f"missing {n.type!r}"
+        else:
+            kind = "ts_error"
+            snippet = tree.source[start:end].decode("utf-8", "replace").strip().replace("\n", " ")
+            message = f"syntax error at {snippet[:40]!r}" if snippet else "syntax error"
+        problems.append(_problem(kind, message, start, end, index))
+    return problems
+
+
+def _problem(kind: str, message: str, start: int, end: int, index: LineIndex) -> Problem:
+    sl, sc = index.to_point(start)
+    el, ec = index.to_point(end)
+    return Problem(kind, message, sl, sc, el, ec, start, end)
+
+
+def _compile_problems(outcome: CompileOutcome, index: LineIndex) -> list[Problem]:
+    problems = []
+    for d in outcome.diagnostics:
+        start = index.to_byte(d.line, d.col, unit=d.unit)
+        if d.end_line is not None and d.end_col is not None:
+            end = max(start, index.to_byte(d.end_line, d.end_col, unit=d.unit))
+        else:  # no end: cover the rest of the token-ish run, at least one byte
+            end = min(len(index.source), start + 1)
+        problems.append(_problem("compile_error", d.message or "compile error", start, end, index))
+    if not problems:
+        problems.append(_problem("compile_error", "rejected by the compiler", 0, 0, index))
+    return problems
+
+
+def _input_result(message: str, lang: Language, start: float, num_bytes: int) -> ValidityResult:
+    p = Problem("input_error", message, 1, 1, 1, 1, 0, 0)
+    return ValidityResult(False, TS_LEVEL, lang.name, (p,), num_bytes=num_bytes, seconds=time.perf_counter() - start)
+
+
+def check(
+    code: str | bytes,
+    language: str | Language | None = None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    compiler: bool = True,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+) -> ValidityResult:
+    """Check one source.  Raises only for bad arguments (unknown language, wrong types).
+
+    ``path`` names the source in messages, picks the language when ``language`` is
+    ``None``, and lets path-sensitive front ends (node's package ``"type"``) behave
+    as they would on that file.  ``compiler=False`` stops at tree-sitter.
+    """
+    start = time.perf_counter()
+    if language is None:
+        if path is None:
+            raise InputError("check() needs a language or a path to detect it from")
+        lang = detect_language(path)
+    else:
+        lang = get_language(language)
+    if isinstance(code, str):
+        data = code.encode("utf-8", "surrogatepass")
+    elif isinstance(code, (bytes, bytearray, memoryview)):
+        data = bytes(code)
+    else:
+        raise InputError(f"check() takes str or bytes, not {type(code).__name__}")
+    try:
+        decode_source(data, name=str(path or "<code>"), max_bytes=max_bytes)
+    except InputError as exc:
+        return _input_result(str(exc), lang, start, len(data))
+    return check_tree(_ts_parse(data, lang), path=path, compiler=compiler, timeout=timeout, _start=start)
+
+
+def check_tree(
+    tree: SyntaxTree,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    compiler: bool = True,
+    timeout: float | None = None,
+    _start: float | None = None,
+) -> ValidityResult:
+    """:func:`check` for an already parsed tree (saves the parse when a caller has one)."""
+    start = time.perf_counter() if _start is None else _start
+    lang, data = tree.language, tree.source
+    index = LineIndex(data)
+    t0 = time.perf_counter()
+    ts_found = _ts_problems(tree, index)
+    ts_seconds = time.perf_counter() - t0 + (t0 - start if _start is not None else 0.0)
+    common = dict(language=lang.name, num_lines=index.num_lines if data else 0, num_bytes=len(data), ts_seconds=ts_seconds)
+    spec = compiler_spec(lang) if compiler else None
+    if spec is None:
+        return ValidityResult(not ts_found, TS_LEVEL, problems=tuple(ts_found), seconds=time.perf_counter() - start, **common)
+    if not spec.is_available:
+        return ValidityResult(
+            not ts_found, TS_LEVEL, problems=tuple(ts_found), compiler_missing=spec.binary,
+            seconds=time.perf_counter() - start, **common,
+        )
+    outcome = run_compiler(spec, data, None if path is None else str(path), timeout)
+    if outcome.ok is None:  # the compiler gave no verdict: tree-sitter's stands, and says so
+        return ValidityResult(
+            not ts_found, TS_LEVEL, problems=tuple(ts_found), compiler_note=outcome.note,
+            compiler_seconds=outcome.seconds, seconds=time.perf_counter() - start, **common,
+        )
+    level = f"compiler:{spec.name}"
+    if outcome.ok:
+        problems, warnings = (), tuple(ts_found)
+    else:
+        problems, warnings = tuple(_compile_problems(outcome, index) + ts_found), ()
+    return ValidityResult(
+        outcome.ok, level, problems=problems, warnings=warnings, compiler_seconds=outcome.seconds,
+        seconds=time.perf_counter() - start, **common,
+    )

@@ -34,6 +34,9 @@ def fail(message: str, code: int = 2) -> "typer.Exit":
 
 # Command modules register themselves on `app` when imported.
 from treediff_cli import commands_syntax  # noqa: E402,F401
+from treediff_cli import commands_noise  # noqa: E402,F401
+from treediff_cli import commands_data  # noqa: E402,F401
+from treediff_cli import commands_train  # noqa: E402,F401
 
 
 def main() -> None:

@@ -91,8 +91,11 @@ def build_graph(
     lang = tree.language
     G.graph.update(language=lang.name, tokens=tokens, cfg=cfg, dataflow=dataflow)
     _add_syntax(G, tree, tokens)
+    from treediff.syntax.dataflow import supports_dataflow
+
+    dataflow = dataflow and supports_dataflow(lang)
     if cfg or dataflow:
-        from treediff.syntax.cfg import build_cfgs  # lazy: the CFG layer is optional here
+        from treediff.syntax.cfg import build_cfgs  # lazy: imported only when control flow is asked for
 
         cfgs = build_cfgs(tree)
         if cfg:

@@ -26,6 +26,7 @@ from treediff.registry import normalize_name
 __all__ = [
     "CATEGORIES",
     "HOLE_CATEGORIES",
+    "HOLE_MARKER",
     "Language",
     "grammars_dir",
     "load_language",
@@ -38,8 +39,10 @@ __all__ = [
 CATEGORIES = ("definition", "block", "statement", "expression", "identifier", "literal", "comment")
 #: Categories a typed hole may have; each needs a filler in ``[fillers]``.
 HOLE_CATEGORIES = ("statement", "block", "expression", "identifier", "literal")
+#: Marker for the hole's position inside a ``[hole_contexts]`` template.
+HOLE_MARKER = "{hole}"
 
-_REQUIRED_TOP = ("name", "extensions", "grammar", "categories", "fillers", "compiler", "cfg")
+_REQUIRED_TOP = ("name", "extensions", "grammar", "categories", "fillers", "hole_contexts", "compiler", "cfg")
 
 
 def grammars_dir() -> Path:
@@ -86,6 +89,9 @@ class Language:
     cfg: Mapping[str, Any]
     extra: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: ``category → program template`` holding :data:`HOLE_MARKER` once: where a hole
+    #: of that category sits, so a filled hole can be checked to parse as its category.
+    hole_contexts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     # -- the grammar -----------------------------------------------------------------
     @functools.cached_property
@@ -175,6 +181,29 @@ def _expand_kinds(lang: ts.Language, names: list[str], where: str) -> frozenset[
     return frozenset(out)
 
 
+def _check_hole_contexts(contexts: Any, fillers: Mapping[str, str], where: str) -> dict[str, str]:
+    """``[hole_contexts]`` needs exactly one template per ``[fillers]`` key, each with one marker."""
+    if not isinstance(contexts, dict):
+        raise GrammarError(f"{where}: hole_contexts must be a table ([hole_contexts]), not {type(contexts).__name__}")
+    missing = [c for c in fillers if c not in contexts]
+    if missing:
+        raise GrammarError(f"{where}: [hole_contexts] is missing: {', '.join(missing)} (one per [fillers] key)")
+    unknown = [c for c in contexts if c not in fillers]
+    if unknown:
+        raise GrammarError(
+            f"{where}: [hole_contexts] has entries without a filler: {', '.join(unknown)}; "
+            f"choose from: {', '.join(fillers)}"
+        )
+    for cat, template in contexts.items():
+        count = template.count(HOLE_MARKER) if isinstance(template, str) else 0
+        if count != 1:
+            raise GrammarError(
+                f"{where}: [hole_contexts].{cat} must be a string containing {HOLE_MARKER} exactly once "
+                f"(found {count})"
+            )
+    return contexts
+
+
 def load_language(path: str | os.PathLike[str], *, check_kinds: bool = True) -> Language:
     """Load and validate one grammar data file."""
     path = Path(path)
@@ -199,6 +228,7 @@ def load_language(path: str | os.PathLike[str], *, check_kinds: bool = True) -> 
     missing_fill = [c for c in HOLE_CATEGORIES if c not in fillers]
     if missing_fill:
         raise GrammarError(f"{path.name}: [fillers] is missing: {', '.join(missing_fill)}")
+    hole_contexts = _check_hole_contexts(data["hole_contexts"], fillers, path.name)
     lang = Language(
         name=name,
         display_name=data.get("display_name", name),
@@ -214,6 +244,7 @@ def load_language(path: str | os.PathLike[str], *, check_kinds: bool = True) -> 
         cfg=MappingProxyType(dict(data["cfg"])),
         extra=MappingProxyType({k: v for k, v in data.items() if k not in _REQUIRED_TOP}),
         path=path,
+        hole_contexts=MappingProxyType(hole_contexts),
     )
     if check_kinds:
         tsl = lang.ts_language

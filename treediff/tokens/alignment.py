@@ -26,7 +26,7 @@ import numpy as np
 from treediff.syntax.language import CATEGORIES
 from treediff.syntax.tree import SyntaxTree, walk
 
-__all__ = ["Piece", "Alignment", "pretokenize", "align", "leaf_alignment"]
+__all__ = ["Piece", "Alignment", "pretokenize", "piece_bounds", "align", "leaf_alignment"]
 
 _GAP = re.compile(rb"\r?\n[ \t]*|[ \t]+|\r|[^\s]+|\s")
 
@@ -48,14 +48,16 @@ def pretokenize(tree: SyntaxTree) -> list[Piece]:
     >>> [t.source[p.start:p.end] for p in pretokenize(t)]
     [b'if', b' ', b'x', b':', b'\\n    ', b'y', b' ', b'=', b' ', b'1', b'\\n']
     """
+    return [Piece(s, e, leaf) for s, e, leaf in piece_bounds(tree)]
+
+
+def piece_bounds(tree: SyntaxTree) -> list[tuple[int, int, bool]]:
+    """The pieces of :func:`pretokenize` as plain ``(start, end, is_leaf)`` tuples (the fast path)."""
     src = tree.source
-    pieces: list[Piece] = []
+    pieces: list[tuple[int, int, bool]] = []
+    append = pieces.append
+    finditer = _GAP.finditer
     pos = 0
-
-    def gap(a: int, b: int) -> None:
-        for m in _GAP.finditer(src, a, b):
-            pieces.append(Piece(m.start(), m.end(), False))
-
     for node, _, _ in walk(tree.ts_tree.root_node):
         if node.child_count:
             continue
@@ -63,11 +65,16 @@ def pretokenize(tree: SyntaxTree) -> list[Piece]:
         if e <= s or s < pos:  # zero width (MISSING) or nested inside an earlier leaf
             continue
         if s > pos:
-            gap(pos, s)
-        pieces.append(Piece(s, e, True))
+            if s == pos + 1 and src[pos] == 32:  # the common single-blank gap
+                append((pos, s, False))
+            else:
+                for m in finditer(src, pos, s):
+                    append((m.start(), m.end(), False))
+        append((s, e, True))
         pos = e
     if pos < len(src):
-        gap(pos, len(src))
+        for m in finditer(src, pos, len(src)):
+            append((m.start(), m.end(), False))
     return pieces
 
 

@@ -9,7 +9,7 @@ others, so tree-sitter findings the compiler disagrees with become ``warnings``.
 >>> r.ok, r.level, r.problems[0].kind, r.problems[0].start_line
 (False, 'compiler:python', 'compile_error', 1)
 >>> check("x = (1,\\n", "python", compiler=False).problems[0].kind
-'ts_missing'
+'ts_error'
 """
 
 from __future__ import annotations

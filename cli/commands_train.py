@@ -1,0 +1,46 @@
+"""Training command: ``treediff train --config FILE [--set key=value ...] [--resume]``.
+
+Under ``torchrun --nproc-per-node N`` the same command runs data parallel (see docs/training.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from treediff_cli.app import app, fail
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(..., "--config", "-c", help="TOML training config (see examples/configs/)."),
+    overrides: Optional[List[str]] = typer.Option(
+        None, "--set", help="Override one config field, e.g. --set optim.lr=3e-4 (repeatable)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest valid checkpoint in checkpoint.dir."),
+    device: Optional[str] = typer.Option(None, "--device", help="Shorthand for --set device=cpu|cuda|auto."),
+) -> None:
+    """Train a denoiser with masked-diffusion loss; logs to <out_dir>/metrics.jsonl."""
+    from treediff.errors import TreediffError
+    from treediff.train import apply_overrides, load_config
+    from treediff.train import train as run_training
+
+    sets = list(overrides or [])
+    if device is not None:
+        sets.append(f"device={device}")
+    try:
+        cfg = apply_overrides(load_config(config), sets)
+        result = run_training(cfg, resume=resume)
+    except TreediffError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+    if result.val:
+        first, last = result.val[0], result.val[-1]
+        typer.echo(
+            f"done: step {result.step}, val_loss {first['val_loss']:.4f} -> {last['val_loss']:.4f}, "
+            f"val_acc {last['val_acc']:.3f}, {result.tokens_per_s:,.0f} tokens/s"
+            + (f", MFU {result.mfu:.1%}" if result.mfu is not None else "")
+            + (f", checkpoint {result.checkpoint}" if result.checkpoint else ""),
+            err=True,
+        )

@@ -1,0 +1,209 @@
+"""treediff.validity.check: tree-sitter + compiler verdicts, positions, missing compilers."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import warnings
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from treediff.errors import GrammarError, LanguageNotFound
+from treediff.syntax import get_language, list_languages
+from treediff.validity import CompilerSpec, ValidityResult, check, compiler_spec
+
+# -- Python: what tree-sitter accepts and compile() rejects ---------------------------
+PERMISSIVE = [
+    ("x = 1\nreturn x\n", 2, "'return' outside function"),
+    ("x = 1\n\nbreak\n", 3, "'break' outside loop"),
+    ("def f():\n    continue\n", 2, "'continue' not properly in loop"),
+    ("def f(a, a):\n    pass\n", 1, "duplicate argument"),
+    ("yield 1\n", 1, "'yield' outside function"),
+    ("def f():\n    await g()\n", 2, "'await' outside async function"),
+    ("print 'x'\n", 1, "Missing parentheses"),
+    ("exec 'x = 1'\n", 1, "Missing parentheses"),
+]
+
+
+@pytest.mark.parametrize("code,line,fragment", PERMISSIVE)
+def test_python_permissive_cases_are_compile_errors(code, line, fragment):
+    r = check(code, "python")
+    assert r.ok is False
+    assert r.level == "compiler:python"
+    assert r.problems[0].kind == "compile_error"
+    assert r.problems[0].start_line == line
+    assert fragment in r.problems[0].message
+    # tree-sitter alone lets these through: that is why the compiler decides
+    assert check(code, "python", compiler=False).ok is True
+
+
+def test_python_valid_at_compiler_level():
+    r = check("async def f(xs):\n    for x in xs:\n        await x\n    return 1\n", "python")
+    assert (r.ok, r.level, r.problems, r.compiler_missing) == (True, "compiler:python", (), None)
+    assert r.language == "python" and r.num_lines == 4
+
+
+def test_problem_positions_map_to_bytes():
+    code = "s = 'é'\nx = (1,\n"
+    r = check(code, "python")
+    assert not r.ok
+    p = r.problems[0]
+    data = code.encode()
+    assert (p.start_line, p.start_col) == (2, 5)
+    assert data[p.start_byte : p.start_byte + 1] == b"("
+    assert p.start_byte <= p.end_byte <= len(data)
+    d = r.to_dict()
+    assert d["problems"][0]["kind"] == "compile_error" and isinstance(d["problems"], list)
+
+
+def test_tree_sitter_only_reports_errors():
+    r = check("def f(:\n", "python", compiler=False)
+    assert r.level == "tree-sitter" and not r.ok
+    assert {p.kind for p in r.problems} <= {"ts_error", "ts_missing"}
+
+
+def test_verdict_follows_compiler_when_tree_sitter_rejects(monkeypatch):
+    # tree-sitter-python cannot parse this valid f-string nesting form on some grammar versions;
+    # whatever it says, ok must equal compile()'s verdict and ts findings become warnings
+    code = 'x = f"{1:{2}}"\nmatch = 1\nmatch match:\n    case 1: pass\n'
+    r = check(code, "python")
+    assert r.ok is True
+    assert r.problems == ()
+    assert all(w.kind in ("ts_error", "ts_missing") for w in r.warnings)
+
+
+def test_bad_arguments_still_raise():
+    with pytest.raises(LanguageNotFound):
+        check("x", "cobol")
+    with pytest.raises(Exception):
+        check(42, "python")  # type: ignore[arg-type]
+
+
+def test_input_errors_are_results_not_exceptions():
+    for data in (b"\x00\x01\x02", b"\xff\xfe x = 1", "x = '\ud800'\n"):
+        r = check(data, "python")
+        assert r.ok is False and r.problems[0].kind == "input_error"
+
+
+def test_deep_nesting_does_not_crash_or_hang():
+    t0 = time.perf_counter()
+    r = check("(" * 10_000 + ")" * 10_000 + "\n", "python")
+    assert r.ok is False and r.level == "compiler:python"
+    r = check("x = " + "[" * 10_000 + "\n", "python")
+    assert r.ok is False
+    if shutil.which("node"):
+        assert check("(" * 10_000 + ")" * 10_000 + ";\n", "javascript").level == "compiler:node"
+    assert time.perf_counter() - t0 < 30
+
+
+# -- missing compilers ----------------------------------------------------------------
+def test_missing_compiler_stays_at_tree_sitter(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH: node cannot be found
+    r = check("const x = 1;\n", "javascript")
+    assert r.level == "tree-sitter"
+    assert r.compiler_missing == "node"
+    assert r.ok is True  # tree-sitter's verdict, flagged as such
+    bad = check("const x = 1;\nconst x = 2;\n", "javascript")
+    assert bad.level == "tree-sitter" and bad.compiler_missing == "node"
+
+
+@pytest.mark.parametrize("lang", [lang.name for lang in list_languages()])
+def test_every_language_has_a_valid_compiler_table(lang):
+    spec = compiler_spec(get_language(lang))
+    assert spec is not None and spec.name and spec.driver
+    if not spec.is_available:
+        r = check(get_language(lang).fillers.get("statement", "") or " ", lang)
+        assert r.level == "tree-sitter" and r.compiler_missing == spec.binary
+
+
+def test_compiler_table_is_validated():
+    with pytest.raises(GrammarError):
+        CompilerSpec.from_table({"name": "x", "driver": "nope", "argv": ["x"]}, "x.toml")
+    with pytest.raises(GrammarError):
+        CompilerSpec.from_table({"name": "x", "driver": "command"}, "x.toml")
+    with pytest.raises(GrammarError):
+        CompilerSpec.from_table({"name": "x", "driver": "command", "argv": ["x"], "error_regex": "("}, "x.toml")
+    assert CompilerSpec.from_table({}, "x.toml") is None
+
+
+# -- subprocess compilers: valid + injected error, skipped when the binary is missing ----
+SUBPROCESS_CASES = {
+    "javascript": ("const x = 1;\nfunction f() { return x; }\n", "const x = 1;\nconst x = 2;\n", 2),
+    "java": (
+        "public class Hello {\n  public static void main(String[] a) { int x = 1; }\n}\n",
+        "public class Hello {\n  void f() {\n    int x = 1\n  }\n}\n",
+        3,
+    ),
+    "c": ("int main(void) { return 0; }\n", "int main(void) {\n  int x = 1\n  return x;\n}\n", 2),
+    "cpp": ("#include <vector>\nint main() { std::vector<int> v; return (int)v.size(); }\n", "int main() {\n  int x = ;\n}\n", 2),
+    "rust": ("pub fn f() -> i32 { 1 }\n", "pub fn f() -> i32 {\n    1\n}\npub fn g() { let y = ; }\n", 4),
+    "go": ("package main\n\nfunc main() {}\n", "package main\n\nfunc main() {\n\tx := \n}\n", 5),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(SUBPROCESS_CASES))
+def test_subprocess_compilers(lang):
+    spec = compiler_spec(get_language(lang))
+    if not spec.is_available:
+        pytest.skip(f"{spec.binary} is not installed")
+    good, bad, line = SUBPROCESS_CASES[lang]
+    r = check(good, lang)
+    assert (r.ok, r.level) == (True, f"compiler:{spec.name}"), r.problems
+    r = check(bad, lang)
+    assert r.ok is False and r.level == f"compiler:{spec.name}"
+    first = r.problems[0]
+    assert first.kind == "compile_error" and first.message
+    assert first.start_line in (line, line - 1, line + 1)  # "expected ';'" may point at the line before
+
+
+def test_node_tree_sitter_accepts_but_node_rejects():
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    code = "const x = 1;\nconst x = 2;\n"
+    assert check(code, "javascript", compiler=False).ok is True
+    r = check(code, "javascript")
+    assert not r.ok and (r.problems[0].start_line, r.problems[0].start_col) == (2, 7)
+
+
+def test_node_module_files_by_extension(tmp_path):
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    code = "export const x = 1;\nawait Promise.resolve(x);\n"
+    assert check(code, "javascript", path=str(tmp_path / "m.mjs")).ok is True
+    assert check("return 1;\n", "javascript", path=str(tmp_path / "m.mjs")).ok is False
+    assert check("return 1;\n", "javascript", path=str(tmp_path / "c.cjs")).ok is True  # CommonJS wrapper
+
+
+# -- never raises ---------------------------------------------------------------------
+@given(st.binary(max_size=300))
+def test_check_never_raises_on_bytes(data):
+    assert isinstance(check(data, "python"), ValidityResult)
+
+
+@given(st.text(max_size=300))
+def test_check_never_raises_on_text(text):
+    r = check(text, "python")
+    assert r.ok in (True, False)
+    assert all(0 <= p.start_byte <= p.end_byte for p in r.problems)
+
+
+BASE = "def f(xs):\n    total = 0\n    for x in xs:\n        if x > 2:\n            break\n        total += x\n    return total\n"
+
+
+@given(st.lists(st.tuples(st.integers(0, len(BASE)), st.integers(0, 6), st.sampled_from(["", "(", ")", ":", "return", "\n", "  ", "yield", "'"])), max_size=4))
+def test_check_never_raises_on_mutants(edits):
+    code = BASE
+    for at, length, text in edits:
+        at = min(at, len(code))
+        code = code[:at] + text + code[at + length :]
+    r = check(code, "python")
+    with_compile = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(code, "<m>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            with_compile = False
+    assert r.ok == with_compile

@@ -156,8 +156,10 @@ def compare_one(task: tuple) -> dict:
             Path(file).write_bytes(data)
         truth = oracle_node(file)
         t1 = time.perf_counter()
-        # mutants are checked path-less: the worker must then behave like node on a loose file
-        ours = check(data, "javascript", path=None if kind == "mutant" else file)
+        # .js mutants are checked path-less (the worker must then behave like node on a loose
+        # .js file); .mjs/.cjs mutants carry their path, since the extension decides the format
+        pathless = kind == "mutant" and Path(file).suffix == ".js"
+        ours = check(data, "javascript", path=None if pathless else file)
         if kind == "mutant":
             os.unlink(file)
     t2 = time.perf_counter()
@@ -166,7 +168,7 @@ def compare_one(task: tuple) -> dict:
             "oracle_s": t1 - t0, "ours_s": t2 - t1}
 
 
-def run_language(language: str, *, limit: int | None, num_mutants: int, seed: int, jobs: int, quiet: bool) -> dict:
+def run_language(language: str, *, limit: int | None, num_mutants: int, seed: int, jobs: int) -> dict:
     files = python_files() if language == "python" else javascript_files()
     if limit:
         files = files[:limit]
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for lang in langs:
         n = DEFAULT_MUTANTS[lang] if args.mutants is None else args.mutants
-        results.append(run_language(lang, limit=args.limit, num_mutants=n, seed=args.seed, jobs=args.jobs, quiet=args.json))
+        results.append(run_language(lang, limit=args.limit, num_mutants=n, seed=args.seed, jobs=args.jobs))
         if not args.json:
             _print(results[-1])
     if args.json:

@@ -9,10 +9,27 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from treediff.errors import TreediffError
 
+class _Group(TyperGroup):
+    """Maps library errors to a one-line message and exit code, for every command.
+
+    Doing it here (not only in :func:`main`) gives the same behaviour under
+    ``typer.testing.CliRunner`` as from the console script.
+    """
+
+    def invoke(self, ctx):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except TreediffError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
 app = typer.Typer(
+    cls=_Group,
     name="treediff",
     help="Structure-aware syntax-tree diffusion for source code.",
     no_args_is_help=True,
@@ -42,7 +59,8 @@ from treediff_cli import commands_train  # noqa: E402,F401
 def main() -> None:
     """Entry point: run the app, mapping library errors to one-line messages."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # click returns (not raises) a typer.Exit's code here
+        sys.exit(rc if isinstance(rc, int) else 0)
     except TreediffError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

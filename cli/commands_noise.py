@@ -8,7 +8,8 @@ from typing import Any
 
 import typer
 
-from treediff_cli.app import app, fail
+from treediff.errors import InputError
+from treediff_cli.app import app
 
 STRATEGIES = ("random", "ast-span", "block")
 
@@ -25,7 +26,7 @@ def _tokenize(tree: Any, tokenizer_dir: Path | None) -> tuple[Any, list[int], in
     try:
         from treediff.tokens.tokenizer import SyntaxTokenizer
     except ImportError:
-        raise fail("--tokenizer needs treediff.tokens.tokenizer.SyntaxTokenizer, which this install lacks") from None
+        raise InputError("--tokenizer needs treediff.tokens.tokenizer.SyntaxTokenizer, which this install lacks") from None
     tokenizer = SyntaxTokenizer.from_pretrained(str(tokenizer_dir))
     encoding = tokenizer.encode(tree)
     alignment = encoding.alignment
@@ -72,7 +73,7 @@ def _summary(mask: list[bool], alignment: Any, maskable: int) -> dict[str, Any]:
 
 @app.command()
 def mask(
-    file: Path = typer.Argument(..., help="Source file to mask.", exists=False),
+    file: Path = typer.Argument(..., help="Source file to mask."),
     strategy: str = typer.Option("ast-span", "--strategy", "-s", help="random | ast-span | block."),
     t: float = typer.Option(0.3, "--t", help="Noise level in [0, 1]."),
     seed: int = typer.Option(0, "--seed", help="Seed of the masker's generator."),
@@ -83,19 +84,19 @@ def mask(
     plain: bool = typer.Option(False, "--plain", help="Bracket masked runs as [MASK]...[/MASK] instead of colour."),
 ) -> None:
     """Mask a source file with a noise strategy and show which tokens were masked."""
+    from treediff.syntax import parse
+
+    # Library errors (not typer.Exit) so that main() maps them to exit code 2 in one place.
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
+    if not 0.0 <= t <= 1.0:
+        raise InputError(f"--t must lie in [0, 1], got {t}")
+    tree = parse(file, lang)
     import torch
 
     from treediff.noise import build_masker
     from treediff.noise.testing import batch_from_alignments
-    from treediff.syntax import parse
 
-    if strategy not in STRATEGIES:
-        raise fail(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
-    if not 0.0 <= t <= 1.0:
-        raise fail(f"--t must lie in [0, 1], got {t}")
-    if not file.is_file():
-        raise fail(f"no such file: {file}")
-    tree = parse(file, lang)
     alignment, ids, mask_id = _tokenize(tree, tokenizer)
     config: dict[str, Any] = {"name": strategy}
     if strategy == "block":

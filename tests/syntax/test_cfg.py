@@ -41,8 +41,9 @@ def check_golden(name: str, source: str, language: str = "python", function: str
     cfg = build_cfg(tree, function)
     got = {"source": source.splitlines(), "edges": readable_edges(cfg)}
     path = GOLDEN / f"{name}.json"
-    if os.environ.get("UPDATE_GOLDEN") or not path.exists():
+    if os.environ.get("UPDATE_GOLDEN"):  # regenerate: UPDATE_GOLDEN=1 pytest tests/syntax/test_cfg*.py
         path.write_text(json.dumps(got, indent=1) + "\n")
+    assert path.exists(), f"missing golden file {path.name}; review and create it with UPDATE_GOLDEN=1"
     assert got == json.loads(path.read_text()), f"golden graph {path.name} differs"
 
 
@@ -322,17 +323,12 @@ def _completes(stmts) -> bool:
 
 
 def _loop_breaks(body) -> bool:
-    todo = list(body)
-    while todo:
-        s = todo.pop()
-        if isinstance(s, ast.Break):
-            return True
-        if isinstance(s, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            todo.extend(s.orelse if hasattr(s, "orelse") and not isinstance(s, (ast.FunctionDef, ast.ClassDef)) else [])
-            continue
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            todo.extend(getattr(s, field, []) or [])
-    return False
+    """Does a *reachable* break leave this loop body?"""
+    return any(isinstance(s, ast.Break) and ok and depth == 0 for s, ok, depth in _walk_live(body, True))
+
+
+def _infinite(s) -> bool:
+    return isinstance(s, ast.While) and isinstance(s.test, ast.Constant) and s.test.value is True
 
 
 def _stmt_completes(s) -> bool:
@@ -340,9 +336,12 @@ def _stmt_completes(s) -> bool:
         return False
     if isinstance(s, ast.If):
         return _completes(s.body) or _completes(s.orelse)
-    if isinstance(s, ast.While):
-        infinite = isinstance(s.test, ast.Constant) and s.test.value is True
-        return not infinite or _loop_breaks(s.body)
+    if isinstance(s, (ast.While, ast.For, ast.AsyncFor)):
+        return _loop_breaks(s.body) or (not _infinite(s) and _completes(s.orelse))
+    if isinstance(s, ast.Match):
+        wildcard = any(isinstance(c.pattern, ast.MatchAs) and c.pattern.pattern is None and c.guard is None
+                       for c in s.cases)
+        return not wildcard or any(_completes(c.body) for c in s.cases)
     if isinstance(s, (ast.With, ast.AsyncWith)):
         return _completes(s.body)
     if isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
@@ -351,32 +350,39 @@ def _stmt_completes(s) -> bool:
     return True
 
 
-def _live_statements(body, live, out):
-    """Collect (line, col) of statements the reference says are reachable."""
-    stack = [(body, live)]
+def _walk_live(body, live, *, into_scopes=False):
+    """Yield (stmt, is_live, loop_depth) per the reference semantics."""
+    stack = [(body, live, 0)]
     while stack:
-        stmts, ok = stack.pop()
+        stmts, ok, depth = stack.pop()
         for s in stmts:
-            if ok:
-                decorators = getattr(s, "decorator_list", None)
-                out.add((decorators[0].lineno, None) if decorators else (s.lineno, s.col_offset))
+            yield s, ok, depth
             if isinstance(s, (ast.If, ast.For, ast.AsyncFor, ast.While)):
-                stack.append((s.body, ok))
-                stack.append((s.orelse, ok))
+                loop = not isinstance(s, ast.If)
+                stack.append((s.body, ok, depth + loop))
+                stack.append((s.orelse, ok and not _infinite(s), depth))
             elif isinstance(s, (ast.With, ast.AsyncWith)):
-                stack.append((s.body, ok))
+                stack.append((s.body, ok, depth))
             elif isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
-                stack.append((s.body, ok))
-                stack.append((s.orelse, ok and _completes(s.body)))
+                stack.append((s.body, ok, depth))
+                stack.append((s.orelse, ok and _completes(s.body), depth))
                 for h in s.handlers:
-                    stack.append((h.body, ok))
-                stack.append((s.finalbody, ok))
+                    stack.append((h.body, ok, depth))
+                stack.append((s.finalbody, ok, depth))
             elif isinstance(s, ast.Match):
                 for c in s.cases:
-                    stack.append((c.body, ok))
-            elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stack.append((s.body, True))
+                    stack.append((c.body, ok, depth))
+            elif into_scopes and isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                stack.append((s.body, True, 0))
             ok = ok and _stmt_completes(s)
+
+
+def _live_statements(body, live, out):
+    """Collect (line, col) of statements the reference says are reachable."""
+    for s, ok, _ in _walk_live(body, live, into_scopes=True):
+        if ok:
+            decorators = getattr(s, "decorator_list", None)
+            out.add((decorators[0].lineno, None) if decorators else (s.lineno, s.col_offset))
 
 
 def _stdlib_sample(n=200):
@@ -432,14 +438,16 @@ def test_reference_catches_a_broken_graph(monkeypatch):
     src = b"def f(x):\n    if x:\n        return 1\n    y = 2\n"
     check_python_file_against_reference(src)
 
+    real = build_cfgs
+
     def broken(tree):
-        cfgs = build_cfgs(tree)
+        cfgs = real(tree)
         g = cfgs[1].graph
         cut = [(u, v) for u, v, d in g.edges(data=True) if d["label"] == "false"]
         g.remove_edges_from(cut)
         return cfgs
 
-    monkeypatch.setattr(__import__(__name__), "build_cfgs", broken)
+    monkeypatch.setitem(globals(), "build_cfgs", broken)
     with pytest.raises(AssertionError, match="unreachable"):
         check_python_file_against_reference(src)
 

@@ -230,3 +230,27 @@ def test_every_edge_endpoint_is_a_node(src):
         if k in ("LAST_READ", "LAST_WRITE", "COMPUTED_FROM"):
             assert G.nodes[u]["kind"] in ident and G.nodes[v]["kind"] in ident
             assert G.nodes[u]["text"] == G.nodes[v]["text"] or k == "COMPUTED_FROM"
+
+
+@pytest.mark.parametrize(
+    "lang, src",
+    [
+        ("javascript", "function f(a) { let x = a + 1; for (;;) { break; } return x; }\n"),
+        ("java", "class A { int f(int a) { int x = a; while (x > 0) x--; return x; } }\n"),
+        ("c", "int f(int a) { if (a) return 1; return a; }\n"),
+        ("go", "package p\nfunc f(a int) int { x := a + 1; return x }\n"),
+        ("rust", "fn f(a: i32) -> i32 { let x = a + 1; x }\n"),
+    ],
+)
+def test_other_languages_get_cfg_edges(cfg_ready, lang, src):
+    G = build_graph(parse(src, lang))
+    kinds = {k for _, _, k in G.edges(keys=True)}
+    assert "CFG" in kinds and not kinds & {"LAST_READ", "LAST_WRITE", "COMPUTED_FROM"}
+
+
+@pytest.mark.parametrize("src", ["def f(:\n x = = 1\n for in :\n", "x +=\n", "[x for in y]\n", "a, = b = c += 1\n"])
+def test_broken_python_still_builds(src):
+    tree = parse(src, "python")
+    G = build_graph(tree, cfg=False, dataflow=False)
+    add_dataflow_edges(G, tree, cfgs=[])
+    assert all(u in G and v in G for u, v in G.edges())

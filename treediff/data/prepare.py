@@ -341,7 +341,7 @@ def prepare_corpus(
     lang_ids = {name: tok.lang_id(name) for name in {f.language for f in files}}
     writers = {s: ShardWriter(out / s, lang_ids=lang_ids, bos_id=tok.bos_id, eos_id=tok.eos_id,
                               shard_tokens=shard_tokens) for s in SPLITS}
-    sizes = {s: {"files": 0, "tokens": 0, "nodes": 0, "shards": 0} for s in SPLITS}
+    sizes = {s: {"files": 0, "tokens": 0, "nodes": 0, "num_shards": 0} for s in SPLITS}
     rows: list[dict[str, Any]] = []
     initargs = (tok._hf.to_str(), max_error_fraction)
     for i, result in _run(_encode, _jobs(files), initargs, workers, show_progress, "tokenizing"):
@@ -365,7 +365,7 @@ def prepare_corpus(
     manifest_splits = {}
     for s, w in writers.items():
         shards = w.close()
-        sizes[s]["shards"] = len(shards)
+        sizes[s]["num_shards"] = len(shards)
         manifest_splits[s] = {"shards": shards, **sizes[s]}
     tok.save(out / "tokenizer")
     with (out / "files.jsonl").open("w", encoding="utf-8", errors="surrogateescape") as fh:

@@ -7,9 +7,9 @@ entry is ``"ENTRY"``) and returns a new value; nothing is mutated.
 >>> from treediff.syntax.cfg import build_cfg
 >>> cfg = build_cfg(parse("x = 1\\ny = 2\\nraise E\\nz = 3\\n", "python"))
 >>> [d["statements"] for _, d in basic_blocks(cfg).nodes(data=True)]
-[[], [1, 7, 13], [], [18]]
+[[], [], [1, 6, 11], [14]]
 >>> unreachable_statements(cfg)
-[18]
+[14]
 """
 
 from __future__ import annotations

@@ -16,21 +16,18 @@ bounded by memory, not by Python's recursion limit.
 >>> from treediff.syntax import parse
 >>> cfg = build_cfg(parse("def f(x):\\n    if x:\\n        return 1\\n    return 2\\n", "python"), "f")
 >>> sorted((str(u), str(v), d["label"]) for u, v, d in cfg.graph.edges(data=True))
-[('10', 'EXIT', 'return'), ('15', 'EXIT', 'return'), ('6', '10', 'true'), ('6', '15', 'false'), ('ENTRY', '6', 'next')]
+[('10', '15', 'true'), ('10', '18', 'false'), ('15', 'EXIT', 'return'), ('18', 'EXIT', 'return'), ('ENTRY', '10', 'next')]
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import networkx as nx
 import tree_sitter as ts
 
-from treediff.errors import InputError, NotFound
+from treediff.errors import NotFound
 from treediff.syntax.blocks import basic_blocks, dominators, reachable, unreachable_statements
 from treediff.syntax.cfg_tables import CfgTable, cfg_table
 from treediff.syntax.tree import SyntaxTree
@@ -48,6 +45,7 @@ __all__ = [
     "cfg_to_json",
     "cfg_to_dot",
     "cfg_to_png",
+    "export_cfg",
 ]
 
 #: Every edge label the engine emits (meanings in docs/cfg.md).
@@ -246,6 +244,11 @@ class _ScopeBuilder:
             if k in self.compound:
                 preds = yield self.compound_stmt(node, nid, preds)
                 continue
+            field = t.values.get(k)
+            if field:  # `let x = loop {..}`: run the control-flow value first, then the statement
+                for inner, f, iid in self.kids(node, nid):
+                    if f == field and inner.type in self.compound:
+                        preds = yield self.compound_stmt(inner, iid, preds)
             jump = t.jumps.get(k)
             if jump is None:
                 self.add(node, nid, preds)
@@ -605,47 +608,13 @@ def build_cfg(tree: SyntaxTree, function: str | None = None) -> CFG:
     raise NotFound(f"no function {function!r} in this source; choose one of: {names}")
 
 
-# -- exports ----------------------------------------------------------------------------
-def cfg_to_node_link(cfg: CFG) -> dict[str, Any]:
-    """The graph as networkx node-link data (a JSON-ready dict)."""
-    data = nx.node_link_data(cfg.graph, edges="edges")
-    data["graph"] = {"name": cfg.name, "qualname": cfg.qualname, "kind": cfg.kind, "scope_id": cfg.scope_id,
-                     **{k: v for k, v in cfg.graph.graph.items() if k == "language"}}
-    return data
+_EXPORTS = ("cfg_to_dot", "cfg_to_json", "cfg_to_node_link", "cfg_to_png", "export_cfg")
 
 
-def cfg_to_json(cfg: CFG, *, indent: int | None = None) -> str:
-    """Node-link JSON; identical inputs give identical strings."""
-    return json.dumps(cfg_to_node_link(cfg), indent=indent, sort_keys=True)
+def __getattr__(name: str) -> Any:
+    """Exports live in ``cfg_export`` (which imports this module); served lazily from here."""
+    if name in _EXPORTS:
+        from treediff.syntax import cfg_export
 
-
-def _dot_id(n: Any) -> str:
-    return f'"{n}"'
-
-
-def cfg_to_dot(cfg: CFG) -> str:
-    """Graphviz DOT text: one box per statement (``line: kind``), labelled edges."""
-    title = (cfg.qualname or cfg.name).replace('"', '\\"')
-    lines = [f'digraph "{title}" {{', "  node [shape=box, fontname=monospace];"]
-    for n, d in cfg.graph.nodes(data=True):
-        if n in (ENTRY, EXIT):
-            lines.append(f'  {_dot_id(n)} [label="{n}", shape=oval];')
-            continue
-        marks = "".join(m for m, on in ((" yield", d.get("has_yield")), (" await", d.get("has_await"))) if on)
-        lines.append(f'  {_dot_id(n)} [label="{d["line"]}: {d["kind"]}{marks}"];')
-    for u, v, d in cfg.graph.edges(data=True):
-        lines.append(f'  {_dot_id(u)} -> {_dot_id(v)} [label="{d["label"]}"];')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def cfg_to_png(cfg: CFG) -> bytes:
-    """PNG bytes rendered by Graphviz's ``dot`` binary (an error if it is not installed)."""
-    dot = shutil.which("dot")
-    if dot is None:
-        raise InputError("PNG output needs Graphviz's `dot` program, which is not installed; "
-                         "install graphviz or use --format dot")
-    proc = subprocess.run([dot, "-Tpng"], input=cfg_to_dot(cfg).encode(), capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise InputError(f"dot failed: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout
+        return getattr(cfg_export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

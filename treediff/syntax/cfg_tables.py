@@ -14,7 +14,7 @@ The schema is documented in ``docs/grammars.md`` (section ``[cfg]``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -43,7 +43,7 @@ _FALLTHROUGH = ("none", "implicit", "explicit")
 
 _TOP_KEYS = {
     "blocks", "skip", "unwrap", "parens", "true_literals", "label_kinds", "labeled",
-    "yield", "await", "scopes", "if", "loops", "jumps", "try", "switch", "with", "bodies",
+    "yield", "await", "values", "scopes", "if", "loops", "jumps", "try", "switch", "with", "bodies",
 }
 
 
@@ -118,6 +118,7 @@ class CfgTable:
     switches: Mapping[str, SwitchSpec]
     withs: Mapping[str, str]  # node kind -> body field
     bodies: Mapping[str, str]  # clause kind -> body field ("" = unfielded named children)
+    values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # statement kind -> field whose control-flow value runs first
     #: Kinds the engine expands (everything else in a block is a simple statement).
     compound: frozenset[str] = frozenset()
 
@@ -251,6 +252,8 @@ def load_cfg_table(lang: Language) -> CfgTable:
              for k, v in ck.keys(raw.get("with", {}), set(raw.get("with", {})), ".with").items()}
     bodies = {ck.kind(k, ".bodies"): ck.field(v, f".bodies.{k}")
               for k, v in ck.keys(raw.get("bodies", {}), set(raw.get("bodies", {})), ".bodies").items()}
+    values = {ck.kind(k, ".values"): ck.field(v, f".values.{k}", optional=False)
+              for k, v in ck.keys(raw.get("values", {}), set(raw.get("values", {})), ".values").items()}
 
     freeze = MappingProxyType
     table = CfgTable(
@@ -259,7 +262,7 @@ def load_cfg_table(lang: Language) -> CfgTable:
         true_literals=lists["true_literals"], label_kinds=lists["label_kinds"], labeled=lists["labeled"],
         yields=lists["yield"], awaits=lists["await"],
         scopes=freeze(scopes), ifs=freeze(ifs), loops=freeze(loops), jumps=freeze(jumps), tries=freeze(tries),
-        switches=freeze(switches), withs=freeze(withs), bodies=freeze(bodies),
+        switches=freeze(switches), withs=freeze(withs), bodies=freeze(bodies), values=freeze(values),
     )
     roles = [("if", ifs), ("loops", loops), ("try", tries), ("switch", switches), ("with", withs),
              ("jumps", jumps), ("labeled", lists["labeled"]), ("blocks", lists["blocks"])]

@@ -167,7 +167,7 @@ def align(tree: SyntaxTree, token_offsets: np.ndarray | list[tuple[int, int]]) -
     e = np.maximum(e, s)
     e = np.where(zero, s, e)
     num = offs.shape[0]
-    exact = np.zeros(len(spans), dtype=bool)
+    exact = zero.copy()  # with no tokens only zero-width nodes are exact
     if num:
         nonempty = e > s
         first = np.clip(s, 0, num - 1)

@@ -105,7 +105,7 @@ def words_of(tree: SyntaxTree) -> list[str | bytes]:
 
     >>> from treediff.syntax import parse
     >>> words_of(parse("s = 'a b'  # hi there\\n", "python"))
-    ['s', ' ', '=', ' ', "'", 'a', ' b', "'", '  ', '# hi', ' there', '\\n']
+    ['s', ' ', '=', ' ', "'", 'a', ' b', "'", '  ', '#', ' hi', ' there', '\\n']
     """
     src = tree.source
     pieces = piece_bounds(tree)

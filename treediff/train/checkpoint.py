@@ -120,7 +120,7 @@ def save_checkpoint(
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        _unwrap(model).save_pretrained(tmp / MODEL_DIR)
+        _save_pretrained_quietly(_unwrap(model), tmp / MODEL_DIR)
         torch.save({**trainer_state, "step": step}, tmp / TRAINER_STATE)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
         files = {}
@@ -146,6 +146,19 @@ def save_checkpoint(
     _write_latest(ckpt_dir, name)
     _prune(ckpt_dir, keep_last, keep=final)
     return final
+
+
+def _save_pretrained_quietly(model: torch.nn.Module, path: Path) -> None:
+    """``save_pretrained`` without transformers' per-save progress bar in the training log."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(path)
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _write_latest(ckpt_dir: Path, name: str) -> None:

@@ -12,6 +12,7 @@ problem kinds, where in the program the first error falls) and loads nothing.
 from __future__ import annotations
 
 import html
+import math
 import json
 import os
 from collections import Counter
@@ -151,13 +152,19 @@ def render_markdown(runs: list[dict[str, Any]]) -> str:
 
 
 # -- HTML with inline SVG --------------------------------------------------------------
-def _bar_chart(title: str, categories: list[str], series: list[tuple[str, list[float]]], *,
-               ymax: float | None = None, fmt=lambda v: f"{v:g}", width: int = 560, height: int = 260) -> str:
+def _scaled(rate: float | None) -> float | None:
+    return None if rate is None else 100 * rate
+
+
+def _bar_chart(title: str, categories: list[str], series: list[tuple[str, list[float | None]]], *,
+               ymax: float | None = None, fmt=lambda v: f"{v:g}", width: int = 540, height: int = 270) -> str:
     """A grouped vertical bar chart as an inline ``<svg>``."""
     e = html.escape
     left, right, top, bottom = 48, 12, 30, 64
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = ymax if ymax is not None else max([v for _, vals in series for v in vals] + [1])
+    top_value = ymax if ymax is not None else max([v for _, vals in series for v in vals if v is not None] + [1])
+    if ymax is None:  # counts: a top that splits into four whole steps
+        top_value = 4 * math.ceil(top_value / 4)
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="{e(title)}">',
              f'<text x="{width / 2}" y="18" text-anchor="middle" class="t">{e(title)}</text>']
     for k in range(5):
@@ -171,11 +178,17 @@ def _bar_chart(title: str, categories: list[str], series: list[tuple[str, list[f
     for ci, cat in enumerate(categories):
         gx = left + ci * group_w + group_w * 0.1
         for si, (label, vals) in enumerate(series):
-            v = vals[ci] if ci < len(vals) else 0
+            v = vals[ci] if ci < len(vals) else None
+            x = gx + si * bar_w
+            if v is None:  # no data (e.g. a language absent from one run): no bar, a dash
+                parts.append(f'<text x="{x + (bar_w - 1) / 2:.1f}" y="{top + plot_h - 3}" text-anchor="middle" class="v">–</text>')
+                continue
             h = 0 if top_value <= 0 else plot_h * min(v, top_value) / top_value
-            x, y = gx + si * bar_w, top + plot_h - h
+            y = top + plot_h - h
             parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" fill="{_COLORS[si % 2]}">'
                          f'<title>{e(label)} · {e(cat)}: {e(fmt(v))}</title></rect>')
+            if len(series) * len(categories) <= 24:  # room for value labels
+                parts.append(f'<text x="{x + (bar_w - 1) / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" class="v">{e(fmt(v))}</text>')
         cx = left + ci * group_w + group_w / 2
         parts.append(f'<text x="{cx:.1f}" y="{top + plot_h + 14}" text-anchor="end" class="a" '
                      f'transform="rotate(-30 {cx:.1f} {top + plot_h + 14})">{e(cat)}</text>')
@@ -192,9 +205,9 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}
-td:first-child,th:first-child{text-align:left}
+td:first-child,th:first-child{text-align:left}td.l,th.l{text-align:left}
 .charts{display:flex;flex-wrap:wrap;gap:16px}.charts svg{border:1px solid #e3e3e3;background:#fff}
-svg .t{font-size:13px;font-weight:600}svg .a{font-size:11px;fill:#444}svg .g{stroke:#e5e5e5}
+svg .t{font-size:13px;font-weight:600}svg .a{font-size:11px;fill:#444}svg .g{stroke:#e5e5e5}svg .v{font-size:10px;fill:#222}
 code{font-size:12px}.small{color:#666;font-size:12px}
 """
 
@@ -217,7 +230,8 @@ def render_html(runs: list[dict[str, Any]]) -> str:
     missing = sorted({m for run in runs for m in run["summary"]["compiler_missing"]})
     if missing:
         out.append(f"<p class=\"small\">Compiler not installed (checked by tree-sitter only): {e(', '.join(missing))}</p>")
-    rate_series = [(run["label"], [100 * (run["summary"]["per_language"].get(l, {}).get("rate") or 0) for l in langs]) for run in runs]
+    rate_series = [(run["label"], [_scaled(run["summary"]["per_language"].get(lang, {}).get("rate")) for lang in langs])
+                   for run in runs]
     kinds = sorted({k for run in runs for k in run["summary"]["problem_kinds"]})
     kind_series = [(run["label"], [run["summary"]["problem_kinds"].get(k, 0) for k in kinds]) for run in runs]
     bins = [f"{b / NUM_POSITION_BINS:.1f}–{(b + 1) / NUM_POSITION_BINS:.1f}" for b in range(NUM_POSITION_BINS)]
@@ -244,8 +258,8 @@ def render_html(runs: list[dict[str, Any]]) -> str:
         rows = _first_problems(run)
         if rows:
             out.append(f"<h2>First problems — {e(run['label'])} (up to {len(rows)})</h2>"
-                       "<table><tr><th>input</th><th>at</th><th>problem</th></tr>")
-            out += [f"<tr><td><code>{e(a)}</code></td><td>{e(b)}</td><td style=\"text-align:left\">{e(c)}</td></tr>" for a, b, c in rows]
+                       "<table><tr><th>input</th><th>at</th><th class=\"l\">problem</th></tr>")
+            out += [f"<tr><td><code>{e(a)}</code></td><td>{e(b)}</td><td class=\"l\">{e(c)}</td></tr>" for a, b, c in rows]
             out.append("</table>")
     out.append("<p class=\"small\">Generated by treediff.validity.</p></body></html>\n")
     return "".join(out)

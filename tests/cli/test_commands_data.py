@@ -1,0 +1,39 @@
+"""`treediff tokenizer train` and `treediff data prepare` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from treediff_cli.app import app
+
+runner = CliRunner()
+
+
+def test_tokenizer_train_and_data_prepare(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(6):
+        (corpus / f"m{i}.py").write_text(f"def f{i}(x):\n    return x * {i}\n" * 3)
+    (corpus / "junk.bin").write_bytes(b"\x00\x01")
+    tok_dir = tmp_path / "tok"
+    r = runner.invoke(app, ["tokenizer", "train", str(corpus), "--vocab-size", "330", "--out", str(tok_dir), "-q"])
+    assert r.exit_code == 0, r.output
+    assert (tok_dir / "tokenizer.json").is_file()
+    out = tmp_path / "data"
+    args = ["data", "prepare", str(corpus), "--tokenizer", str(tok_dir), "--out", str(out), "--seq-len", "64",
+            "--val-fraction", "0.2", "-q"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["num_files"] == 6 and stats["skipped"]["unknown_language"] == 1
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0 and "cached" in r.output
+
+
+def test_prepare_empty_corpus_exits_2(tmp_path):
+    (tmp_path / "c").mkdir()
+    r = runner.invoke(app, ["tokenizer", "train", str(tmp_path / "c"), "--out", str(tmp_path / "t"), "-q"])
+    assert r.exit_code != 0
+    assert "no usable source files" in str(r.exception) or "no usable source files" in r.output

@@ -23,7 +23,13 @@ def _print_stats(title: str, rows: dict[str, Any]) -> None:
 
     table = Table(title=title, show_header=False)
     for key, value in rows.items():
-        if isinstance(value, float):
+        if key == "splits":
+            for split, sizes in value.items():
+                table.add_row(split, ", ".join(f"{v:,} {k.replace('num_', '')}" for k, v in sizes.items()))
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, float):
             value = f"{value:,.2f}"
         elif isinstance(value, int):
             value = f"{value:,}"

@@ -26,28 +26,29 @@ def _records(out_dir: Path, kind: str) -> list[dict]:
     return [r for r in rows if r["kind"] == kind]
 
 
-# The margin is set well below what the run reaches (about 30-40 % with this seed: the model
-# learns token frequencies and common idioms within a few dozen steps), so it is not flaky.
+# Validation loss of tiny.toml from step 0 (≈ ln V + weighting noise, 8.25) to step 80: 6.76 with seed 0
+# (−18.1 %); seeds 1 and 2 give −16.9 % and −17.8 %.  CPU math is deterministic for a fixed seed, so
+# the 15 % margin only has to absorb platform / library differences.
 LOSS_DROP = 0.15
 
 
 def test_tiny_run_validation_loss_drops(tmp_path: Path, prepared: Path, one_thread) -> None:
-    """Acceptance (1), through the CLI: tiny.toml with fewer steps; val loss at the end <= 85 % of step 0."""
-    args = cli_args(tmp_path, prepared, "optim.max_steps=60", "optim.warmup_steps=5", "log.val_every=0",
+    """Acceptance (1), through the CLI: tiny.toml with 80 steps; val loss at the end <= 85 % of step 0."""
+    args = cli_args(tmp_path, prepared, "optim.max_steps=80", "optim.warmup_steps=5", "log.val_every=0",
                     "checkpoint.every=0", "log.every=10")
     t0 = time.perf_counter()
     res = runner.invoke(app, ["train", *args])
     assert res.exit_code == 0, res.output
     val = _records(tmp_path / "run", "val")
-    assert [v["step"] for v in val] == [0, 60]
+    assert [v["step"] for v in val] == [0, 80]
     first, last = val[0]["val_loss"], val[-1]["val_loss"]
     assert last <= (1 - LOSS_DROP) * first, (first, last)
     assert val[-1]["val_acc"] > val[0]["val_acc"]
     assert any(k.startswith("val_acc/") for k in val[-1])  # per-category accuracy
     train_rows = _records(tmp_path / "run", "train")
-    assert train_rows[-1]["step"] == 60 and train_rows[-1]["tokens_per_s"] > 0
+    assert train_rows[-1]["step"] == 80 and train_rows[-1]["tokens_per_s"] > 0
     ckpt = latest_checkpoint(tmp_path / "run" / "checkpoints")
-    assert ckpt is not None and ckpt.name == "step_00000060"
+    assert ckpt is not None and ckpt.name == "step_00000080"
     load_denoiser(ckpt / "model")
     print(f"tiny run: val_loss {first:.3f} -> {last:.3f} in {time.perf_counter() - t0:.1f}s")
 
@@ -92,7 +93,7 @@ DDP_TOL = 1e-4
 
 def test_ddp_matches_single_process_with_doubled_accumulation(tmp_path: Path, prepared: Path, one_thread) -> None:
     sets = ("optim.max_steps=4", "optim.warmup_steps=1", "log.val_every=0", "checkpoint.every=0",
-            "data.batch_size=4", "data.seq_len=64", "log.val_batches=1")
+            "data.batch_size=4", "data.seq_len=64", "log.val_batches=2")
     ddp_args = cli_args(tmp_path / "ddp", prepared, *sets, "optim.grad_accum=1")
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
@@ -101,9 +102,11 @@ def test_ddp_matches_single_process_with_doubled_accumulation(tmp_path: Path, pr
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     ddp = [r["loss"] for r in _records(tmp_path / "ddp" / "run", "train")]
+    assert " x2," in _records(tmp_path / "ddp" / "run", "event")[0]["message"]  # really two ranks
     single = train(small_config(tmp_path / "single", prepared, *sets, "optim.grad_accum=2"))
     assert len(ddp) == 4
     assert ddp == pytest.approx(single.losses, abs=DDP_TOL, rel=0), (ddp, single.losses)
+    print(f"DDP vs single: max |loss diff| {max(abs(a - b) for a, b in zip(ddp, single.losses)):.2e}")
     ddp_val = _records(tmp_path / "ddp" / "run", "val")[-1]["val_loss"]
     assert ddp_val == pytest.approx(single.val[-1]["val_loss"], abs=1e-3)
 
@@ -156,3 +159,15 @@ def test_cli_bad_set_key_exits_2_with_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "optim.lr" in res.output
     res = runner.invoke(app, ["train", "--config", str(tmp_path / "none.toml")])
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+@pytest.mark.gpu
+def test_gpu_throughput_and_mfu() -> None:
+    """Acceptance (6): the CUDA path reports tokens/s and MFU for the ~50M preset (skipped without CUDA)."""
+    sys.path.insert(0, str(TINY.parents[2] / "bench"))
+    import train_pipeline
+
+    out = train_pipeline.main(["--device", "cuda", "--preset", "base50m", "--steps", "5", "--batches", "10",
+                               "--set", "data.batch_size=8", "--set", "data.seq_len=512", "--json"])
+    assert out["model_tokens_per_s"] > 0 and out["params"] > 30_000_000
+    assert out["mfu"] is None or 0 < out["mfu"] < 1

@@ -173,15 +173,17 @@ def _loader(dataset, order: DataOrder, pos: DataPosition, rank: int, collate, nu
 @torch.no_grad()
 def evaluate(model, dataset, collate, masker, tokenizer, config: TrainConfig, env: DistEnv,
              use_structure: bool) -> dict[str, float]:
-    """Validation loss (the weighted objective) and masked-token accuracy per AST category.
+    """Validation loss (the weighted objective), ``val_ce`` (plain mean cross-entropy over masked
+    tokens) and masked-token accuracy, overall and per AST category.
 
-    The same ``val_batches * world_size`` micro-batches, noised with fixed seeds, are scored at
-    every validation, so the numbers are comparable across steps and world sizes.
+    The same first ``log.val_batches`` micro-batches of the validation split, noised with fixed
+    seeds, are scored at every validation (split over the ranks), so the numbers are comparable
+    across steps, resumes and world sizes.
     """
     model.eval()
     bsz = config.data.batch_size
-    num = min(config.log.val_batches * env.world_size, math.ceil(len(dataset) / bsz))
-    loss_sum = torch.zeros(2, dtype=torch.float64)  # (sum of batch losses, batches)
+    num = min(config.log.val_batches, math.ceil(len(dataset) / bsz))  # in total, split over the ranks
+    loss_sum = torch.zeros(4, dtype=torch.float64)  # (Σ batch losses, batches, Σ masked CE, masked tokens)
     acc = CategoryAccuracy()
     for k in range(env.rank, num, env.world_size):
         batch = collate([dataset[i] for i in range(k * bsz, min(len(dataset), (k + 1) * bsz))]).to(env.device)
@@ -192,7 +194,9 @@ def evaluate(model, dataset, collate, masker, tokenizer, config: TrainConfig, en
             logits = forward_logits(model, masked, batch, use_structure)
         n_tok = (batch.attention_mask.bool() & ~batch.special_mask.bool()).sum()
         loss = masked_diffusion_loss(logits, masked.targets, masked.mask, masked.loss_weight, n_tok)
-        loss_sum += torch.tensor([float(loss), 1.0], dtype=torch.float64)
+        ce = masked_diffusion_loss(logits, masked.targets, masked.mask, masked.loss_weight, n_tok, weighted=False)
+        n_masked = float(masked.mask.sum())
+        loss_sum += torch.tensor([float(loss), 1.0, float(ce) * n_masked, n_masked], dtype=torch.float64)
         cats = token_categories(batch.spans, batch.span_depth, batch.batch_size, batch.seq_len)
         acc.update(logits.float(), masked.targets, masked.mask, cats)
     counts = acc.counts()
@@ -205,7 +209,8 @@ def evaluate(model, dataset, collate, masker, tokenizer, config: TrainConfig, en
         dist.all_reduce(counts)
     model.train()
     loss_sum, counts = loss_sum.cpu(), counts.cpu()
-    return {"val_loss": float(loss_sum[0] / loss_sum[1].clamp(min=1)), **CategoryAccuracy.summarize(counts)}
+    return {"val_loss": float(loss_sum[0] / loss_sum[1].clamp(min=1)),
+            "val_ce": float(loss_sum[2] / loss_sum[3].clamp(min=1)), **CategoryAccuracy.summarize(counts)}
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -213,9 +218,13 @@ def evaluate(model, dataset, collate, masker, tokenizer, config: TrainConfig, en
 def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     """Train as configured (DDP when launched by torchrun); returns the run's losses."""
     env = setup_distributed(config.device)
+    threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
     try:
         return _train(config, env, resume)
     finally:
+        torch.set_num_threads(threads)
         teardown_distributed()
 
 

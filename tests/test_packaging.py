@@ -61,8 +61,10 @@ def test_wheel_installs_into_fresh_venv(wheel: Path, tmp_path: Path) -> None:
         timeout=300,
     )
     run_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TREEDIFF_GRAMMARS")}
+    # pip ran from the outer env, so the script's shebang names that interpreter: run it
+    # with the fresh venv's python instead (what the venv's own pip would have written).
     proc = subprocess.run(
-        [str(env_dir / "bin" / "treediff"), "languages", "--json"],
+        [str(py), str(env_dir / "bin" / "treediff"), "languages", "--json"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -72,6 +74,9 @@ def test_wheel_installs_into_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     names = {line.split('"name": "')[1].split('"')[0] for line in proc.stdout.splitlines() if line.strip()}
     assert {"python", "javascript", "typescript", "tsx", "java", "c", "cpp", "go", "rust"} <= names
+    mod = subprocess.run([str(py), "-m", "treediff", "languages", "--json"], capture_output=True, text=True,
+                         cwd=tmp_path, env=run_env, timeout=120)
+    assert mod.returncode == 0 and mod.stdout == proc.stdout, mod.stderr
     where = subprocess.check_output(
         [str(py), "-c", "import treediff, treediff.syntax.language as l; print(treediff.__file__); print(l.grammars_dir())"],
         text=True,

@@ -46,7 +46,9 @@ def test_check_paths_mixed_directory(mixed_dir, jobs):
     bad = recs[("bad.py", None)]
     assert bad["ok"] is False and bad["problems"][0]["kind"] == "compile_error" and bad["problems"][0]["start_line"] == 4
     assert recs[("nested.py", None)]["ok"] is True
-    for name in ("binary.py", "latin1.py", "empty.py"):
+    # an empty file is a valid (empty) module, as compile("") says
+    assert recs[("empty.py", None)]["ok"] is True and recs[("empty.py", None)]["level"] == "compiler:python"
+    for name in ("binary.py", "latin1.py"):
         assert recs[(name, None)]["ok"] is False and recs[(name, None)]["error"], name
         assert recs[(name, None)]["problems"][0]["kind"] == "input_error"
     assert recs[("notes.xyz", None)]["ok"] is None and "skipped" in recs[("notes.xyz", None)]

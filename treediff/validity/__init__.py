@@ -12,6 +12,7 @@ Compiler front ends are data: the ``[compiler]`` table of ``grammars/<lang>.toml
 from treediff.validity.batch import check_paths, exit_code, iter_inputs, write_jsonl
 from treediff.validity.check import PROBLEM_KINDS, Problem, ValidityResult, check, check_tree
 from treediff.validity.compilers import DRIVERS, CompilerSpec, compiler_spec, compiler_version
+from treediff.validity.cli_support import language_table, run_validate
 from treediff.validity.report import render_html, render_markdown, summarize, write_report
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "check",
     "check_tree",
     "check_paths",
+    "language_table",
+    "run_validate",
     "iter_inputs",
     "exit_code",
     "write_jsonl",

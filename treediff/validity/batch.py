@@ -1,7 +1,7 @@
 """Check many inputs: files, directories (recursively) and JSONL files of samples.
 
 Every input becomes one record (a plain dict, JSON-ready) and nothing crashes the
-batch: unreadable, binary, non-UTF-8, oversized or empty files and bad JSONL lines
+batch: unreadable, binary, non-UTF-8 or oversized files and bad JSONL lines
 become records with an ``error``.  Records have the keys ``path`` (and ``line`` for
 a JSONL sample), ``language``, ``ok``, ``level``, ``problems``, plus ``warnings``,
 ``num_lines``, ``compiler_missing``/``compiler_note`` and ``error`` where they apply.
@@ -138,8 +138,6 @@ def _run_task(task: Task, compiler: bool, timeout: float | None, max_bytes: int 
             data = read_source(path, max_bytes=max_bytes)
         except InputError as exc:
             return _error_record(str(exc), path=path, language=payload["language"])
-        if not data.strip():
-            return _error_record(f"{path}: empty file", path=path, language=payload["language"])
         result = check(data, payload["language"], path=path, compiler=compiler, timeout=timeout, max_bytes=max_bytes)
         return _result_record(result, path=path)
     except Exception as exc:  # a bug must not sink the batch; report it on the input

@@ -1,0 +1,85 @@
+"""The validity commands as single library calls (what ``treediff languages``/``validate`` run)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from treediff.errors import InputError
+from treediff.syntax.language import list_languages
+from treediff.syntax.tree import DEFAULT_MAX_BYTES
+from treediff.validity.batch import check_paths, exit_code, write_jsonl
+from treediff.validity.compilers import compiler_spec, compiler_version
+from treediff.validity.report import write_report
+
+__all__ = ["language_table", "run_validate"]
+
+
+def language_table(*, versions: bool = False) -> list[dict[str, Any]]:
+    """One row per language: extensions, grammar package/version, compiler and whether it is installed."""
+    rows = []
+    for lang in list_languages():
+        spec = compiler_spec(lang)
+        available = bool(spec is not None and spec.is_available)
+        row = {
+            "name": lang.name,
+            "extensions": list(lang.extensions),
+            "grammar_package": lang.grammar_package,
+            "grammar_version": lang.grammar_version,
+            "compiler": None if spec is None else spec.name,
+            "compiler_available": available,
+        }
+        if versions and available and spec is not None:
+            row["compiler_version"] = compiler_version(spec)
+        rows.append(row)
+    return rows
+
+
+def run_validate(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    language: str | None = None,
+    as_json: bool = False,
+    report: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    compiler: bool = True,
+    max_bytes: int | None = None,
+    stream=None,
+) -> int:
+    """Check ``paths``, print JSON lines or a summary, write a report; return the exit code.
+
+    0 = everything valid, 1 = invalid code found, 2 = some input could not be checked.
+    """
+    out = stream or sys.stdout
+    for p in paths:
+        if not Path(p).exists():
+            raise InputError(f"{p}: no such file or directory")
+    records = check_paths(
+        paths,
+        jobs=jobs,
+        compiler=compiler,
+        language=language,
+        max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
+    )
+    if as_json:
+        write_jsonl(records, out)
+    else:
+        checked = [r for r in records if r.get("ok") is not None]
+        valid = sum(1 for r in checked if r["ok"])
+        for r in records:
+            where = r.get("path") if r.get("line") is None else f"{r.get('path')}:{r['line']}"
+            if r.get("error"):
+                out.write(f"ERROR    {r['error']}\n")
+            elif r.get("ok") is False:
+                first = r["problems"][0] if r["problems"] else {}
+                msg = f"{first.get('start_line', '?')}:{first.get('start_col', '?')} {first.get('message', '')}"
+                out.write(f"INVALID  {where} [{r.get('language')}, {r.get('level')}] {msg}\n")
+        skipped = sum(1 for r in records if r.get("skipped"))
+        out.write(f"{valid}/{len(checked)} valid" + (f", {skipped} skipped" if skipped else "") + "\n")
+    if report is not None:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        write_report(records, report)
+        print(f"report: {report}", file=sys.stderr)
+    return exit_code(records)

@@ -56,7 +56,7 @@ def test_wheel_installs_into_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     deps = Path(sysconfig.get_paths()["purelib"])
     (target / "_deps.pth").write_text(str(deps) + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-compile", "-q", "--prefix", str(env_dir), str(wheel)],
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "--no-compile", "-q", "--prefix", str(env_dir), str(wheel)],
         check=True,
         timeout=300,
     )

@@ -102,6 +102,10 @@ def validate(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel workers (default: all cores)."),
     no_compiler: bool = typer.Option(False, "--no-compiler", help="Tree-sitter check only."),
     max_bytes: Optional[int] = typer.Option(None, "--max-bytes", help="Size cap per file."),
+    compare: Optional[List[Path]] = typer.Option(
+        None, "--compare", help="A second run (file, dir or JSONL) to show beside the first in --report."
+    ),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Run names for the report, e.g. constrained,unconstrained."),
 ) -> None:
     """Check syntactic validity with tree-sitter and the language's compiler front end.
 
@@ -117,5 +121,7 @@ def validate(
         jobs=jobs,
         compiler=not no_compiler,
         max_bytes=max_bytes,
+        compare=compare or None,
+        labels=None if labels is None else [s.strip() for s in labels.split(",")],
     )
     raise typer.Exit(code)

@@ -143,3 +143,16 @@ def test_deep_nesting_cli(tmp_path: Path) -> None:
 def test_unknown_option_exit_2(good: Path) -> None:
     res = run_main("parse", str(good), "--bogus")
     assert res.returncode == 2
+
+
+def test_validate_compare_two_runs(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text('{"code": "x = 1\\n", "language": "python"}\n{"code": "def f():\\n    return 2\\n", "language": "python"}\n')
+    b.write_text('{"code": "x = (\\n", "language": "python"}\n{"code": "return 2\\n", "language": "python"}\n')
+    report = tmp_path / "cmp.md"
+    res = run_main("validate", str(a), "--compare", str(b), "--labels", "constrained,unconstrained", "--report", str(report))
+    assert res.returncode == 0, res.stderr
+    text = report.read_text()
+    assert "constrained" in text and "unconstrained" in text
+    res = run_main("validate", str(a), "--compare", str(b))
+    assert res.returncode == 2 and "--report" in res.stderr

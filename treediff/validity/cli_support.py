@@ -46,14 +46,18 @@ def run_validate(
     jobs: int | None = None,
     compiler: bool = True,
     max_bytes: int | None = None,
+    compare: Sequence[str | os.PathLike[str]] | None = None,
+    labels: Sequence[str] | None = None,
     stream=None,
 ) -> int:
     """Check ``paths``, print JSON lines or a summary, write a report; return the exit code.
 
+    ``compare`` checks a second set of inputs (e.g. unconstrained samples) and puts it
+    beside the first in the report, named by ``labels``.  The exit code covers ``paths``:
     0 = everything valid, 1 = invalid code found, 2 = some input could not be checked.
     """
     out = stream or sys.stdout
-    for p in paths:
+    for p in [*paths, *(compare or ())]:
         if not Path(p).exists():
             raise InputError(f"{p}: no such file or directory")
     records = check_paths(
@@ -78,8 +82,21 @@ def run_validate(
                 out.write(f"INVALID  {where} [{r.get('language')}, {r.get('level')}] {msg}\n")
         skipped = sum(1 for r in records if r.get("skipped"))
         out.write(f"{valid}/{len(checked)} valid" + (f", {skipped} skipped" if skipped else "") + "\n")
+    other = None
+    if compare:
+        if report is None:
+            raise InputError("--compare needs --report to put the two runs side by side")
+        other = check_paths(
+            compare,
+            jobs=jobs,
+            compiler=compiler,
+            language=language,
+            max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
+        )
+    if labels is not None and len(labels) != (2 if compare else 1):
+        raise InputError(f"--labels needs {2 if compare else 1} comma-separated names, got {len(labels)}")
     if report is not None:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
-        write_report(records, report)
+        write_report(records, report, compare=other, labels=labels)
         print(f"report: {report}", file=sys.stderr)
     return exit_code(records)

@@ -40,9 +40,12 @@ def test_ids_are_preorder_and_deterministic() -> None:
     ids_a = [n.id for n in a.root.walk()]
     assert ids_a == list(range(a.num_nodes))
     assert [(n.id, n.kind) for n in a.nodes(named=True)] == [(n.id, n.kind) for n in b.nodes(named=True)]
-    # cheap id lookup agrees with the full enumeration
+    # cheap id lookup agrees with the full enumeration, and node_by_id inverts it
     for i, (ts_node, _, _) in enumerate(walk(a.ts_tree.root_node)):
         assert a.id_of(ts_node) == i
+        assert a.node_by_id(i).ts_node == ts_node
+    with pytest.raises(InputError):
+        a.node_by_id(a.num_nodes)
 
 
 def test_node_at_smallest_enclosing() -> None:
@@ -112,6 +115,13 @@ def test_language_resolution() -> None:
         get_language("cobol")
     with pytest.raises(LanguageNotFound, match="extension"):
         detect_language("notes.xyz")
+
+
+def test_ids_with_zero_width_nodes() -> None:
+    tree = parse("int main() { return 0 }\n", "c")  # a zero-width MISSING ';'
+    assert any(n.is_missing for n, _, _ in walk(tree.ts_tree.root_node))
+    for i, (ts_node, _, _) in enumerate(walk(tree.ts_tree.root_node)):
+        assert tree.id_of(ts_node) == i
 
 
 def test_deep_nesting_does_not_crash() -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "CFG",
     "build_cfgs",
     "build_cfg",
+    "node_order",
     "basic_blocks",
     "reachable",
     "unreachable_statements",
@@ -524,17 +525,13 @@ def _query(tree: SyntaxTree, table: CfgTable) -> ts.Query:
     return hit[1]
 
 
-def _id_of(cursor: ts.TreeCursor, root: ts.Node, node: ts.Node, tree: SyntaxTree) -> int:
-    """Pre-order id by descending from the root on ``node``'s start byte (O(depth) C calls)."""
-    cursor.reset(root)
-    start = node.start_byte
-    while cursor.node != node:
-        if cursor.goto_first_child_for_byte(start) is None:
-            return tree.id_of(node)
-        while cursor.node.end_byte < node.end_byte or (cursor.node.start_byte > start):
-            if not cursor.goto_next_sibling():
-                return tree.id_of(node)
-    return cursor.descendant_index
+def node_order(node: object) -> tuple[int, int]:
+    """Sort key for CFG graph nodes: ENTRY, then statements by id, then EXIT."""
+    if node == "ENTRY":
+        return (0, 0)
+    if node == "EXIT":
+        return (2, 0)
+    return (1, int(node))  # type: ignore[call-overload]
 
 
 def _scope_name(node: ts.Node, spec: Any, src: bytes) -> str:
@@ -562,7 +559,7 @@ def build_cfgs(tree: SyntaxTree) -> list[CFG]:
     captures = ts.QueryCursor(_query(tree, table)).captures(root)
     src = tree.source
     scopes = [(0, root)]
-    scopes += [(_id_of(cursor, root, n, tree), n) for n in captures.get("scope", ()) if n != root]
+    scopes += [(tree.id_of(n), n) for n in captures.get("scope", ()) if n != root]
     scopes.sort(key=lambda s: s[0])
     registered: dict[int, tuple[nx.DiGraph, int]] = {}
     out: list[CFG] = []

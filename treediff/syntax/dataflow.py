@@ -21,8 +21,9 @@ variable) has no ``LAST_WRITE``.  Parameters are written at the scope's entry.
 What is language data and what is Python: occurrence kinds come from the
 ``identifier`` category of ``grammars/python.toml``; the rules that decide read
 versus write, the scope boundaries and the evaluation order (the ``_PY_*``
-tables below) are Python-specific, so :func:`supports_dataflow` is true only
-for Python.  All traversal is the one iterative :func:`~treediff.syntax.walk`.
+tables below) are the ``python`` rule set, which a grammar file selects with
+``[dataflow] rules = "python"`` (as ``grammars/python.toml`` does); other
+languages get no dataflow edges until a rule set exists for them.  All traversal is the one iterative :func:`~treediff.syntax.walk`.
 
 >>> from treediff.syntax import parse
 >>> tree = parse("x = 1\\ny = x\\n", "python")
@@ -36,6 +37,7 @@ import bisect
 from dataclasses import dataclass
 from typing import Hashable, Iterable
 
+from treediff.syntax.cfg import node_order
 from treediff.syntax.language import Language
 from treediff.syntax.tree import SyntaxTree, walk
 
@@ -105,9 +107,13 @@ class Access:
     owner: Hashable
 
 
+#: Rule sets this module implements; a grammar file opts in with ``[dataflow] rules = "python"``.
+RULE_SETS = ("python",)
+
+
 def supports_dataflow(language: Language) -> bool:
-    """Whether :func:`compute_dataflow` has rules for this language (Python only)."""
-    return language.name == "python"
+    """Whether the language's data names a dataflow rule set this module implements."""
+    return language.extra.get("dataflow", {}).get("rules") in RULE_SETS
 
 
 def _child_role(parent_kind: str, parent_role: int, field: str | None, kind: str, ts_node) -> int:
@@ -161,7 +167,7 @@ def _cfg_maps(tree: SyntaxTree, cfgs: Iterable) -> tuple[dict[int, object], dict
     scope_cfg: dict[int, object] = {}
     for cfg in cfgs:
         sid = cfg.scope_id
-        node = _ts_node_by_id(tree, sid) if isinstance(sid, int) else None
+        node = tree.node_by_id(sid).ts_node if isinstance(sid, int) else None
         if node is not None and node.type == "decorated_definition":
             # a CFG keyed by the decorated_definition serves the definition inside it
             for child, field, child_id in _children(node, sid):
@@ -184,14 +190,6 @@ def _children(ts_node, node_id: int) -> list[tuple[object, str | None, int]]:
         out.append((child, ts_node.field_name_for_child(i), child_id))
         child_id += child.descendant_count
     return out
-
-
-def _ts_node_by_id(tree: SyntaxTree, node_id: int):
-    if not 0 <= node_id < tree.ts_tree.root_node.descendant_count:
-        return None
-    cursor = tree.ts_tree.root_node.walk()
-    cursor.goto_descendant(node_id)
-    return cursor.node
 
 
 def _collect(tree: SyntaxTree, cfgs: Iterable) -> tuple[list[Access], list[tuple[int, int, int, int]], dict]:
@@ -316,10 +314,6 @@ def collect_accesses(tree: SyntaxTree, cfgs: Iterable | None = None) -> list[Acc
     return _collect(tree, cfgs or ())[0]
 
 
-def _node_order(n: object) -> tuple[int, int]:
-    return (0, 0) if n == "ENTRY" else (2, 0) if n == "EXIT" else (1, int(n))  # type: ignore[call-overload]
-
-
 State = dict  # name -> (frozenset of reads, frozenset of writes)
 
 
@@ -362,8 +356,8 @@ def _analyse_scope(accesses: list[Access], cfg, edges: set[tuple[str, int, int]]
         by_owner = {"ENTRY": accesses}
     else:
         g = cfg.graph
-        graph_nodes = sorted(g.nodes, key=_node_order)
-        preds = {n: sorted(g.predecessors(n), key=_node_order) for n in graph_nodes}
+        graph_nodes = sorted(g.nodes, key=node_order)
+        preds = {n: sorted(g.predecessors(n), key=node_order) for n in graph_nodes}
         for owner in list(by_owner):
             if owner not in g:  # defensive: an owner the CFG does not know runs at entry
                 by_owner.setdefault("ENTRY", []).extend(by_owner.pop(owner))

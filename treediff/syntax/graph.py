@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import networkx as nx
 
+from treediff.syntax.cfg import build_cfgs, node_order
+from treediff.syntax.dataflow import compute_dataflow, supports_dataflow
 from treediff.syntax.tree import SyntaxTree, walk
 
 __all__ = [
@@ -91,12 +93,8 @@ def build_graph(
     lang = tree.language
     G.graph.update(language=lang.name, tokens=tokens, cfg=cfg, dataflow=dataflow)
     _add_syntax(G, tree, tokens)
-    from treediff.syntax.dataflow import supports_dataflow
-
     dataflow = dataflow and supports_dataflow(lang)
     if cfg or dataflow:
-        from treediff.syntax.cfg import build_cfgs  # lazy: imported only when control flow is asked for
-
         cfgs = build_cfgs(tree)
         if cfg:
             add_cfg_edges(G, cfgs)
@@ -153,14 +151,6 @@ def _add_syntax(G: nx.MultiDiGraph, tree: SyntaxTree, tokens: bool) -> None:
             prev_leaf = node_id
 
 
-def _cfg_order(node: object) -> tuple[int, int]:
-    if node == "ENTRY":
-        return (0, 0)
-    if node == "EXIT":
-        return (2, 0)
-    return (1, int(node))  # type: ignore[call-overload]
-
-
 def add_cfg_edges(G: nx.MultiDiGraph, cfgs: list) -> nx.MultiDiGraph:
     """Add one ``CFG`` edge per control-flow edge of each CFG (in place; returns ``G``).
 
@@ -174,7 +164,7 @@ def add_cfg_edges(G: nx.MultiDiGraph, cfgs: list) -> nx.MultiDiGraph:
     """
     for cfg in cfgs:
         scope = cfg.scope_id
-        edges = sorted(cfg.graph.edges(data="label"), key=lambda e: (_cfg_order(e[0]), _cfg_order(e[1])))
+        edges = sorted(cfg.graph.edges(data="label"), key=lambda e: (node_order(e[0]), node_order(e[1])))
         for u, v, label in edges:
             if u == "ENTRY" and v == "EXIT":
                 continue
@@ -192,13 +182,9 @@ def add_dataflow_edges(G: nx.MultiDiGraph, tree: SyntaxTree, cfgs: list | None =
 
     A no-op for languages without dataflow rules (see :mod:`treediff.syntax.dataflow`).
     """
-    from treediff.syntax.dataflow import compute_dataflow, supports_dataflow
-
     if not supports_dataflow(tree.language):
         return G
     if cfgs is None:
-        from treediff.syntax.cfg import build_cfgs
-
         cfgs = build_cfgs(tree)
     for edge_type, src, dst in compute_dataflow(tree, cfgs):
         if src in G and dst in G:

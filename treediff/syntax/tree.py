@@ -275,23 +275,37 @@ class SyntaxTree:
     def id_of(self, ts_node: ts.Node) -> int:
         """Stable pre-order id of a tree-sitter node of this tree.
 
-        Cheap: it descends from the root with a cursor (O(depth × siblings) C calls),
-        so no full walk is needed.  Walkers that visit every node can use the
-        enumeration index of :func:`walk` from the root instead: it is the same id.
+        Cheap: it descends from the root with a cursor, jumping to each ancestor by
+        byte position (O(depth) C calls), so no full walk is needed.  Walkers that
+        visit every node can use the enumeration index of :func:`walk` from the
+        root instead: it is the same id.
         """
         ids = self.__dict__.get("_ids")
         if ids is not None:
             return ids[ts_node.id]
-        root = self.ts_tree.root_node
-        cursor = root.walk()
+        cursor = self.ts_tree.root_node.walk()
         while cursor.node != ts_node:
             child = cursor.node.child_with_descendant(ts_node)
-            if child is None or not cursor.goto_first_child():
+            if child is None:
                 raise InputError("node does not belong to this tree")
+            landed = cursor.goto_first_child_for_byte(child.start_byte) is not None
+            if not landed or cursor.node.start_byte > child.start_byte:
+                # a zero-width child ends where it starts: step from the first child instead
+                if landed:
+                    cursor.goto_parent()
+                cursor.goto_first_child()
             while cursor.node != child:
                 if not cursor.goto_next_sibling():
                     raise InputError("node does not belong to this tree")
         return cursor.descendant_index
+
+    def node_by_id(self, node_id: int) -> Node:
+        """The node with a given stable pre-order id (the inverse of :attr:`Node.id`)."""
+        if not 0 <= node_id < self.ts_tree.root_node.descendant_count:
+            raise InputError(f"node id {node_id} is outside this tree (0..{self.num_nodes - 1})")
+        cursor = self.ts_tree.root_node.walk()
+        cursor.goto_descendant(node_id)
+        return Node(cursor.node, self)
 
     def nodes(
         self,

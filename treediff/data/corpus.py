@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Iterator, Sequence
 
 from treediff.errors import InputError, LanguageNotFound
 from treediff.syntax.language import Language, detect_language, get_language
+from treediff.samples import iter_jsonl_samples
 from treediff.syntax.tree import SyntaxTree
 
 __all__ = [
@@ -172,41 +172,30 @@ def _zip_records(path: Path, max_bytes: int) -> Iterator[_Record]:
 
 
 def _jsonl_records(path: Path) -> Iterator[_Record]:
-    try:
-        handle = path.open("r", encoding="utf-8", errors="surrogateescape")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    with handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            name = f"{path}:{lineno}"
+    for num, row, problem, _ in iter_jsonl_samples(path):
+        name = f"{path}:{num}"
+        if row is None:
+            yield _Record(name, None, None, "non_utf8" if problem == "non_utf8" else "unreadable")
+            continue
+        code = row["code"]
+        name = str(row.get("path") or name)
+        lang: Language | None
+        if row.get("language"):
             try:
-                row = json.loads(line)
-                code = row["code"]
-                if not isinstance(code, str):
-                    raise TypeError("code is not a string")
-            except (ValueError, KeyError, TypeError):
-                yield _Record(name, None, None, "unreadable")
-                continue
-            name = str(row.get("path") or name)
-            lang: Language | None
-            if row.get("language"):
-                try:
-                    lang = get_language(str(row["language"]))
-                except LanguageNotFound:
-                    lang = None
-            else:
-                lang = _language_of(name)
-            if lang is None:
-                yield _Record(name, None, None, "unknown_language")
-                continue
-            try:
-                data = code.encode("utf-8")
-            except UnicodeEncodeError:  # lone surrogates: the text was not UTF-8
-                yield _Record(name, None, lang, "non_utf8")
-                continue
-            yield _Record(name, data, lang)
+                lang = get_language(str(row["language"]))
+            except LanguageNotFound:
+                lang = None
+        else:
+            lang = _language_of(name)
+        if lang is None:
+            yield _Record(name, None, None, "unknown_language")
+            continue
+        try:
+            data = code.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: the text was not UTF-8
+            yield _Record(name, None, lang, "non_utf8")
+            continue
+        yield _Record(name, data, lang)
 
 
 def iter_records(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], max_bytes: int) -> Iterator[_Record]:

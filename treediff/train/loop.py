@@ -13,8 +13,6 @@ from the newest valid checkpoint with the same loss sequence as an uninterrupted
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import math
 import random
 import time

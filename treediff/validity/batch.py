@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from treediff.errors import InputError, LanguageNotFound
+from treediff.samples import iter_jsonl_samples
 from treediff.syntax.language import detect_language, get_language
 from treediff.syntax.tree import DEFAULT_MAX_BYTES, read_source
 from treediff.validity.check import Problem, ValidityResult, check
@@ -67,33 +68,25 @@ def _walk_dir(root: Path) -> Iterator[Path]:
 
 def _jsonl_tasks(path: Path, language: str | None) -> Iterator[Task]:
     try:
-        handle = path.open("rb")
-    except OSError as exc:
-        yield "record", _error_record(f"{path}: cannot read: {exc.strerror or exc}", path=str(path))
+        lines = list(iter_jsonl_samples(path))
+    except InputError as exc:
+        yield "record", _error_record(str(exc), path=str(path))
         return
-    with handle:
-        for num, raw in enumerate(handle, 1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{num}"
-            try:
-                obj = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield "record", _error_record(f"{where}: not valid JSON: {exc}", path=str(path), line=num)
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("code"), str):
-                yield "record", _error_record(f"{where}: needs a string field 'code'", path=str(path), line=num)
-                continue
-            lang = obj.get("language", language)
-            if not isinstance(lang, str):
-                yield "record", _error_record(f"{where}: needs a string field 'language'", path=str(path), line=num)
-                continue
-            try:
-                lang = get_language(lang).name
-            except LanguageNotFound as exc:
-                yield "record", _error_record(f"{where}: {exc}", path=str(path), line=num)
-                continue
-            yield "sample", {"code": obj["code"], "language": lang, "path": str(path), "line": num}
+    for num, obj, _, message in lines:
+        where = f"{path}:{num}"
+        if obj is None:
+            yield "record", _error_record(f"{where}: {message}", path=str(path), line=num)
+            continue
+        lang = obj.get("language", language)
+        if not isinstance(lang, str):
+            yield "record", _error_record(f"{where}: needs a string field 'language'", path=str(path), line=num)
+            continue
+        try:
+            lang = get_language(lang).name
+        except LanguageNotFound as exc:
+            yield "record", _error_record(f"{where}: {exc}", path=str(path), line=num)
+            continue
+        yield "sample", {"code": obj["code"], "language": lang, "path": str(path), "line": num}
 
 
 def iter_inputs(paths: Iterable[str | os.PathLike[str]], *, language: str | None = None) -> Iterator[Task]:

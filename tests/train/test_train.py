@@ -140,8 +140,11 @@ def test_sigkill_then_resume(tmp_path: Path, prepared: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     events = [e["message"] for e in _records(tmp_path / "run", "event")]
     assert any(m.startswith(f"resumed from {newest}") and f"at step {killed_at} " in m for m in events), events
-    steps = [r["step"] for r in _records(tmp_path / "run", "train")]
-    after = steps[steps.index(killed_at + 1):] if killed_at + 1 in steps else []
+    # the killed run may have logged a step or two past its last checkpoint before dying:
+    # take the steps the resumed run logged, i.e. those after the last "resumed from" event
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    resumed = max(i for i, r in enumerate(rows) if r["kind"] == "event" and r["message"].startswith("resumed from"))
+    after = [r["step"] for r in rows[resumed:] if r["kind"] == "train"]
     assert after == list(range(killed_at + 1, 15))  # continued right after the checkpoint, to the end
     left = list_checkpoints(ckpt_dir)
     assert left and left[-1].name == "step_00000014"

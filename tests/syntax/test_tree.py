@@ -145,3 +145,10 @@ def test_parse_never_raises_on_text(text: str) -> None:
         assert "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text)
         return
     assert tree.root.end_byte <= len(tree.source)
+
+
+def test_errors_never_empty_when_tree_has_errors() -> None:
+    # tree-sitter-cpp flags this tree has_error without any ERROR or MISSING node
+    tree = parse("#include <memory>#include <vector>\nint main() { return 0; }\n", "cpp")
+    assert tree.has_errors
+    assert list(tree.errors()), "an erroneous tree must report at least one node"

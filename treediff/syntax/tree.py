@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -25,6 +26,7 @@ __all__ = [
     "Node",
     "SyntaxTree",
     "Edit",
+    "cached_parser",
     "read_source",
     "decode_source",
     "parse",
@@ -334,7 +336,13 @@ class SyntaxTree:
                 yield Node(ts_node, self, field)
 
     def errors(self) -> Iterator[Node]:
-        """ERROR and MISSING nodes, pre-order (subtrees without errors are skipped)."""
+        """ERROR and MISSING nodes, pre-order (subtrees without errors are skipped).
+
+        tree-sitter sometimes flags a node ``has_error`` with no ERROR or MISSING node
+        below it (a token recovered by skipping characters inside it, as in
+        ``#includ <x>`` in C++); the innermost such node is reported as well, so an
+        erroneous tree never yields nothing.
+        """
         root = self.ts_tree.root_node
         if not root.has_error:
             return
@@ -345,7 +353,10 @@ class SyntaxTree:
                 yield Node(n, self)
                 if n.is_missing:
                     continue
-            stack.extend(c for c in reversed(n.children) if c.has_error or c.is_missing)
+            bad = [c for c in n.children if c.has_error or c.is_missing]
+            if not bad and not n.is_error:
+                yield Node(n, self)
+            stack.extend(reversed(bad))
 
     def node_at(self, start: int, end: int | None = None, *, named: bool = True) -> Node:
         """The smallest node that encloses the byte span ``[start, end)``."""
@@ -396,7 +407,7 @@ class SyntaxTree:
             old_end_point=_point_at(self.source, old_end),
             new_end_point=_point_at(new_source, new_end),
         )
-        new_tree = self.language.parser().parse(new_source, old)
+        new_tree = cached_parser(self.language).parse(new_source, old)
         changed = [(r.start_byte, r.end_byte) for r in old.changed_ranges(new_tree)]
         return SyntaxTree(new_tree, new_source, self.language, self.path), changed
 
@@ -404,14 +415,21 @@ class SyntaxTree:
         return f"<SyntaxTree {self.language.name} {len(self.source)} bytes{' with errors' if self.has_errors else ''}>"
 
 
-_PARSERS: dict[str, ts.Parser] = {}
+_LOCAL = threading.local()
 
 
-def _parser(language: Language) -> ts.Parser:
-    p = _PARSERS.get(language.name)
-    if p is None:
-        p = _PARSERS[language.name] = language.parser()
-    return p
+def cached_parser(language: Language) -> ts.Parser:
+    """A parser for ``language`` cached per thread and process.
+
+    tree-sitter parsers are not thread-safe, and a forked worker must not share its
+    parent's; parsing many sources (batch validity, the corpus pipeline) reuses one.
+    """
+    parsers = _LOCAL.__dict__.setdefault("parsers", {})
+    key = (os.getpid(), language.name)
+    parser = parsers.get(key)
+    if parser is None:
+        parser = parsers[key] = language.parser()
+    return parser
 
 
 def parse(
@@ -441,5 +459,5 @@ def parse(
         lang = detect_language(path)
     else:
         lang = get_language(language)
-    ts_tree = _parser(lang).parse(data)
+    ts_tree = cached_parser(lang).parse(data)
     return SyntaxTree(ts_tree, data, lang, None if path is None else str(path))

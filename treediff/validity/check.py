@@ -15,14 +15,13 @@ others, so tree-sitter findings the compiler disagrees with become ``warnings``.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from treediff.errors import InputError
 from treediff.syntax.language import Language, detect_language, get_language
-from treediff.syntax.tree import SyntaxTree, decode_source
+from treediff.syntax.tree import SyntaxTree, cached_parser, decode_source
 from treediff.validity.compilers import CompileOutcome, compiler_spec, run_compiler
 from treediff.validity.positions import LineIndex
 
@@ -87,17 +86,8 @@ class ValidityResult:
         return d
 
 
-_LOCAL = threading.local()
-
-
 def _ts_parse(data: bytes, lang: Language) -> SyntaxTree:
-    # one parser per thread and language: tree-sitter parsers are not thread-safe
-    parsers = _LOCAL.__dict__.setdefault("parsers", {})
-    key = (os.getpid(), lang.name)
-    parser = parsers.get(key)
-    if parser is None:
-        parser = parsers[key] = lang.parser()
-    return SyntaxTree(parser.parse(data), data, lang)
+    return SyntaxTree(cached_parser(lang).parse(data), data, lang)
 
 
 def _ts_problems(tree: SyntaxTree, index: LineIndex) -> list[Problem]:

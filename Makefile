@@ -20,7 +20,6 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/treediff languages
 	$(BIN)/treediff validate examples --report runs/validity.html
-	@echo "report: runs/validity.html"
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules treediff tests

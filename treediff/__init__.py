@@ -32,4 +32,20 @@ __all__ = [
     "get_language",
     "list_languages",
     "parse",
+    "infill",
+    "repair",
+    "synth",
+    "sample",
 ]
+
+_SAMPLING = ("infill", "repair", "synth", "sample")
+
+
+def __getattr__(name: str):
+    # The sampling calls need torch; resolving them on first use keeps `import treediff`
+    # (and every syntax-only CLI command) free of the torch import.
+    if name in _SAMPLING:
+        import treediff.sample as _sample
+
+        return getattr(_sample, name)
+    raise AttributeError(f"module 'treediff' has no attribute {name!r}")

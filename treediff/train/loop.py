@@ -196,6 +196,12 @@ def evaluate(model, dataset, collate, masker, tokenizer, config: TrainConfig, en
         n_masked = float(masked.mask.sum())
         loss_sum += torch.tensor([float(loss), 1.0, float(ce) * n_masked, n_masked], dtype=torch.float64)
         cats = token_categories(batch.spans, batch.span_depth, batch.batch_size, batch.seq_len)
+        if masked.input_ids.shape[1] != batch.seq_len or masked.hole_spans is not None:
+            # variable-length holes moved positions: read each new position's category at its source
+            from treediff.noise.holes import source_index
+
+            src = source_index(masked, batch.seq_len)
+            cats = torch.where(src >= 0, cats.gather(1, src.clamp(min=0)), torch.full_like(src, -1))
         acc.update(logits.float(), masked.targets, masked.mask, cats)
     counts = acc.counts()
     if env.is_distributed:

@@ -1,0 +1,121 @@
+"""Sampling commands: synth, infill, repair, sample (one library call each)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from treediff_cli.app import app
+
+_MODEL = typer.Option(None, "--model", "-m", help="Model directory (treediff bundle, training run/checkpoint, or a "
+                                                  "local transformers masked-diffusion LM). Default: the embedded model.")
+_DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda")
+_STEPS = typer.Option(None, "--steps", help="Denoising steps in all (default: one token per step).")
+_BLOCK = typer.Option(32, "--block", help="Semi-autoregressive block length in tokens (0 = one block).")
+_THRESHOLD = typer.Option(None, "--threshold", help="Confidence-threshold parallel decoding, e.g. 0.9.")
+_ORDER = typer.Option("low_confidence", "--order", help="random | low_confidence | margin | entropy")
+_SEED = typer.Option(0, "--seed")
+_CONSTRAINT = typer.Option("full", "--constraint", help="none | grammar | remask | full")
+_ROUNDS = typer.Option(3, "--rounds", help="Compiler-remasking rounds K.")
+_TEMP = typer.Option(0.0, "--temperature", help="0 = greedy.")
+_TOP_P = typer.Option(1.0, "--top-p")
+_REPORT = typer.Option(None, "--report", help="Validity report: out.html | out.md | out.json")
+_JSON = typer.Option(False, "--json", help="One JSON object per sample.")
+_TRUST = typer.Option(False, "--trust-remote-code", help="Run an external model's own modelling code.")
+_THREADS = typer.Option(0, "--threads", help="torch CPU threads (0 = torch default).")
+_LANG = typer.Option(None, "--lang", "-l", help="Language; detected from the extension by default.")
+
+
+def _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p, **more):
+    return {"device": device, "steps": steps, "block_size": block, "threshold": threshold, "order": order,
+            "seed": seed, "constraint": constraint, "max_rounds": rounds, "temperature": temperature, "top_p": top_p,
+            **{k: v for k, v in more.items() if v is not None}}
+
+
+@app.command()
+def synth(
+    spec: str = typer.Argument(..., help="Task text, a stub file (.py), code with <|hole|>, or a .jsonl of specs."),
+    n: int = typer.Option(1, "--n", help="Samples per spec."),
+    signature: Optional[str] = typer.Option(None, "--signature", help="Target signature for a text spec, e.g. 'add(a, b)'."),
+    lang: str = typer.Option("python", "--lang", "-l"),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Tokens generated per sample (default 128)."),
+    model: Optional[str] = _MODEL, device: str = _DEVICE, steps: Optional[int] = _STEPS, block: int = _BLOCK,
+    threshold: Optional[float] = _THRESHOLD, order: str = _ORDER, seed: int = _SEED, constraint: str = _CONSTRAINT,
+    rounds: int = _ROUNDS, temperature: float = _TEMP, top_p: float = _TOP_P, report: Optional[Path] = _REPORT,
+    as_json: bool = _JSON, trust_remote_code: bool = _TRUST, threads: int = _THREADS,
+) -> None:
+    """Synthesise programs from specifications, each with its validity record."""
+    from treediff.sample.cli_support import run_synth
+
+    settings = _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p,
+                         max_new_tokens=max_new_tokens)
+    raise typer.Exit(run_synth(spec, model=model, n=n, signature=signature, language=lang, as_json=as_json,
+                               report=report, settings=settings, trust_remote_code=trust_remote_code, threads=threads))
+
+
+@app.command()
+def infill(
+    file: Path = typer.Argument(..., help="Code with <|hole|>, <|hole:expression|>, ... markers."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Node selector, e.g. 'body of f' (repeatable)."),
+    lang: Optional[str] = _LANG,
+    model: Optional[str] = _MODEL, device: str = _DEVICE, steps: Optional[int] = _STEPS, block: int = _BLOCK,
+    threshold: Optional[float] = _THRESHOLD, order: str = _ORDER, seed: int = _SEED, constraint: str = _CONSTRAINT,
+    rounds: int = _ROUNDS, temperature: float = _TEMP, top_p: float = _TOP_P, report: Optional[Path] = _REPORT,
+    as_json: bool = _JSON, trust_remote_code: bool = _TRUST, threads: int = _THREADS,
+) -> None:
+    """Fill the typed holes of FILE (constrained infilling)."""
+    from treediff.sample.cli_support import run_infill
+
+    settings = _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p)
+    raise typer.Exit(run_infill(str(file), model=model, language=lang, select=select, as_json=as_json, report=report,
+                                settings=settings, trust_remote_code=trust_remote_code, threads=threads))
+
+
+@app.command()
+def repair(
+    file: Path = typer.Argument(..., help="Source file with syntax errors."),
+    lang: Optional[str] = _LANG,
+    model: Optional[str] = _MODEL, device: str = _DEVICE, steps: Optional[int] = _STEPS, block: int = _BLOCK,
+    threshold: Optional[float] = _THRESHOLD, order: str = _ORDER, seed: int = _SEED, constraint: str = _CONSTRAINT,
+    rounds: int = _ROUNDS, temperature: float = _TEMP, top_p: float = _TOP_P, report: Optional[Path] = _REPORT,
+    as_json: bool = _JSON, trust_remote_code: bool = _TRUST, threads: int = _THREADS,
+) -> None:
+    """Repair FILE: remask each invalid region with its enclosing statement and denoise it again."""
+    from treediff.sample.cli_support import run_repair
+
+    settings = _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p)
+    raise typer.Exit(run_repair(str(file), model=model, language=lang, as_json=as_json, report=report,
+                                settings=settings, trust_remote_code=trust_remote_code, threads=threads))
+
+
+@app.command()
+def sample(
+    prompt: str = typer.Option("", "--prompt", help="Text before the generated tokens (default: none)."),
+    n: int = typer.Option(1, "--n"),
+    length: int = typer.Option(64, "--length", help="Generated tokens per sample."),
+    lang: str = typer.Option("python", "--lang", "-l"),
+    model: Optional[str] = _MODEL, device: str = _DEVICE, steps: Optional[int] = _STEPS, block: int = _BLOCK,
+    threshold: Optional[float] = _THRESHOLD, order: str = _ORDER, seed: int = _SEED, constraint: str = _CONSTRAINT,
+    rounds: int = _ROUNDS, temperature: float = _TEMP, top_p: float = _TOP_P, report: Optional[Path] = _REPORT,
+    as_json: bool = _JSON, trust_remote_code: bool = _TRUST, threads: int = _THREADS,
+) -> None:
+    """Raw unconditional or prompted generation (research)."""
+    from treediff.sample.cli_support import run_sample
+
+    settings = _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p)
+    raise typer.Exit(run_sample(prompt, model=model, language=lang, n=n, length=length, as_json=as_json,
+                                report=report, settings=settings, trust_remote_code=trust_remote_code, threads=threads))
+
+
+@app.command()
+def export(
+    source: Path = typer.Argument(..., help="Training run, checkpoint directory or step_* checkpoint."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory to write the model bundle to."),
+    note: Optional[str] = typer.Option(None, "--note", help="Free text stored in treediff_model.json."),
+) -> None:
+    """Bundle a checkpoint with its tokenizer into one model directory for --model."""
+    from treediff.sample.models import export_bundle
+
+    typer.echo(f"wrote {export_bundle(source, out, note=note)}", err=True)

@@ -1,0 +1,246 @@
+"""The library calls: :func:`infill`, :func:`repair`, :func:`synth`, :func:`sample`.
+
+Each takes ``model`` (a :class:`~treediff.sample.models.DiffusionLM`, a local directory, or ``None``
+for the embedded default model), a :class:`~treediff.sample.config.SamplerConfig` (or its fields as
+keyword arguments), and returns the code with its :class:`~treediff.sample.record.ValidityRecord`.
+
+>>> from treediff import infill
+>>> r = infill("def f(x):\\n    return <|hole:expression|>\\n", language="python", steps=8)
+>>> r.record.ok, r.holes[0].category
+(True, 'expression')
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from treediff.errors import InputError
+from treediff.sample.config import SamplerConfig
+from treediff.sample.holes import Hole, HoleTemplate, find_holes
+from treediff.sample.models import DiffusionLM, load_model
+from treediff.sample.pipeline import fill_template
+from treediff.sample.record import FillResult
+from treediff.sample.spec import Spec, read_specs
+from treediff.syntax.language import detect_language, get_language
+from treediff.syntax.tree import parse
+from treediff.validity import check
+
+__all__ = ["infill", "repair", "synth", "sample", "SynthResult", "get_model", "make_config"]
+
+_REPAIR_SLACK = 6
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(path: str | None, device: str, trust_remote_code: bool) -> DiffusionLM:
+    return load_model(path, device=device, trust_remote_code=trust_remote_code)
+
+
+def get_model(model: DiffusionLM | str | os.PathLike[str] | None = None, *, device: str = "auto",
+              trust_remote_code: bool = False) -> DiffusionLM:
+    """A loaded model (cached per directory): pass a model through, load a directory, or the default."""
+    if isinstance(model, DiffusionLM):
+        return model
+    path = None if model is None else str(Path(model).resolve())
+    return _cached_model(path, device, trust_remote_code)
+
+
+def make_config(config: SamplerConfig | None = None, **settings: Any) -> SamplerConfig:
+    """``config`` with ``settings`` applied (unknown names are a ``ConfigError``)."""
+    base = config if config is not None else SamplerConfig()
+    return SamplerConfig.from_dict({**base.to_dict(), **settings}) if settings else base
+
+
+def _language(language: str | None, path: str | os.PathLike[str] | None) -> str:
+    if language is not None:
+        return get_language(language).name
+    if path is not None:
+        return detect_language(path).name
+    raise InputError("give a language (language='python') or a path to detect it from")
+
+
+def infill(
+    code: str | bytes,
+    language: str | None = None,
+    *,
+    model: DiffusionLM | str | os.PathLike[str] | None = None,
+    spans: Iterable[tuple] | None = None,
+    select: str | Sequence[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
+    config: SamplerConfig | None = None,
+    **settings: Any,
+) -> FillResult:
+    """Fill the typed holes of ``code`` (markers, byte ``spans`` or node selectors ``select``).
+
+    Returns the whole program, its validity record, and one :class:`~treediff.sample.record.HoleFill`
+    per hole (its text, span, and whether it parses as its declared category in context).
+    """
+    lang = _language(language, path)
+    cfg = make_config(config, **settings)
+    template = find_holes(code, lang, spans=spans, select=select)
+    lm = get_model(model, device=cfg.device)
+    return fill_template(lm, template, cfg)[0]
+
+
+def repair(
+    code: str | bytes,
+    language: str | None = None,
+    *,
+    model: DiffusionLM | str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
+    config: SamplerConfig | None = None,
+    **settings: Any,
+) -> FillResult:
+    """Repair invalid code: each problem's enclosing statement is remasked and denoised again.
+
+    Valid code comes back unchanged (``rounds == 0``, no holes).  The holes of the result are the
+    repaired regions.
+    """
+    lang = _language(language, path)
+    cfg = make_config(config, **settings)
+    text = code.decode("utf-8") if isinstance(code, bytes) else code
+    if not text.strip():
+        raise InputError("nothing to repair: the code is empty")
+    verdict = check(text, lang)
+    if verdict.ok:
+        from treediff.sample.record import ValidityRecord
+
+        record = ValidityRecord(ok=True, level=verdict.level, rounds=0, fallback=False, nfe=0,
+                                seconds=verdict.seconds, constraint=cfg.constraint)
+        return FillResult(code=text, record=record)
+    from treediff.sample.holes import enclosing_region
+
+    tree = parse(text, lang)
+    data = text.encode("utf-8")
+    regions: list[tuple[int, int]] = []
+    for p in verdict.problems:
+        a, b = enclosing_region(tree, p.start_byte, max(p.end_byte, p.start_byte + 1), within=(0, len(data)),
+                                categories=("statement",))
+        regions.append((a, b))
+    regions = _merge(regions)
+    template = find_holes(text, lang, spans=[(a, b, "statement") for a, b in regions])
+    lm = get_model(model, device=cfg.device)
+    lengths = [len(lm.encode(data[a:b].decode("utf-8", "replace"), lang)) + _REPAIR_SLACK for a, b in regions]
+    return fill_template(lm, template, cfg, lengths=lengths)[0]
+
+
+def _merge(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(regions):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """One synthesised program: the spec's ``spec_id``, the sample index ``sample``, and the fill result."""
+
+    spec_id: str
+    sample: int
+    result: FillResult
+    language: str = "python"
+
+    @property
+    def code(self) -> str:
+        return self.result.code
+
+    @property
+    def record(self):
+        return self.result.record
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's ``--json`` object: ``spec_id, code, ok, level, rounds, fallback, nfe`` and more."""
+        r = self.result.record
+        return {"spec_id": self.spec_id, "sample": self.sample, "code": self.code, "ok": r.ok, "level": r.level,
+                "rounds": r.rounds, "fallback": r.fallback, "nfe": r.nfe, "seconds": round(r.seconds, 4),
+                "constraint": r.constraint, "num_dropped": r.num_dropped, "num_rejected": r.num_rejected}
+
+
+def synth(
+    spec: str | os.PathLike[str] | Spec | Sequence[Spec],
+    *,
+    model: DiffusionLM | str | os.PathLike[str] | None = None,
+    n: int = 1,
+    signature: str | None = None,
+    language: str = "python",
+    config: SamplerConfig | None = None,
+    progress: bool = False,
+    **settings: Any,
+) -> list[SynthResult]:
+    """Synthesise ``n`` programs per spec (text, stub, code with holes, or a ``.jsonl`` path; see
+    :mod:`treediff.sample.spec`)."""
+    if not isinstance(n, int) or n < 1:
+        raise InputError(f"n must be an int >= 1, got {n!r}")
+    cfg = make_config(config, **settings)
+    if isinstance(spec, Spec):
+        specs = [spec]
+    elif isinstance(spec, (list, tuple)):
+        specs = list(spec)
+    else:
+        specs = list(read_specs(spec, signature=signature, language=language))
+    templates = [(s, _synth_template(s, cfg)) for s in specs]  # all specs are checked before any work
+    lm = get_model(model, device=cfg.device)
+    out: list[SynthResult] = []
+    bar = _progress(len(templates), progress)
+    for s, (template, lengths) in templates:
+        for i, result in enumerate(fill_template(lm, template, cfg, num_samples=n, lengths=lengths)):
+            out.append(SynthResult(s.id, i, result, s.language))
+        bar.advance()
+    bar.close()
+    return out
+
+
+def _synth_template(spec: Spec, cfg: SamplerConfig) -> tuple[HoleTemplate, list[int] | None]:
+    template = find_holes(spec.template_code(), spec.language)
+    if spec.kind == "holes":
+        return template, None
+    return template, [cfg.max_new_tokens] * len(template.holes)
+
+
+def sample(
+    prompt: str = "",
+    language: str = "python",
+    *,
+    model: DiffusionLM | str | os.PathLike[str] | None = None,
+    n: int = 1,
+    length: int | None = None,
+    config: SamplerConfig | None = None,
+    **settings: Any,
+) -> list[FillResult]:
+    """Raw generation for research: ``length`` tokens after ``prompt`` (possibly empty), ``n`` samples."""
+    lang = get_language(language).name
+    cfg = make_config(config, **settings)
+    data = prompt.encode("utf-8")
+    indent = data[data.rfind(b"\n") + 1:].decode("utf-8", "replace")
+    indent = indent[: len(indent) - len(indent.lstrip(" \t"))]
+    template = HoleTemplate(source=data, language=get_language(lang),
+                            holes=(Hole(0, len(data), len(data), "statement", None, indent),))
+    lm = get_model(model, device=cfg.device)
+    return fill_template(lm, template, cfg, num_samples=n, lengths=[length or cfg.max_new_tokens])
+
+
+class _progress:
+    """A rich progress bar over specs when asked and there are several (stderr), else nothing."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled and total > 1:
+            from rich.progress import Progress
+
+            self._bar = Progress(transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("synth", total=total)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,139 @@
+"""The sampling commands as single library calls (what ``treediff synth|infill|repair|sample`` run).
+
+Output: the program text (or one JSON object per sample with ``--json``), a one-line validity summary
+on stderr, and an optional validity report (``.html``/``.md``/``.json``, :mod:`treediff.validity.report`).
+Exit code 0 when every returned program is valid, 1 otherwise, 2 for bad input (raised as errors).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from treediff.errors import InputError
+from treediff.sample.api import get_model, infill, make_config, repair, sample, synth
+from treediff.sample.record import FillResult
+from treediff.syntax.language import detect_language
+from treediff.syntax.tree import read_source
+from treediff.validity import check, write_report
+
+__all__ = ["run_synth", "run_infill", "run_repair", "run_sample", "load_for_cli"]
+
+
+def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int):
+    """Check the model before any work; set torch threads (0 = torch's default)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return get_model(model, device=device, trust_remote_code=trust_remote_code)
+    except InputError:
+        raise
+    except Exception as err:  # a CheckpointError explains itself; anything else becomes one line
+        from treediff.errors import CheckpointError
+
+        if isinstance(err, CheckpointError):
+            if model is None:
+                raise CheckpointError(f"{err} (no default model: pass --model PATH)") from None
+            raise
+        raise CheckpointError(f"cannot load model {model!r}: {err}") from None
+
+
+def _record_row(name: str, language: str, result: FillResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    verdict = check(result.code, language).to_dict()
+    r = result.record
+    return {**verdict, "path": name, "language": language, "rounds": r.rounds, "fallback": r.fallback, "nfe": r.nfe,
+            "sampler_seconds": r.seconds, "constraint": r.constraint, **(extra or {})}
+
+
+def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, err=None) -> int:
+    err = err or sys.stderr
+    ok = sum(1 for r in rows if r["ok"])
+    fb = sum(1 for r in rows if r["fallback"])
+    nfe = sum(r["nfe"] for r in rows) / max(1, len(rows))
+    rounds = sum(r["rounds"] for r in rows) / max(1, len(rows))
+    err.write(f"{ok}/{len(rows)} valid, {len(rows) - fb}/{len(rows)} without fallback, "
+              f"mean rounds {rounds:.2f}, mean NFE {nfe:.1f}\n")
+    if report is not None:
+        path = write_report(rows, report)
+        err.write(f"wrote {path}\n")
+    return 0 if ok == len(rows) else 1
+
+
+def run_synth(spec: str, *, model=None, n: int = 1, signature: str | None = None, language: str = "python",
+              as_json: bool = False, report=None, out=None, settings: dict[str, Any] | None = None,
+              trust_remote_code: bool = False, threads: int = 0, progress: bool = True) -> int:
+    cfg = make_config(**(settings or {}))
+    lm = load_for_cli(model, cfg.device, trust_remote_code, threads)
+    results = synth(spec, model=lm, n=n, signature=signature, language=language, config=cfg, progress=progress)
+    out = out or sys.stdout
+    rows = []
+    for s in results:
+        rows.append(_record_row(f"{s.spec_id}#{s.sample}", s.language, s.result, {"spec_id": s.spec_id}))
+        if as_json:
+            out.write(json.dumps(s.to_json()) + "\n")
+        else:
+            if len(results) > 1:
+                out.write(f"# --- {s.spec_id} sample {s.sample}: ok={s.record.ok} fallback={s.record.fallback}\n")
+            out.write(s.code if s.code.endswith("\n") else s.code + "\n")
+    return _finish(rows, report)
+
+
+def _read_code(file: str | os.PathLike[str], language: str | None) -> tuple[str, str]:
+    path = Path(file)
+    if not path.is_file():
+        raise InputError(f"{file}: no such file")
+    data = read_source(path)
+    lang = language or detect_language(path).name
+    return data.decode("utf-8"), lang
+
+
+def _emit_fill(result: FillResult, name: str, language: str, as_json: bool, report, out=None) -> int:
+    out = out or sys.stdout
+    if as_json:
+        out.write(json.dumps({"path": name, **result.to_dict()}) + "\n")
+    else:
+        out.write(result.code if result.code.endswith("\n") else result.code + "\n")
+    return _finish([_record_row(name, language, result)], report)
+
+
+def run_infill(file: str, *, model=None, language: str | None = None, select: Sequence[str] | None = None,
+               as_json: bool = False, report=None, settings: dict[str, Any] | None = None,
+               trust_remote_code: bool = False, threads: int = 0) -> int:
+    code, lang = _read_code(file, language)
+    cfg = make_config(**(settings or {}))
+    from treediff.sample.holes import find_holes
+
+    find_holes(code, lang, select=list(select) if select else None)  # bad holes fail before the model loads
+    lm = load_for_cli(model, cfg.device, trust_remote_code, threads)
+    result = infill(code, lang, model=lm, select=list(select) if select else None, config=cfg)
+    return _emit_fill(result, str(file), lang, as_json, report)
+
+
+def run_repair(file: str, *, model=None, language: str | None = None, as_json: bool = False, report=None,
+               settings: dict[str, Any] | None = None, trust_remote_code: bool = False, threads: int = 0) -> int:
+    code, lang = _read_code(file, language)
+    cfg = make_config(**(settings or {}))
+    lm = load_for_cli(model, cfg.device, trust_remote_code, threads)
+    return _emit_fill(repair(code, lang, model=lm, config=cfg), str(file), lang, as_json, report)
+
+
+def run_sample(prompt: str = "", *, model=None, language: str = "python", n: int = 1, length: int | None = None,
+               as_json: bool = False, report=None, settings: dict[str, Any] | None = None,
+               trust_remote_code: bool = False, threads: int = 0) -> int:
+    cfg = make_config(**(settings or {}))
+    lm = load_for_cli(model, cfg.device, trust_remote_code, threads)
+    results = sample(prompt, language, model=lm, n=n, length=length, config=cfg)
+    out = sys.stdout
+    rows = []
+    for i, r in enumerate(results):
+        rows.append(_record_row(f"sample#{i}", language, r))
+        if as_json:
+            out.write(json.dumps({"sample": i, **r.to_dict()}) + "\n")
+        else:
+            out.write(r.code if r.code.endswith("\n") else r.code + "\n")
+    return _finish(rows, report)

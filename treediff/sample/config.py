@@ -1,0 +1,125 @@
+"""The sampler's settings: one frozen dataclass, validated at construction.
+
+>>> SamplerConfig(order="margin", threshold=0.9).to_dict()["order"]
+'margin'
+>>> SamplerConfig(constraint="strict")
+Traceback (most recent call last):
+...
+treediff.errors.ConfigError: constraint must be one of none, grammar, remask, full; got 'strict'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from treediff.errors import ConfigError
+
+__all__ = ["CONSTRAINTS", "ORDERS", "SamplerConfig", "MAX_TOKENS"]
+
+#: ``none``: plain diffusion decoding; ``grammar``: incremental grammar check at commit time;
+#: ``remask``: compiler remasking after each block and at the end; ``full``: both, plus typed fallback.
+CONSTRAINTS = ("none", "grammar", "remask", "full")
+ORDERS = ("random", "low_confidence", "margin", "entropy")
+#: Hard cap on generated tokens per request; longer requests are cut to it with a warning.
+MAX_TOKENS = 4096
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How to decode.
+
+    * ``steps``: denoising steps for the whole generation (``None``: one token per step);
+    * ``block_size``: semi-autoregressive block length in tokens (``0``: one block);
+    * ``order``: which masked positions are committed first (:data:`ORDERS`);
+    * ``threshold``: confidence-threshold parallel decoding (Fast-dLLM): commit every position
+      whose confidence is at least this, at least one per step; ``steps`` is then an upper bound;
+    * ``temperature`` (0 = greedy) and ``top_p`` for the token proposals;
+    * ``constraint``: :data:`CONSTRAINTS`; ``max_rounds``: compiler-remasking rounds K;
+    * ``num_candidates``: tokens tried per grammar-checked commit before the position is left masked;
+    * ``fallback``: fill a region still invalid after K rounds with its category's minimal filler
+      (always counted in the record); only applies with ``constraint`` ``remask`` or ``full``;
+    * ``max_new_tokens``: generated tokens per synthesis sample; ``hole_tokens``: default hole
+      length per category (the model shortens a hole with ``<|endofhole|>``);
+    * ``use_cache``: block-wise prefix KV cache for our own model (``"auto"``: on CUDA only);
+    * ``seed``, ``device`` (``auto|cpu|cuda``).
+    """
+
+    steps: int | None = None
+    block_size: int = 32
+    order: str = "low_confidence"
+    threshold: float | None = None
+    temperature: float = 0.0
+    top_p: float = 1.0
+    constraint: str = "full"
+    max_rounds: int = 3
+    num_candidates: int = 16
+    fallback: bool = True
+    max_new_tokens: int = 128
+    hole_tokens: Mapping[str, int] = dataclasses.field(
+        default_factory=lambda: {"expression": 16, "statement": 24, "block": 48, "identifier": 4, "literal": 6}
+    )
+    use_cache: str = "auto"
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> None:
+            raise ConfigError(f"{name} {why}; got {getattr(self, name)!r}")
+
+        if self.steps is not None and not (_is_int(self.steps) and self.steps >= 1):
+            bad("steps", "must be None or an int >= 1")
+        if not (_is_int(self.block_size) and self.block_size >= 0):
+            bad("block_size", "must be an int >= 0 (0 = one block)")
+        if self.order not in ORDERS:
+            bad("order", f"must be one of {', '.join(ORDERS)}")
+        if self.threshold is not None and not (isinstance(self.threshold, (int, float)) and 0.0 < self.threshold <= 1.0):
+            bad("threshold", "must be None or in (0, 1]")
+        if not (isinstance(self.temperature, (int, float)) and self.temperature >= 0.0):
+            bad("temperature", "must be >= 0")
+        if not (isinstance(self.top_p, (int, float)) and 0.0 < self.top_p <= 1.0):
+            bad("top_p", "must be in (0, 1]")
+        if self.constraint not in CONSTRAINTS:
+            bad("constraint", f"must be one of {', '.join(CONSTRAINTS)}")
+        if not (_is_int(self.max_rounds) and 0 <= self.max_rounds <= 100):
+            bad("max_rounds", "must be an int in [0, 100]")
+        if not (_is_int(self.num_candidates) and 1 <= self.num_candidates <= 4096):
+            bad("num_candidates", "must be an int in [1, 4096]")
+        if not (_is_int(self.max_new_tokens) and self.max_new_tokens >= 1):
+            bad("max_new_tokens", "must be an int >= 1")
+        if not all(isinstance(k, str) and _is_int(v) and v >= 1 for k, v in dict(self.hole_tokens).items()):
+            bad("hole_tokens", "must map category names to ints >= 1")
+        if self.use_cache not in ("auto", "on", "off"):
+            bad("use_cache", "must be one of auto, on, off")
+        if not _is_int(self.seed):
+            bad("seed", "must be an int")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            bad("device", "must be auto, cpu, cuda or cuda:N")
+        object.__setattr__(self, "hole_tokens", dict(self.hole_tokens))
+
+    @property
+    def uses_grammar(self) -> bool:
+        return self.constraint in ("grammar", "full")
+
+    @property
+    def uses_remask(self) -> bool:
+        return self.constraint in ("remask", "full")
+
+    def replace(self, **changes: Any) -> "SamplerConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SamplerConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown sampler setting {unknown[0]!r}; allowed: {', '.join(sorted(names))}")
+        return cls(**dict(data))

@@ -1,0 +1,98 @@
+"""The grammar constraint at commit time: a :data:`~treediff.sample.steppers.Guard` over prefix sessions.
+
+What it guarantees (given the language's incremental grammar, :mod:`treediff.sample.grammar`):
+
+* **Frontier commits are checked.**  The *frontier* of a row is its first masked position.  A token
+  is committed there only if the text up to the next masked position (the decoded prefix, the new
+  token, and any provisional tokens already committed after it) is a viable prefix of the grammar,
+  or, when no masked position remains, a complete program.  Candidates are tried in the model's
+  ranking (``num_candidates`` of them).
+* **Out-of-order commits are provisional.**  A token committed behind a mask cannot be checked
+  exactly (the gap may hold any text).  It is checked when the gap before it closes: if no
+  candidate for the gap makes the joined text viable, the provisional tokens after the gap are
+  remasked (a rejected commit) and decoded again.
+* **Never stuck.**  When no candidate is viable at the frontier the position is left empty
+  (``end_id``): the prefix stays viable, the position is counted as dropped.
+
+So the decoded prefix is always viable under the grammar.  Not guaranteed: that the program is
+complete when the token budget runs out (compiler remasking and the typed fallback handle that),
+and anything the grammar does not model (CPython's own checks such as ``return`` outside a
+function, which the compiler front end catches).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from treediff.sample.models import DiffusionLM
+
+__all__ = ["GrammarGuard", "grammar_for"]
+
+
+def grammar_for(language) -> Any:
+    """The language's incremental prefix grammar, or ``None`` when its data has no ``[constraint]`` table."""
+    from treediff.sample.grammar import PrefixGrammar
+
+    return PrefixGrammar.for_language(language)
+
+
+class GrammarGuard:
+    """Per-row prefix sessions over the content ``[start, end)`` of each sequence (specials excluded)."""
+
+    def __init__(self, lm: DiffusionLM, grammar, editable: np.ndarray, start: int, end: int) -> None:
+        self.lm = lm
+        self.editable = np.asarray(editable, dtype=bool)  # [B, L]: generated positions (only these are remasked)
+        num_rows = self.editable.shape[0]
+        self.sessions = [grammar.session() for _ in range(num_rows)]
+        self.start = start
+        self.end = end
+        self.num_checks = 0
+        self.num_dropped = 0
+        self.num_remasked = 0
+        self._tok_text: dict[int, str] = {}
+
+    def _text(self, token: int) -> str:
+        t = self._tok_text.get(token)
+        if t is None:
+            t = self._tok_text[token] = self.lm.token_text(token)
+        return t
+
+    def __call__(self, row: int, pos: int, candidates: list, ids: np.ndarray, masked: np.ndarray) -> bool:
+        lo, hi = self.start, self.end
+        gaps = np.flatnonzero(masked[lo:hi])
+        frontier = lo + int(gaps[0]) if gaps.size else hi
+        if pos != frontier:  # provisional: checked when the gap before it closes
+            ids[pos] = candidates[0]
+            masked[pos] = False
+            return True
+        later = gaps[gaps > pos - lo]
+        nxt = lo + int(later[0]) if later.size else hi
+        session = self.sessions[row]
+        head = self.lm.text_of(ids[lo:pos])
+        tail = self.lm.text_of(ids[pos + 1 : nxt])
+        check = session.viable if nxt < hi else session.complete
+        for c in candidates:
+            self.num_checks += 1
+            if check(head + self._text(c) + tail):
+                ids[pos], masked[pos] = c, False
+                return True
+        if pos + 1 < nxt:  # the provisional run after the gap may be what fails: retry without it
+            for c in candidates:
+                self.num_checks += 1
+                if session.viable(head + self._text(c)):
+                    ids[pos], masked[pos] = c, False
+                    self._remask(row, ids, masked, pos + 1, nxt)
+                    return False
+        ids[pos], masked[pos] = self.lm.end_id, False
+        self.num_dropped += 1
+        if pos + 1 < nxt and not session.viable(head + tail):
+            self._remask(row, ids, masked, pos + 1, nxt)
+        return False
+
+    def _remask(self, row: int, ids: np.ndarray, masked: np.ndarray, a: int, b: int) -> None:
+        sel = np.flatnonzero(self.editable[row, a:b]) + a
+        ids[sel] = self.lm.mask_id
+        masked[sel] = True
+        self.num_remasked += int(sel.size)

@@ -1,0 +1,362 @@
+"""Masked-diffusion models behind one interface: our own checkpoints and external local ones.
+
+:func:`load_model` takes a local directory and returns a :class:`DiffusionLM`:
+
+* **treediff bundle**: ``config.json`` with ``model_type = "treediff"`` plus ``tokenizer.json``
+  (what ``treediff export`` writes; the embedded default model is one);
+* **treediff training checkpoint**: a ``step_*/`` directory or a run's checkpoint directory
+  (the newest valid one is taken); the tokenizer is the one the run trained with;
+* **external** masked-diffusion LM (LLaDA, Dream, DiffuCoder, Stable-DiffCoder style), loaded with
+  ``transformers`` from the directory only (``local_files_only=True``); its custom modelling code
+  runs only when ``trust_remote_code=True`` is passed explicitly.
+
+Weights are never fetched from a hub.  Every problem (missing directory, incomplete checkpoint,
+no mask token, tokenizer/model vocabulary mismatch) is one :class:`~treediff.errors.CheckpointError`
+raised before any sampling work starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from treediff.errors import CheckpointError, InputError
+
+__all__ = ["DiffusionLM", "TreediffLM", "ExternalLM", "load_model", "export_bundle", "resolve_device", "default_model_path"]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an :class:`InputError`."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: no CUDA device is available here (use --device cpu or auto)")
+    return torch.device(device)
+
+
+def default_model_path() -> Path | None:
+    """The embedded default model shipped inside the package, if present."""
+    path = Path(__file__).resolve().parent.parent / "assets" / "default_model"
+    return path if (path / "config.json").is_file() else None
+
+
+class DiffusionLM:
+    """A masked-diffusion LM and its tokenizer.
+
+    Attributes: ``name``, ``device``, ``mask_id``, ``end_id`` (the token that means "nothing here":
+    ``<|endofhole|>`` for treediff models, EOS otherwise), ``banned_ids`` (never proposed: mask,
+    padding, BOS, language tags), ``vocab_size``, ``max_length`` (longest sequence the model takes),
+    ``supports_cache``.
+    """
+
+    name: str = "model"
+    device: torch.device
+    mask_id: int
+    end_id: int
+    banned_ids: list[int]
+    vocab_size: int
+    max_length: int
+    supports_cache: bool = False
+
+    def prefix_ids(self, language: str) -> list[int]:
+        """Ids before the code (language tag, BOS, ...)."""
+        raise NotImplementedError
+
+    def suffix_ids(self) -> list[int]:
+        """Ids after the code (EOS)."""
+        raise NotImplementedError
+
+    def encode(self, text: str, language: str) -> list[int]:
+        raise NotImplementedError
+
+    def text_of(self, ids: Sequence[int] | np.ndarray) -> str:
+        """The code text of ``ids``: special tokens (EOS, end-of-hole, ...) contribute nothing."""
+        raise NotImplementedError
+
+    def token_text(self, token_id: int) -> str:
+        return self.text_of([token_id])
+
+    @torch.no_grad()
+    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
+        """``[B, L, V]`` logits for ``ids`` (``[B, L - cache.length]`` tail when ``cache`` is given), and a new cache
+        of the first ``prefix_length`` positions when asked (``None`` otherwise)."""
+        raise NotImplementedError
+
+
+class TreediffLM(DiffusionLM):
+    """Our own denoiser with its :class:`~treediff.tokens.tokenizer.SyntaxTokenizer`."""
+
+    def __init__(self, model, tokenizer, device: torch.device, name: str = "treediff") -> None:
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.name = name
+        cfg = model.config
+        if cfg.vocab_size != tokenizer.vocab_size:
+            raise CheckpointError(f"{name}: model vocabulary {cfg.vocab_size} != tokenizer vocabulary "
+                                  f"{tokenizer.vocab_size}: wrong tokenizer for this model")
+        if cfg.mask_token_id != tokenizer.mask_id:
+            raise CheckpointError(f"{name}: model mask id {cfg.mask_token_id} != tokenizer mask id {tokenizer.mask_id}")
+        self.mask_id = tokenizer.mask_id
+        self.end_id = tokenizer.end_of_hole_id
+        specials = set(tokenizer.special_ids)
+        self.banned_ids = sorted(specials - {tokenizer.end_of_hole_id, tokenizer.eos_id})
+        self.vocab_size = tokenizer.vocab_size
+        self.max_length = int(cfg.max_position)
+        self._token_bytes = [b"" if tokenizer.is_special(np.array([i]))[0] else tokenizer.decode_bytes([i])
+                             for i in range(tokenizer.vocab_size)]
+        self.supports_cache = hasattr(self.model, "forward") and "prefix_cache" in _forward_params(self.model)
+
+    def prefix_ids(self, language: str) -> list[int]:
+        return [self.tokenizer.lang_id(language), self.tokenizer.bos_id]
+
+    def suffix_ids(self) -> list[int]:
+        return [self.tokenizer.eos_id]
+
+    def encode(self, text: str, language: str) -> list[int]:
+        if not text:
+            return []
+        return self.tokenizer.encode_source(text, language).ids.tolist()
+
+    def text_of(self, ids: Sequence[int] | np.ndarray) -> str:
+        tb = self._token_bytes
+        return b"".join([tb[int(i)] for i in ids]).decode("utf-8", "replace")
+
+    @torch.no_grad()
+    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
+        if cache is not None:
+            out = self.model(ids, prefix_cache=cache)
+            return out.logits, None
+        if prefix_length is not None and self.supports_cache:
+            out = self.model(ids, prefix_length=prefix_length, return_cache=True)
+            return out.logits, out.cache
+        return self.model(ids).logits, None
+
+
+def _forward_params(model: torch.nn.Module) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(model.forward).parameters)
+    except (TypeError, ValueError):  # pragma: no cover
+        return set()
+
+
+class ExternalLM(DiffusionLM):
+    """A ``transformers`` masked-diffusion LM from a local directory (LLaDA / Dream style).
+
+    ``shift_logits``: Dream-style models predict token *i* from position *i − 1*; ``None`` detects
+    it from the config's ``model_type``.
+    """
+
+    def __init__(self, model, tokenizer, device: torch.device, *, name: str, mask_id: int,
+                 shift_logits: bool = False) -> None:
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.name = name
+        self.mask_id = int(mask_id)
+        self.shift_logits = shift_logits
+        self.vocab_size = int(getattr(model.config, "vocab_size", len(tokenizer)))
+        eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+        if eos is None:
+            eos = tokenizer.pad_token_id
+        if eos is None:
+            raise CheckpointError(f"{name}: the tokenizer has no EOS, SEP or PAD token to end a program with")
+        self.end_id = int(eos)
+        specials = {int(i) for i in tokenizer.all_special_ids}
+        self.banned_ids = sorted((specials | {self.mask_id}) - {self.end_id})
+        self.banned_ids += list(range(len(tokenizer), self.vocab_size))  # model rows with no token
+        self.max_length = int(getattr(model.config, "max_position_embeddings", None)
+                              or getattr(model.config, "max_sequence_length", None) or 4096)
+        self._special = np.zeros(max(self.vocab_size, len(tokenizer)), dtype=bool)
+        self._special[sorted(specials | {self.mask_id})] = True
+
+    def prefix_ids(self, language: str) -> list[int]:
+        bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.cls_token_id
+        return [] if bos is None else [int(bos)]
+
+    def suffix_ids(self) -> list[int]:
+        return [self.end_id]
+
+    def encode(self, text: str, language: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False)) if text else []
+
+    def text_of(self, ids: Sequence[int] | np.ndarray) -> str:
+        arr = np.asarray(ids, dtype=np.int64)
+        arr = arr[(arr < len(self._special)) & ~self._special[np.clip(arr, 0, len(self._special) - 1)]]
+        return self.tokenizer.decode(arr.tolist(), skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    @torch.no_grad()
+    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
+        out = self.model(input_ids=ids)
+        logits = out.logits if hasattr(out, "logits") else out[0]
+        if self.shift_logits:
+            logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
+        return logits, None
+
+
+# ----------------------------------------------------------------------------- loading
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} is unreadable or not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} does not hold a JSON object")
+    return data
+
+
+def _treediff_dirs(path: Path) -> tuple[Path, Path] | None:
+    """``(weights dir, tokenizer dir)`` of a treediff bundle or training checkpoint, or None."""
+    from treediff.train.checkpoint import CONFIG_FILE, MODEL_DIR, latest_checkpoint
+
+    cfg = path / "config.json"
+    if cfg.is_file() and _read_json(cfg).get("model_type") == "treediff":
+        if not (path / "tokenizer.json").is_file():
+            raise CheckpointError(f"{path}: a treediff model needs its tokenizer.json beside config.json "
+                                  "(bundle it with `treediff export`)")
+        return path, path
+    step = path
+    if not (path / MODEL_DIR).is_dir():
+        for ckpt_dir in (path, path / "checkpoints"):
+            if ckpt_dir.is_dir() and any(ckpt_dir.glob("step_*")):
+                found = latest_checkpoint(ckpt_dir)
+                if found is None:
+                    raise CheckpointError(f"{ckpt_dir}: no valid checkpoint (all are incomplete or corrupt)")
+                step = found
+                break
+        else:
+            return None
+    train_cfg = step / CONFIG_FILE
+    if not train_cfg.is_file():
+        raise CheckpointError(f"{step}: training checkpoint without {CONFIG_FILE}")
+    tok = (_read_json(train_cfg).get("data") or {}).get("tokenizer")
+    if not tok:
+        raise CheckpointError(f"{train_cfg}: names no data.tokenizer")
+    tok_path = Path(tok)
+    if not tok_path.is_absolute() and not tok_path.exists():
+        tok_path = step.parent.parent.parent / tok  # runs/<name>/checkpoints/step_N → repo root
+    if not (tok_path / "tokenizer.json").is_file() and not tok_path.is_file():
+        raise CheckpointError(f"{step}: its tokenizer {tok!r} is not found")
+    return step / MODEL_DIR, tok_path
+
+
+def load_model(
+    path: str | os.PathLike[str] | None,
+    *,
+    device: str | torch.device = "auto",
+    trust_remote_code: bool = False,
+    shift_logits: bool | None = None,
+    dtype: torch.dtype | None = None,
+) -> DiffusionLM:
+    """Load a model directory (see the module docstring); ``None`` takes the embedded default model."""
+    if path is None:
+        default = default_model_path()
+        if default is None:
+            raise CheckpointError("no model given and no embedded default model is installed: pass --model PATH")
+        path = default
+    root = Path(path)
+    if not root.exists():
+        raise CheckpointError(f"model directory {str(root)!r} does not exist")
+    if not root.is_dir():
+        raise CheckpointError(f"--model must be a directory, got the file {str(root)!r}")
+    dev = resolve_device(device)
+    dirs = _treediff_dirs(root)
+    if dirs is not None:
+        from treediff.model import load_denoiser
+        from treediff.tokens.tokenizer import SyntaxTokenizer
+
+        weights, tok_dir = dirs
+        tokenizer = SyntaxTokenizer.from_pretrained(tok_dir)
+        model = load_denoiser(weights, device=dev, dtype=dtype)
+        return TreediffLM(model, tokenizer, dev, name=root.name)
+    return _load_external(root, dev, trust_remote_code=trust_remote_code, shift_logits=shift_logits, dtype=dtype)
+
+
+def _load_external(root: Path, device: torch.device, *, trust_remote_code: bool, shift_logits: bool | None,
+                   dtype: torch.dtype | None) -> ExternalLM:
+    if not (root / "config.json").is_file():
+        raise CheckpointError(f"{root}: not a model directory (no config.json)")
+    config = _read_json(root / "config.json")
+    if config.get("auto_map") and not trust_remote_code:
+        raise CheckpointError(f"{root}: this model needs its own modelling code ({', '.join(config['auto_map'])}); "
+                              "pass --trust-remote-code if you trust the directory")
+    weights = list(root.glob("*.safetensors")) + list(root.glob("*.bin"))
+    if not weights:
+        raise CheckpointError(f"{root}: no weights (*.safetensors or *.bin)")
+    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    kwargs = {"local_files_only": True, "trust_remote_code": trust_remote_code}
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(root), **kwargs)
+        hf_config = AutoConfig.from_pretrained(str(root), **kwargs)
+        model = None
+        errors = []
+        for cls in (AutoModelForMaskedLM, AutoModel):
+            try:
+                model = cls.from_pretrained(str(root), config=hf_config, dtype=dtype, **kwargs)
+                break
+            except (ValueError, KeyError, OSError) as err:
+                errors.append(str(err).splitlines()[0])
+        if model is None:
+            raise CheckpointError(f"{root}: transformers cannot load this model: {errors[-1]}")
+    except CheckpointError:
+        raise
+    except Exception as err:  # transformers raises many types for broken directories
+        raise CheckpointError(f"{root}: cannot load with transformers: {str(err).splitlines()[0]}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    mask_id = tokenizer.mask_token_id
+    if mask_id is None:
+        mask_id = getattr(hf_config, "mask_token_id", None)
+    if mask_id is None and "<|mdm_mask|>" in tokenizer.get_vocab():
+        mask_id = tokenizer.convert_tokens_to_ids("<|mdm_mask|>")
+    if mask_id is None:
+        raise CheckpointError(f"{root}: no mask token (tokenizer.mask_token, config.mask_token_id): "
+                              "not a masked-diffusion model")
+    vocab = int(getattr(hf_config, "vocab_size", 0) or 0)
+    if vocab and (len(tokenizer) > vocab or mask_id >= vocab):
+        raise CheckpointError(f"{root}: tokenizer has {len(tokenizer)} tokens (mask id {mask_id}) but the model's "
+                              f"vocabulary is {vocab}: incompatible tokenizer")
+    if shift_logits is None:
+        shift_logits = "dream" in str(getattr(hf_config, "model_type", "")).lower()
+    if not hasattr(model, "forward"):
+        warnings.warn(f"{root}: model has no forward()", stacklevel=2)
+    return ExternalLM(model, tokenizer, device, name=root.name, mask_id=int(mask_id), shift_logits=shift_logits)
+
+
+def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *, note: str | None = None) -> Path:
+    """Write a self-contained treediff model directory (``config.json``, weights, ``tokenizer.json``)
+    from a training run or checkpoint; :func:`load_model` takes it directly."""
+    src = Path(source)
+    dirs = _treediff_dirs(src) if src.is_dir() else None
+    if dirs is None:
+        raise CheckpointError(f"{source}: not a treediff checkpoint or model directory")
+    from treediff.model import load_denoiser
+    from treediff.tokens.tokenizer import SyntaxTokenizer
+
+    weights, tok_dir = dirs
+    model = load_denoiser(weights)
+    tokenizer = SyntaxTokenizer.from_pretrained(tok_dir)
+    dest = Path(out)
+    dest.mkdir(parents=True, exist_ok=True)
+    from treediff.train.checkpoint import _save_pretrained_quietly
+
+    _save_pretrained_quietly(model, dest)
+    tokenizer.save(dest)
+    meta = {"source": str(weights), "languages": tokenizer.languages, "note": note or ""}
+    (dest / "treediff_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return dest

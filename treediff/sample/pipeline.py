@@ -1,0 +1,265 @@
+"""From holes to valid programs: generate, check, remask, fall back, record.
+
+:func:`fill_template` is the engine behind :func:`treediff.infill`, :func:`treediff.repair` and
+:func:`treediff.synth`:
+
+1. **Generate.**  The template's text segments are encoded, each hole becomes a run of mask
+   tokens (``config.hole_tokens`` by category; the model may shorten it with ``<|endofhole|>``),
+   and :func:`~treediff.sample.loop.denoise` decodes all holes jointly, ``num_samples`` rows at
+   once, with the grammar guard when the constraint asks for it and the language has a grammar.
+2. **Compiler remasking** (``remask``/``full``).  The program is checked (tree-sitter plus the
+   compiler front end).  Every problem is mapped to the hole it lies in (or the nearest hole before
+   it), widened to the smallest enclosing statement or expression inside that hole, and those
+   bytes are masked again (as many tokens as they held, plus slack) and re-denoised; up to
+   ``max_rounds`` rounds.
+3. **Typed fallback** (``remask``/``full`` with ``fallback``).  A program still invalid gets each
+   offending region replaced by the minimal filler of its category; if that is not enough, each
+   hole's whole fill is replaced by its hole category's filler.  Counted in the record, never hidden.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from treediff.errors import InputError
+from treediff.sample.config import MAX_TOKENS, SamplerConfig
+from treediff.sample.constraints import GrammarGuard, grammar_for
+from treediff.sample.holes import HoleTemplate, enclosing_region, fill_parses_as, filler
+from treediff.sample.loop import DenoiseResult, denoise
+from treediff.sample.models import DiffusionLM
+from treediff.sample.record import FillResult, HoleFill, ValidityRecord
+from treediff.syntax.tree import parse
+from treediff.validity import check
+
+__all__ = ["fill_template", "generate_segments"]
+
+_SLACK = 4  # extra masks when a region is remasked: the model can close it early with end-of-hole
+
+
+@dataclass
+class _Counters:
+    nfe: int = 0
+    rejected: int = 0
+    dropped: int = 0
+
+    def add(self, res: DenoiseResult) -> None:
+        self.nfe += res.nfe
+        self.rejected += res.num_rejected
+        self.dropped += res.num_dropped
+
+
+def generate_segments(
+    lm: DiffusionLM,
+    language: str,
+    segments: list[str],
+    lengths: list[int],
+    config: SamplerConfig,
+    *,
+    num_rows: int,
+    generator: torch.Generator,
+) -> tuple[list[list[str]], DenoiseResult, bool]:
+    """Decode ``len(segments) - 1`` holes between fixed text segments; ``(fills per row, result, used_grammar)``."""
+    if len(lengths) != len(segments) - 1:
+        raise InputError(f"{len(segments)} segments need {len(segments) - 1} hole lengths, got {len(lengths)}")
+    prefix, suffix = lm.prefix_ids(language), lm.suffix_ids()
+    ids: list[int] = list(prefix)
+    editable: list[bool] = [False] * len(prefix)
+    ranges = []
+    for i, seg in enumerate(segments):
+        enc = lm.encode(seg, language)
+        ids += enc
+        editable += [False] * len(enc)
+        if i < len(lengths):
+            ranges.append((len(ids), len(ids) + lengths[i]))
+            ids += [lm.mask_id] * lengths[i]
+            editable += [True] * lengths[i]
+    content_end = len(ids)
+    ids += suffix
+    editable += [False] * len(suffix)
+    if len(ids) > lm.max_length:
+        raise InputError(f"the prompt and holes need {len(ids)} tokens but the model takes at most {lm.max_length}")
+    row = torch.tensor(ids, dtype=torch.long)
+    mask_row = torch.tensor(editable, dtype=torch.bool)
+    batch = row.expand(num_rows, -1).clone()
+    masked = mask_row.expand(num_rows, -1).clone()
+    grammar = grammar_for(language) if config.uses_grammar else None
+    guard = None
+    if grammar is not None:
+        guard = GrammarGuard(lm, grammar, masked.numpy(), len(prefix), content_end)
+    res = denoise(lm, batch, masked, config, guard=guard, generator=generator)
+    out = res.ids.cpu().numpy()
+    fills = [[lm.text_of(out[r, a:b]) for a, b in ranges] for r in range(num_rows)]
+    return fills, res, grammar is not None
+
+
+def _splice(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]]):
+    """Replace byte ranges of ``code``; returns the new code and the hole spans moved accordingly."""
+    data = code.encode("utf-8")
+    spans = list(spans)
+    for (a, b), text in sorted(zip(regions, texts), reverse=True):
+        new = text.encode("utf-8")
+        delta = len(new) - (b - a)
+        data = data[:a] + new + data[b:]
+        for i, (s, e) in enumerate(spans):
+            if s <= a and b <= e:
+                spans[i] = (s, e + delta)
+            elif s >= b:
+                spans[i] = (s + delta, e + delta)
+    return data.decode("utf-8", "replace"), spans
+
+
+def _owner(spans: list[tuple[int, int]], start: int) -> int:
+    """The hole a problem at byte ``start`` belongs to: the one holding it, else the nearest one before it."""
+    best = 0
+    for i, (s, e) in enumerate(spans):
+        if s <= start <= e:
+            return i
+        if e <= start:
+            best = i
+    return best
+
+
+def _problem_regions(code: str, language: str, problems, spans) -> list[tuple[int, int, int]]:
+    """``(start, end, hole)`` byte regions to remask, merged, each inside one hole span."""
+    tree = parse(code, language)
+    found: list[tuple[int, int, int]] = []
+    for p in problems:
+        h = _owner(spans, p.start_byte)
+        s, e = spans[h]
+        if s == e:
+            region = (s, e)
+        else:
+            region = enclosing_region(tree, p.start_byte, max(p.end_byte, p.start_byte + 1), within=(s, e))
+        found.append((region[0], region[1], h))
+    found.sort()
+    merged: list[tuple[int, int, int]] = []
+    for a, b, h in found:
+        if merged and merged[-1][2] == h and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]), h)
+        else:
+            merged.append((a, b, h))
+    return merged
+
+
+def _line_indent(code: str, byte: int) -> str:
+    data = code.encode("utf-8")
+    line_start = data.rfind(b"\n", 0, byte) + 1
+    line = data[line_start:byte].decode("utf-8", "replace")
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def _region_category(code: str, language: str, a: int, b: int, default: str) -> str:
+    tree = parse(code, language)
+    try:
+        node = tree.node_at(a, b)
+    except Exception:  # no named node there
+        return default
+    cats = node.categories if node.span == (a, b) else frozenset()
+    for cat in ("statement", "expression", "identifier", "literal"):
+        if cat in cats:
+            return cat
+    return default
+
+
+def fill_template(
+    lm: DiffusionLM,
+    template: HoleTemplate,
+    config: SamplerConfig,
+    *,
+    num_samples: int = 1,
+    lengths: list[int] | None = None,
+) -> list[FillResult]:
+    """Fill every hole of ``template``, ``num_samples`` times; see the module docstring."""
+    if num_samples < 1:
+        raise InputError(f"num_samples must be >= 1, got {num_samples}")
+    language = template.language.name
+    t0 = time.perf_counter()
+    holes = template.holes
+    if lengths is None:
+        lengths = [config.hole_tokens.get(h.category, 16) for h in holes]
+    if sum(lengths) > MAX_TOKENS:
+        scale = MAX_TOKENS / sum(lengths)
+        lengths = [max(1, int(n * scale)) for n in lengths]
+        warnings.warn(f"request of {sum(lengths)} tokens capped at {MAX_TOKENS}", stacklevel=2)
+    src = template.source
+    cuts = [0]
+    for h in holes:
+        cuts += [h.start, h.end]
+    cuts.append(len(src))
+    segments = [src[cuts[i]: cuts[i + 1]].decode("utf-8", "replace") for i in range(0, len(cuts), 2)]
+    generator = torch.Generator().manual_seed(config.seed)
+    fills, res, used_grammar = generate_segments(lm, language, segments, lengths, config,
+                                                 num_rows=num_samples, generator=generator)
+    per_row_seconds = (time.perf_counter() - t0) / num_samples
+    results = []
+    for r in range(num_samples):
+        t_row = time.perf_counter()
+        counters = _Counters(nfe=res.nfe, rejected=res.num_rejected // num_samples, dropped=res.num_dropped // num_samples)
+        code, spans = template.fill(fills[r])
+        code, spans, rounds, verdict, n_fallback = _repair(lm, language, code, list(spans), holes, config, generator,
+                                                           counters)
+        cats = tuple(fill_parses_as(template.language, code, sp, h.category) for sp, h in zip(spans, holes))
+        data = code.encode("utf-8")
+        hole_fills = tuple(HoleFill(h.index, h.category, data[s:e].decode("utf-8", "replace"), (s, e), ok)
+                           for h, (s, e), ok in zip(holes, spans, cats))
+        record = ValidityRecord(
+            ok=verdict.ok, level=verdict.level, rounds=rounds, fallback=n_fallback > 0, nfe=counters.nfe,
+            seconds=per_row_seconds + time.perf_counter() - t_row, constraint=config.constraint,
+            grammar=used_grammar, num_rejected=counters.rejected, num_dropped=counters.dropped,
+            num_fallback_regions=n_fallback, problems=tuple(p.message for p in verdict.problems),
+            categories_ok=cats,
+        )
+        results.append(FillResult(code=code, record=record, holes=hole_fills))
+    return results
+
+
+def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, counters: _Counters):
+    """Compiler remasking rounds, then the typed fallback; returns ``(code, spans, rounds, verdict, n_fallback)``."""
+    verdict = check(code, language)
+    rounds = 0
+    if not config.uses_remask:
+        return code, spans, rounds, verdict, 0
+    while not verdict.ok and rounds < config.max_rounds:
+        regions = _problem_regions(code, language, verdict.problems, spans)
+        if not regions:
+            break
+        rounds += 1
+        data = code.encode("utf-8")
+        segments, lens = [], []
+        last = 0
+        for a, b, h in regions:
+            segments.append(data[last:a].decode("utf-8", "replace"))
+            old = data[a:b].decode("utf-8", "replace")
+            n_old = len(lm.encode(old, language)) if old else config.hole_tokens.get(holes[h].category, 16)
+            lens.append(min(n_old + _SLACK, MAX_TOKENS))
+            last = b
+        segments.append(data[last:].decode("utf-8", "replace"))
+        total = sum(len(lm.encode(s, language)) for s in segments) + sum(lens) + 4
+        if total > lm.max_length:  # cannot fit the whole program: stop remasking, fall back
+            break
+        fills, res, _ = generate_segments(lm, language, segments, lens, config, num_rows=1, generator=generator)
+        counters.add(res)
+        code, spans = _splice(code, [(a, b) for a, b, _ in regions], fills[0], spans)
+        verdict = check(code, language)
+    n_fallback = 0
+    if not verdict.ok and config.fallback:
+        regions = _problem_regions(code, language, verdict.problems, spans)
+        texts = []
+        for a, b, h in regions:
+            cat = _region_category(code, language, a, b, holes[h].category)
+            texts.append(filler(language, cat, indent=_line_indent(code, a)))
+        if regions:
+            new_code, new_spans = _splice(code, [(a, b) for a, b, _ in regions], texts, spans)
+            new_verdict = check(new_code, language)
+            if new_verdict.ok:
+                return new_code, new_spans, rounds, new_verdict, len(regions)
+        # whole holes: each hole's fill becomes its category's filler
+        texts = [filler(language, h.category, indent=_line_indent(code, s)) for h, (s, e) in zip(holes, spans)]
+        code, spans = _splice(code, spans, texts, spans)  # the last resort, adopted whatever its verdict
+        verdict = check(code, language)
+        n_fallback = len(holes)
+    return code, spans, rounds, verdict, n_fallback

@@ -4,6 +4,9 @@ RoPE positions, pre-norm RMSNorm, SwiGLU MLP, fused QKV, ``scaled_dot_product_at
 key-padding mask (``attn_mask=None`` when nothing is padded, so FlashAttention can run on GPU).
 ``TreediffForMaskedDiffusion`` adds the (optionally tied) LM head and returns logits ``[B, L, V]``.
 
+Block-wise decoding can keep the keys/values of a decoded prefix (:class:`PrefixCache`, Fast-dLLM
+style) and run only the tail through the model until the next refresh; see ``docs/model.md``.
+
 >>> import torch
 >>> from treediff.model import TreediffConfig, TreediffForMaskedDiffusion
 >>> model = TreediffForMaskedDiffusion(TreediffConfig.from_preset("tiny", vocab_size=128)).eval()
@@ -33,7 +36,9 @@ except ImportError:  # pragma: no cover - transformers 4.x
     _init = nn.init
 
 __all__ = [
+    "PrefixCache",
     "DenoiserOutput",
+    "TreediffModelOutput",
     "TreediffPreTrainedModel",
     "TreediffModel",
     "TreediffForMaskedDiffusion",
@@ -42,18 +47,64 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class PrefixCache:
+    """Per-layer keys/values of positions ``[0, length)`` from one full forward (block-wise decoding).
+
+    ``keys``/``values``: one ``[B, H, P, head_dim]`` tensor per layer, RoPE already applied to the
+    keys; ``key_mask`` ``[B, P]`` (True = real token), ``None`` when no prefix position is padded.
+    A forward with ``prefix_cache=`` runs only positions ``P..`` and attends to these plus its own.
+    Build one under ``torch.no_grad()`` / ``inference_mode()``: it holds whatever graph made it.
+    """
+
+    keys: tuple[Tensor, ...]
+    values: tuple[Tensor, ...]
+    length: int
+    key_mask: Tensor | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys[0].shape[0]
+
+    def to(self, device: torch.device | str) -> "PrefixCache":
+        return PrefixCache(
+            keys=tuple(k.to(device) for k in self.keys),
+            values=tuple(v.to(device) for v in self.values),
+            length=self.length,
+            key_mask=None if self.key_mask is None else self.key_mask.to(device),
+        )
+
+
 @dataclass
 class DenoiserOutput(ModelOutput):
-    """``logits`` ``[B, L, V]``; ``loss`` (mean cross-entropy over ``labels != -100``) when labels are given."""
+    """``logits`` ``[B, L, V]``; ``loss`` (mean cross-entropy over ``labels != -100``) when labels are given.
+
+    ``cache``: the :class:`PrefixCache` of a ``return_cache=True`` forward, else ``None``.
+    """
 
     loss: Tensor | None = None
     logits: Tensor | None = None
+    cache: PrefixCache | None = None
 
 
-def rope_cos_sin(seq_len: int, head_dim: int, theta: float, device: torch.device) -> tuple[Tensor, Tensor]:
-    """``cos``/``sin`` tables ``[L, head_dim/2]`` in fp32 (recomputed per call: cheap, no stale buffers)."""
+@dataclass
+class TreediffModelOutput(BaseModelOutput):
+    """:class:`BaseModelOutput` plus the :class:`PrefixCache` of a ``return_cache=True`` forward."""
+
+    cache: PrefixCache | None = None
+
+
+def rope_cos_sin(
+    seq_len: int, head_dim: int, theta: float, device: torch.device, offset: int = 0
+) -> tuple[Tensor, Tensor]:
+    """``cos``/``sin`` tables ``[L, head_dim/2]`` in fp32 for positions ``offset .. offset+L-1``.
+
+    Recomputed per call (cheap, no stale buffers); integer positions are exact in fp32, so a table
+    with an offset equals the matching rows of the full table bit for bit.
+    """
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
-    angles = torch.outer(torch.arange(seq_len, device=device, dtype=torch.float32), inv_freq)
+    positions = torch.arange(offset, offset + seq_len, device=device, dtype=torch.float32)
+    angles = torch.outer(positions, inv_freq)
     return angles.cos(), angles.sin()
 
 
@@ -71,14 +122,31 @@ class TreediffAttention(nn.Module):
         self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
         self.proj._is_residual_out = True
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, attn_mask: Tensor | None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        attn_mask: Tensor | None,
+        past_kv: tuple[Tensor, Tensor] | None = None,
+        keep: int | None = None,
+    ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+        """Output ``[B, L, d]`` and, when ``keep`` is set, this call's keys/values of positions ``[0, keep)``.
+
+        ``past_kv`` (cached prefix keys/values) is put in front of this call's keys/values.
+        """
         bsz, seq_len, d = x.shape
         q, k, v = self.qkv(x).view(bsz, seq_len, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        # Copies, so the cache does not pin the whole qkv activation of the refresh pass.
+        kept = None if keep is None else (k[:, :, :keep].contiguous(), v[:, :, :keep].contiguous())
+        if past_kv is not None:
+            k = torch.cat([past_kv[0].to(k.dtype), k], dim=2)
+            v = torch.cat([past_kv[1].to(v.dtype), v], dim=2)
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=False
         )
-        return self.proj(y.transpose(1, 2).reshape(bsz, seq_len, d))
+        return self.proj(y.transpose(1, 2).reshape(bsz, seq_len, d)), kept
 
 
 class TreediffMLP(nn.Module):
@@ -104,9 +172,19 @@ class TreediffBlock(nn.Module):
         self.mlp = TreediffMLP(config)
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, attn_mask: Tensor | None) -> Tensor:
-        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, attn_mask))
-        return x + self.drop(self.mlp(self.mlp_norm(x)))
+    def forward(
+        self,
+        x: Tensor,
+        cos: Tensor,
+        sin: Tensor,
+        attn_mask: Tensor | None,
+        past_kv: tuple[Tensor, Tensor] | None = None,
+        keep: int | None = None,
+    ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+        """New hidden states and the kept prefix keys/values (see :meth:`TreediffAttention.forward`)."""
+        h, kept = self.attn(self.attn_norm(x), cos, sin, attn_mask, past_kv=past_kv, keep=keep)
+        x = x + self.drop(h)
+        return x + self.drop(self.mlp(self.mlp_norm(x))), kept
 
 
 class TreediffPreTrainedModel(PreTrainedModel):
@@ -140,6 +218,18 @@ def _padding_mask(attention_mask: Tensor | None, bsz: int, seq_len: int) -> Tens
     return keep[:, None, None, :]
 
 
+def _cached_key_mask(cache: PrefixCache, tail_mask: Tensor | None, tail_len: int) -> Tensor | None:
+    """Key mask ``[B, 1, 1, P + T]`` over ``[cache keys ++ tail keys]``, or ``None`` when nothing is padded."""
+    if cache.key_mask is None and tail_mask is None:
+        return None
+    bsz, device = cache.batch_size, cache.keys[0].device
+    head = cache.key_mask
+    if head is None:
+        head = torch.ones(bsz, cache.length, dtype=torch.bool, device=device)
+    tail = torch.ones(bsz, tail_len, dtype=torch.bool, device=device) if tail_mask is None else tail_mask[:, 0, 0, :]
+    return torch.cat([head.to(tail.device), tail], dim=1)[:, None, None, :]
+
+
 class TreediffModel(TreediffPreTrainedModel):
     """Embeddings (+ structure term) → ``n_layers`` bidirectional blocks → final RMSNorm."""
 
@@ -162,26 +252,78 @@ class TreediffModel(TreediffPreTrainedModel):
         input_ids: Tensor,
         attention_mask: Tensor | None = None,
         structure: StructureBatch | None = None,
+        *,
+        prefix_length: int | None = None,
+        return_cache: bool = False,
+        prefix_cache: PrefixCache | None = None,
         **kwargs,
-    ) -> BaseModelOutput:
+    ) -> TreediffModelOutput:
         """``input_ids`` ``[B, L]`` (noised); ``attention_mask`` ``[B, L]`` (1 = real token, 0 = pad).
 
         ``structure`` is used when the config enables the structure encoder (``None`` there means
         "no structure for this batch") and ignored otherwise, so one data pipeline serves both.
+
+        ``return_cache=True, prefix_length=P``: a normal full forward that also returns ``cache``,
+        the keys/values of positions ``[0, P)``. ``prefix_cache=cache``: ``input_ids`` are the tail
+        positions ``P..P+L-1`` only (RoPE offset by ``P``); they attend to the cached prefix and to
+        themselves, with ``attention_mask`` covering the tail alone.
         """
         if input_ids.ndim != 2:
             raise InputError(f"input_ids must be [B, L], got shape {tuple(input_ids.shape)}")
         bsz, seq_len = input_ids.shape
-        if seq_len > self.config.max_position:
-            raise InputError(f"sequence length {seq_len} exceeds max_position {self.config.max_position}")
+        offset = 0 if prefix_cache is None else prefix_cache.length
+        self._check_cache_args(bsz, seq_len, structure, prefix_length, return_cache, prefix_cache)
+        if offset + seq_len > self.config.max_position:
+            raise InputError(f"sequence length {offset + seq_len} exceeds max_position {self.config.max_position}")
         x = self.embed_tokens(input_ids)
         if self.structure_encoder is not None and structure is not None:
             x = x + self.structure_encoder(x, structure)
         attn_mask = _padding_mask(attention_mask, bsz, seq_len)
-        cos, sin = rope_cos_sin(seq_len, self.config.head_dim, self.config.rope_theta, input_ids.device)
-        for layer in self.layers:
-            x = layer(x, cos, sin, attn_mask)
-        return BaseModelOutput(last_hidden_state=self.norm(x))
+        cos, sin = rope_cos_sin(seq_len, self.config.head_dim, self.config.rope_theta, input_ids.device, offset)
+        if prefix_cache is not None:
+            attn_mask = _cached_key_mask(prefix_cache, attn_mask, seq_len)
+        keep = prefix_length if return_cache else None
+        kept = []
+        for i, layer in enumerate(self.layers):
+            past = None if prefix_cache is None else (prefix_cache.keys[i], prefix_cache.values[i])
+            x, kv = layer(x, cos, sin, attn_mask, past_kv=past, keep=keep)
+            kept.append(kv)
+        cache = None
+        if return_cache:
+            # A copy: the caller may edit its attention_mask in place while the cache lives.
+            key_mask = None if attn_mask is None else attn_mask[:, 0, 0, :prefix_length].clone()
+            if key_mask is not None and bool(key_mask.all()):  # padding only in the tail: keep the flash path
+                key_mask = None
+            keys, values = zip(*kept)
+            cache = PrefixCache(keys=keys, values=values, length=prefix_length, key_mask=key_mask)
+        return TreediffModelOutput(last_hidden_state=self.norm(x), cache=cache)
+
+    def _check_cache_args(
+        self,
+        bsz: int,
+        seq_len: int,
+        structure: StructureBatch | None,
+        prefix_length: int | None,
+        return_cache: bool,
+        prefix_cache: PrefixCache | None,
+    ) -> None:
+        if return_cache:
+            if prefix_cache is not None:
+                raise InputError("return_cache=True cannot be combined with prefix_cache; refresh with a full forward")
+            is_int = isinstance(prefix_length, int) and not isinstance(prefix_length, bool)
+            if not is_int or not 0 <= prefix_length <= seq_len:
+                raise InputError(f"return_cache=True needs prefix_length in [0, {seq_len}], got {prefix_length!r}")
+        elif prefix_length is not None:
+            raise InputError(f"prefix_length={prefix_length!r} is only used with return_cache=True")
+        if prefix_cache is None:
+            return
+        if structure is not None and self.structure_encoder is not None:
+            raise InputError("the structure encoder needs the whole sequence; pass structure=None with prefix_cache")
+        if len(prefix_cache.keys) != len(self.layers) or len(prefix_cache.values) != len(self.layers):
+            raise InputError(f"prefix_cache has {len(prefix_cache.keys)} layers, the model has {len(self.layers)}")
+        want = (bsz, self.config.n_heads, prefix_cache.length, self.config.head_dim)
+        if tuple(prefix_cache.keys[0].shape) != want:
+            raise InputError(f"prefix_cache keys have shape {tuple(prefix_cache.keys[0].shape)}, expected {want}")
 
 
 class TreediffForMaskedDiffusion(TreediffPreTrainedModel):
@@ -208,15 +350,36 @@ class TreediffForMaskedDiffusion(TreediffPreTrainedModel):
         attention_mask: Tensor | None = None,
         structure: StructureBatch | None = None,
         labels: Tensor | None = None,
+        *,
+        prefix_length: int | None = None,
+        return_cache: bool = False,
+        prefix_cache: PrefixCache | None = None,
         **kwargs,
     ) -> DenoiserOutput:
         """Logits for every position; ``labels`` (``-100`` = ignore) adds a plain mean cross-entropy.
 
         The diffusion ELBO weighting (1/t, masked positions only) belongs to the trainer.
+        Prefix caching (``prefix_length``, ``return_cache``, ``prefix_cache``) is as in
+        :meth:`TreediffModel.forward`; with ``prefix_cache`` the logits cover the tail only.
+
+        >>> import torch
+        >>> model = TreediffForMaskedDiffusion(TreediffConfig.from_preset("tiny", vocab_size=128)).eval()
+        >>> ids = torch.randint(0, 128, (1, 12))
+        >>> full = model(ids, prefix_length=8, return_cache=True)
+        >>> tail = model(ids[:, 8:], prefix_cache=full.cache)
+        >>> tail.logits.shape, torch.allclose(tail.logits, full.logits[:, 8:], atol=1e-5)
+        (torch.Size([1, 4, 128]), True)
         """
-        hidden = self.model(input_ids, attention_mask=attention_mask, structure=structure).last_hidden_state
-        logits = F.linear(hidden, self.output_weight())
+        out = self.model(
+            input_ids,
+            attention_mask=attention_mask,
+            structure=structure,
+            prefix_length=prefix_length,
+            return_cache=return_cache,
+            prefix_cache=prefix_cache,
+        )
+        logits = F.linear(out.last_hidden_state, self.output_weight())
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
-        return DenoiserOutput(loss=loss, logits=logits)
+        return DenoiserOutput(loss=loss, logits=logits, cache=out.cache)

@@ -22,7 +22,7 @@ from treediff.errors import InputError
 from treediff.sample.config import SamplerConfig
 from treediff.sample.holes import Hole, HoleTemplate, find_holes
 from treediff.sample.models import DiffusionLM, load_model
-from treediff.sample.pipeline import fill_template
+from treediff.sample.pipeline import fill_template, problem_span
 from treediff.sample.record import FillResult
 from treediff.sample.spec import Spec, read_specs
 from treediff.syntax.language import detect_language, get_language
@@ -117,8 +117,7 @@ def repair(
     data = text.encode("utf-8")
     regions: list[tuple[int, int]] = []
     for p in verdict.problems:
-        a, b = enclosing_region(tree, p.start_byte, max(p.end_byte, p.start_byte + 1), within=(0, len(data)),
-                                categories=("statement",))
+        a, b = enclosing_region(tree, *problem_span(p, len(data)), within=(0, len(data)), categories=("statement",))
         regions.append((a, b))
     regions = _merge(regions)
     template = find_holes(text, lang, spans=[(a, b, "statement") for a, b in regions])

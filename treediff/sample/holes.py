@@ -3,13 +3,10 @@
 A *hole* is a region of a program that a sampler fills with code of one category
 (``statement``, ``block``, ``expression``, ``identifier``, ``literal``, and
 ``definition`` where the grammar has a filler for it).  Everything here is a pure
-function over source bytes and tree-sitter trees; no model is involved.
-
-* :func:`find_holes` turns code with ``<|hole|>`` markers, byte spans or selectors
-  into a :class:`HoleTemplate`; :meth:`HoleTemplate.fill` puts fills in.
-* :func:`fill_parses_as` checks a fill in its real context.
-* :func:`enclosing_region` picks the range to remask around a problem.
-* :func:`filler` gives the minimal valid text of a category.
+function over source bytes and tree-sitter trees; no model is involved:
+:func:`find_holes` makes a :class:`HoleTemplate` (markers, spans or selectors),
+:func:`fill_parses_as` checks a fill in its real context, :func:`enclosing_region`
+picks the range to remask around a problem, :func:`filler` gives minimal text.
 
 Hole semantics (what :func:`fill_parses_as` accepts):
 
@@ -163,12 +160,10 @@ def enclosing_region(
     >>> enclosing_region(tree, bad.start_byte, bad.end_byte, within=(13, 35))
     (13, 21)
     """
-    size = len(tree.source)
-    lo, hi = within
-    if not 0 <= lo <= hi <= size:
-        raise InputError(f"within={tuple(within)!r} is outside the source (0 <= start <= end <= {size})")
-    if not 0 <= start <= end <= size:
-        raise InputError(f"problem span ({start}, {end}) is outside the source (0 <= start <= end <= {size})")
+    size, (lo, hi) = len(tree.source), within
+    for what, (a, b) in (("within=", within), ("problem span ", (start, end))):
+        if not 0 <= a <= b <= size:
+            raise InputError(f"{what}({a}, {b}) is outside the source (0 <= start <= end <= {size})")
     unknown = [c for c in categories if c not in tree.language.categories]
     if unknown:
         raise InputError(f"unknown categories {unknown}; choose from: {', '.join(CATEGORIES)}")
@@ -193,7 +188,10 @@ def find_holes(
       order that puts ``statement`` first for a hole alone on its line and
       ``expression`` first otherwise, whose filler parses cleanly in place and covers
       the hole; an inline expression that forms a whole statement becomes a statement
-      hole) or ``<|hole:CATEGORY|>``.  Offsets refer to the code with all markers removed.
+      hole, and an inline statement slot that is a whole body, as in ``if (c) <|hole|>``,
+      a block hole) or ``<|hole:CATEGORY|>``.  Offsets refer to the code without markers.
+      When no category fits (the code is broken elsewhere) errors away from the hole are
+      ignored; failing that the hole takes the first category of its order.
     * ``spans``: ``(start, end)`` or ``(start, end, category)`` byte ranges of the
       code; the category defaults to that of the smallest named node covering the
       span exactly (or ``statement`` for a run of statements).  An empty span is
@@ -317,17 +315,15 @@ def _snippet(data: bytes, start: int, end: int) -> str:
 
 # -- markers -------------------------------------------------------------------------
 def _strip_markers(data: bytes, lang: Language) -> tuple[bytes, list[list]]:
-    pieces, items, pos, size = [], [], 0, 0
-    for m in _HOLE_BYTES.finditer(data):
-        pieces.append(data[pos : m.start()])
-        size += m.start() - pos
+    """The code without markers, and one ``[start, end, category or None, None]`` item per marker."""
+    marks = list(_HOLE_BYTES.finditer(data))
+    source, spans = _splice(data, [m.span() for m in marks], [b""] * len(marks))
+    items = []
+    for m, (pos, _) in zip(marks, spans):
         cat = m.group("category")
         if cat is not None:
             cat = _check_category(lang, cat.decode("utf-8"), f"hole marker {m.group().decode('utf-8')}")
-        items.append([size, size, cat, None])
-        pos = m.end()
-    pieces.append(data[pos:])
-    source = b"".join(pieces)
+        items.append([pos, pos, cat, None])
     bad = source.find(_MARKER_START)
     if bad >= 0:
         raise InputError(
@@ -487,7 +483,7 @@ def _select(tree: SyntaxTree, selector: str) -> list[list]:
     else:
         kind, name, field, nth = m["kind"], m["name"], m["field"], m["n"]
         hint = kind if kind in lang.fillers and field is None else None
-        kinds = lang.categories.get(kind) or (frozenset((kind,)) if kind in lang.kinds else None)
+        kinds = lang.categories[kind] if kind in lang.categories else {kind} if kind in lang.kinds else None
     if kinds is None:
         close = ", ".join(difflib.get_close_matches(kind, lang.kinds, n=3))
         raise InputError(
@@ -500,7 +496,8 @@ def _select(tree: SyntaxTree, selector: str) -> list[list]:
     if name is not None:
         named = [n for n in matches if _name_of(n) == name]
         if not named:
-            raise NotFound(f"selector {selector!r}: no {kind} named {name!r}; available: {_some(map(_name_of, matches))}")
+            available = _some(map(_name_of, matches))
+            raise NotFound(f"selector {selector!r}: no {kind} named {name!r}; available: {available}")
         matches = named
     if field is not None:  # "body" means each scope kind's body field from [cfg.scopes]
         fields = [(scopes.get(n.kind, {}).get("body") or field) if field == "body" else field for n in matches]
@@ -511,7 +508,8 @@ def _select(tree: SyntaxTree, selector: str) -> list[list]:
         matches = sorted(picked, key=lambda n: (n.start_byte, -n.end_byte))
     if nth is not None:
         if int(nth) >= len(matches):
-            raise NotFound(f"selector {selector!r}: #{nth} is out of range; {len(matches)} matches (#0..#{len(matches) - 1})")
+            num = len(matches)
+            raise NotFound(f"selector {selector!r}: #{nth} is out of range; {num} matches (#0..#{num - 1})")
         matches = [matches[int(nth)]]
     return _holes_of(matches, hint, selector)
 

@@ -35,7 +35,7 @@ from treediff.sample.record import FillResult, HoleFill, ValidityRecord
 from treediff.syntax.tree import parse
 from treediff.validity import check
 
-__all__ = ["fill_template", "generate_segments"]
+__all__ = ["fill_template", "generate_segments", "problem_span"]
 
 _SLACK = 4  # extra masks when a region is remasked: the model can close it early with end-of-hole
 
@@ -123,6 +123,14 @@ def _owner(spans: list[tuple[int, int]], start: int) -> int:
     return best
 
 
+def problem_span(problem, size: int) -> tuple[int, int]:
+    """A problem's byte range, at least one byte wide and inside the source (EOF errors sit at ``size``)."""
+    if size == 0:
+        return 0, 0
+    a = min(max(problem.start_byte, 0), size - 1)
+    return a, min(max(problem.end_byte, a + 1), size)
+
+
 def _problem_regions(code: str, language: str, problems, spans) -> list[tuple[int, int, int]]:
     """``(start, end, hole)`` byte regions to remask, merged, each inside one hole span."""
     tree = parse(code, language)
@@ -133,7 +141,7 @@ def _problem_regions(code: str, language: str, problems, spans) -> list[tuple[in
         if s == e:
             region = (s, e)
         else:
-            region = enclosing_region(tree, p.start_byte, max(p.end_byte, p.start_byte + 1), within=(s, e))
+            region = enclosing_region(tree, *problem_span(p, len(tree.source)), within=(s, e))
         found.append((region[0], region[1], h))
     found.sort()
     merged: list[tuple[int, int, int]] = []

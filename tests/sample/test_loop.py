@@ -1,0 +1,71 @@
+"""The denoising loop: blocks, NFE counting, threshold decoding, the prefix cache."""
+
+from __future__ import annotations
+
+import torch
+
+from treediff.sample.config import SamplerConfig
+from treediff.sample.loop import denoise, plan_blocks
+
+
+def _batch(lm, n_ctx=6, n_gen=16, bsz=2):
+    ids = torch.randint(10, 200, (bsz, n_ctx + n_gen), generator=torch.Generator().manual_seed(0))
+    masked = torch.zeros_like(ids, dtype=torch.bool)
+    masked[:, n_ctx:] = True
+    return ids, masked
+
+
+def test_plan_blocks_cuts_masked_positions_in_order():
+    masked = torch.tensor([[0, 1, 1, 0, 1, 1, 1]], dtype=torch.bool)
+    blocks = plan_blocks(masked, 2)
+    assert [b[0].nonzero().flatten().tolist() for b in blocks] == [[1, 2], [4, 5], [6]]
+    assert plan_blocks(torch.zeros(1, 3, dtype=torch.bool), 2) == []
+
+
+def test_one_token_per_step_nfe_equals_tokens(untrained_lm):
+    ids, masked = _batch(untrained_lm)
+    res = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=8))
+    assert res.nfe == 16 and res.num_dropped == 0
+    assert not (res.ids == untrained_lm.mask_id).any()
+    assert torch.equal(res.ids[:, :6], ids[:, :6])
+    assert not torch.isin(res.ids[:, 6:], torch.tensor(untrained_lm.banned_ids)).any()
+
+
+def test_steps_share_blocks(untrained_lm):
+    ids, masked = _batch(untrained_lm)
+    res = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=8, steps=4))
+    assert res.nfe == 4
+
+
+def test_threshold_needs_fewer_passes_when_confident(untrained_lm):
+    ids, masked = _batch(untrained_lm)
+    loose = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=16, threshold=1e-9))
+    assert loose.nfe == 1, "every position passes a tiny threshold: one pass"
+    strict = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=16, threshold=1.0))
+    assert strict.nfe == 16
+
+
+def test_seeded_sampling_is_deterministic(untrained_lm):
+    ids, masked = _batch(untrained_lm)
+    cfg = SamplerConfig(temperature=1.0, order="random", block_size=8)
+    a = denoise(untrained_lm, ids, masked, cfg, generator=torch.Generator().manual_seed(3)).ids
+    b = denoise(untrained_lm, ids, masked, cfg, generator=torch.Generator().manual_seed(3)).ids
+    c = denoise(untrained_lm, ids, masked, cfg, generator=torch.Generator().manual_seed(4)).ids
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_on_block_remask_is_decoded_again(untrained_lm):
+    ids, masked = _batch(untrained_lm, bsz=1)
+    calls = []
+
+    def on_block(b, cur, m):
+        calls.append(b)
+        redo = torch.zeros_like(m)
+        if b == 0:
+            redo[0, 6:8] = True
+        return redo
+
+    res = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=8), on_block=on_block)
+    assert calls == [0, 1], "one check per block; its remasked positions are redone once"
+    assert res.nfe == 8 + 2 + 8
+    assert not (res.ids == untrained_lm.mask_id).any()

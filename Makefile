@@ -18,8 +18,7 @@ $(STAMP): pyproject.toml setup.py
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/treediff languages
-	$(BIN)/treediff validate examples --report runs/validity.html
+	$(BIN)/treediff synth examples/specs/humaneval_head.jsonl --threads 1 --report runs/synth.html
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules treediff tests

@@ -164,3 +164,25 @@ def test_config_round_trip():
     assert SamplerConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match="unknown sampler setting"):
         SamplerConfig.from_dict({"stepz": 3})
+
+
+def test_block_check_remasks_broken_statements_of_the_decoded_prefix(untrained_lm):
+    from treediff.sample.pipeline import _block_check
+
+    lm = untrained_lm
+    good, bad, tail = lm.encode("x = 1\n", "python"), lm.encode("y = )\n", "python"), lm.encode("z = 2\n", "python")
+    ids = torch.tensor([lm.prefix_ids("python") + good + bad + tail + [lm.mask_id] * 3])
+    masked = torch.zeros_like(ids, dtype=torch.bool)
+    masked[0, -3:] = True
+    editable = torch.ones_like(masked)
+    editable[0, :2] = False
+    check = _block_check(lm, "python", editable, 2, ids.shape[1])
+    redo = check(0, ids, masked)
+    assert redo is not None
+    hit = redo[0].nonzero().flatten().tolist()
+    first_bad = 2 + len(good)
+    assert hit and min(hit) >= first_bad and max(hit) < first_bad + len(bad), (hit, first_bad, len(bad))
+    clean = torch.tensor([lm.prefix_ids("python") + good + tail + [lm.mask_id] * 3])
+    m2 = torch.zeros_like(clean, dtype=torch.bool)
+    m2[0, -3:] = True
+    assert _block_check(lm, "python", torch.ones_like(m2), 2, clean.shape[1])(0, clean, m2) is None

@@ -49,6 +49,7 @@ import regex
 from lark.exceptions import UnexpectedToken
 from lark.indenter import Indenter
 from lark.lexer import Token
+from lark.parsers.lalr_analysis import LALR_Analyzer
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.parsers.lalr_parser_state import ParseConf, ParserState
 from lark.utils import TextSlice
@@ -66,6 +67,7 @@ WINDOW = 3
 _MARGIN = 2
 _LARK_PREFIX = "lark:"
 _QUOTES = "\"'"
+_REGEX_SYNTAX = "()[]{}?*|^$:"
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class _NoTrees(dict):
 
 @dataclass(eq=False)
 class _Compiled:
-    """Everything derived once from a grammar: the Lark object, tables and lexers."""
+    """Everything derived once from a grammar: the Lark object, tables, lexers and samples."""
 
     lark: lark.Lark
     conf: ParseConf
@@ -167,26 +169,24 @@ class _Compiled:
     literals: Mapping[str, str]
     _samples: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def alphabet(self, name: str) -> str:
-        source = self.regexes[name].pattern
-        return "".join(dict.fromkeys("_0a" + "".join(self.samples(name, 1)) + source + " \n"))
+    def _alphabet(self, name: str, first: str = "") -> str:
+        source = "".join(c for c in self.regexes[name].pattern if c not in _REGEX_SYNTAX)
+        return "".join(dict.fromkeys(first + "_0a" + source + " \n"))
 
-    def samples(self, name: str, count: int = 3) -> tuple[str, ...]:
-        """The shortest strings of a terminal (one literal for string terminals)."""
+    def samples(self, name: str) -> tuple[str, ...]:
+        """The shortest strings of a terminal, shortest first (a string terminal has one)."""
         if name in self.literals:
             return (self.literals[name],)
         if name not in self._samples:
-            self._samples[name] = tuple(_search_strings(self.regexes[name], "", self.alphabet_raw(name), count))
+            self._samples[name] = tuple(_search_strings(self.regexes[name], "", self._alphabet(name), 3))
         return self._samples[name]
-
-    def alphabet_raw(self, name: str) -> str:
-        return "".join(dict.fromkeys("_0a" + self.regexes[name].pattern + " \n"))
 
     def finish_lexeme(self, name: str, prefix: str) -> str | None:
         """The shortest ``s`` with ``prefix + s`` a whole lexeme of terminal ``name``."""
         if name in self.literals:
             return self.literals[name][len(prefix):]
-        found = _search_strings(self.regexes[name], prefix, self.alphabet(name), 1, max_len=4)
+        first = "".join(self.samples(name)[:1])
+        found = _search_strings(self.regexes[name], prefix, self._alphabet(name, first), 1, max_len=4)
         return found[0] if found else None
 
     def is_prefix(self, name: str, text: str) -> bool:
@@ -194,13 +194,94 @@ class _Compiled:
             return self.literals[name].startswith(text)
         return self.regexes[name].fullmatch(text, partial=True) is not None
 
+    # -- shortest completions from LR(0) items ---------------------------------------
+    @functools.cached_property
+    def items(self) -> dict[int, tuple[tuple, frozenset]]:
+        """``state → (kernel items (rule, dot), rules started there)``, matched to lark's states by walking both automata."""
+        analysis = LALR_Analyzer(self.lark.parser.parser_conf)
+        analysis.compute_lr0_states()
+        found = {self.conf.start_state: analysis.lr0_start_states[self.conf.start]}
+        todo = [self.conf.start_state]
+        while todo:
+            state = todo.pop()
+            for symbol, target in found[state].transitions.items():
+                action = self.conf.states[state].get(symbol.name)
+                if action is not None and action[1] not in found:
+                    found[action[1]] = target
+                    todo.append(action[1])
+        return {s: (tuple((p.rule, p.index) for p in i.kernel), frozenset(p.rule for p in i.closure if p.index == 0))
+                for s, i in found.items()}
+
+    def terminal_cost(self, name: str) -> float:
+        layout = self.layout
+        if layout is not None and name in (layout.newline, layout.indent, layout.dedent):
+            return {layout.newline: 1, layout.indent: 4, layout.dedent: 0}[name]
+        samples = self.samples(name) if (name in self.literals or name in self.regexes) else ()
+        if not samples:
+            return float("inf")
+        return len(samples[0]) + 0.5 * (samples[0][:1].isalnum() or samples[0][:1] == "_")  # a word may need a space
+
+    @functools.cached_property
+    def min_yields(self) -> dict[str, tuple[float, tuple[str, ...]]]:
+        """``nonterminal → (cost, terminals)`` of its cheapest derivation (a fixpoint over the rules)."""
+        best: dict[str, tuple[float, tuple[str, ...]]] = {}
+        changed = True
+        while changed:
+            changed = False
+            for rule in self.lark.parser.parser_conf.rules:
+                found = self.yield_of(rule.expansion, best)
+                if found is not None and found[0] < best.get(rule.origin.name, (float("inf"),))[0]:
+                    best[rule.origin.name] = found
+                    changed = True
+        return best
+
+    def yield_of(self, symbols: Any, best: Mapping | None = None) -> tuple[float, tuple[str, ...]] | None:
+        best = self.min_yields if best is None else best
+        cost, names = 0.0, []
+        for symbol in symbols:
+            if symbol.is_term:
+                cost += self.terminal_cost(symbol.name)
+                names.append(symbol.name)
+            elif symbol.name in best:
+                cost += best[symbol.name][0]
+                names.extend(best[symbol.name][1])
+            else:
+                return None
+        return cost, tuple(names)
+
+    def completion(self, stack: tuple[int, ...]) -> tuple[float, tuple[str, ...]]:
+        """The cheapest terminals that complete a parser stack: finish a valid kernel item of the top state, reduce, repeat."""
+        memo: dict[tuple[int, ...], tuple[float, tuple[str, ...]]] = {}
+        none = (float("inf"), ())
+
+        def best(stack: tuple[int, ...]) -> tuple[float, tuple[str, ...]]:
+            if stack in memo:
+                return memo[stack]
+            memo[stack] = none  # a cycle of unit reductions completes nothing
+            result = none
+            for rule, dot in self.items[stack[-1]][0]:
+                below = len(stack) - 1 - dot
+                if below < 0 or rule not in self.items[stack[below]][1]:
+                    continue  # the item is not the one this stack is in
+                found = self.yield_of(rule.expansion[dot:])
+                if found is None or found[0] >= result[0]:
+                    continue
+                if not rule.origin.name.startswith("$root"):
+                    goto = self.conf.states[stack[below]].get(rule.origin.name)
+                    rest = best(stack[: below + 1] + (goto[1],)) if goto else none
+                    found = (found[0] + rest[0], found[1] + rest[1])
+                if found[0] < result[0]:
+                    result = found
+            memo[stack] = result
+            return result
+
+        return best(stack)
+
 
 def _search_strings(rx: Any, prefix: str, alphabet: str, count: int, max_len: int = 8) -> list[str]:
-    """Breadth-first: the first ``count`` strings ``s`` (shortest first) with ``prefix + s`` matching."""
-    found: list[str] = []
+    """Breadth-first: the first ``count`` strings ``s`` (shortest first) with ``prefix + s`` matching ``rx``."""
+    found: list[str] = [""] if rx.fullmatch(prefix) else []
     frontier = [""]
-    if rx.fullmatch(prefix):
-        found.append("")
     for _ in range(max_len):
         grown = []
         for s in frontier:
@@ -213,7 +294,7 @@ def _search_strings(rx: Any, prefix: str, alphabet: str, count: int, max_len: in
                     if len(found) >= count:
                         return found
                 grown.append(s + ch)
-        frontier = grown[:400]
+        frontier = grown[:5000]
     return found
 
 
@@ -361,17 +442,33 @@ class PrefixSession:
     def closing_suffix(self, text: str, max_terminals: int = 40) -> str | None:
         """A short ``s`` with ``complete(text + s)``, or ``None`` if none is found within the bound.
 
-        Best-first search over the parser's accepted terminals, one minimal literal
-        per terminal (``_``, ``0``, ``""``, ``pass``), cheapest in characters first.
+        First the cheapest grammar completion of each way the text may end (finish the
+        cut lexeme, then the innermost open rules, one minimal literal per terminal:
+        ``_``, ``0``, ``""``, ``)``); then, if that does not verify, a bounded best-first
+        search over the parser's accepted terminals. Every answer is checked with
+        :meth:`complete` before it is returned.
         """
-        run = self._advance(text)
+        ends = list(self._ends(text, self._advance(text)))
+        plans = []
+        for end in ends:
+            cost, names = self._g.completion(end.stack)
+            if cost < float("inf") and len(names) <= max_terminals:
+                plans.append((len(end.suffix) + cost, end, names))
+        for _, node, names in sorted(plans, key=lambda plan: plan[0])[:4]:
+            for name in names:
+                node = node and self._move(node, name)
+            if node is not None and self._finishes(node) and self.complete(text + node.suffix):
+                return node.suffix[:-1] if node.suffix.endswith("\n") else node.suffix
+        return self._search(text, ends, max_terminals)
+
+    def _search(self, text: str, ends: list[_End], max_terminals: int, budget: int = 1500) -> str | None:
         heap: list[tuple[int, int, _End, int]] = []
         best: dict[tuple, int] = {}
         tie = itertools.count()
-        for end in self._ends(text, run):
+        for end in ends:
             heapq.heappush(heap, (len(end.suffix) + end.paren, next(tie), end, 0))
-        failures, budget = 0, 4000
-        while heap and budget > 0:
+        failures = 0
+        while heap and budget > 0 and failures < 3:
             _, _, node, depth = heapq.heappop(heap)
             if best.get(self._key(node), 1 << 30) < len(node.suffix):
                 continue
@@ -379,17 +476,15 @@ class PrefixSession:
                 if self.complete(text + node.suffix):
                     return node.suffix
                 failures += 1
-                if failures > 3:
-                    return None
                 continue
             if depth >= max_terminals:
                 continue
             budget -= 1
-            for child in self._moves(node):
-                cost, key = len(child.suffix), self._key(child)
-                if cost < best.get(key, 1 << 30):
-                    best[key] = cost
-                    heapq.heappush(heap, (cost + child.paren, next(tie), child, depth + 1))
+            for name in self._g.conf.states[node.stack[-1]]:
+                child = self._move(node, name) if name.isupper() and name != "$END" else None
+                if child is not None and len(child.suffix) < best.get(self._key(child), 1 << 30):
+                    best[self._key(child)] = len(child.suffix)
+                    heapq.heappush(heap, (len(child.suffix) + child.paren, next(tie), child, depth + 1))
         return None
 
     # -- incremental lexing and feeding ----------------------------------------------
@@ -544,40 +639,40 @@ class PrefixSession:
                 return False
         return True
 
-    def _moves(self, node: _End) -> Iterator[_End]:
+    def _move(self, node: _End, name: str) -> _End | None:
+        """Append terminal ``name`` to a way of ending: its text, layout and parser stack (``None``: not allowed)."""
         g, layout = self._g, self._g.layout
-        for name in g.conf.states[node.stack[-1]]:
-            if not name.isupper() or name == "$END":
-                continue
-            stack = self._step(node.stack, name)
-            if stack is None:
-                continue
-            if layout is not None and name == layout.newline:
-                if node.paren == 0 and node.line == "mid":
-                    yield _End(stack, 0, node.levels, "nl", "", node.suffix + "\n", "\n")
-            elif layout is not None and name == layout.indent:
-                if node.line == "nl":
-                    top, ws = node.levels[-1], node.ws
-                    level = layout.width(ws) if ws and layout.width(ws) > top else top + 4
-                    yield _End(stack, 0, node.levels + (level,), "indent", node.ws, node.suffix, node.last)
-            elif layout is not None and name == layout.dedent:
-                if node.line in ("nl", "dedent") and len(node.levels) > 1:
-                    yield _End(stack, 0, node.levels[:-1], "dedent", node.ws, node.suffix, node.last)
-            else:
-                paren = node.paren
-                if layout is not None and name in layout.close:
-                    if paren == 0:
-                        continue
-                    paren -= 1
-                elif layout is not None and name in layout.open:
-                    paren += 1
-                sample = self._sample(node.stack[-1], name)
-                if sample is None:
-                    continue
-                lead = self._indentation(node) if node.line != "mid" else ""
-                if not lead and _needs_space(g.root, node.last, sample):
-                    lead = " "
-                yield _End(stack, paren, node.levels, "mid", None, node.suffix + lead + sample, sample)
+        stack = self._step(node.stack, name)
+        if stack is None:
+            return None
+        if layout is not None and name == layout.newline:
+            if node.paren or node.line != "mid":
+                return None
+            return _End(stack, 0, node.levels, "nl", "", node.suffix + "\n", "\n")
+        if layout is not None and name == layout.indent:
+            if node.line != "nl":
+                return None
+            top, ws = node.levels[-1], node.ws
+            level = layout.width(ws) if ws and layout.width(ws) > top else top + 4
+            return _End(stack, 0, node.levels + (level,), "indent", ws, node.suffix, node.last)
+        if layout is not None and name == layout.dedent:
+            if node.line not in ("nl", "dedent") or len(node.levels) < 2:
+                return None
+            return _End(stack, 0, node.levels[:-1], "dedent", node.ws, node.suffix, node.last)
+        paren = node.paren
+        if layout is not None and name in layout.close:
+            if paren == 0:
+                return None
+            paren -= 1
+        elif layout is not None and name in layout.open:
+            paren += 1
+        sample = self._sample(node.stack[-1], name)
+        if sample is None:
+            return None
+        lead = self._indentation(node) if node.line != "mid" else ""
+        if not lead and _needs_space(g.root, node.last, sample):
+            lead = " "
+        return _End(stack, paren, node.levels, "mid", None, node.suffix + lead + sample, sample)
 
     def _indentation(self, node: _End) -> str:
         layout, target, ws = self._g.layout, node.levels[-1], node.ws

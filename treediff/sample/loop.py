@@ -129,8 +129,7 @@ def denoise(
         left = block & masked
         if bool(left.any()):  # budget spent: leave these positions empty
             num_dropped += int(left.sum())
-            ids[left] = lm.end_id
-            masked &= ~left
+            ids, masked = _close(lm, ids, masked, left, guard)
         if on_block is not None and not redone:
             redo = on_block(b, ids, masked)
             if redo is not None and bool(redo.any()):
@@ -142,8 +141,34 @@ def denoise(
         b, redone = b + 1, False
     if bool(masked.any()):  # remasked by a guard outside any remaining block
         num_dropped += int(masked.sum())
-        ids[masked] = lm.end_id
+        ids, masked = _close(lm, ids, masked, masked.clone(), guard)
     return DenoiseResult(ids=ids, nfe=nfe, num_steps=num_steps, num_rejected=num_rejected, num_dropped=num_dropped)
+
+
+def _close(lm: DiffusionLM, ids: Tensor, masked: Tensor, left: Tensor, guard: Guard | None) -> tuple[Tensor, Tensor]:
+    """Make the ``left`` positions empty (``end_id``).  With a guard they are offered to it one by one,
+    frontier first, so provisional tokens behind them are checked (and emptied too when they fail):
+    the frontier only moves right, so this ends."""
+    if guard is None:
+        ids, masked = ids.clone(), masked.clone()
+        ids[left] = lm.end_id
+        masked &= ~left
+        return ids, masked
+    import numpy as np
+
+    ids_np, masked_np = ids.cpu().numpy().copy(), masked.cpu().numpy().copy()
+    todo = left.cpu().numpy().copy()
+    for r in range(ids_np.shape[0]):
+        while True:
+            pending = np.flatnonzero(todo[r] & masked_np[r])
+            if pending.size == 0:
+                break
+            pos = int(pending[0])
+            before = masked_np[r].copy()
+            guard(r, pos, [lm.end_id], ids_np[r], masked_np[r])
+            masked_np[r, pos] = False  # filled by the guard (end_id or a viable candidate)
+            todo[r] |= masked_np[r] & ~before  # provisional tokens it emptied are closed too
+    return torch.from_numpy(ids_np).to(ids.device), torch.from_numpy(masked_np).to(masked.device)
 
 
 def _shifted(guard: Guard, offset: int, full_ids: Tensor, full_masked: Tensor) -> Guard:

@@ -23,6 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from treediff.errors import InputError
@@ -90,10 +91,44 @@ def generate_segments(
     guard = None
     if grammar is not None:
         guard = GrammarGuard(lm, grammar, masked.numpy(), len(prefix), content_end)
-    res = denoise(lm, batch, masked, config, guard=guard, generator=generator)
+    on_block = _block_check(lm, language, masked, len(prefix), content_end) if config.uses_remask else None
+    res = denoise(lm, batch, masked, config, guard=guard, generator=generator, on_block=on_block)
     out = res.ids.cpu().numpy()
     fills = [[lm.text_of(out[r, a:b]) for a, b in ranges] for r in range(num_rows)]
     return fills, res, grammar is not None
+
+
+def _block_check(lm: DiffusionLM, language: str, editable: torch.Tensor, start: int, end: int):
+    """Compiler remasking after each block: tree-sitter errors that lie wholly inside the decoded prefix
+    (before its last line, which may still be growing) are widened to their statement and remasked."""
+    editable = editable.cpu().numpy()
+
+    def on_block(b: int, ids: torch.Tensor, masked: torch.Tensor) -> torch.Tensor | None:
+        ids_np, masked_np = ids.cpu().numpy(), masked.cpu().numpy()
+        redo = torch.zeros_like(masked)
+        for r in range(ids_np.shape[0]):
+            gaps = [i for i in range(start, end) if masked_np[r, i]]
+            stop = gaps[0] if gaps else end
+            pieces = [lm.token_text(int(t)).encode("utf-8") for t in ids_np[r, start:stop]]
+            text = b"".join(pieces)
+            limit = text.rfind(b"\n")
+            if limit <= 0:
+                continue
+            tree = parse(text, language)
+            bad = [n.span for n in tree.errors() if not n.is_missing and n.span[1] <= limit]
+            if not bad:
+                continue
+            bounds = np.cumsum([0] + [len(p) for p in pieces])
+            for a, z in bad:
+                ra, rz = enclosing_region(tree, a, max(z, a + 1), within=(0, len(text)))
+                lo = int(np.searchsorted(bounds, ra, side="right")) - 1
+                hi = int(np.searchsorted(bounds, rz, side="left"))
+                for i in range(max(lo, 0), min(hi, stop - start)):
+                    if editable[r, start + i]:
+                        redo[r, start + i] = True
+        return redo if bool(redo.any()) else None
+
+    return on_block
 
 
 def _splice(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]]):

@@ -1,0 +1,119 @@
+"""synth / infill / repair / sample / export through the CLI: outputs, --json keys, reports, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from treediff_cli.app import app
+
+runner = CliRunner()
+KEYS = {"spec_id", "code", "ok", "level", "rounds", "fallback", "nfe"}
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_synth_json_and_report(bundle_dir, tmp_path):
+    report = tmp_path / "synth.html"
+    res = invoke("synth", "Return the sum of a and b.", "--signature", "add(a, b)", "--model", bundle_dir,
+                 "--n", "2", "--temperature", "1.0", "--max-new-tokens", "16", "--json", "--report", report)
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 2 and all(KEYS <= set(r) for r in rows)
+    assert all(r["ok"] for r in rows)
+    assert report.is_file() and "<svg" in report.read_text()
+
+
+def test_synth_constraint_none_can_exit_1(bundle_dir):
+    res = invoke("synth", "def f(x):\n    \"\"\"Do it.\"\"\"\n", "--model", bundle_dir, "--constraint", "none",
+                 "--n", "3", "--temperature", "1.0", "--max-new-tokens", "24", "--json")
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert res.exit_code == (0 if all(r["ok"] for r in rows) else 1)
+
+
+def test_infill_and_repair_files(bundle_dir, tmp_path):
+    f = tmp_path / "h.py"
+    f.write_text("def f(x):\n    return <|hole:expression|>\n")
+    res = invoke("infill", f, "--model", bundle_dir, "--json")
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout.splitlines()[0])
+    assert row["holes"][0]["category"] == "expression" and row["ok"]
+    b = tmp_path / "b.py"
+    b.write_text("x = (1 +\ny = 2\n")
+    res = invoke("repair", b, "--model", bundle_dir)
+    assert res.exit_code == 0, res.output
+    sel = tmp_path / "s.py"
+    sel.write_text("def g():\n    return 1\n")
+    assert invoke("infill", sel, "--model", bundle_dir, "--select", "body of g").exit_code == 0
+
+
+def test_sample_and_export(bundle_dir, tmp_path):
+    res = invoke("sample", "--model", bundle_dir, "--n", "2", "--length", "8", "--json")
+    assert res.exit_code == 0, res.output
+    assert len([line for line in res.stdout.splitlines() if line.startswith("{")]) == 2
+    res = invoke("export", bundle_dir, "-o", tmp_path / "copy")
+    assert res.exit_code == 0 and (tmp_path / "copy" / "tokenizer.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["synth", ""], "empty spec"),
+        (["synth", "do it", "--lang", "cobol"], "cobol"),
+        (["synth", "x", "--order", "best"], "order"),
+        (["synth", "x", "--constraint", "strict"], "constraint"),
+        (["synth", "x", "--model", "/no/such/dir"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, message, bundle_dir):
+    if "--model" not in args:
+        args = [*args, "--model", str(bundle_dir)]
+    res = invoke(*args)
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+
+
+def test_infill_errors(bundle_dir, tmp_path):
+    f = tmp_path / "none.py"
+    f.write_text("x = 1\n")
+    res = invoke("infill", f, "--model", bundle_dir)
+    assert res.exit_code == 2 and "no holes" in res.output
+    g = tmp_path / "cat.py"
+    g.write_text("x = <|hole:banana|>\n")
+    res = invoke("infill", g, "--model", bundle_dir)
+    assert res.exit_code == 2 and "banana" in res.output
+    res = invoke("infill", tmp_path / "missing.py", "--model", bundle_dir)
+    assert res.exit_code == 2
+    binary = tmp_path / "bin.py"
+    binary.write_bytes(b"\x00\x01\x02<|hole|>")
+    res = invoke("infill", binary, "--model", bundle_dir)
+    assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_corrupt_model_directory(tmp_path, bundle_dir):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        (bad / name).write_text((bundle_dir / name).read_text())
+    (bad / "model.safetensors").write_bytes((bundle_dir / "model.safetensors").read_bytes()[:1000])
+    f = tmp_path / "h.py"
+    f.write_text("x = <|hole|>\n")
+    res = invoke("infill", f, "--model", bad)
+    assert res.exit_code == 2 and "error:" in res.output
+
+
+def test_console_script_default_model_synth():
+    """The embedded default model works through the real entry point (what `make run` does)."""
+    proc = subprocess.run([sys.executable, "-m", "treediff", "synth", "Return x plus one.", "--signature", "inc(x)",
+                           "--max-new-tokens", "12", "--json", "--threads", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout.splitlines()[0])
+    assert row["ok"] and row["code"].startswith("def inc(x):")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from treediff.sample.config import SamplerConfig
@@ -69,3 +70,28 @@ def test_on_block_remask_is_decoded_again(untrained_lm):
     assert calls == [0, 1], "one check per block; its remasked positions are redone once"
     assert res.nfe == 8 + 2 + 8
     assert not (res.ids == untrained_lm.mask_id).any()
+
+
+def test_prefix_cache_path_runs_and_is_exact_for_one_step_blocks(untrained_lm):
+    """With one token per block every step is a refresh step, so the cached path equals the plain one."""
+    ids, masked = _batch(untrained_lm, bsz=1)
+    assert untrained_lm.supports_cache
+    plain = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=1, use_cache="off"))
+    cached = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=1, use_cache="on"))
+    assert torch.equal(plain.ids, cached.ids) and plain.nfe == cached.nfe == 16
+    multi = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=8, use_cache="on"))
+    assert multi.nfe == 16 and not (multi.ids == untrained_lm.mask_id).any()
+
+
+@pytest.mark.gpu
+def test_cuda_block_cache_sampling(untrained_lm):
+    from treediff.sample.models import TreediffLM
+
+    lm = TreediffLM(untrained_lm.model, untrained_lm.tokenizer, torch.device("cuda"), name="cuda")
+    try:
+        ids, masked = _batch(lm)
+        res = denoise(lm, ids, masked, SamplerConfig(block_size=8))  # use_cache auto: on for CUDA
+        assert res.ids.device.type == "cuda" and res.nfe == 16
+        assert not (res.ids == lm.mask_id).any()
+    finally:
+        untrained_lm.model.to("cpu")

@@ -186,3 +186,11 @@ def test_block_check_remasks_broken_statements_of_the_decoded_prefix(untrained_l
     m2 = torch.zeros_like(clean, dtype=torch.bool)
     m2[0, -3:] = True
     assert _block_check(lm, "python", torch.ones_like(m2), 2, clean.shape[1])(0, clean, m2) is None
+
+
+def test_long_requests_are_capped_with_a_warning(untrained_lm):
+    with pytest.warns(UserWarning, match="capped"):
+        out = synth(STUB, model=untrained_lm, max_new_tokens=5000, steps=8, block_size=0, constraint="none")
+    assert out[0].record.nfe == 8 and out[0].code.startswith(STUB)
+    with pytest.raises(InputError, match="no room"):
+        infill("x = 1\n" * 400 + "y = <|hole|>\n", "python", model=untrained_lm)

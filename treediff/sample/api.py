@@ -8,6 +8,12 @@ keyword arguments), and returns the code with its :class:`~treediff.sample.recor
 >>> r = infill("def f(x):\\n    return <|hole:expression|>\\n", language="python", steps=8)
 >>> r.record.ok, r.holes[0].category
 (True, 'expression')
+>>> from treediff import repair, synth
+>>> fixed = repair("def f(x):\\n    y = (x +\\n    return y\\n", language="python")
+>>> fixed.record.ok, fixed.code.startswith("def f(x):")
+(True, True)
+>>> [s.record.ok for s in synth("Return x plus one.", signature="inc(x)", max_new_tokens=8)]
+[True]
 """
 
 from __future__ import annotations

@@ -1,47 +1,44 @@
 """Incremental "can this prefix still become a program?" checks for constrained sampling.
 
-A :class:`PrefixGrammar` is built once per language from the ``[constraint]`` table of
-its ``grammars/<name>.toml`` (a lark LALR grammar plus an indenter kind; see
-``docs/grammars.md``). A :class:`PrefixSession` made from it answers, for texts that
-mostly grow (and sometimes shrink) a few characters at a time:
+:class:`PrefixGrammar` is built once per language from the ``[constraint]`` table of
+``grammars/<name>.toml`` (a lark LALR grammar and an indenter kind; docs/grammars.md).
+A :class:`PrefixSession` answers :meth:`~PrefixSession.viable`, :meth:`~PrefixSession.complete`
+and :meth:`~PrefixSession.closing_suffix` for texts that mostly grow (sometimes shrink)
+by a few characters, re-lexing from the last newline whose text is unchanged.
 
-- :meth:`PrefixSession.viable`: is the text a prefix of some program the grammar accepts?
-- :meth:`PrefixSession.complete`: is the text (plus a final newline) such a program?
-- :meth:`PrefixSession.closing_suffix`: a short string that makes it one.
+Guarantees hold with respect to the lark grammar, lexed by lark's contextual lexer with
+the table's indenter; never with respect to CPython:
 
-What is guaranteed, with respect to the lark grammar as lexed by lark's contextual
-lexer and the indenter named in the table (never with respect to CPython):
+- **No false rejections**: ``viable(p)`` holds for every prefix ``p`` of a text the
+  grammar accepts, provided the cut last lexeme lexes as at most :data:`WINDOW` tokens
+  (``1.5e-`` is three) or fails to lex where it starts (an open string).
+- **True means completable, up to the last lexeme**: every earlier token was shifted by
+  the LALR parser, which never shifts a token that cannot be continued, and the last
+  lexeme is a partial match of a terminal the parser accepts next (judged by that
+  terminal's regex, not by which terminal the lexer would prefer).
+- Trailing whitespace is never held against a prefix: a newline may still follow, so a
+  whitespace-only last line is not yet an (inconsistent) dedent.
 
-- **No false rejections.** ``viable(p)`` is True for every prefix ``p`` of a text that
-  the grammar accepts, provided the last, cut lexeme lexes into at most
-  :data:`WINDOW` tokens (``1.5e-`` is three) or fails to lex at its start (an
-  unterminated string). Tested on every token boundary and on random cuts of stdlib files.
-- **True means completable**, up to the last lexeme: every token before it was
-  accepted by the LALR parser, which never shifts a token that cannot be continued,
-  and the last lexeme is a prefix of a terminal that the parser accepts next.
-- Trailing whitespace is never held against a prefix: a newline may still follow,
-  so a whitespace-only last line cannot yet be an inconsistent dedent.
+On purpose unlike lark: word-like literals (``def``, ``if``) are reserved, as with a
+non-contextual lexer, except the table's ``soft_keywords`` (lark accepts ``def def(): pass``);
+``complete`` adds the final newline lark needs.
 
-Deliberate departures from lark: word-like literals of the grammar (``def``, ``if``)
-are reserved, as with a non-contextual lexer, except those the table lists in
-``soft_keywords``; lark's contextual lexer would accept ``def def(): pass``. And
-:meth:`~PrefixSession.complete` appends the final newline that lark would need.
+``lark:python.lark`` against CPython 3.11, as found by the tests: lark rejects
+``with (a as b):``, ``except*`` and ``f(**a, **b)`` (so stdlib ``shutil.py``); lark accepts
+what CPython rejects after parsing: ``return``/``yield``/``await``/``async with`` outside
+(async) functions, ``break`` outside loops, ``None = 1``, ``f() = 1``, ``def f(*):``,
+``def f(a=1, b):``, and keywords glued to names (``1 ifx else 2``).
 
-Known gaps of ``lark:python.lark`` against CPython 3.11, found by the tests:
-lark rejects parenthesised context managers ``with (a as b):`` and ``except*``;
-lark accepts ``return``/``yield``/``await`` outside functions, ``None = 1``,
-``f(**a, *b)``-style argument orders, and keyword prefixes glued to a name where
-only the keyword fits (``1 ifx else 2`` lexes as ``1 if x else 2``).
+Needs ``regex`` (partial matching of a cut lexeme against a terminal's pattern).
 """
 
 from __future__ import annotations
 
 import functools
-import heapq
-import itertools
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 import lark
@@ -58,7 +55,7 @@ from treediff.errors import GrammarError
 from treediff.registry import Registry
 from treediff.syntax.language import Language, get_language, grammars_dir
 
-__all__ = ["WINDOW", "ConstraintSpec", "IndenterSpec", "INDENTERS", "PrefixGrammar", "PrefixSession"]
+__all__ = ["WINDOW", "ConstraintSpec", "ENGINES", "INDENTERS", "IndenterSpec", "PrefixGrammar", "PrefixSession"]
 
 #: How many trailing tokens a cut lexeme may have been split into (``1.5e-``: 3).
 WINDOW = 3
@@ -83,6 +80,12 @@ class IndenterSpec:
 
     def width(self, ws: str) -> int:
         return ws.count(" ") + ws.count("\t") * self.tab_len
+
+    def bracket(self, name: str, paren: int) -> int | None:
+        """The bracket depth after token ``name`` (``None``: a closer with nothing open)."""
+        if name in self.close:
+            return paren - 1 if paren else None
+        return paren + 1 if name in self.open else paren
 
     def lark_postlex(self) -> Indenter:
         """The same layout as lark's own post-lexer (so ``Lark.parse`` agrees with us)."""
@@ -141,17 +144,8 @@ class ConstraintSpec:
 
 
 def _discard(_children: Any) -> None:
+    """The parser callback for every rule: sessions need the state stack, not trees."""
     return None
-
-
-class _NoTrees(dict):
-    """Parser callbacks that build nothing: sessions only need the state stack."""
-
-    def __missing__(self, key: Any) -> Any:
-        return _discard
-
-    def __bool__(self) -> bool:
-        return True
 
 
 @dataclass(eq=False)
@@ -178,7 +172,8 @@ class _Compiled:
         if name in self.literals:
             return (self.literals[name],)
         if name not in self._samples:
-            self._samples[name] = tuple(_search_strings(self.regexes[name], "", self._alphabet(name), 3))
+            found = _search_strings(self.regexes[name], "", self._alphabet(name), 3, taken=self.reserved)
+            self._samples[name] = tuple(found)
         return self._samples[name]
 
     def finish_lexeme(self, name: str, prefix: str) -> str | None:
@@ -186,18 +181,30 @@ class _Compiled:
         if name in self.literals:
             return self.literals[name][len(prefix):]
         first = "".join(self.samples(name)[:1])
-        found = _search_strings(self.regexes[name], prefix, self._alphabet(name, first), 1, max_len=4)
+        found = _search_strings(self.regexes[name], prefix, self._alphabet(name, first), 1, 4, self.reserved)
         return found[0] if found else None
+
+    def lex(self, state: int, text: TextSlice, pos: int) -> tuple[str, str] | None:
+        """``(value, terminal)`` at ``pos`` as lark's contextual lexer sees it in ``state``; keywords reserved."""
+        lexer = self.lexers[state]
+        match = lexer.match(text, pos)
+        if match is None:
+            return None
+        value, kind = match
+        if kind in lexer.callback:  # lark's keyword-vs-name resolution
+            kind = lexer.callback[kind](Token(kind, value, pos)).type
+        return value, self.reserved.get(value, kind)
 
     def is_prefix(self, name: str, text: str) -> bool:
         if name in self.literals:
             return self.literals[name].startswith(text)
-        return self.regexes[name].fullmatch(text, partial=True) is not None
+        return _lexeme(self.regexes[name], text) is not None
 
     # -- shortest completions from LR(0) items ---------------------------------------
     @functools.cached_property
     def items(self) -> dict[int, tuple[tuple, frozenset]]:
-        """``state → (kernel items (rule, dot), rules started there)``, matched to lark's states by walking both automata."""
+        """``state → (kernel items (rule, dot), rules started there)``; lark's LALR states are matched to
+        LR(0) item sets by walking both automata from the start."""
         analysis = LALR_Analyzer(self.lark.parser.parser_conf)
         analysis.compute_lr0_states()
         found = {self.conf.start_state: analysis.lr0_start_states[self.conf.start]}
@@ -213,13 +220,12 @@ class _Compiled:
                 for s, i in found.items()}
 
     def terminal_cost(self, name: str) -> float:
+        """Characters a terminal costs in a completion (a word may need a space: +0.5)."""
         layout = self.layout
         if layout is not None and name in (layout.newline, layout.indent, layout.dedent):
             return {layout.newline: 1, layout.indent: 4, layout.dedent: 0}[name]
-        samples = self.samples(name) if (name in self.literals or name in self.regexes) else ()
-        if not samples:
-            return float("inf")
-        return len(samples[0]) + 0.5 * (samples[0][:1].isalnum() or samples[0][:1] == "_")  # a word may need a space
+        sample = (self.samples(name) or ("",))[0] if name in self.literals or name in self.regexes else ""
+        return len(sample) + 0.5 * (sample[:1].isalnum() or sample[:1] == "_") if sample else float("inf")
 
     @functools.cached_property
     def min_yields(self) -> dict[str, tuple[float, tuple[str, ...]]]:
@@ -250,7 +256,8 @@ class _Compiled:
         return cost, tuple(names)
 
     def completion(self, stack: tuple[int, ...]) -> tuple[float, tuple[str, ...]]:
-        """The cheapest terminals that complete a parser stack: finish a valid kernel item of the top state, reduce, repeat."""
+        """The cheapest terminals that complete a parser stack: finish a kernel item of the top state that
+        this stack is really in, reduce, repeat (memoised over stacks)."""
         memo: dict[tuple[int, ...], tuple[float, tuple[str, ...]]] = {}
         none = (float("inf"), ())
 
@@ -278,22 +285,30 @@ class _Compiled:
         return best(stack)
 
 
-def _search_strings(rx: Any, prefix: str, alphabet: str, count: int, max_len: int = 8) -> list[str]:
-    """Breadth-first: the first ``count`` strings ``s`` (shortest first) with ``prefix + s`` matching ``rx``."""
-    found: list[str] = [""] if rx.fullmatch(prefix) else []
+def _lexeme(rx: Any, text: str) -> str | None:
+    """``"full"`` or ``"partial"`` if the lexer's (leftmost, not longest) match of ``rx`` covers all of
+    ``text``, now or once more text follows; ``None`` otherwise (``'a' b`` is no partial string)."""
+    m = rx.match(text, partial=True)
+    return None if m is None or m.end() != len(text) else ("partial" if m.partial else "full")
+
+
+def _search_strings(rx: Any, prefix: str, alphabet: str, count: int, max_len: int = 8,
+                    taken: Mapping[str, str] = MappingProxyType({})) -> list[str]:
+    """Breadth-first: the first ``count`` strings ``s`` (shortest first) with ``prefix + s`` a whole
+    lexeme of ``rx`` that is not ``taken`` (a reserved word lexes as its keyword)."""
+    found: list[str] = [""] if prefix and prefix not in taken and _lexeme(rx, prefix) == "full" else []
     frontier = [""]
     for _ in range(max_len):
         grown = []
         for s in frontier:
             for ch in alphabet:
-                m = rx.fullmatch(prefix + s + ch, partial=True)
-                if m is None:
-                    continue
-                if not m.partial:
+                kind = _lexeme(rx, prefix + s + ch)
+                if kind == "full" and prefix + s + ch not in taken:
                     found.append(s + ch)
                     if len(found) >= count:
                         return found
-                grown.append(s + ch)
+                if kind is not None:
+                    grown.append(s + ch)
         frontier = grown[:5000]
     return found
 
@@ -306,7 +321,8 @@ def _compile(spec: ConstraintSpec) -> _Compiled:
                             start=spec.start, postlex=layout.lark_postlex() if layout else None,
                             import_paths=[spec.grammar_path().parent])
     except lark.exceptions.LarkError as exc:
-        raise GrammarError(f"[constraint].grammar {spec.grammar!r} does not build: {str(exc).splitlines()[0]}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise GrammarError(f"[constraint].grammar {spec.grammar!r} does not build: {first}") from None
     frontend = grammar.parser
     contextual = getattr(frontend.lexer, "lexer", frontend.lexer)  # unwrap lark's PostLexConnector
     table = frontend.parser.parser.parse_table
@@ -316,7 +332,7 @@ def _compile(spec: ConstraintSpec) -> _Compiled:
     regexes = {t.name: regex.compile(t.pattern.to_regexp()) for t in grammar.terminals if t.pattern.type == "re"}
     wordlike = {v: n for n, v in literals.items() if any(rx.fullmatch(v) for rx in regexes.values())}
     reserved = {v: n for v, n in wordlike.items() if v not in spec.soft_keywords}
-    return _Compiled(grammar, ParseConf(table, _NoTrees(), spec.start), layout, contextual.lexers,
+    return _Compiled(grammar, ParseConf(table, defaultdict(lambda: _discard), spec.start), layout, contextual.lexers,
                      contextual.root_lexer, frozenset(grammar.ignore_tokens), reserved, regexes, literals)
 
 
@@ -375,9 +391,8 @@ class _Point:
 class _Run:
     """Where lexing/feeding the current text stopped."""
 
-    stop: str  # "end": every token fed; "lex": no token matches at `at`; "reject": token at `at` refused
-    at: int
-    point: _Point  # state at `at` (or at the end)
+    stop: str  # "end": every token fed; "lex": no token matches at `point`; "reject": a token was refused
+    point: _Point  # where it stopped
     recent: deque  # _Point before each of the last WINDOW tokens
     open_newline: Token | None  # a newline token touching the end: its indentation may still grow
     last: str  # text of the last token and what follows it
@@ -418,37 +433,27 @@ class PrefixSession:
         return next(self._ends(text, self._advance(text)), None) is not None
 
     def complete(self, text: str) -> bool:
-        """True iff ``text`` (plus a final newline if missing) is a whole program the grammar accepts."""
+        """True iff ``text``, plus a final newline if missing and with every open indentation level
+        closed, is a whole program the grammar accepts (trailing blank or comment lines are fine)."""
         layout = self._g.layout
         if layout is not None and not text.endswith("\n"):
             text += "\n"
         run = self._advance(text)
-        if run.stop != "end":
-            return False
-        point, nl = run.point, run.open_newline
-        parser = point.parser.copy(deepcopy_values=False)
-        if layout is not None:
-            if nl is None or point.paren:
-                return False
-            tokens = [nl] + [Token(layout.dedent, "")] * (len(point.levels) - 1)
-            if not self._feed_all(parser, tokens):
-                return False
-        try:
-            parser.feed_eof(Token("$END", ""))
-        except UnexpectedToken:
-            return False
-        return True
+        if run.stop != "end" or (layout is not None and run.open_newline is None):
+            return False  # a cut lexeme, or a line continuation just before the end
+        return any(self._finishes(end) for end in self._ends(text, run))
 
     def closing_suffix(self, text: str, max_terminals: int = 40) -> str | None:
         """A short ``s`` with ``complete(text + s)``, or ``None`` if none is found within the bound.
 
-        First the cheapest grammar completion of each way the text may end (finish the
-        cut lexeme, then the innermost open rules, one minimal literal per terminal:
-        ``_``, ``0``, ``""``, ``)``); then, if that does not verify, a bounded best-first
-        search over the parser's accepted terminals. Every answer is checked with
-        :meth:`complete` before it is returned.
+        For each way the text may end (a cut lexeme is finished first), the cheapest
+        run of terminals the LALR automaton accepts up to end of input: finish the
+        innermost open rule of the parser stack, reduce, repeat, each rule by its
+        cheapest derivation, one minimal literal per terminal (``_``, ``0``, ``""``,
+        ``pass``) and costs in characters. At most ``max_terminals`` terminals; the four
+        cheapest candidates are each checked with :meth:`complete` before one is returned.
         """
-        ends = list(self._ends(text, self._advance(text)))
+        ends = list(self._ends(text, self._advance(text), finish=True))
         plans = []
         for end in ends:
             cost, names = self._g.completion(end.stack)
@@ -457,34 +462,10 @@ class PrefixSession:
         for _, node, names in sorted(plans, key=lambda plan: plan[0])[:4]:
             for name in names:
                 node = node and self._move(node, name)
-            if node is not None and self._finishes(node) and self.complete(text + node.suffix):
-                return node.suffix[:-1] if node.suffix.endswith("\n") else node.suffix
-        return self._search(text, ends, max_terminals)
-
-    def _search(self, text: str, ends: list[_End], max_terminals: int, budget: int = 1500) -> str | None:
-        heap: list[tuple[int, int, _End, int]] = []
-        best: dict[tuple, int] = {}
-        tie = itertools.count()
-        for end in ends:
-            heapq.heappush(heap, (len(end.suffix) + end.paren, next(tie), end, 0))
-        failures = 0
-        while heap and budget > 0 and failures < 3:
-            _, _, node, depth = heapq.heappop(heap)
-            if best.get(self._key(node), 1 << 30) < len(node.suffix):
-                continue
-            if self._finishes(node):
-                if self.complete(text + node.suffix):
-                    return node.suffix
-                failures += 1
-                continue
-            if depth >= max_terminals:
-                continue
-            budget -= 1
-            for name in self._g.conf.states[node.stack[-1]]:
-                child = self._move(node, name) if name.isupper() and name != "$END" else None
-                if child is not None and len(child.suffix) < best.get(self._key(child), 1 << 30):
-                    best[self._key(child)] = len(child.suffix)
-                    heapq.heappush(heap, (len(child.suffix) + child.paren, next(tie), child, depth + 1))
+            if node is not None and self._finishes(node):
+                for suffix in dict.fromkeys((node.suffix.removesuffix("\n"), node.suffix)):
+                    if self.complete(text + suffix):  # complete() adds the last newline itself
+                        return suffix
         return None
 
     # -- incremental lexing and feeding ----------------------------------------------
@@ -505,23 +486,19 @@ class PrefixSession:
         pos, last_start, chars = start.offset, start.offset, TextSlice(text, 0, n)
 
         def stop(kind: str) -> _Run:
-            return _Run(kind, pos, _Point(pos, parser, paren, levels), recent, None, text[last_start:])
+            return _Run(kind, _Point(pos, parser, paren, levels), recent, None, text[last_start:])
 
         while pos < n:
-            lexer = g.lexers[state.position]
-            match = lexer.match(chars, pos)
+            match = g.lex(state.position, chars, pos)
             if match is None:
                 return stop("lex")
             value, kind = match
-            if kind in lexer.callback:  # lark's keyword-vs-name resolution
-                kind = lexer.callback[kind](Token(kind, value, pos)).type
             end = pos + len(value)
             if kind in g.ignore:
                 pos = end
                 if "\n" in value and end + _MARGIN <= n:
                     points.append(_Point(end, parser.copy(deepcopy_values=False), paren, levels))
                 continue
-            kind = g.reserved.get(value, kind)
             token = Token(kind, value, pos)
             recent.append(_Point(pos, parser.copy(deepcopy_values=False), paren, levels))
             if layout is not None and kind == layout.newline:
@@ -541,14 +518,10 @@ class PrefixSession:
                     if width != levels[-1] or not self._feed_all(parser, tokens):
                         return stop("reject")
             else:
-                if layout is not None and kind in layout.close:
-                    if paren == 0:
-                        return stop("reject")
-                    paren -= 1
-                elif layout is not None and kind in layout.open:
-                    paren += 1
-                if not self._feed_all(parser, [token]):
+                depth = layout.bracket(kind, paren) if layout is not None else 0
+                if depth is None or not self._feed_all(parser, [token]):
                     return stop("reject")
+                paren = depth
             last_start, pos = pos, end
             if "\n" in value and end + _MARGIN <= n:
                 points.append(_Point(end, parser.copy(deepcopy_values=False), paren, levels))
@@ -563,20 +536,23 @@ class PrefixSession:
             return False
         return True
 
-    def _ends(self, text: str, run: _Run) -> Iterator[_End]:
-        """Every way the text may end in a state the parser still accepts (lazily)."""
+    def _ends(self, text: str, run: _Run, finish: bool = False) -> Iterator[_End]:
+        """Every way the text may end in a state the parser still accepts (lazily).
+
+        With ``finish``, each cut lexeme also gets its shortest completion (``suffix``);
+        ``viable`` needs only to know that one exists.
+        """
         layout, point = self._g.layout, run.point
         stack = tuple(point.parser.parser_state.state_stack)
-        if run.stop == "end" and run.open_newline is None:
-            yield _End(stack, point.paren, point.levels, "mid", None, "", run.last)
-            return
         if run.stop == "end":
-            if point.paren:
-                yield _End(stack, point.paren, point.levels, "mid", None, "", "\n")
-                return
-            parser = point.parser.copy(deepcopy_values=False)
-            if self._feed_all(parser, [run.open_newline]):
-                tail = run.open_newline.value.rsplit("\n", 1)
+            nl, parser = run.open_newline, point.parser.copy(deepcopy_values=False)
+            if nl is None and layout is not None and not point.paren and self._needs_layout(stack):
+                return  # e.g. `try:\n\\\n`: the line's indentation is decided, and the parser needs an INDENT
+            if nl is None or point.paren:  # inside brackets a newline is only whitespace (after any comment)
+                comment = nl is not None and "#" in nl.value.rsplit("\n", 1)[-1]
+                yield _End(stack, point.paren, point.levels, "mid", None, "\n" * comment, "\n" if nl else run.last)
+            elif self._feed_all(parser, [nl]):
+                tail = nl.value.rsplit("\n", 1)  # its indentation is not decided yet; a comment needs a newline
                 ws = tail[-1] if len(tail) == 2 and "#" not in tail[-1] else None
                 yield _End(tuple(parser.parser_state.state_stack), 0, point.levels, "nl", ws, "", "\n")
             return
@@ -590,33 +566,27 @@ class PrefixSession:
                 name = terminal.name
                 if not self._g.is_prefix(name, tail):
                     continue
-                suffix = self._g.finish_lexeme(name, tail)
+                suffix = self._g.finish_lexeme(name, tail) if finish else ""
                 if suffix is None:
                     continue
                 stack = tuple(cut.parser.parser_state.state_stack)
                 if name in self._g.ignore:  # e.g. a line continuation: only where the lexer found nothing
-                    if cut.offset == run.at and run.stop == "lex":
+                    if cut is point and run.stop == "lex":
                         yield _End(stack, cut.paren, cut.levels, "mid", None, suffix, "")
                     continue
-                paren = cut.paren
                 if layout is not None and name == layout.newline:
                     continue  # a cut newline is the "open newline" case above
-                if layout is not None and name in layout.close:
-                    if paren == 0:
-                        continue
-                    paren -= 1
-                elif layout is not None and name in layout.open:
-                    paren += 1
+                paren = layout.bracket(name, cut.paren) if layout is not None else 0
                 parser = cut.parser.copy(deepcopy_values=False)
-                if self._feed_all(parser, [Token(name, tail)]):
+                if paren is not None and self._feed_all(parser, [Token(name, tail)]):
                     yield _End(tuple(parser.parser_state.state_stack), paren, cut.levels, "mid", None,
                                suffix, tail + suffix)
 
-    # -- the closing search ----------------------------------------------------------
-    @staticmethod
-    def _key(node: _End) -> tuple:
-        return node.stack, node.paren, node.levels, node.line, node.ws
+    def _needs_layout(self, stack: tuple[int, ...]) -> bool:
+        layout = self._g.layout
+        return all(t in (layout.indent, layout.dedent) for t in self._g.conf.states[stack[-1]] if t.isupper())
 
+    # -- the closing search ----------------------------------------------------------
     def _step(self, stack: tuple[int, ...], name: str) -> tuple[int, ...] | None:
         state = ParserState(self._g.conf, None, list(stack))
         try:
@@ -659,15 +629,9 @@ class PrefixSession:
             if node.line not in ("nl", "dedent") or len(node.levels) < 2:
                 return None
             return _End(stack, 0, node.levels[:-1], "dedent", node.ws, node.suffix, node.last)
-        paren = node.paren
-        if layout is not None and name in layout.close:
-            if paren == 0:
-                return None
-            paren -= 1
-        elif layout is not None and name in layout.open:
-            paren += 1
+        paren = layout.bracket(name, node.paren) if layout is not None else 0
         sample = self._sample(node.stack[-1], name)
-        if sample is None:
+        if paren is None or sample is None:
             return None
         lead = self._indentation(node) if node.line != "mid" else ""
         if not lead and _needs_space(g.root, node.last, sample):
@@ -687,15 +651,8 @@ class PrefixSession:
 
     def _sample(self, state: int, name: str) -> str | None:
         """The shortest string of ``name`` that the lexer of ``state`` lexes as ``name``."""
-        lexer = self._g.lexers[state]
         for sample in self._g.samples(name):
-            match = lexer.match(TextSlice(sample, 0, len(sample)), 0)
-            if match is None or match[0] != sample:
-                continue
-            kind = match[1]
-            if kind in lexer.callback:
-                kind = lexer.callback[kind](Token(kind, sample)).type
-            if self._g.reserved.get(sample, kind) == name:
+            if self._g.lex(state, TextSlice(sample, 0, len(sample)), 0) == (sample, name):
                 return sample
         return None
 
@@ -718,8 +675,5 @@ def _common_prefix_len(a: str, b: str) -> int:
     lo, hi = 0, min(len(a), len(b))
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
+        lo, hi = (mid, hi) if a[:mid] == b[:mid] else (lo, mid - 1)
     return lo

@@ -67,11 +67,22 @@ def generate_segments(
     if len(lengths) != len(segments) - 1:
         raise InputError(f"{len(segments)} segments need {len(segments) - 1} hole lengths, got {len(lengths)}")
     prefix, suffix = lm.prefix_ids(language), lm.suffix_ids()
+    encoded = [lm.encode(seg, language) for seg in segments]
+    context = len(prefix) + len(suffix) + sum(len(e) for e in encoded)
+    room = lm.max_length - context
+    if room < len(lengths):
+        raise InputError(f"the prompt and context take {context} tokens; the model takes at most {lm.max_length}, "
+                         "which leaves no room for the holes")
+    if sum(lengths) > room:  # cap the request to what the model can take, and say so
+        scale = room / sum(lengths)
+        capped = [max(1, int(n * scale)) for n in lengths]
+        warnings.warn(f"requested {sum(lengths)} new tokens but only {room} fit the model's {lm.max_length}; "
+                      f"capped to {sum(capped)}", stacklevel=3)
+        lengths = capped
     ids: list[int] = list(prefix)
     editable: list[bool] = [False] * len(prefix)
     ranges = []
-    for i, seg in enumerate(segments):
-        enc = lm.encode(seg, language)
+    for i, enc in enumerate(encoded):
         ids += enc
         editable += [False] * len(enc)
         if i < len(lengths):
@@ -81,8 +92,6 @@ def generate_segments(
     content_end = len(ids)
     ids += suffix
     editable += [False] * len(suffix)
-    if len(ids) > lm.max_length:
-        raise InputError(f"the prompt and holes need {len(ids)} tokens but the model takes at most {lm.max_length}")
     row = torch.tensor(ids, dtype=torch.long)
     mask_row = torch.tensor(editable, dtype=torch.bool)
     batch = row.expand(num_rows, -1).clone()

@@ -42,6 +42,8 @@ class SamplerConfig:
     * ``temperature`` (0 = greedy) and ``top_p`` for the token proposals;
     * ``constraint``: :data:`CONSTRAINTS`; ``max_rounds``: compiler-remasking rounds K;
     * ``num_candidates``: tokens tried per grammar-checked commit before the position is left masked;
+    * ``extra_steps``: with the grammar guard, a block may take this fraction of its step budget more
+      to redo positions the guard sent back (0 keeps NFE equal to unconstrained decoding);
     * ``fallback``: fill a region still invalid after K rounds with its category's minimal filler
       (always counted in the record); only applies with ``constraint`` ``remask`` or ``full``;
     * ``max_new_tokens``: generated tokens per synthesis sample; ``hole_tokens``: default hole
@@ -59,6 +61,7 @@ class SamplerConfig:
     constraint: str = "full"
     max_rounds: int = 3
     num_candidates: int = 16
+    extra_steps: float = 0.5
     fallback: bool = True
     max_new_tokens: int = 128
     hole_tokens: Mapping[str, int] = dataclasses.field(
@@ -90,6 +93,8 @@ class SamplerConfig:
             bad("max_rounds", "must be an int in [0, 100]")
         if not (_is_int(self.num_candidates) and 1 <= self.num_candidates <= 4096):
             bad("num_candidates", "must be an int in [1, 4096]")
+        if not (isinstance(self.extra_steps, (int, float)) and 0.0 <= self.extra_steps <= 10.0):
+            bad("extra_steps", "must be in [0, 10]")
         if not (_is_int(self.max_new_tokens) and self.max_new_tokens >= 1):
             bad("max_new_tokens", "must be an int >= 1")
         if not all(isinstance(k, str) and _is_int(v) and v >= 1 for k, v in dict(self.hole_tokens).items()):

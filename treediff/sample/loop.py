@@ -99,10 +99,13 @@ def denoise(
         if cache_on:
             first = torch.where(eligible.any(1), eligible.float().argmax(1), torch.full_like(per_row, ids.shape[1]))
             start = int(first.min())
-        for _ in range(budget + int(per_row.max())):  # extra steps only if a guard left positions masked
+        # a guard may send positions back; they get at most `extra_steps` more steps, then share the rest
+        total = budget + (math.ceil(config.extra_steps * budget) if guard is not None else 0)
+        for s in range(total):
             eligible = block & masked
             if not bool(eligible.any()):
                 break
+            k = torch.maximum(k, (eligible.sum(1) + (total - s) - 1) // (total - s))
             if cache_on and cache is not None:
                 logits, _ = lm.logits(ids[:, start:], cache=cache)
                 offset = start

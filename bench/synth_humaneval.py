@@ -46,11 +46,12 @@ def run(lm, problems, *, label, **settings):
         "mean_nfe": sum(r["nfe"] for r in rows) / n,
         "seconds_per_sample": wall / n,
         "mean_dropped": sum(r["num_dropped"] for r in rows) / n,
+        "forced_rate": sum(r["num_forced"] > 0 for r in rows) / n,
         "settings": settings,
     }
     print(f"{label:<34} valid {summary['valid']:7.2%}  w/o fallback {summary['valid_without_fallback']:7.2%}  "
           f"rounds {summary['mean_rounds']:.2f}  NFE {summary['mean_nfe']:6.1f}  "
-          f"{summary['seconds_per_sample']:.3f} s/sample", flush=True)
+          f"forced {summary['forced_rate']:6.1%}  {summary['seconds_per_sample']:.3f} s/sample", flush=True)
     return summary, rows
 
 

@@ -176,7 +176,7 @@ def _files() -> list[Path]:
 
 # -- data ------------------------------------------------------------------------------
 def test_table_is_data(grammar):
-    assert grammar.spec == ConstraintSpec("lark", "lark:python.lark", "file_input", "python", ("match", "case", "_"))
+    assert grammar.spec == ConstraintSpec("lark", "python.lark", "file_input", "python", ("match", "case", "_"))
     assert PrefixGrammar.for_language("c") is None  # no [constraint] table
 
 
@@ -368,3 +368,10 @@ def test_viable_mutants_close_and_agree_with_a_fresh_session(grammar):
             suffix = shared.closing_suffix(text)
             assert suffix is not None and shared.complete(text + suffix), repr(text[-80:])
     assert num_viable > 50
+
+
+def test_line_continuation_follows_cpython(grammar):
+    """grammars/python.lark: a backslash must sit directly before the newline, as CPython requires."""
+    session = grammar.session()
+    assert session.complete("x = 1 + \\\n    2\n")
+    assert not session.viable("x = 1 + \\   \n    2\n")

@@ -164,7 +164,8 @@ class SynthResult:
         r = self.result.record
         return {"spec_id": self.spec_id, "sample": self.sample, "code": self.code, "ok": r.ok, "level": r.level,
                 "rounds": r.rounds, "fallback": r.fallback, "nfe": r.nfe, "seconds": round(r.seconds, 4),
-                "constraint": r.constraint, "num_dropped": r.num_dropped, "num_rejected": r.num_rejected}
+                "constraint": r.constraint, "num_dropped": r.num_dropped, "num_rejected": r.num_rejected,
+                "num_forced": r.num_forced}
 
 
 def synth(

@@ -44,6 +44,8 @@ class SamplerConfig:
     * ``num_candidates``: tokens tried per grammar-checked commit before the position is left masked;
     * ``extra_steps``: with the grammar guard, a block may take this fraction of its step budget more
       to redo positions the guard sent back (0 keeps NFE equal to unconstrained decoding);
+    * ``close_horizon``: in the last this many generated positions the grammar guard prefers tokens after
+      which the program can still be closed in the positions left (0 = off);
     * ``fallback``: fill a region still invalid after K rounds with its category's minimal filler
       (always counted in the record); only applies with ``constraint`` ``remask`` or ``full``;
     * ``max_new_tokens``: generated tokens per synthesis sample; ``hole_tokens``: default hole
@@ -62,6 +64,7 @@ class SamplerConfig:
     max_rounds: int = 3
     num_candidates: int = 16
     extra_steps: float = 0.5
+    close_horizon: int = 16
     fallback: bool = True
     max_new_tokens: int = 128
     hole_tokens: Mapping[str, int] = dataclasses.field(
@@ -95,6 +98,8 @@ class SamplerConfig:
             bad("num_candidates", "must be an int in [1, 4096]")
         if not (isinstance(self.extra_steps, (int, float)) and 0.0 <= self.extra_steps <= 10.0):
             bad("extra_steps", "must be in [0, 10]")
+        if not (_is_int(self.close_horizon) and self.close_horizon >= 0):
+            bad("close_horizon", "must be an int >= 0")
         if not (_is_int(self.max_new_tokens) and self.max_new_tokens >= 1):
             bad("max_new_tokens", "must be an int >= 1")
         if not all(isinstance(k, str) and _is_int(v) and v >= 1 for k, v in dict(self.hole_tokens).items()):

@@ -11,6 +11,11 @@ What it guarantees (given the language's incremental grammar, :mod:`treediff.sam
   exactly (the gap may hold any text).  It is checked when the gap before it closes: if no
   candidate for the gap makes the joined text viable, the provisional tokens after the gap are
   remasked (a rejected commit) and decoded again.
+* **Closable at the end** (symbolic completion).  For generation at the end of a program
+  (synthesis), in the last ``horizon`` positions a candidate is preferred when the grammar's
+  shortest closing text (``PrefixSession.closing_suffix``) still fits in the positions left; when
+  none of the model's candidates does, the first token of that closing text is committed instead
+  and counted in ``num_forced`` (reported in every record, never hidden).
 * **Never stuck.**  When no candidate is viable at the frontier the position is left empty
   (``end_id``): the prefix stays viable, the position is counted as dropped.
 
@@ -41,8 +46,12 @@ def grammar_for(language) -> Any:
 class GrammarGuard:
     """Per-row prefix sessions over the content ``[start, end)`` of each sequence (specials excluded)."""
 
-    def __init__(self, lm: DiffusionLM, grammar, editable: np.ndarray, start: int, end: int) -> None:
+    def __init__(self, lm: DiffusionLM, grammar, editable: np.ndarray, start: int, end: int, *,
+                 language: str = "python", horizon: int = 16) -> None:
         self.lm = lm
+        self.language = language
+        self.horizon = horizon
+        self._closing: dict[str, int] = {}
         self.editable = np.asarray(editable, dtype=bool)  # [B, L]: generated positions (only these are remasked)
         num_rows = self.editable.shape[0]
         self.sessions = [grammar.session() for _ in range(num_rows)]
@@ -50,6 +59,8 @@ class GrammarGuard:
         self.end = end
         self.num_checks = 0
         self.num_dropped = 0
+        self.num_forced = 0
+        self.forced = np.zeros(num_rows, dtype=np.int64)  # per row
         self.num_remasked = 0
         self._tok_text: dict[int, str] = {}
 
@@ -73,6 +84,25 @@ class GrammarGuard:
         head = self.lm.text_of(ids[lo:pos])
         tail = self.lm.text_of(ids[pos + 1 : nxt])
         check = session.viable if nxt < hi else session.complete
+        left = int(later.size)  # masked positions after this one
+        if left < self.horizon and self._open_end(ids, masked, lo, hi):
+            # near the end of the budget: prefer a viable token after which the program can still be
+            # closed in the positions left (the closing text's token count from the grammar) ...
+            for c in candidates:
+                text = head + self._text(c) + tail
+                self.num_checks += 1
+                if check(text) and (nxt == hi or self._need(session, text) <= left):
+                    ids[pos], masked[pos] = c, False
+                    return True
+            # ... and when the model offers none, commit the first token of that closing text (counted)
+            if not tail.strip():  # nothing but blanks (the program's final newline) after this position
+                suffix = session.closing_suffix(head)
+                toks = self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
+                if toks and len(toks) <= left + 1 and check(head + self._text(toks[0]) + tail):
+                    ids[pos], masked[pos] = toks[0], False
+                    self.num_forced += 1
+                    self.forced[row] += 1
+                    return True
         for c in candidates:
             self.num_checks += 1
             if check(head + self._text(c) + tail):
@@ -90,6 +120,22 @@ class GrammarGuard:
         if pos + 1 < nxt and not session.viable(head + tail):
             self._remask(row, ids, masked, pos + 1, nxt)
         return False
+
+    def _open_end(self, ids: np.ndarray, masked: np.ndarray, lo: int, hi: int) -> bool:
+        """True when only blank fixed text follows the last masked position (generation at the end of a
+        program, as in synthesis), so the grammar's closing text is what the remaining masks must hold."""
+        last = lo + int(np.flatnonzero(masked[lo:hi])[-1])
+        return not self.lm.text_of(ids[last + 1 : hi]).strip()
+
+    def _need(self, session, text: str) -> int:
+        need = self._closing.get(text)
+        if need is None:
+            suffix = session.closing_suffix(text)
+            need = 10**6 if suffix is None else (len(self.lm.encode(suffix, self.language)) if suffix.strip() else 0)
+            if len(self._closing) > 4096:
+                self._closing.clear()
+            self._closing[text] = need
+        return need
 
     def _remask(self, row: int, ids: np.ndarray, masked: np.ndarray, a: int, b: int) -> None:
         sel = np.flatnonzero(self.editable[row, a:b]) + a

@@ -46,6 +46,7 @@ class _Counters:
     nfe: int = 0
     rejected: int = 0
     dropped: int = 0
+    forced: int = 0
 
     def add(self, res: DenoiseResult) -> None:
         self.nfe += res.nfe
@@ -62,8 +63,9 @@ def generate_segments(
     *,
     num_rows: int,
     generator: torch.Generator,
-) -> tuple[list[list[str]], DenoiseResult, bool]:
-    """Decode ``len(segments) - 1`` holes between fixed text segments; ``(fills per row, result, used_grammar)``."""
+) -> tuple[list[list[str]], DenoiseResult, bool, list[int]]:
+    """Decode ``len(segments) - 1`` holes between fixed text segments;
+    ``(fills per row, result, used_grammar, grammar-forced tokens per row)``."""
     if len(lengths) != len(segments) - 1:
         raise InputError(f"{len(segments)} segments need {len(segments) - 1} hole lengths, got {len(lengths)}")
     prefix, suffix = lm.prefix_ids(language), lm.suffix_ids()
@@ -99,12 +101,14 @@ def generate_segments(
     grammar = grammar_for(language) if config.uses_grammar else None
     guard = None
     if grammar is not None:
-        guard = GrammarGuard(lm, grammar, masked.numpy(), len(prefix), content_end)
+        guard = GrammarGuard(lm, grammar, masked.numpy(), len(prefix), content_end, language=language,
+                             horizon=config.close_horizon)
     on_block = _block_check(lm, language, masked, len(prefix), content_end) if config.uses_remask else None
     res = denoise(lm, batch, masked, config, guard=guard, generator=generator, on_block=on_block)
     out = res.ids.cpu().numpy()
     fills = [[lm.text_of(out[r, a:b]) for a, b in ranges] for r in range(num_rows)]
-    return fills, res, grammar is not None
+    forced = guard.forced.tolist() if guard is not None else [0] * num_rows
+    return fills, res, grammar is not None, forced
 
 
 def _block_check(lm: DiffusionLM, language: str, editable: torch.Tensor, start: int, end: int):
@@ -244,13 +248,14 @@ def fill_template(
     cuts.append(len(src))
     segments = [src[cuts[i]: cuts[i + 1]].decode("utf-8", "replace") for i in range(0, len(cuts), 2)]
     generator = torch.Generator().manual_seed(config.seed)
-    fills, res, used_grammar = generate_segments(lm, language, segments, lengths, config,
+    fills, res, used_grammar, forced = generate_segments(lm, language, segments, lengths, config,
                                                  num_rows=num_samples, generator=generator)
     per_row_seconds = (time.perf_counter() - t0) / num_samples
     results = []
     for r in range(num_samples):
         t_row = time.perf_counter()
-        counters = _Counters(nfe=res.nfe, rejected=res.num_rejected // num_samples, dropped=res.num_dropped // num_samples)
+        counters = _Counters(nfe=res.nfe, rejected=res.num_rejected // num_samples,
+                             dropped=res.num_dropped // num_samples, forced=forced[r])
         code, spans = template.fill(fills[r])
         code, spans, rounds, verdict, n_fallback = _repair(lm, language, code, list(spans), holes, config, generator,
                                                            counters)
@@ -262,6 +267,7 @@ def fill_template(
             ok=verdict.ok, level=verdict.level, rounds=rounds, fallback=n_fallback > 0, nfe=counters.nfe,
             seconds=per_row_seconds + time.perf_counter() - t_row, constraint=config.constraint,
             grammar=used_grammar, num_rejected=counters.rejected, num_dropped=counters.dropped,
+            num_forced=counters.forced,
             num_fallback_regions=n_fallback, problems=tuple(p.message for p in verdict.problems),
             categories_ok=cats,
         )
@@ -293,8 +299,10 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
         total = sum(len(lm.encode(s, language)) for s in segments) + sum(lens) + 4
         if total > lm.max_length:  # cannot fit the whole program: stop remasking, fall back
             break
-        fills, res, _ = generate_segments(lm, language, segments, lens, config, num_rows=1, generator=generator)
+        fills, res, _, forced = generate_segments(lm, language, segments, lens, config, num_rows=1,
+                                                  generator=generator)
         counters.add(res)
+        counters.forced += forced[0]
         code, spans = _splice(code, [(a, b) for a, b, _ in regions], fills[0], spans)
         verdict = check(code, language)
     n_fallback = 0

@@ -17,8 +17,9 @@ class ValidityRecord:
       category's minimal filler (``num_fallback_regions`` of them) — never hidden;
     * ``nfe``: model forward passes; ``seconds``: wall time; ``constraint``: the mode used;
     * ``num_rejected``: commits the grammar refused; ``num_dropped``: positions left empty because no
-      candidate was viable; ``grammar``: whether an incremental grammar was used (``False`` when the
-      language has none, even if the constraint asked for it);
+      candidate was viable; ``num_forced``: tokens the grammar's closing text supplied at the end of a
+      budget when none of the model's candidates could close the program; ``grammar``: whether an
+      incremental grammar was used (``False`` when the language has none, even if asked for);
     * ``problems``: the final check's messages (empty when ``ok``); ``categories_ok``: per hole, whether
       the fill parses as its declared category in context.
     """
@@ -33,6 +34,7 @@ class ValidityRecord:
     grammar: bool = False
     num_rejected: int = 0
     num_dropped: int = 0
+    num_forced: int = 0
     num_fallback_regions: int = 0
     problems: tuple[str, ...] = ()
     categories_ok: tuple[bool, ...] = ()

@@ -64,22 +64,32 @@ def main() -> None:
     ap.add_argument("--constraint", default="full")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--oracle-length", action="store_true",
+                    help="give each hole exactly the original's token count (an upper bound; not a real setting)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from treediff.sample import get_model, infill
+    from treediff.sample import SamplerConfig, get_model, infill
+    from treediff.sample.holes import find_holes
+    from treediff.sample.pipeline import fill_template
 
     lm = get_model(args.model, device="cpu")
     rows = []
     t0 = time.perf_counter()
     for mod, src, a, b, cat, original in cases(args.per_file, args.max_chars, args.seed):
-        r = infill(src, "python", model=lm, spans=[(a, b, cat)], constraint=args.constraint, seed=args.seed)
+        if args.oracle_length:
+            template = find_holes(src, "python", spans=[(a, b, cat)])
+            cfg = SamplerConfig(constraint=args.constraint, seed=args.seed, device="cpu")
+            r = fill_template(lm, template, cfg, lengths=[len(lm.encode(original, "python"))])[0]
+        else:
+            r = infill(src, "python", model=lm, spans=[(a, b, cat)], constraint=args.constraint, seed=args.seed)
         h = r.holes[0]
         rows.append({"module": mod, "category": cat, "ok": r.record.ok, "category_ok": h.category_ok,
                      "exact": h.text.strip() == original.strip(), "fallback": r.record.fallback,
                      "rounds": r.record.rounds, "nfe": r.record.nfe})
     n = max(1, len(rows))
     print(f"{len(rows)} holes in {len({r['module'] for r in rows})} held-out modules, constraint {args.constraint}, "
+          f"{'oracle' if args.oracle_length else 'default'} hole lengths, "
           f"{time.perf_counter() - t0:.1f} s")
     for cat in [*KINDS, "all"]:
         sel = [r for r in rows if cat == "all" or r["category"] == cat]

@@ -64,6 +64,9 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.9)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-untrained", action="store_true")
+    ap.add_argument("--untrained-only", action="store_true", help="only the untrained twin, full vs none")
+    ap.add_argument("--same-nfe", action="store_true",
+                    help="only: grammar constraint with extra_steps=0 (exactly the unconstrained NFE) vs none")
     ap.add_argument("--json", default=None, help="write all summaries and per-sample rows here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -78,7 +81,14 @@ def main() -> None:
             ("trained none", lm, dict(base, constraint="none")),
             ("trained full threshold", lm, dict(base, constraint="full", threshold=args.threshold)),
             ("trained none threshold", lm, dict(base, constraint="none", threshold=args.threshold))]
-    if not args.skip_untrained:
+    if args.untrained_only:
+        twin = untrained_twin(lm)
+        runs = [("untrained full", twin, dict(base, constraint="full")),
+                ("untrained none", twin, dict(base, constraint="none"))]
+    elif args.same_nfe:
+        runs = [("trained grammar, same NFE", lm, dict(base, constraint="grammar", extra_steps=0.0)),
+                ("trained none", lm, dict(base, constraint="none"))]
+    elif not args.skip_untrained:
         twin = untrained_twin(lm)
         runs += [("untrained full", twin, dict(base, constraint="full")),
                  ("untrained none", twin, dict(base, constraint="none"))]
@@ -87,6 +97,18 @@ def main() -> None:
     for label, model, settings in runs:
         out[label] = run(model, problems, label=label, **settings)
     s = {k: v[0] for k, v in out.items()}
+    if args.untrained_only:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"summaries": s, "rows": {k: v[1] for k, v in out.items()}}, f, indent=1)
+        return
+    if args.same_nfe:
+        ratio = s["trained grammar, same NFE"]["seconds_per_sample"] / s["trained none"]["seconds_per_sample"]
+        print(f"grammar-constrained/unconstrained wall time per sample at equal NFE: {ratio:.2f}x")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"summaries": s, "overhead": ratio, "rows": {k: v[1] for k, v in out.items()}}, f, indent=1)
+        return
     ratio = s["trained full"]["seconds_per_sample"] / s["trained none"]["seconds_per_sample"]
     nfe_ratio = s["trained full"]["mean_nfe"] / s["trained full threshold"]["mean_nfe"]
     print(f"constrained/unconstrained wall time per sample: {ratio:.2f}x")

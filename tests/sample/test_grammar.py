@@ -375,3 +375,11 @@ def test_line_continuation_follows_cpython(grammar):
     session = grammar.session()
     assert session.complete("x = 1 + \\\n    2\n")
     assert not session.viable("x = 1 + \\   \n    2\n")
+
+
+def test_closing_suffix_on_very_deep_nesting_does_not_crash(grammar):
+    session = grammar.session()
+    text = "x = " + "(" * 2000
+    assert session.viable(text)
+    assert session.closing_suffix(text) is None  # far more than max_terminals closers needed
+    assert session.closing_suffix("x = " + "(" * 3) is not None

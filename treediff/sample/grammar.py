@@ -285,6 +285,10 @@ class _Compiled:
         return best(stack)
 
 
+#: Deepest parser stack :meth:`PrefixSession.closing_suffix` completes (random token soup nests deeply).
+_MAX_COMPLETION_STACK = 400
+
+
 def _lexeme(rx: Any, text: str) -> str | None:
     """``"full"`` or ``"partial"`` if the lexer's (leftmost, not longest) match of ``rx`` covers all of
     ``text``, now or once more text follows; ``None`` otherwise (``'a' b`` is no partial string)."""
@@ -456,7 +460,13 @@ class PrefixSession:
         ends = list(self._ends(text, self._advance(text), finish=True))
         plans = []
         for end in ends:
-            cost, names = self._g.completion(end.stack)
+            if len(end.stack) > _MAX_COMPLETION_STACK:
+                continue  # the memoised completion recurses once per stack level; such a text needs far
+                # more than max_terminals closing terminals anyway
+            try:
+                cost, names = self._g.completion(end.stack)
+            except RecursionError:  # pragma: no cover - bounded above; a last guard
+                continue
             if cost < float("inf") and len(names) <= max_terminals:
                 plans.append((len(end.suffix) + cost, end, names))
         for _, node, names in sorted(plans, key=lambda plan: plan[0])[:4]:

@@ -87,7 +87,6 @@ def main() -> None:
         rows.append({"module": mod, "category": cat, "ok": r.record.ok, "category_ok": h.category_ok,
                      "exact": h.text.strip() == original.strip(), "fallback": r.record.fallback,
                      "rounds": r.record.rounds, "nfe": r.record.nfe})
-    n = max(1, len(rows))
     print(f"{len(rows)} holes in {len({r['module'] for r in rows})} held-out modules, constraint {args.constraint}, "
           f"{'oracle' if args.oracle_length else 'default'} hole lengths, "
           f"{time.perf_counter() - t0:.1f} s")

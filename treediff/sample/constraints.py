@@ -61,6 +61,7 @@ class GrammarGuard:
         self.num_dropped = 0
         self.num_forced = 0
         self.forced = np.zeros(num_rows, dtype=np.int64)  # per row
+        self.dropped = np.zeros(num_rows, dtype=np.int64)  # per row
         self.num_remasked = 0
         self._tok_text: dict[int, str] = {}
 
@@ -117,6 +118,7 @@ class GrammarGuard:
                     return False
         ids[pos], masked[pos] = self.lm.end_id, False
         self.num_dropped += 1
+        self.dropped[row] += 1
         if pos + 1 < nxt and not session.viable(head + tail):
             self._remask(row, ids, masked, pos + 1, nxt)
         return False

@@ -30,13 +30,14 @@ __all__ = ["DenoiseResult", "denoise", "plan_blocks"]
 @dataclass(frozen=True)
 class DenoiseResult:
     """``ids [B, L]`` decoded; ``nfe`` forward passes; ``num_steps``; ``num_rejected`` guard refusals;
-    ``num_dropped`` positions left empty because no candidate was viable."""
+    ``num_dropped`` positions left empty because no candidate was viable (``dropped_per_row``: per row)."""
 
     ids: Tensor
     nfe: int
     num_steps: int
     num_rejected: int
     num_dropped: int
+    dropped_per_row: tuple[int, ...] = ()
 
 
 def plan_blocks(masked: Tensor, block_size: int) -> list[Tensor]:
@@ -84,6 +85,7 @@ def denoise(
     steps_per_block = None if config.steps is None else max(1, math.ceil(config.steps / max(1, len(blocks))))
     cache_on = _use_cache(lm, config)
     nfe = num_steps = num_rejected = num_dropped = 0
+    dropped = torch.zeros(ids.shape[0], dtype=torch.long)
     b, redone = 0, False
     pending: Tensor | None = None  # remasked positions to redo with the current block
     while b < len(blocks):
@@ -132,6 +134,7 @@ def denoise(
         left = block & masked
         if bool(left.any()):  # budget spent: leave these positions empty
             num_dropped += int(left.sum())
+            dropped += left.sum(1).cpu()
             ids, masked = _close(lm, ids, masked, left, guard)
         if on_block is not None and not redone:
             redo = on_block(b, ids, masked)
@@ -144,8 +147,10 @@ def denoise(
         b, redone = b + 1, False
     if bool(masked.any()):  # remasked by a guard outside any remaining block
         num_dropped += int(masked.sum())
+        dropped += masked.sum(1).cpu()
         ids, masked = _close(lm, ids, masked, masked.clone(), guard)
-    return DenoiseResult(ids=ids, nfe=nfe, num_steps=num_steps, num_rejected=num_rejected, num_dropped=num_dropped)
+    return DenoiseResult(ids=ids, nfe=nfe, num_steps=num_steps, num_rejected=num_rejected, num_dropped=num_dropped,
+                         dropped_per_row=tuple(dropped.tolist()))
 
 
 def _close(lm: DiffusionLM, ids: Tensor, masked: Tensor, left: Tensor, guard: Guard | None) -> tuple[Tensor, Tensor]:

@@ -51,7 +51,7 @@ class _Counters:
     def add(self, res: DenoiseResult) -> None:
         self.nfe += res.nfe
         self.rejected += res.num_rejected
-        self.dropped += res.num_dropped
+        self.dropped += res.dropped_per_row[0] if res.dropped_per_row else res.num_dropped
 
 
 def generate_segments(
@@ -63,9 +63,9 @@ def generate_segments(
     *,
     num_rows: int,
     generator: torch.Generator,
-) -> tuple[list[list[str]], DenoiseResult, bool, list[int]]:
+) -> tuple[list[list[str]], DenoiseResult, bool, list[dict[str, int]]]:
     """Decode ``len(segments) - 1`` holes between fixed text segments;
-    ``(fills per row, result, used_grammar, grammar-forced tokens per row)``."""
+    ``(fills per row, result, used_grammar, per-row guard counts {"forced", "dropped"})``."""
     if len(lengths) != len(segments) - 1:
         raise InputError(f"{len(segments)} segments need {len(segments) - 1} hole lengths, got {len(lengths)}")
     prefix, suffix = lm.prefix_ids(language), lm.suffix_ids()
@@ -107,8 +107,10 @@ def generate_segments(
     res = denoise(lm, batch, masked, config, guard=guard, generator=generator, on_block=on_block)
     out = res.ids.cpu().numpy()
     fills = [[lm.text_of(out[r, a:b]) for a, b in ranges] for r in range(num_rows)]
-    forced = guard.forced.tolist() if guard is not None else [0] * num_rows
-    return fills, res, grammar is not None, forced
+    counts = [{"forced": 0, "dropped": 0} for _ in range(num_rows)]
+    if guard is not None:
+        counts = [{"forced": int(f), "dropped": int(d)} for f, d in zip(guard.forced, guard.dropped)]
+    return fills, res, grammar is not None, counts
 
 
 def _block_check(lm: DiffusionLM, language: str, editable: torch.Tensor, start: int, end: int):
@@ -255,7 +257,7 @@ def fill_template(
     for r in range(num_samples):
         t_row = time.perf_counter()
         counters = _Counters(nfe=res.nfe, rejected=res.num_rejected // num_samples,
-                             dropped=res.num_dropped // num_samples, forced=forced[r])
+                             dropped=res.dropped_per_row[r] + forced[r]["dropped"], forced=forced[r]["forced"])
         code, spans = template.fill(fills[r])
         code, spans, rounds, verdict, n_fallback = _repair(lm, language, code, list(spans), holes, config, generator,
                                                            counters)
@@ -302,7 +304,8 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
         fills, res, _, forced = generate_segments(lm, language, segments, lens, config, num_rows=1,
                                                   generator=generator)
         counters.add(res)
-        counters.forced += forced[0]
+        counters.forced += forced[0]["forced"]
+        counters.dropped += forced[0]["dropped"]
         code, spans = _splice(code, [(a, b) for a, b, _ in regions], fills[0], spans)
         verdict = check(code, language)
     n_fallback = 0

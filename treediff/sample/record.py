@@ -16,7 +16,8 @@ class ValidityRecord:
     * ``rounds``: compiler-remasking rounds run; ``fallback``: a region was replaced by its
       category's minimal filler (``num_fallback_regions`` of them) — never hidden;
     * ``nfe``: model forward passes; ``seconds``: wall time; ``constraint``: the mode used;
-    * ``num_rejected``: commits the grammar refused; ``num_dropped``: positions left empty because no
+    * ``num_rejected``: commits the grammar refused (for a batch of samples, each sample's even share of
+      the batch's first decoding pass, plus its own remask rounds); ``num_dropped``: positions left empty because no
       candidate was viable; ``num_forced``: tokens the grammar's closing text supplied at the end of a
       budget when none of the model's candidates could close the program; ``grammar``: whether an
       incremental grammar was used (``False`` when the language has none, even if asked for);

@@ -116,7 +116,7 @@ def repair(
 
         record = ValidityRecord(ok=True, level=verdict.level, rounds=0, fallback=False, nfe=0,
                                 seconds=verdict.seconds, constraint=cfg.constraint)
-        return FillResult(code=text, record=record)
+        return FillResult(code=text, record=record, verdict=verdict)
     from treediff.sample.holes import enclosing_region
 
     tree = parse(text, lang)

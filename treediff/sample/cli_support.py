@@ -44,7 +44,8 @@ def load_for_cli(model: str | None, device: str, trust_remote_code: bool, thread
 
 
 def _record_row(name: str, language: str, result: FillResult, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    verdict = check(result.code, language).to_dict()
+    # the pipeline's final check, not a second compile of the same code
+    verdict = (result.verdict if result.verdict is not None else check(result.code, language)).to_dict()
     r = result.record
     return {**verdict, "path": name, "language": language, "rounds": r.rounds, "fallback": r.fallback, "nfe": r.nfe,
             "sampler_seconds": r.seconds, "constraint": r.constraint, **(extra or {})}

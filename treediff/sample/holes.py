@@ -33,7 +33,9 @@ from treediff.errors import InputError, NotFound
 from treediff.syntax.language import CATEGORIES, Language, get_language
 from treediff.syntax.tree import Node, SyntaxTree, decode_source, parse
 
-__all__ = ["HOLE_PATTERN", "Hole", "HoleTemplate", "find_holes", "fill_parses_as", "enclosing_region", "filler"]
+__all__ = [
+    "HOLE_PATTERN", "Hole", "HoleTemplate", "find_holes", "fill_parses_as", "enclosing_region", "filler", "indent_at",
+]
 
 #: ``<|hole|>`` or ``<|hole:CATEGORY|>``; group ``category`` is ``None`` for the bare marker.
 HOLE_PATTERN = re.compile(r"<\|hole(?::(?P<category>[^|<>\s]*))?\|>")
@@ -230,7 +232,7 @@ def find_holes(
             f"(CATEGORY one of: {_choices(lang)}), or pass spans= / select="
         )
     _infer_categories(data, lang, items)
-    holes = tuple(Hole(i, s, e, cat, orig, _indent_at(data, s)) for i, (s, e, cat, orig) in enumerate(items))
+    holes = tuple(Hole(i, s, e, cat, orig, indent_at(data, s)) for i, (s, e, cat, orig) in enumerate(items))
     return HoleTemplate(data, lang, holes)
 
 
@@ -253,7 +255,8 @@ def _check_category(lang: Language, category: object, where: str) -> str:
     return category  # type: ignore[return-value]
 
 
-def _indent_at(data: bytes, pos: int) -> str:
+def indent_at(data: bytes, pos: int) -> str:
+    """The leading blanks of the line that holds byte ``pos`` (up to ``pos``)."""
     line = data[data.rfind(b"\n", 0, pos) + 1 : pos]
     return line[: len(line) - len(line.lstrip(b" \t"))].decode("utf-8")
 
@@ -359,7 +362,7 @@ def _infer_categories(data: bytes, lang: Language, items: list[list]) -> None:
 def _trial(data: bytes, lang: Language, items: list[list], i: int, category: str) -> tuple[SyntaxTree, int, int]:
     """The code with hole ``i`` holding the ``category`` filler, the others their text or filler."""
     texts = [
-        filler(lang, category if j == i else cat, indent=_indent_at(data, s)) if j == i or orig is None else orig
+        filler(lang, category if j == i else cat, indent=indent_at(data, s)) if j == i or orig is None else orig
         for j, (s, _, cat, orig) in enumerate(items)
     ]
     code, spans = _splice(data, [(s, e) for s, e, _, _ in items], texts)

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -162,8 +163,6 @@ def _close(lm: DiffusionLM, ids: Tensor, masked: Tensor, left: Tensor, guard: Gu
         ids[left] = lm.end_id
         masked &= ~left
         return ids, masked
-    import numpy as np
-
     ids_np, masked_np = ids.cpu().numpy().copy(), masked.cpu().numpy().copy()
     todo = left.cpu().numpy().copy()
     for r in range(ids_np.shape[0]):
@@ -181,8 +180,6 @@ def _close(lm: DiffusionLM, ids: Tensor, masked: Tensor, left: Tensor, guard: Gu
 
 def _shifted(guard: Guard, offset: int, full_ids: Tensor, full_masked: Tensor) -> Guard:
     """A guard for a tail window ``[offset, L)``: it sees and edits whole rows."""
-    import numpy as np
-
     def call(row: int, pos: int, candidates: list, ids_tail, masked_tail) -> bool:
         ids_row = np.concatenate([full_ids[row, :offset].cpu().numpy(), ids_tail])
         masked_row = np.concatenate([full_masked[row, :offset].cpu().numpy(), masked_tail])

@@ -112,8 +112,8 @@ class TreediffLM(DiffusionLM):
         self.banned_ids = sorted(specials - {tokenizer.end_of_hole_id, tokenizer.eos_id})
         self.vocab_size = tokenizer.vocab_size
         self.max_length = int(cfg.max_position)
-        self._token_bytes = [b"" if tokenizer.is_special(np.array([i]))[0] else tokenizer.decode_bytes([i])
-                             for i in range(tokenizer.vocab_size)]
+        special = tokenizer.is_special(np.arange(tokenizer.vocab_size))
+        self._token_bytes = [b"" if special[i] else tokenizer.decode_bytes([i]) for i in range(tokenizer.vocab_size)]
         self.supports_cache = hasattr(self.model, "forward") and "prefix_cache" in _forward_params(self.model)
 
     def prefix_ids(self, language: str) -> list[int]:

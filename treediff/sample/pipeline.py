@@ -29,11 +29,11 @@ import torch
 from treediff.errors import InputError
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.constraints import GrammarGuard, grammar_for
-from treediff.sample.holes import HoleTemplate, enclosing_region, fill_parses_as, filler
+from treediff.sample.holes import HoleTemplate, enclosing_region, fill_parses_as, filler, indent_at
 from treediff.sample.loop import DenoiseResult, denoise
 from treediff.sample.models import DiffusionLM
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord
-from treediff.syntax.tree import parse
+from treediff.syntax.tree import SyntaxTree, parse
 from treediff.validity import check
 
 __all__ = ["fill_template", "generate_segments", "problem_span"]
@@ -63,6 +63,7 @@ def generate_segments(
     *,
     num_rows: int,
     generator: torch.Generator,
+    cap: bool = True,
 ) -> tuple[list[list[str]], DenoiseResult, bool, list[dict[str, int]]]:
     """Decode ``len(segments) - 1`` holes between fixed text segments;
     ``(fills per row, result, used_grammar, per-row guard counts {"forced", "dropped"})``."""
@@ -71,15 +72,15 @@ def generate_segments(
     prefix, suffix = lm.prefix_ids(language), lm.suffix_ids()
     encoded = [lm.encode(seg, language) for seg in segments]
     context = len(prefix) + len(suffix) + sum(len(e) for e in encoded)
-    room = lm.max_length - context
-    if room < len(lengths):
+    room = min(lm.max_length - context, MAX_TOKENS)
+    if room < len(lengths) or (not cap and sum(lengths) > room):
         raise InputError(f"the prompt and context take {context} tokens; the model takes at most {lm.max_length}, "
                          "which leaves no room for the holes")
-    if sum(lengths) > room:  # cap the request to what the model can take, and say so
+    if sum(lengths) > room:  # cap the request to what the model (and MAX_TOKENS) can take, and say so
         scale = room / sum(lengths)
         capped = [max(1, int(n * scale)) for n in lengths]
-        warnings.warn(f"requested {sum(lengths)} new tokens but only {room} fit the model's {lm.max_length}; "
-                      f"capped to {sum(capped)}", stacklevel=3)
+        warnings.warn(f"requested {sum(lengths)} new tokens but only {room} fit (model length {lm.max_length}, "
+                      f"cap {MAX_TOKENS}); capped to {sum(capped)}", stacklevel=3)
         lengths = capped
     ids: list[int] = list(prefix)
     editable: list[bool] = [False] * len(prefix)
@@ -181,9 +182,8 @@ def problem_span(problem, size: int) -> tuple[int, int]:
     return a, min(max(problem.end_byte, a + 1), size)
 
 
-def _problem_regions(code: str, language: str, problems, spans) -> list[tuple[int, int, int]]:
+def _problem_regions(tree: SyntaxTree, problems, spans) -> list[tuple[int, int, int]]:
     """``(start, end, hole)`` byte regions to remask, merged, each inside one hole span."""
-    tree = parse(code, language)
     found: list[tuple[int, int, int]] = []
     for p in problems:
         h = _owner(spans, p.start_byte)
@@ -203,15 +203,7 @@ def _problem_regions(code: str, language: str, problems, spans) -> list[tuple[in
     return merged
 
 
-def _line_indent(code: str, byte: int) -> str:
-    data = code.encode("utf-8")
-    line_start = data.rfind(b"\n", 0, byte) + 1
-    line = data[line_start:byte].decode("utf-8", "replace")
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-def _region_category(code: str, language: str, a: int, b: int, default: str) -> str:
-    tree = parse(code, language)
+def _region_category(tree: SyntaxTree, a: int, b: int, default: str) -> str:
     try:
         node = tree.node_at(a, b)
     except Exception:  # no named node there
@@ -239,10 +231,6 @@ def fill_template(
     holes = template.holes
     if lengths is None:
         lengths = [config.hole_tokens.get(h.category, 16) for h in holes]
-    if sum(lengths) > MAX_TOKENS:
-        scale = MAX_TOKENS / sum(lengths)
-        lengths = [max(1, int(n * scale)) for n in lengths]
-        warnings.warn(f"request of {sum(lengths)} tokens capped at {MAX_TOKENS}", stacklevel=2)
     src = template.source
     cuts = [0]
     for h in holes:
@@ -273,7 +261,7 @@ def fill_template(
             num_fallback_regions=n_fallback, problems=tuple(p.message for p in verdict.problems),
             categories_ok=cats,
         )
-        results.append(FillResult(code=code, record=record, holes=hole_fills))
+        results.append(FillResult(code=code, record=record, holes=hole_fills, verdict=verdict))
     return results
 
 
@@ -284,7 +272,7 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
     if not config.uses_remask:
         return code, spans, rounds, verdict, 0
     while not verdict.ok and rounds < config.max_rounds:
-        regions = _problem_regions(code, language, verdict.problems, spans)
+        regions = _problem_regions(parse(code, language), verdict.problems, spans)
         if not regions:
             break
         rounds += 1
@@ -295,14 +283,14 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
             segments.append(data[last:a].decode("utf-8", "replace"))
             old = data[a:b].decode("utf-8", "replace")
             n_old = len(lm.encode(old, language)) if old else config.hole_tokens.get(holes[h].category, 16)
-            lens.append(min(n_old + _SLACK, MAX_TOKENS))
+            lens.append(n_old + _SLACK)
             last = b
         segments.append(data[last:].decode("utf-8", "replace"))
-        total = sum(len(lm.encode(s, language)) for s in segments) + sum(lens) + 4
-        if total > lm.max_length:  # cannot fit the whole program: stop remasking, fall back
+        try:
+            fills, res, _, forced = generate_segments(lm, language, segments, lens, config, num_rows=1,
+                                                      generator=generator, cap=False)
+        except InputError:  # the whole program does not fit the model: stop remasking, fall back
             break
-        fills, res, _, forced = generate_segments(lm, language, segments, lens, config, num_rows=1,
-                                                  generator=generator)
         counters.add(res)
         counters.forced += forced[0]["forced"]
         counters.dropped += forced[0]["dropped"]
@@ -310,18 +298,18 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
         verdict = check(code, language)
     n_fallback = 0
     if not verdict.ok and config.fallback:
-        regions = _problem_regions(code, language, verdict.problems, spans)
-        texts = []
-        for a, b, h in regions:
-            cat = _region_category(code, language, a, b, holes[h].category)
-            texts.append(filler(language, cat, indent=_line_indent(code, a)))
+        tree = parse(code, language)
+        regions = _problem_regions(tree, verdict.problems, spans)
+        texts = [filler(language, _region_category(tree, a, b, holes[h].category), indent=indent_at(tree.source, a))
+                 for a, b, h in regions]
         if regions:
             new_code, new_spans = _splice(code, [(a, b) for a, b, _ in regions], texts, spans)
             new_verdict = check(new_code, language)
             if new_verdict.ok:
                 return new_code, new_spans, rounds, new_verdict, len(regions)
         # whole holes: each hole's fill becomes its category's filler
-        texts = [filler(language, h.category, indent=_line_indent(code, s)) for h, (s, e) in zip(holes, spans)]
+        data = code.encode("utf-8")
+        texts = [filler(language, h.category, indent=indent_at(data, s)) for h, (s, e) in zip(holes, spans)]
         code, spans = _splice(code, spans, texts, spans)  # the last resort, adopted whatever its verdict
         verdict = check(code, language)
         n_fallback = len(holes)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from treediff.validity.check import ValidityResult
+
 __all__ = ["ValidityRecord", "HoleFill", "FillResult"]
 
 
@@ -67,11 +69,13 @@ class HoleFill:
 
 @dataclass(frozen=True)
 class FillResult:
-    """``code`` (the whole program), its :class:`ValidityRecord`, and the filled holes."""
+    """``code`` (the whole program), its :class:`ValidityRecord`, the filled holes, and ``verdict``: the
+    final :class:`~treediff.validity.ValidityResult` the record was read from (reports reuse it)."""
 
     code: str
     record: ValidityRecord
     holes: tuple[HoleFill, ...] = ()
+    verdict: ValidityResult | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:

@@ -34,11 +34,11 @@ from typing import Iterator
 from treediff.errors import InputError
 from treediff.sample.holes import HOLE_PATTERN
 from treediff.syntax.language import get_language
-from treediff.syntax.tree import parse
+from treediff.syntax.tree import parse, read_source
 
 __all__ = ["Spec", "read_specs"]
 
-_MAX_SPEC_BYTES = 1_000_000
+_MAX_SPEC_FILE_BYTES = 100_000_000  # a .jsonl of many specs
 
 
 @dataclass(frozen=True)
@@ -111,15 +111,7 @@ def read_specs(source: str | os.PathLike[str], *, signature: str | None = None,
     """Specs from a path (``.jsonl``: many; ``.py`` / other file: one) or a literal spec string."""
     path = Path(source) if isinstance(source, (str, os.PathLike)) and len(str(source)) < 4096 else None
     if path is not None and path.is_file():
-        if path.stat().st_size > _MAX_SPEC_BYTES * 100:
-            raise InputError(f"{path}: spec file is larger than {_MAX_SPEC_BYTES * 100} bytes")
-        data = path.read_bytes()
-        if b"\x00" in data:
-            raise InputError(f"{path}: binary file, not a spec")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not UTF-8 text") from None
+        text = read_source(path, max_bytes=_MAX_SPEC_FILE_BYTES).decode("utf-8")  # binary / non-UTF-8 / size: errors
         if path.suffix == ".jsonl":
             yield from _jsonl_specs(path, text, language)
             return

@@ -41,6 +41,8 @@ class SamplerConfig:
       whose confidence is at least this, at least one per step; ``steps`` is then an upper bound;
     * ``temperature`` (0 = greedy) and ``top_p`` for the token proposals;
     * ``constraint``: :data:`CONSTRAINTS`; ``max_rounds``: compiler-remasking rounds K;
+      ``remask_temperature``: the least temperature of a remasking round (greedy decoding would
+      write the same error again; seeded, so runs repeat; ``None``: the run's own temperature);
     * ``num_candidates``: tokens tried per grammar-checked commit before the position is left masked;
     * ``extra_steps``: with the grammar guard, a block may take this fraction of its step budget more
       to redo positions the guard sent back (0 keeps NFE equal to unconstrained decoding);
@@ -62,8 +64,9 @@ class SamplerConfig:
     top_p: float = 1.0
     constraint: str = "full"
     max_rounds: int = 3
+    remask_temperature: float | None = 0.7
     num_candidates: int = 16
-    extra_steps: float = 0.5
+    extra_steps: float = 0.0
     close_horizon: int = 16
     fallback: bool = True
     max_new_tokens: int = 128
@@ -94,6 +97,9 @@ class SamplerConfig:
             bad("constraint", f"must be one of {', '.join(CONSTRAINTS)}")
         if not (_is_int(self.max_rounds) and 0 <= self.max_rounds <= 100):
             bad("max_rounds", "must be an int in [0, 100]")
+        if self.remask_temperature is not None and not (
+                isinstance(self.remask_temperature, (int, float)) and self.remask_temperature >= 0.0):
+            bad("remask_temperature", "must be None or >= 0")
         if not (_is_int(self.num_candidates) and 1 <= self.num_candidates <= 4096):
             bad("num_candidates", "must be an int in [1, 4096]")
         if not (isinstance(self.extra_steps, (int, float)) and 0.0 <= self.extra_steps <= 10.0):

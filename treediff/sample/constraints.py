@@ -63,6 +63,10 @@ class GrammarGuard:
         self.forced = np.zeros(num_rows, dtype=np.int64)  # per row
         self.dropped = np.zeros(num_rows, dtype=np.int64)  # per row
         self.num_remasked = 0
+        self.num_rechosen = 0  # provisional tokens replaced by a stored alternative when their gap closed
+        self.num_rechosen_runs = 0
+        self.num_rejected_runs = 0  # provisional runs (partly) remasked because no stored candidate fitted
+        self._alternatives: list[dict[int, list]] = [{} for _ in range(num_rows)]  # provisional candidates
         self._tok_text: dict[int, str] = {}
 
     def _text(self, token: int) -> str:
@@ -78,6 +82,7 @@ class GrammarGuard:
         if pos != frontier:  # provisional: checked when the gap before it closes
             ids[pos] = candidates[0]
             masked[pos] = False
+            self._alternatives[row][pos] = candidates
             return True
         later = gaps[gaps > pos - lo]
         nxt = lo + int(later[0]) if later.size else hi
@@ -109,24 +114,27 @@ class GrammarGuard:
             if check(head + self._text(c) + tail):
                 ids[pos], masked[pos] = c, False
                 return True
-        if pos + 1 < nxt:  # the provisional run after the gap may be what fails: retry without it
+        if pos + 1 < nxt:  # the provisional run after the gap is what fails: commit here, re-choose the run
             for c in candidates:
                 self.num_checks += 1
                 if session.viable(head + self._text(c)):
                     ids[pos], masked[pos] = c, False
-                    self._remask(row, ids, masked, pos + 1, nxt)
-                    return False
+                    self._rechoose(row, ids, masked, pos + 1, nxt, head + self._text(c), last=nxt == hi)
+                    return True
         ids[pos], masked[pos] = self.lm.end_id, False
         self.num_dropped += 1
         self.dropped[row] += 1
         if pos + 1 < nxt and not session.viable(head + tail):
-            self._remask(row, ids, masked, pos + 1, nxt)
+            self._rechoose(row, ids, masked, pos + 1, nxt, head, last=nxt == hi)
         return False
 
     def _open_end(self, ids: np.ndarray, masked: np.ndarray, lo: int, hi: int) -> bool:
-        """True when only blank fixed text follows the last masked position (generation at the end of a
-        program, as in synthesis), so the grammar's closing text is what the remaining masks must hold."""
-        last = lo + int(np.flatnonzero(masked[lo:hi])[-1])
+        """True when only blank fixed text follows the last masked (or editable) position (generation at the
+        end of a program, as in synthesis), so the grammar's closing text is what the remaining masks must hold."""
+        where = np.flatnonzero(masked[lo:hi])
+        if where.size == 0:
+            return False
+        last = lo + int(where[-1])
         return not self.lm.text_of(ids[last + 1 : hi]).strip()
 
     def _need(self, session, text: str) -> int:
@@ -139,8 +147,47 @@ class GrammarGuard:
             self._closing[text] = need
         return need
 
+    def _rechoose(self, row: int, ids: np.ndarray, masked: np.ndarray, a: int, b: int, text: str, *,
+                  last: bool) -> None:
+        """Re-check the provisional run ``[a, b)`` after its gap closed on ``text``, left to right: each
+        position keeps the first of its stored candidates (the model's ranking when it was committed) that
+        leaves the text viable, so no forward pass is spent; from the first position where none does, the
+        rest of the run is remasked (a rejected commit).  ``last``: the run ends the content, so the
+        joined text must also be a complete program, else the whole run is remasked."""
+        session = self.sessions[row]
+        alternatives = self._alternatives[row]
+        self.num_rechosen_runs += 1
+        lo, hi = self.start, self.end
+        open_end = self._open_end(ids, self.editable[row], lo, hi)
+        after = np.cumsum(self.editable[row, lo:hi][::-1])[::-1]  # editable positions from q to the end
+        for q in range(a, b):
+            options = alternatives.pop(q, None) or [int(ids[q])]
+            if not self.editable[row, q]:
+                options = [int(ids[q])]
+            room = int(after[q - lo]) - 1  # positions after q that may still change
+            closing = open_end and self.horizon and room < self.horizon
+            for c in options:
+                self.num_checks += 1
+                joined = text + self._text(c)
+                if session.viable(joined) and (not closing or self._need(session, joined) <= room):
+                    if c != ids[q]:
+                        self.num_rechosen += 1
+                    ids[q] = c
+                    text = joined
+                    break
+            else:  # nothing fits here: the rest is decoded again (from the run's start if fixed text fails)
+                self.num_rejected_runs += 1
+                self._remask(row, ids, masked, q if self.editable[row, q] else a, b)
+                return
+        self.num_checks += 1
+        if last and not session.complete(text):
+            self.num_rejected_runs += 1
+            self._remask(row, ids, masked, a, b)
+
     def _remask(self, row: int, ids: np.ndarray, masked: np.ndarray, a: int, b: int) -> None:
         sel = np.flatnonzero(self.editable[row, a:b]) + a
+        for q in sel:
+            self._alternatives[row].pop(int(q), None)
         ids[sel] = self.lm.mask_id
         masked[sel] = True
         self.num_remasked += int(sel.size)

@@ -162,6 +162,7 @@ class _Compiled:
     regexes: Mapping[str, Any]
     literals: Mapping[str, str]
     _samples: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _finished: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
     def _alphabet(self, name: str, first: str = "") -> str:
         source = "".join(c for c in self.regexes[name].pattern if c not in _REGEX_SYNTAX)
@@ -177,12 +178,25 @@ class _Compiled:
         return self._samples[name]
 
     def finish_lexeme(self, name: str, prefix: str) -> str | None:
-        """The shortest ``s`` with ``prefix + s`` a whole lexeme of terminal ``name``."""
+        """A short ``s`` with ``prefix + s`` a whole lexeme of terminal ``name``: the shortest tail of one of
+        the terminal's samples that does it (a cut string ends with its quotes), else the shortest ``s``
+        of at most 4 characters (breadth-first)."""
         if name in self.literals:
             return self.literals[name][len(prefix):]
-        first = "".join(self.samples(name)[:1])
-        found = _search_strings(self.regexes[name], prefix, self._alphabet(name, first), 1, 4, self.reserved)
-        return found[0] if found else None
+        key = (name, prefix)
+        if key in self._finished:
+            return self._finished[key]
+        rx = self.regexes[name]
+        samples = self.samples(name)
+        tails = sorted(dict.fromkeys(t[i:] for t in samples for i in range(len(t) - 1, -1, -1)), key=len)
+        found = [t for t in tails if _lexeme(rx, prefix + t) == "full" and prefix + t not in self.reserved][:1]
+        if not found:
+            first = "".join(samples[:1])
+            found = _search_strings(rx, prefix, self._alphabet(name, first), 1, 4, self.reserved)
+        if len(self._finished) > 65536:
+            self._finished.clear()
+        self._finished[key] = result = found[0] if found else None
+        return result
 
     def lex(self, state: int, text: TextSlice, pos: int) -> tuple[str, str] | None:
         """``(value, terminal)`` at ``pos`` as lark's contextual lexer sees it in ``state``; keywords reserved."""

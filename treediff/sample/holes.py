@@ -149,13 +149,16 @@ def fill_parses_as(language: str | Language, code: str | bytes, span: tuple[int,
 def enclosing_region(
     tree: SyntaxTree, start: int, end: int, *, within: tuple[int, int],
     categories: Sequence[str] = ("statement", "expression"),
+    widen: int = 0,
 ) -> tuple[int, int]:
     """The byte range to remask for a problem at ``[start, end)``, inside the editable ``within``.
 
     The smallest node of one of ``categories``, or ERROR node, covering the problem,
     clamped to ``within``; the whole ``within`` when the problem lies outside it or no
-    such node exists.  Node ends are leaf (token) boundaries; an end clamped to the
-    edge of ``within`` stays there even inside a token, because the context is fixed.
+    such node exists.  ``widen``: climb that many more such nodes (each strictly larger),
+    as a remasking round does when the smaller region did not fix the problem.  Node ends
+    are leaf (token) boundaries; an end clamped to the edge of ``within`` stays there even
+    inside a token, because the context is fixed.
 
     >>> tree = parse("def f():\\n    x = (1 +\\n    return x\\n", "python")
     >>> bad = next(tree.errors())
@@ -174,8 +177,20 @@ def enclosing_region(
         return lo, hi
     kinds = frozenset().union(*(tree.language.categories[c] for c in categories))
     node = tree.node_at(start, end, named=False).ts_node
-    while node.parent is not None and not (node.is_error or node.type in kinds):
-        node = node.parent
+    def climb(node):
+        while node.parent is not None and not (node.is_error or node.type in kinds):
+            node = node.parent
+        return node
+
+    node = climb(node)
+    for _ in range(max(0, widen)):
+        if node.parent is None or (node.start_byte <= lo and node.end_byte >= hi):
+            break
+        span = (node.start_byte, node.end_byte)
+        up = node.parent
+        while up.parent is not None and (up.start_byte, up.end_byte) == span:
+            up = up.parent
+        node = climb(up)
     s, e = max(node.start_byte, lo), min(node.end_byte, hi)
     return (s, e) if s < e else (lo, hi)
 

@@ -182,8 +182,9 @@ def problem_span(problem, size: int) -> tuple[int, int]:
     return a, min(max(problem.end_byte, a + 1), size)
 
 
-def _problem_regions(tree: SyntaxTree, problems, spans) -> list[tuple[int, int, int]]:
-    """``(start, end, hole)`` byte regions to remask, merged, each inside one hole span."""
+def _problem_regions(tree: SyntaxTree, problems, spans, widen: int = 0) -> list[tuple[int, int, int]]:
+    """``(start, end, hole)`` byte regions to remask, merged, each inside one hole span (``widen``: see
+    :func:`~treediff.sample.holes.enclosing_region`)."""
     found: list[tuple[int, int, int]] = []
     for p in problems:
         h = _owner(spans, p.start_byte)
@@ -191,7 +192,7 @@ def _problem_regions(tree: SyntaxTree, problems, spans) -> list[tuple[int, int, 
         if s == e:
             region = (s, e)
         else:
-            region = enclosing_region(tree, *problem_span(p, len(tree.source)), within=(s, e))
+            region = enclosing_region(tree, *problem_span(p, len(tree.source)), within=(s, e), widen=widen)
         found.append((region[0], region[1], h))
     found.sort()
     merged: list[tuple[int, int, int]] = []
@@ -272,7 +273,9 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
     if not config.uses_remask:
         return code, spans, rounds, verdict, 0
     while not verdict.ok and rounds < config.max_rounds:
-        regions = _problem_regions(parse(code, language), verdict.problems, spans)
+        # round k remasks the problem's node widened k-1 levels: the same region, decoded again, would
+        # often hold the same error (its context is what is wrong)
+        regions = _problem_regions(parse(code, language), verdict.problems, spans, widen=rounds)
         if not regions:
             break
         rounds += 1
@@ -287,7 +290,10 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
             last = b
         segments.append(data[last:].decode("utf-8", "replace"))
         try:
-            fills, res, _, forced = generate_segments(lm, language, segments, lens, config, num_rows=1,
+            round_config = config
+            if config.remask_temperature is not None and config.temperature < config.remask_temperature:
+                round_config = config.replace(temperature=config.remask_temperature)
+            fills, res, _, forced = generate_segments(lm, language, segments, lens, round_config, num_rows=1,
                                                       generator=generator, cap=False)
         except InputError:  # the whole program does not fit the model: stop remasking, fall back
             break

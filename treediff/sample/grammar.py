@@ -205,6 +205,11 @@ class _Compiled:
         if match is None:
             return None
         value, kind = match
+        end = pos + len(value)
+        if value and _is_word(value[-1]) and end < text.end and _is_word(text.text[end]):
+            # CPython's tokenizer reads words and numbers whole: a lexeme that ends inside one (the
+            # contextual lexer takes `is` of `isinstance` where a name cannot follow, `1` of `1int`) is no token
+            return None
         if kind in lexer.callback:  # lark's keyword-vs-name resolution
             kind = lexer.callback[kind](Token(kind, value, pos)).type
         return value, self.reserved.get(value, kind)
@@ -301,6 +306,10 @@ class _Compiled:
 
 #: Deepest parser stack :meth:`PrefixSession.closing_suffix` completes (random token soup nests deeply).
 _MAX_COMPLETION_STACK = 400
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def _lexeme(rx: Any, text: str) -> str | None:

@@ -65,6 +65,7 @@ class SamplerConfig:
     constraint: str = "full"
     max_rounds: int = 3
     remask_temperature: float | None = 0.7
+    remask_parallel: int = 4
     num_candidates: int = 16
     extra_steps: float = 0.0
     close_horizon: int = 16

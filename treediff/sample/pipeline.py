@@ -292,7 +292,11 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
         try:
             round_config = config
             if config.remask_temperature is not None and config.temperature < config.remask_temperature:
-                round_config = config.replace(temperature=config.remask_temperature)
+                round_config = round_config.replace(temperature=config.remask_temperature)
+            if config.remask_parallel > 1 and config.threshold is None:
+                steps = -(-sum(lens) // config.remask_parallel)
+                if config.steps is None or steps < config.steps:
+                    round_config = round_config.replace(steps=steps)
             fills, res, _, forced = generate_segments(lm, language, segments, lens, round_config, num_rows=1,
                                                       generator=generator, cap=False)
         except InputError:  # the whole program does not fit the model: stop remasking, fall back

@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--max-chars", type=int, default=1200)
     ap.add_argument("--constraint", default="full")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threshold", type=float, default=None, help="confidence-threshold parallel decoding")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--oracle-length", action="store_true",
                     help="give each hole exactly the original's token count (an upper bound; not a real setting)")
@@ -79,15 +80,16 @@ def main() -> None:
     for mod, src, a, b, cat, original in cases(args.per_file, args.max_chars, args.seed):
         if args.oracle_length:
             template = find_holes(src, "python", spans=[(a, b, cat)])
-            cfg = SamplerConfig(constraint=args.constraint, seed=args.seed, device="cpu")
+            cfg = SamplerConfig(constraint=args.constraint, seed=args.seed, device="cpu", threshold=args.threshold)
             r = fill_template(lm, template, cfg, lengths=[len(lm.encode(original, "python"))])[0]
         else:
-            r = infill(src, "python", model=lm, spans=[(a, b, cat)], constraint=args.constraint, seed=args.seed)
+            r = infill(src, "python", model=lm, spans=[(a, b, cat)], constraint=args.constraint, seed=args.seed,
+                       threshold=args.threshold)
         h = r.holes[0]
         rows.append({"module": mod, "category": cat, "ok": r.record.ok, "category_ok": h.category_ok,
                      "exact": h.text.strip() == original.strip(), "fallback": r.record.fallback,
                      "rounds": r.record.rounds, "nfe": r.record.nfe})
-    print(f"{len(rows)} holes in {len({r['module'] for r in rows})} held-out modules, constraint {args.constraint}, "
+    print(f"{len(rows)} holes in {len({r['module'] for r in rows})} held-out modules, constraint {args.constraint}, threshold {args.threshold}, "
           f"{'oracle' if args.oracle_length else 'default'} hole lengths, "
           f"{time.perf_counter() - t0:.1f} s")
     for cat in [*KINDS, "all"]:
@@ -97,7 +99,8 @@ def main() -> None:
         k = len(sel)
         print(f"{cat:<11} n={k:4d}  valid {sum(r['ok'] for r in sel) / k:7.2%}  category kept "
               f"{sum(r['category_ok'] for r in sel) / k:7.2%}  exact {sum(r['exact'] for r in sel) / k:7.2%}  "
-              f"fallback {sum(r['fallback'] for r in sel) / k:7.2%}  rounds {sum(r['rounds'] for r in sel) / k:.2f}")
+              f"fallback {sum(r['fallback'] for r in sel) / k:7.2%}  rounds {sum(r['rounds'] for r in sel) / k:.2f}  "
+              f"NFE {sum(r['nfe'] for r in sel) / k:.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

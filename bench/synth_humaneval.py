@@ -62,6 +62,9 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--block", type=int, default=32)
     ap.add_argument("--threshold", type=float, default=0.9)
+    ap.add_argument("--sweep", default="",
+                    help="also: comma-separated thresholds (and 'steps=N' entries) for trained full runs, "
+                         "e.g. 0.5,0.2,steps=16")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-untrained", action="store_true")
     ap.add_argument("--untrained-only", action="store_true", help="only the untrained twin, full vs none")
@@ -92,6 +95,13 @@ def main() -> None:
         twin = untrained_twin(lm)
         runs += [("untrained full", twin, dict(base, constraint="full")),
                  ("untrained none", twin, dict(base, constraint="none"))]
+    for item in filter(None, args.sweep.split(",")):
+        if item.startswith("steps="):
+            n = int(item.split("=", 1)[1])
+            runs += [(f"trained full steps {n}", lm, dict(base, constraint="full", steps=n)),
+                     (f"trained none steps {n}", lm, dict(base, constraint="none", steps=n))]
+        else:
+            runs.append((f"trained full threshold {float(item)}", lm, dict(base, constraint="full", threshold=float(item))))
     print(f"{len(problems)} HumanEval prompts, model {lm.name}, {args.max_new_tokens} new tokens, block {args.block}")
     out = {}
     for label, model, settings in runs:
@@ -115,6 +125,11 @@ def main() -> None:
     print(f"one-token/threshold NFE: {nfe_ratio:.2f}x fewer forward passes with threshold {args.threshold}; "
           f"validity w/o fallback {s['trained full']['valid_without_fallback']:.2%} -> "
           f"{s['trained full threshold']['valid_without_fallback']:.2%}")
+    for label in s:
+        if label.startswith("trained full ") and label != "trained full threshold":
+            print(f"one-token/{label[len('trained full '):]}: {s['trained full']['mean_nfe'] / s[label]['mean_nfe']:.2f}x "
+                  f"fewer forward passes, {s['trained full']['seconds_per_sample'] / s[label]['seconds_per_sample']:.2f}x "
+                  f"less wall time; validity w/o fallback {s[label]['valid_without_fallback']:.2%}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"summaries": s, "overhead": ratio, "nfe_ratio": nfe_ratio,

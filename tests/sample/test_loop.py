@@ -66,9 +66,20 @@ def test_on_block_remask_is_decoded_again(untrained_lm):
             redo[0, 6:8] = True
         return redo
 
-    res = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=8), on_block=on_block)
+    res = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=8, remask_parallel=1), on_block=on_block)
     assert calls == [0, 1], "one check per block; its remasked positions are redone once"
     assert res.nfe == 8 + 2 + 8
+    assert not (res.ids == untrained_lm.mask_id).any()
+    calls.clear()
+    res = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=8, remask_parallel=2), on_block=on_block)
+    assert res.nfe == 8 + 1 + 8, "the redo commits remask_parallel tokens per step"
+
+
+def test_threshold_with_steps_keeps_the_step_budget(untrained_lm):
+    ids, masked = _batch(untrained_lm, bsz=2)
+    n = int(masked[0].sum())
+    res = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=0, steps=4, threshold=0.99))
+    assert res.nfe == 4 < n  # the untrained model is never that confident: the step budget decides
     assert not (res.ids == untrained_lm.mask_id).any()
 
 

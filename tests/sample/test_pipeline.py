@@ -164,6 +164,9 @@ def test_config_round_trip():
     assert SamplerConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match="unknown sampler setting"):
         SamplerConfig.from_dict({"stepz": 3})
+    for bad in ({"remask_parallel": 0}, {"remask_temperature": -1.0}, {"extra_steps": -0.5}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            SamplerConfig(**bad)
 
 
 def test_block_check_remasks_broken_statements_of_the_decoded_prefix(untrained_lm):

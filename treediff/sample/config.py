@@ -43,6 +43,8 @@ class SamplerConfig:
     * ``constraint``: :data:`CONSTRAINTS`; ``max_rounds``: compiler-remasking rounds K;
       ``remask_temperature``: the least temperature of a remasking round (greedy decoding would
       write the same error again; seeded, so runs repeat; ``None``: the run's own temperature);
+      ``remask_parallel``: tokens committed per step when remasked regions are decoded again (a
+      block's redo and the remasking rounds);
     * ``num_candidates``: tokens tried per grammar-checked commit before the position is left masked;
     * ``extra_steps``: with the grammar guard, a block may take this fraction of its step budget more
       to redo positions the guard sent back (0 keeps NFE equal to unconstrained decoding);
@@ -101,6 +103,8 @@ class SamplerConfig:
         if self.remask_temperature is not None and not (
                 isinstance(self.remask_temperature, (int, float)) and self.remask_temperature >= 0.0):
             bad("remask_temperature", "must be None or >= 0")
+        if not (_is_int(self.remask_parallel) and 1 <= self.remask_parallel <= 64):
+            bad("remask_parallel", "must be an int in [1, 64]")
         if not (_is_int(self.num_candidates) and 1 <= self.num_candidates <= 4096):
             bad("num_candidates", "must be an int in [1, 4096]")
         if not (isinstance(self.extra_steps, (int, float)) and 0.0 <= self.extra_steps <= 10.0):

@@ -8,9 +8,11 @@ What it guarantees (given the language's incremental grammar, :mod:`treediff.sam
   or, when no masked position remains, a complete program.  Candidates are tried in the model's
   ranking (``num_candidates`` of them).
 * **Out-of-order commits are provisional.**  A token committed behind a mask cannot be checked
-  exactly (the gap may hold any text).  It is checked when the gap before it closes: if no
-  candidate for the gap makes the joined text viable, the provisional tokens after the gap are
-  remasked (a rejected commit) and decoded again.
+  exactly (the gap may hold any text).  It keeps its ranked candidates and is checked when the gap
+  before it closes: if no candidate for the gap makes the joined text viable, the gap takes its
+  best viable candidate and the run after it is *re-chosen* left to right from the stored
+  candidates, with no forward pass (``num_rechosen``); from the first position where none fits,
+  the rest of the run is remasked and decoded again (``num_rejected_runs``).
 * **Closable at the end** (symbolic completion).  For generation at the end of a program
   (synthesis), in the last ``horizon`` positions a candidate is preferred when the grammar's
   shortest closing text (``PrefixSession.closing_suffix``) still fits in the positions left; when
@@ -166,7 +168,7 @@ class GrammarGuard:
                 options = [int(ids[q])]
             room = int(after[q - lo]) - 1  # positions after q that may still change
             closing = open_end and self.horizon and room < self.horizon
-            for c in options:
+            for c in options[:4] if closing else options:  # a closing check costs about a millisecond
                 self.num_checks += 1
                 joined = text + self._text(c)
                 if session.viable(joined) and (not closing or self._need(session, joined) <= room):

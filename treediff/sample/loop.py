@@ -94,10 +94,15 @@ def denoise(
         pending = None
         eligible = block & masked
         per_row = eligible.sum(1)
-        if steps_per_block is None or config.threshold is not None:
+        # per step: k commits at least (with a threshold, every confident position too), within `budget` steps
+        per_step = steps_per_block
+        if redone and config.remask_parallel > 1:  # a block's remasked statements are redone in parallel
+            per_step = max(1, math.ceil(int(per_row.max()) / config.remask_parallel))
+            per_step = per_step if steps_per_block is None else min(per_step, steps_per_block)
+        if per_step is None:
             k, budget = torch.ones_like(per_row), int(per_row.max())
         else:
-            k, budget = (per_row + steps_per_block - 1) // steps_per_block, steps_per_block
+            k, budget = (per_row + per_step - 1) // per_step, per_step
         cache, start = None, 0
         if cache_on:
             first = torch.where(eligible.any(1), eligible.float().argmax(1), torch.full_like(per_row, ids.shape[1]))

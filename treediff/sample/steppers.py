@@ -163,8 +163,8 @@ class Stepper:
         order = scores.argsort(dim=1, descending=True)
         rank = torch.empty_like(order).scatter_(1, order, torch.arange(length, device=order.device).expand(bsz, length))
         chosen = eligible.to(logits.device) & (rank < k[:, None])
-        if threshold is not None:
-            chosen = eligible.to(logits.device) & ((confidence >= threshold) | (rank == 0))
+        if threshold is not None:  # every confident position, and at least the num_commit best
+            chosen = eligible.to(logits.device) & ((confidence >= threshold) | (rank < k[:, None]))
         ids, masked = state.ids.clone(), state.masked.clone()
         committed = torch.zeros_like(masked)
         num_rejected = 0

@@ -392,3 +392,26 @@ def test_closing_suffix_on_very_deep_nesting_does_not_crash(grammar):
     assert session.viable(text)
     assert session.closing_suffix(text) is None  # far more than max_terminals closers needed
     assert session.closing_suffix("x = " + "(" * 3) is not None
+
+
+def test_long_lines_grown_token_by_token_agree_with_a_fresh_session(grammar):
+    """A sampler's pattern: one long line grown a token at a time, the last token often swapped for
+    another candidate; mid-line checkpoints must answer exactly like a fresh session."""
+    rng = random.Random(11)
+    pieces = [" x", " y", "(", ")", "[", "]", ",", " +", " =", " ==", " 1", "1", ".", "e", "5", " if", " else",
+              " not", " in", " is", "instance", " 'a b'", ' "', "#", " lambda", ":", " ", "  ", "\\\n", "\n", "_"]
+    shared = grammar.session()
+    agreed = 0
+    for _ in range(40):
+        text = "def f(a, b):\n    return"
+        for _ in range(rng.randrange(10, 60)):
+            for _ in range(3):  # candidates for the next token, as the guard tries them
+                cand = text + rng.choice(pieces)
+                assert shared.viable(cand) == grammar.session().viable(cand), repr(cand[-60:])
+                assert shared.complete(cand) == grammar.session().complete(cand), repr(cand[-60:])
+                agreed += 1
+            nxt = text + rng.choice(pieces)
+            if shared.viable(nxt):
+                text = nxt
+    assert agreed > 1000
+    assert shared.stats["checkpoints_reused"] > 0

@@ -62,6 +62,8 @@ WINDOW = 3
 #: A checkpoint after a newline at offset ``e`` stays valid while ``text[:e + _MARGIN]``
 #: is unchanged: lexing up to ``e`` looks at most one character past it.
 _MARGIN = 2
+#: Fewest characters between two checkpoints taken after mid-line whitespace.
+_SPAN = 16
 _LARK_PREFIX = "lark:"
 _QUOTES = "\"'"
 _REGEX_SYNTAX = "()[]{}?*|^$:"
@@ -412,6 +414,8 @@ class _Point:
     parser: InteractiveParser
     paren: int
     levels: tuple[int, ...]
+    recent: tuple = ()  # a mid-line checkpoint keeps the lexing state a fresh run would have there
+    last_start: int | None = None
 
 
 @dataclass
@@ -442,7 +446,8 @@ class PrefixSession:
     """Incremental prefix checks over texts that grow and shrink (not thread-safe).
 
     Keeps checkpoints (parser copy, indentation stack, bracket depth, offset) after each
-    newline; a call re-lexes only from the last checkpoint whose text is unchanged.
+    newline, and after whitespace every ``_SPAN`` characters or more within a line; a call re-lexes
+    only from the last checkpoint whose text is unchanged.
     ``stats`` counts ``calls``, ``tokens_fed``, ``chars_relexed`` and ``checkpoints_reused``.
     """
 
@@ -515,8 +520,9 @@ class PrefixSession:
         self._text = text
         parser, paren, levels = start.parser.copy(deepcopy_values=False), start.paren, start.levels
         state = parser.parser_state
-        recent: deque = deque(maxlen=WINDOW)
-        pos, last_start, chars = start.offset, start.offset, TextSlice(text, 0, n)
+        recent: deque = deque(start.recent, maxlen=WINDOW)
+        pos, chars = start.offset, TextSlice(text, 0, n)
+        last_start = start.offset if start.last_start is None else start.last_start
 
         def stop(kind: str) -> _Run:
             return _Run(kind, _Point(pos, parser, paren, levels), recent, None, text[last_start:])
@@ -531,6 +537,12 @@ class PrefixSession:
                 pos = end
                 if "\n" in value and end + _MARGIN <= n:
                     points.append(_Point(end, parser.copy(deepcopy_values=False), paren, levels))
+                elif end + _MARGIN <= n and end - points[-1].offset >= _SPAN:
+                    # mid-line, after whitespace: every earlier lexeme is closed, so lexing up to here also
+                    # looks one character past it at most (long generated lines re-lex from here, not
+                    # from the line start)
+                    points.append(_Point(end, parser.copy(deepcopy_values=False), paren, levels,
+                                         tuple(recent), last_start))
                 continue
             token = Token(kind, value, pos)
             recent.append(_Point(pos, parser.copy(deepcopy_values=False), paren, levels))

@@ -293,7 +293,7 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
             round_config = config
             if config.remask_temperature is not None and config.temperature < config.remask_temperature:
                 round_config = round_config.replace(temperature=config.remask_temperature)
-            if config.remask_parallel > 1 and config.threshold is None:
+            if config.remask_parallel > 1:  # (with a threshold, confident positions come on top)
                 steps = -(-sum(lens) // config.remask_parallel)
                 if config.steps is None or steps < config.steps:
                     round_config = round_config.replace(steps=steps)

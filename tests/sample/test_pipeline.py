@@ -9,6 +9,7 @@ import torch
 
 from treediff.errors import CheckpointError, ConfigError, InputError, LanguageNotFound
 from treediff.sample import SamplerConfig, Spec, infill, load_model, repair, sample, synth
+from treediff.sample.holes import fill_parses_as
 from treediff.validity import check
 
 STUB = 'def add(a, b):\n    """Return the sum of a and b."""\n'
@@ -52,6 +53,27 @@ def test_infill_holes_parse_as_their_category(untrained_lm):
     assert r.record.categories_ok == (True, True)
     for h in r.holes:
         assert r.code.encode()[h.span[0]:h.span[1]].decode() == h.text
+
+
+def test_a_fill_of_the_wrong_category_is_redone_then_filled(untrained_lm):
+    """Valid code, but the expression hole holds a comment only: a round decodes the hole again, whole;
+    without rounds, the hole gets its category's filler (counted as fallback)."""
+    from treediff.sample.pipeline import _Counters, _repair
+    from treediff.sample.holes import find_holes
+
+    template = find_holes("x = (<|hole:expression|>)\n", "python")
+    code, spans = template.fill(["  # nothing\n"])
+    assert check(code, "python").ok
+    holes, gen = template.holes, torch.Generator().manual_seed(0)
+    out, out_spans, rounds, verdict, n_fallback = _repair(untrained_lm, "python", code, list(spans), holes,
+                                                          SamplerConfig(max_rounds=0), gen, _Counters())
+    assert verdict.ok and rounds == 0 and n_fallback == 1
+    assert fill_parses_as("python", out, out_spans[0], "expression")
+    counters = _Counters()
+    out, out_spans, rounds, verdict, n_fallback = _repair(untrained_lm, "python", code, list(spans), holes,
+                                                          SamplerConfig(max_rounds=2), gen, counters)
+    assert verdict.ok and rounds >= 1 and counters.nfe > 0
+    assert fill_parses_as("python", out, out_spans[0], "expression")
 
 
 def test_infill_by_selector_and_spans(untrained_lm):

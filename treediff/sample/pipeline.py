@@ -266,16 +266,28 @@ def fill_template(
     return results
 
 
+def _off_category(language: str, code: str, spans, holes) -> list[int]:
+    """Holes whose fill does not parse as their declared category in context (the code must parse)."""
+    return [i for i, (sp, h) in enumerate(zip(spans, holes)) if not fill_parses_as(language, code, sp, h.category)]
+
+
 def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, counters: _Counters):
-    """Compiler remasking rounds, then the typed fallback; returns ``(code, spans, rounds, verdict, n_fallback)``."""
+    """Compiler remasking rounds, then the typed fallback; returns ``(code, spans, rounds, verdict, n_fallback)``.
+
+    A hole whose fill is valid code but not of its declared category (an expression hole that holds
+    nothing, say) is remasked whole in the next round, and gets its category's filler at the end."""
     verdict = check(code, language)
     rounds = 0
     if not config.uses_remask:
         return code, spans, rounds, verdict, 0
-    while not verdict.ok and rounds < config.max_rounds:
-        # round k remasks the problem's node widened k-1 levels: the same region, decoded again, would
-        # often hold the same error (its context is what is wrong)
-        regions = _problem_regions(parse(code, language), verdict.problems, spans, widen=rounds)
+    off = _off_category(language, code, spans, holes) if verdict.ok else []
+    while (not verdict.ok or off) and rounds < config.max_rounds:
+        if verdict.ok:  # every hole of the wrong category is decoded again, whole
+            regions = [(spans[i][0], spans[i][1], i) for i in off]
+        else:
+            # round k remasks the problem's node widened k-1 levels: the same region, decoded again, would
+            # often hold the same error (its context is what is wrong)
+            regions = _problem_regions(parse(code, language), verdict.problems, spans, widen=rounds)
         if not regions:
             break
         rounds += 1
@@ -285,7 +297,7 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
         for a, b, h in regions:
             segments.append(data[last:a].decode("utf-8", "replace"))
             old = data[a:b].decode("utf-8", "replace")
-            n_old = len(lm.encode(old, language)) if old else config.hole_tokens.get(holes[h].category, 16)
+            n_old = len(lm.encode(old, language)) if old.strip() else config.hole_tokens.get(holes[h].category, 16)
             lens.append(n_old + _SLACK)
             last = b
         segments.append(data[last:].decode("utf-8", "replace"))
@@ -306,21 +318,33 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
         counters.dropped += forced[0]["dropped"]
         code, spans = _splice(code, [(a, b) for a, b, _ in regions], fills[0], spans)
         verdict = check(code, language)
+        off = _off_category(language, code, spans, holes) if verdict.ok else []
     n_fallback = 0
-    if not verdict.ok and config.fallback:
+    if not config.fallback:
+        return code, spans, rounds, verdict, n_fallback
+    if not verdict.ok:
         tree = parse(code, language)
         regions = _problem_regions(tree, verdict.problems, spans)
         texts = [filler(language, _region_category(tree, a, b, holes[h].category), indent=indent_at(tree.source, a))
                  for a, b, h in regions]
+        new_verdict = None
         if regions:
             new_code, new_spans = _splice(code, [(a, b) for a, b, _ in regions], texts, spans)
             new_verdict = check(new_code, language)
-            if new_verdict.ok:
-                return new_code, new_spans, rounds, new_verdict, len(regions)
-        # whole holes: each hole's fill becomes its category's filler
+        if new_verdict is not None and new_verdict.ok:
+            code, spans, verdict, n_fallback = new_code, new_spans, new_verdict, len(regions)
+        else:  # whole holes: each hole's fill becomes its category's filler
+            data = code.encode("utf-8")
+            texts = [filler(language, h.category, indent=indent_at(data, s)) for h, (s, e) in zip(holes, spans)]
+            code, spans = _splice(code, spans, texts, spans)  # the last resort, adopted whatever its verdict
+            return code, spans, rounds, check(code, language), len(holes)
+    off = _off_category(language, code, spans, holes)
+    if off:  # valid, but a hole holds the wrong kind of code: that hole gets its category's filler
         data = code.encode("utf-8")
-        texts = [filler(language, h.category, indent=indent_at(data, s)) for h, (s, e) in zip(holes, spans)]
-        code, spans = _splice(code, spans, texts, spans)  # the last resort, adopted whatever its verdict
-        verdict = check(code, language)
-        n_fallback = len(holes)
+        texts = [filler(language, holes[i].category, indent=indent_at(data, spans[i][0])) for i in off]
+        new_code, new_spans = _splice(code, [spans[i] for i in off], texts, spans)
+        new_verdict = check(new_code, language)
+        if new_verdict.ok:
+            code, spans, verdict = new_code, new_spans, new_verdict
+            n_fallback += len(off)
     return code, spans, rounds, verdict, n_fallback

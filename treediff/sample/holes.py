@@ -134,6 +134,8 @@ def fill_parses_as(language: str | Language, code: str | bytes, span: tuple[int,
     True
     >>> fill_parses_as("python", "def f():\\n    return x = 1\\n", (20, 25), "expression")
     False
+    >>> fill_parses_as("python", 'def f():\\n    "doc"\\n    return 1\\n', (23, 31), "block")  # after a docstring
+    True
     """
     lang = get_language(language)
     if category not in lang.categories:
@@ -317,7 +319,10 @@ def _covers(tree: SyntaxTree, start: int, end: int, category: str) -> bool:
     node, chain = _exact_chain(tree, start, end)
     if any(category in n.categories for n in chain):
         return True
-    return category in ("statement", "block") and _is_statement_run(node, start, end)
+    # a run of statements lies among the children of the node around it (for one whole statement: the
+    # parent of its exact chain, e.g. the block a lone `return` sits in after a docstring)
+    parent = chain[-1].parent if chain else node
+    return category in ("statement", "block") and parent is not None and _is_statement_run(parent, start, end)
 
 
 def _hole_category(node: Node) -> str | None:

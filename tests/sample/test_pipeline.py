@@ -65,13 +65,13 @@ def test_a_fill_of_the_wrong_category_is_redone_then_filled(untrained_lm):
     code, spans = template.fill(["  # nothing\n"])
     assert check(code, "python").ok
     holes, gen = template.holes, torch.Generator().manual_seed(0)
-    out, out_spans, rounds, verdict, n_fallback = _repair(untrained_lm, "python", code, list(spans), holes,
-                                                          SamplerConfig(max_rounds=0), gen, _Counters())
+    out, out_spans, rounds, verdict, n_fallback, _ = _repair(untrained_lm, "python", code, list(spans), holes,
+                                                             SamplerConfig(max_rounds=0), gen, _Counters())
     assert verdict.ok and rounds == 0 and n_fallback == 1
     assert fill_parses_as("python", out, out_spans[0], "expression")
     counters = _Counters()
-    out, out_spans, rounds, verdict, n_fallback = _repair(untrained_lm, "python", code, list(spans), holes,
-                                                          SamplerConfig(max_rounds=2), gen, counters)
+    out, out_spans, rounds, verdict, n_fallback, _ = _repair(untrained_lm, "python", code, list(spans), holes,
+                                                             SamplerConfig(max_rounds=2), gen, counters)
     assert verdict.ok and rounds >= 1 and counters.nfe > 0
     assert fill_parses_as("python", out, out_spans[0], "expression")
 

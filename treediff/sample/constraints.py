@@ -69,6 +69,9 @@ class GrammarGuard:
         self.num_rechosen_runs = 0
         self.num_rejected_runs = 0  # provisional runs (partly) remasked because no stored candidate fitted
         self._alternatives: list[dict[int, list]] = [{} for _ in range(num_rows)]  # provisional candidates
+        # editable positions from each content position to the end, per row (the layout never changes)
+        self._room = np.cumsum(self.editable[:, start:end][:, ::-1], axis=1)[:, ::-1]
+        self._open_ends: dict[int, bool] = {}
         self._tok_text: dict[int, str] = {}
 
     def _text(self, token: int) -> str:
@@ -160,8 +163,10 @@ class GrammarGuard:
         alternatives = self._alternatives[row]
         self.num_rechosen_runs += 1
         lo, hi = self.start, self.end
-        open_end = self._open_end(ids, self.editable[row], lo, hi)
-        after = np.cumsum(self.editable[row, lo:hi][::-1])[::-1]  # editable positions from q to the end
+        open_end = self._open_ends.get(row)
+        if open_end is None:  # only fixed text follows the last editable position: it never changes
+            open_end = self._open_ends[row] = self._open_end(ids, self.editable[row], lo, hi)
+        after = self._room[row]
         for q in range(a, b):
             options = alternatives.pop(q, None) or [int(ids[q])]
             if not self.editable[row, q]:

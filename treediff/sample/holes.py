@@ -34,7 +34,8 @@ from treediff.syntax.language import CATEGORIES, Language, get_language
 from treediff.syntax.tree import Node, SyntaxTree, decode_source, parse
 
 __all__ = [
-    "HOLE_PATTERN", "Hole", "HoleTemplate", "find_holes", "fill_parses_as", "enclosing_region", "filler", "indent_at",
+    "HOLE_PATTERN", "Hole", "HoleTemplate", "find_holes", "fill_parses_as", "fills_parse_as", "enclosing_region",
+    "filler", "indent_at",
 ]
 
 #: ``<|hole|>`` or ``<|hole:CATEGORY|>``; group ``category`` is ``None`` for the bare marker.
@@ -137,15 +138,22 @@ def fill_parses_as(language: str | Language, code: str | bytes, span: tuple[int,
     >>> fill_parses_as("python", 'def f():\\n    "doc"\\n    return 1\\n', (23, 31), "block")  # after a docstring
     True
     """
+    return fills_parse_as(language, code, [span], [category])[0]
+
+
+def fills_parse_as(language: str | Language, code: str | bytes, spans: Sequence[tuple[int, int]],
+                   categories: Sequence[str]) -> tuple[bool, ...]:
+    """:func:`fill_parses_as` for several holes of one program, parsed once."""
     lang = get_language(language)
-    if category not in lang.categories:
-        raise InputError(f"unknown category {category!r}; choose one of: {', '.join(CATEGORIES)}")
+    for category in categories:
+        if category not in lang.categories:
+            raise InputError(f"unknown category {category!r}; choose one of: {', '.join(CATEGORIES)}")
     data = _to_bytes(code)
-    start, end = span
-    if not 0 <= start <= end <= len(data):
-        raise InputError(f"span {tuple(span)!r} is outside the code (0 <= start <= end <= {len(data)})")
+    for start, end in spans:
+        if not 0 <= start <= end <= len(data):
+            raise InputError(f"span {(start, end)!r} is outside the code (0 <= start <= end <= {len(data)})")
     tree = parse(data, lang)
-    return not tree.has_errors and _covers(tree, start, end, category)
+    return tuple(not tree.has_errors and _covers(tree, a, b, c) for (a, b), c in zip(spans, categories))
 
 
 def enclosing_region(
@@ -179,6 +187,7 @@ def enclosing_region(
         return lo, hi
     kinds = frozenset().union(*(tree.language.categories[c] for c in categories))
     node = tree.node_at(start, end, named=False).ts_node
+
     def climb(node):
         while node.parent is not None and not (node.is_error or node.type in kinds):
             node = node.parent

@@ -29,7 +29,7 @@ import torch
 from treediff.errors import InputError
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.constraints import GrammarGuard, grammar_for
-from treediff.sample.holes import HoleTemplate, enclosing_region, fill_parses_as, filler, indent_at
+from treediff.sample.holes import HoleTemplate, enclosing_region, filler, fills_parse_as, indent_at
 from treediff.sample.loop import DenoiseResult, denoise
 from treediff.sample.models import DiffusionLM
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord
@@ -248,9 +248,8 @@ def fill_template(
         counters = _Counters(nfe=res.nfe, rejected=res.num_rejected // num_samples,
                              dropped=res.dropped_per_row[r] + forced[r]["dropped"], forced=forced[r]["forced"])
         code, spans = template.fill(fills[r])
-        code, spans, rounds, verdict, n_fallback = _repair(lm, language, code, list(spans), holes, config, generator,
-                                                           counters)
-        cats = tuple(fill_parses_as(template.language, code, sp, h.category) for sp, h in zip(spans, holes))
+        code, spans, rounds, verdict, n_fallback, cats = _repair(lm, language, code, list(spans), holes, config,
+                                                                 generator, counters)
         data = code.encode("utf-8")
         hole_fills = tuple(HoleFill(h.index, h.category, data[s:e].decode("utf-8", "replace"), (s, e), ok)
                            for h, (s, e), ok in zip(holes, spans, cats))
@@ -266,24 +265,29 @@ def fill_template(
     return results
 
 
-def _off_category(language: str, code: str, spans, holes) -> list[int]:
-    """Holes whose fill does not parse as their declared category in context (the code must parse)."""
-    return [i for i, (sp, h) in enumerate(zip(spans, holes)) if not fill_parses_as(language, code, sp, h.category)]
+def _categories_ok(language: str, code: str, spans, holes) -> tuple[bool, ...]:
+    """Per hole: does its fill parse as its declared category in context (the code must parse)?"""
+    return fills_parse_as(language, code, spans, [h.category for h in holes])
 
 
 def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, counters: _Counters):
-    """Compiler remasking rounds, then the typed fallback; returns ``(code, spans, rounds, verdict, n_fallback)``.
+    """Compiler remasking rounds, then the typed fallback;
+    returns ``(code, spans, rounds, verdict, n_fallback, categories_ok)``.
 
     A hole whose fill is valid code but not of its declared category (an expression hole that holds
     nothing, say) is remasked whole in the next round, and gets its category's filler at the end."""
     verdict = check(code, language)
+    cats = _categories_ok(language, code, spans, holes)
     rounds = 0
     if not config.uses_remask:
-        return code, spans, rounds, verdict, 0
-    off = _off_category(language, code, spans, holes) if verdict.ok else []
-    while (not verdict.ok or off) and rounds < config.max_rounds:
+        return code, spans, rounds, verdict, 0, cats
+
+    def wrong() -> list[int]:  # holes of the wrong category, once the code is valid
+        return [i for i, ok in enumerate(cats) if not ok] if verdict.ok else []
+
+    while (not verdict.ok or wrong()) and rounds < config.max_rounds:
         if verdict.ok:  # every hole of the wrong category is decoded again, whole
-            regions = [(spans[i][0], spans[i][1], i) for i in off]
+            regions = [(spans[i][0], spans[i][1], i) for i in wrong()]
         else:
             # round k remasks the problem's node widened k-1 levels: the same region, decoded again, would
             # often hold the same error (its context is what is wrong)
@@ -318,10 +322,10 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
         counters.dropped += forced[0]["dropped"]
         code, spans = _splice(code, [(a, b) for a, b, _ in regions], fills[0], spans)
         verdict = check(code, language)
-        off = _off_category(language, code, spans, holes) if verdict.ok else []
+        cats = _categories_ok(language, code, spans, holes)
     n_fallback = 0
     if not config.fallback:
-        return code, spans, rounds, verdict, n_fallback
+        return code, spans, rounds, verdict, n_fallback, cats
     if not verdict.ok:
         tree = parse(code, language)
         regions = _problem_regions(tree, verdict.problems, spans)
@@ -333,12 +337,13 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
             new_verdict = check(new_code, language)
         if new_verdict is not None and new_verdict.ok:
             code, spans, verdict, n_fallback = new_code, new_spans, new_verdict, len(regions)
+            cats = _categories_ok(language, code, spans, holes)
         else:  # whole holes: each hole's fill becomes its category's filler
             data = code.encode("utf-8")
             texts = [filler(language, h.category, indent=indent_at(data, s)) for h, (s, e) in zip(holes, spans)]
             code, spans = _splice(code, spans, texts, spans)  # the last resort, adopted whatever its verdict
-            return code, spans, rounds, check(code, language), len(holes)
-    off = _off_category(language, code, spans, holes)
+            return code, spans, rounds, check(code, language), len(holes), _categories_ok(language, code, spans, holes)
+    off = wrong()
     if off:  # valid, but a hole holds the wrong kind of code: that hole gets its category's filler
         data = code.encode("utf-8")
         texts = [filler(language, holes[i].category, indent=indent_at(data, spans[i][0])) for i in off]
@@ -347,4 +352,5 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
         if new_verdict.ok:
             code, spans, verdict = new_code, new_spans, new_verdict
             n_fallback += len(off)
-    return code, spans, rounds, verdict, n_fallback
+            cats = _categories_ok(language, code, spans, holes)
+    return code, spans, rounds, verdict, n_fallback, cats

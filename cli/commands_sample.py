@@ -81,13 +81,19 @@ def repair(
     threshold: Optional[float] = _THRESHOLD, order: str = _ORDER, seed: int = _SEED, constraint: str = _CONSTRAINT,
     rounds: int = _ROUNDS, temperature: float = _TEMP, top_p: float = _TOP_P, report: Optional[Path] = _REPORT,
     as_json: bool = _JSON, trust_remote_code: bool = _TRUST, threads: int = _THREADS,
+    edits: int = typer.Option(6, "--edits", min=0, max=16,
+                              help="Point edits (insert or replace one unit at the parser's failure point) tried "
+                                   "before whole statements are remasked; 0 = statements only."),
+    diff: bool = typer.Option(False, "--diff", help="Print a unified diff of FILE and the repair, not the code."),
 ) -> None:
-    """Repair FILE: remask each invalid region with its enclosing statement and denoise it again."""
+    """Repair FILE with the smallest edit that works: point edits at the parser's failure point, then each
+    invalid region's enclosing statement remasked and denoised again."""
     from treediff.sample.cli_support import run_repair
 
     settings = _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p)
+    settings["edit_attempts"] = edits
     raise typer.Exit(run_repair(str(file), model=model, language=lang, as_json=as_json, report=report,
-                                settings=settings, trust_remote_code=trust_remote_code, threads=threads))
+                                settings=settings, trust_remote_code=trust_remote_code, threads=threads, diff=diff))
 
 
 @app.command()

@@ -53,6 +53,19 @@ def test_infill_and_repair_files(bundle_dir, tmp_path):
     assert invoke("infill", sel, "--model", bundle_dir, "--select", "body of g").exit_code == 0
 
 
+def test_repair_diff_and_edits(bundle_dir, tmp_path):
+    b = tmp_path / "b.py"
+    b.write_text("x = foo(1, 2))\ny = 2\n")
+    res = invoke("repair", b, "--model", bundle_dir, "--diff")
+    assert res.exit_code == 0, res.output
+    assert f"--- a/{b}" in res.stdout and "-x = foo(1, 2))" in res.stdout and "+x = foo(1, 2)" in res.stdout
+    res = invoke("repair", b, "--model", bundle_dir, "--edits", "0", "--json")
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout.splitlines()[0])
+    assert row["ok"] and row["edit_attempts"] == 0 and row["edits"] == 0
+    assert invoke("repair", b, "--model", bundle_dir, "--edits", "-1").exit_code == 2
+
+
 def test_sample_and_export(bundle_dir, tmp_path):
     res = invoke("sample", "--model", bundle_dir, "--n", "2", "--length", "8", "--json")
     assert res.exit_code == 0, res.output

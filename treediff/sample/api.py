@@ -37,9 +37,6 @@ from treediff.validity import check
 
 __all__ = ["infill", "repair", "synth", "sample", "SynthResult", "get_model", "make_config"]
 
-_REPAIR_SLACK = 6
-
-
 @functools.lru_cache(maxsize=4)
 def _cached_model(path: str | None, device: str, trust_remote_code: bool) -> DiffusionLM:
     return load_model(path, device=device, trust_remote_code=trust_remote_code)
@@ -100,10 +97,12 @@ def repair(
     config: SamplerConfig | None = None,
     **settings: Any,
 ) -> FillResult:
-    """Repair invalid code: each problem's enclosing statement is remasked and denoised again.
+    """Repair invalid code with the smallest edit that works: point edits at the parser's failure point
+    first (an insertion, or one unit replaced), then each problem's enclosing statement remasked and
+    denoised again (:mod:`treediff.sample.edits`).
 
     Valid code comes back unchanged (``rounds == 0``, no holes).  The holes of the result are the
-    repaired regions.
+    regions of the code that changed (category ``"edit"``).
     """
     lang = _language(language, path)
     cfg = make_config(config, **settings)
@@ -117,29 +116,9 @@ def repair(
         record = ValidityRecord(ok=True, level=verdict.level, rounds=0, fallback=False, nfe=0,
                                 seconds=verdict.seconds, constraint=cfg.constraint)
         return FillResult(code=text, record=record, verdict=verdict)
-    from treediff.sample.holes import enclosing_region
+    from treediff.sample.edits import repair_code
 
-    tree = parse(text, lang)
-    data = text.encode("utf-8")
-    regions: list[tuple[int, int]] = []
-    for p in verdict.problems:
-        a, b = enclosing_region(tree, *problem_span(p, len(data)), within=(0, len(data)), categories=("statement",))
-        regions.append((a, b))
-    regions = _merge(regions)
-    template = find_holes(text, lang, spans=[(a, b, "statement") for a, b in regions])
-    lm = get_model(model, device=cfg.device)
-    lengths = [len(lm.encode(data[a:b].decode("utf-8", "replace"), lang)) + _REPAIR_SLACK for a, b in regions]
-    return fill_template(lm, template, cfg, lengths=lengths)[0]
-
-
-def _merge(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(regions):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+    return repair_code(get_model(model, device=cfg.device), text, lang, cfg, verdict=verdict)
 
 
 @dataclass(frozen=True)

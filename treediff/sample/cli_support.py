@@ -116,11 +116,21 @@ def run_infill(file: str, *, model=None, language: str | None = None, select: Se
 
 
 def run_repair(file: str, *, model=None, language: str | None = None, as_json: bool = False, report=None,
-               settings: dict[str, Any] | None = None, trust_remote_code: bool = False, threads: int = 0) -> int:
+               settings: dict[str, Any] | None = None, trust_remote_code: bool = False, threads: int = 0,
+               diff: bool = False) -> int:
+    """``diff``: print a unified diff of the input and the repaired code instead of the code."""
     code, lang = _read_code(file, language)
     cfg = make_config(**(settings or {}))
     lm = load_for_cli(model, cfg.device, trust_remote_code, threads)
-    return _emit_fill(repair(code, lang, model=lm, config=cfg), str(file), lang, as_json, report)
+    result = repair(code, lang, model=lm, config=cfg)
+    if diff and not as_json:
+        import difflib
+
+        sys.stdout.writelines(difflib.unified_diff(code.splitlines(keepends=True),
+                                                   result.code.splitlines(keepends=True),
+                                                   fromfile=f"a/{file}", tofile=f"b/{file}"))
+        return _finish([_record_row(str(file), lang, result)], report)
+    return _emit_fill(result, str(file), lang, as_json, report)
 
 
 def run_sample(prompt: str = "", *, model=None, language: str = "python", n: int = 1, length: int | None = None,

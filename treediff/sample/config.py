@@ -52,6 +52,8 @@ class SamplerConfig:
       which the program can still be closed in the positions left (0 = off);
     * ``fallback``: fill a region still invalid after K rounds with its category's minimal filler
       (always counted in the record); only applies with ``constraint`` ``remask`` or ``full``;
+    * ``edit_attempts``: :func:`~treediff.repair` first tries up to this many point edits (insertions and
+      single-unit replacements at the parser's failure point) before it remasks whole statements (0 = off);
     * ``max_new_tokens``: generated tokens per synthesis sample; ``hole_tokens``: default hole
       length per category (the model shortens a hole with ``<|endofhole|>``);
     * ``use_cache``: block-wise prefix KV cache for our own model (``"auto"``: on CUDA only);
@@ -72,6 +74,7 @@ class SamplerConfig:
     extra_steps: float = 0.0
     close_horizon: int = 16
     fallback: bool = True
+    edit_attempts: int = 6
     max_new_tokens: int = 128
     hole_tokens: Mapping[str, int] = dataclasses.field(
         default_factory=lambda: {"expression": 16, "statement": 24, "block": 48, "identifier": 4, "literal": 6}
@@ -111,6 +114,8 @@ class SamplerConfig:
             bad("extra_steps", "must be in [0, 10]")
         if not (_is_int(self.close_horizon) and self.close_horizon >= 0):
             bad("close_horizon", "must be an int >= 0")
+        if not (_is_int(self.edit_attempts) and 0 <= self.edit_attempts <= 16):
+            bad("edit_attempts", "must be an int in [0, 16]")
         if not (_is_int(self.max_new_tokens) and self.max_new_tokens >= 1):
             bad("max_new_tokens", "must be an int >= 1")
         if not all(isinstance(k, str) and _is_int(v) and v >= 1 for k, v in dict(self.hole_tokens).items()):

@@ -18,6 +18,11 @@ What it guarantees (given the language's incremental grammar, :mod:`treediff.sam
   shortest closing text (``PrefixSession.closing_suffix``) still fits in the positions left; when
   none of the model's candidates does, the first token of that closing text is committed instead
   and counted in ``num_forced`` (reported in every record, never hidden).
+* **Smallest edit first** (``close_early``, used by point-edit repair).  At the frontier of a hole
+  whose later positions are all still masked, a candidate after which the fixed text that follows
+  the hole (a window of it) is viable is preferred (when the model offers none, the first token of
+  the grammar's closing text, counted in ``num_forced``), and once the fixed text already fits, the
+  position is left empty: the hole ends as soon as the program can go on.
 * **Never stuck.**  When no candidate is viable at the frontier the position is left empty
   (``end_id``): the prefix stays viable, the position is counted as dropped.
 
@@ -49,8 +54,9 @@ class GrammarGuard:
     """Per-row prefix sessions over the content ``[start, end)`` of each sequence (specials excluded)."""
 
     def __init__(self, lm: DiffusionLM, grammar, editable: np.ndarray, start: int, end: int, *,
-                 language: str = "python", horizon: int = 16) -> None:
+                 language: str = "python", horizon: int = 16, close_early: bool = False) -> None:
         self.lm = lm
+        self.close_early = close_early
         self.language = language
         self.horizon = horizon
         self._closing: dict[str, int] = {}
@@ -96,6 +102,10 @@ class GrammarGuard:
         tail = self.lm.text_of(ids[pos + 1 : nxt])
         check = session.viable if nxt < hi else session.complete
         left = int(later.size)  # masked positions after this one
+        if self.close_early:
+            done = self._close_early(row, pos, candidates, ids, masked, head, session)
+            if done is not None:
+                return done
         if left < self.horizon and self._open_end(ids, masked, lo, hi):
             # near the end of the budget: prefer a viable token after which the program can still be
             # closed in the positions left (the closing text's token count from the grammar) ...
@@ -132,6 +142,77 @@ class GrammarGuard:
         if pos + 1 < nxt and not session.viable(head + tail):
             self._rechoose(row, ids, masked, pos + 1, nxt, head, last=nxt == hi)
         return False
+
+    _WINDOW = 64  # tokens of fixed text after a hole that an early close looks at (two lines at most)
+
+    def _close_early(self, row: int, pos: int, candidates: list, ids: np.ndarray, masked: np.ndarray, head: str,
+                     session) -> bool | None:
+        """Commit at ``pos`` a candidate after which the fixed text following the hole (its next two lines)
+        stays viable, lexed as code (not swallowed by a comment or string the candidate opens, nor taken in by
+        a bracket it opens: the grammar's closing text must not grow), or leave ``pos`` empty when that text fits already; ``False`` (nothing done) when
+        neither, or when a later position of the hole holds a provisional token (the usual rules apply then).
+        At the hole's last position the check reaches the next masked position or the program's end.
+        ``True``/``False``: handled (committed / left empty); ``None``: not handled."""
+        editable = self.editable[row]
+        q = pos + 1
+        while q < self.end and editable[q]:
+            if not masked[q]:
+                return None
+            q += 1
+        if q == pos + 1:  # the hole's last position: empty when the program goes on without it, else the
+            # first candidate that lets it go on, else empty anyway (a later slip may be what fails)
+            later = np.flatnonzero(masked[pos + 1:self.end])
+            nxt = pos + 1 + int(later[0]) if later.size else self.end
+            tail = self.lm.text_of(ids[pos + 1:nxt])
+            check = session.viable if nxt < self.end else session.complete
+            self.num_checks += 1
+            if check(head + tail):
+                ids[pos], masked[pos] = self.lm.end_id, False
+                return True
+            for c in candidates:
+                self.num_checks += 1
+                if check(head + self._text(c) + tail):
+                    ids[pos], masked[pos] = c, False
+                    return True
+            ids[pos], masked[pos] = self.lm.end_id, False
+            self.num_dropped += 1
+            self.dropped[row] += 1
+            return False
+        r = q
+        while r < min(self.end, q + self._WINDOW) and not masked[r]:
+            r += 1
+        fixed = self.lm.text_of(ids[q:r])
+        cut = fixed.find("\n", fixed.find("\n") + 1)
+        fixed = fixed if cut < 0 else fixed[: cut + 1]
+        self.num_checks += 2
+        if session.viable(head + fixed) and not session.viable(head + "\0"):
+            ids[pos], masked[pos] = self.lm.end_id, False
+            return True
+        suffix = session.closing_suffix(head)
+        for c in candidates:
+            self.num_checks += 1
+            text = head + self._text(c)
+            # NUL is no code in any language: if it still fits, the candidate left a comment or string open,
+            # which would swallow the fixed text rather than fit it; and a candidate that opens a bracket (its
+            # closing text grows) would take the fixed text in as arguments
+            if session.viable(text + fixed) and not session.viable(text + "\0"):
+                self.num_checks += 2
+                grown = session.closing_suffix(text)
+                if grown is not None and (suffix is None or len(grown) <= len(suffix)):
+                    ids[pos], masked[pos] = c, False
+                    return True
+        # none of the model's candidates: the first token of the grammar's shortest closing text, if the fixed
+        # text fits after it (a missing ')' the model does not rank); counted as forced
+        toks = self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
+        if toks:
+            text = head + self._text(toks[0])
+            self.num_checks += 2
+            if session.viable(text + fixed) and not session.viable(text + "\0"):
+                ids[pos], masked[pos] = toks[0], False
+                self.num_forced += 1
+                self.forced[row] += 1
+                return True
+        return None
 
     def _open_end(self, ids: np.ndarray, masked: np.ndarray, lo: int, hi: int) -> bool:
         """True when only blank fixed text follows the last masked (or editable) position (generation at the

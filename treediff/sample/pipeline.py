@@ -64,9 +64,11 @@ def generate_segments(
     num_rows: int,
     generator: torch.Generator,
     cap: bool = True,
+    close_early: bool = False,
 ) -> tuple[list[list[str]], DenoiseResult, bool, list[dict[str, int]]]:
     """Decode ``len(segments) - 1`` holes between fixed text segments;
-    ``(fills per row, result, used_grammar, per-row guard counts {"forced", "dropped"})``."""
+    ``(fills per row, result, used_grammar, per-row guard counts {"forced", "dropped"})``.
+    ``close_early``: the grammar guard ends each hole as soon as the text after it fits (point edits)."""
     if len(lengths) != len(segments) - 1:
         raise InputError(f"{len(segments)} segments need {len(segments) - 1} hole lengths, got {len(lengths)}")
     prefix, suffix = lm.prefix_ids(language), lm.suffix_ids()
@@ -103,7 +105,7 @@ def generate_segments(
     guard = None
     if grammar is not None:
         guard = GrammarGuard(lm, grammar, masked.numpy(), len(prefix), content_end, language=language,
-                             horizon=config.close_horizon)
+                             horizon=config.close_horizon, close_early=close_early)
     on_block = _block_check(lm, language, masked, len(prefix), content_end) if config.uses_remask else None
     res = denoise(lm, batch, masked, config, guard=guard, generator=generator, on_block=on_block)
     out = res.ids.cpu().numpy()
@@ -223,8 +225,10 @@ def fill_template(
     *,
     num_samples: int = 1,
     lengths: list[int] | None = None,
+    close_early: bool = False,
 ) -> list[FillResult]:
-    """Fill every hole of ``template``, ``num_samples`` times; see the module docstring."""
+    """Fill every hole of ``template``, ``num_samples`` times; see the module docstring (``close_early``:
+    see :func:`generate_segments`)."""
     if num_samples < 1:
         raise InputError(f"num_samples must be >= 1, got {num_samples}")
     language = template.language.name
@@ -240,7 +244,8 @@ def fill_template(
     segments = [src[cuts[i]: cuts[i + 1]].decode("utf-8", "replace") for i in range(0, len(cuts), 2)]
     generator = torch.Generator().manual_seed(config.seed)
     fills, res, used_grammar, forced = generate_segments(lm, language, segments, lengths, config,
-                                                 num_rows=num_samples, generator=generator)
+                                                         num_rows=num_samples, generator=generator,
+                                                         close_early=close_early)
     per_row_seconds = (time.perf_counter() - t0) / num_samples
     results = []
     for r in range(num_samples):

@@ -1,0 +1,352 @@
+r"""Repair as the smallest edit first: point edits at the parser's failure point, then whole statements.
+
+Remasking the whole statement around every problem makes the model rewrite code the user wrote
+(``x = (1,`` could come back as a string).  Most broken code holds small slips (a missing ``:`` or
+``)``, a stray token, an unterminated string), and where to fix one is known: an LR parser detects
+an error at the first token that cannot extend a viable prefix (the *failure point*,
+:func:`failure_point`).  So, per slip, repair first tries **point edits** there
+(:func:`edit_sites`), each one hole decoded left to right under the grammar guard in its
+*close-early* mode (a position is left empty as soon as the fixed text after the hole fits):
+
+0. **insert** at the end of the line of an opening bracket the check says was never closed (before a
+   trailing ``:`` or ``{``: ``def f(a, b:`` gets its ``)`` there);
+1. **insert** up to ``_INSERT`` tokens at the failure point;
+2. **replace** the lexical unit at the failure point (a word, a run of blanks, or one character),
+   which deletes it when the model writes nothing there;
+3. **insert** right after the code before it (a missing closer), and **replace** the unit before it;
+4. **replace** each small compiler problem span (checks the grammar does not model: ``f() = 1``).
+
+Of the first ``_COMPARED`` sites, the smallest edit that makes the program pass the full check wins
+(ties: the shorter program, so a stray ``)`` is deleted rather than called); an edit after which the
+grammar's failure point has moved past the edit and its old place fixed *that* slip, and the next slip is edited
+(up to ``_MAX_SLIPS``).  Where the language has no incremental grammar, the sites come from the
+check's problem spans.  When no point edit helps, the **statement pass** runs on what is left: each
+problem's region widened to whole lines (a header with its indented block), remasked and denoised
+with compiler-remasking rounds and the typed fallback.
+
+>>> from treediff import repair
+>>> r = repair("def f(x):\n    if x > 1\n        return x\n    return [x, 2\n", language="python")
+>>> r.code
+'def f(x):\n    if x > 1:\n        return x\n    return [x, 2]\n'
+>>> r.record.ok, r.record.extra["edits"], r.record.extra["changed_bytes"], [h.text for h in r.holes]
+(True, 2, 0, [':', ']'])
+
+The record counts everything: ``rounds`` is the number of decoding passes after the first (point
+edits tried, the statement pass, its own rounds), ``nfe`` and the guard's counters sum over all of
+them; ``extra`` holds ``edits`` (point edits kept), ``edit_attempts`` and ``changed_bytes`` (bytes of
+the input replaced).  The result's holes are the changed regions of the code (category ``"edit"``),
+found by diffing input and output.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+from dataclasses import replace
+
+from treediff.sample.config import SamplerConfig
+from treediff.sample.constraints import grammar_for
+from treediff.sample.holes import Hole, HoleTemplate, find_holes, indent_at
+from treediff.sample.models import DiffusionLM
+from treediff.sample.pipeline import fill_template, problem_span
+from treediff.sample.record import FillResult, HoleFill
+from treediff.syntax.language import get_language
+from treediff.syntax.tree import parse
+from treediff.validity import ValidityResult, check
+
+__all__ = ["repair_code", "failure_point", "edit_sites"]
+
+_INSERT = 4  # tokens offered to an insertion (the model leaves the ones it does not need empty)
+_REPLACE_SLACK = 2  # extra tokens when a unit is replaced
+_STATEMENT_SLACK = 6  # extra tokens when a whole statement is remasked
+_COMPARED = 3  # point edits compared per slip (the rest are tried only while none has worked)
+_MAX_SLIPS = 4  # slips fixed one after another by point edits before the statement pass takes over
+_UNIT = re.compile(r"[A-Za-z0-9_]+|[ \t]+|\r?\n|.", re.S)
+
+
+def failure_point(code: str, language: str) -> int | None:
+    """The character offset where the language's incremental grammar first fails on ``code``: the length
+    of its longest viable prefix, or the end of the code (blanks excluded) when the whole code is a viable
+    prefix but no complete program.  ``None`` when the language has no grammar or the code is complete.
+
+    >>> failure_point("if x\\n    pass\\n", "python"), failure_point("x = (1,\\n", "python")
+    (4, 7)
+    >>> failure_point("y = (x +\\nreturn y\\n", "python")  # a keyword fails where it starts
+    9
+    >>> failure_point("x = 1\\n", "python") is None
+    True
+    """
+    grammar = grammar_for(language)
+    if grammar is None:
+        return None
+    session = grammar.session()
+    if session.viable(code):
+        return None if session.complete(code) else len(code.rstrip())
+    lo, hi = 0, len(code)  # viable(code[:lo]) holds, viable(code[:hi]) does not: prefixes are closed
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if session.viable(code[:mid]):
+            lo = mid
+        else:
+            hi = mid
+    if 0 < lo < len(code) and _is_word(code[lo - 1]) and not session.viable(code[:lo] + " "):
+        # a word that fails only once it ends (a keyword such as ``return``, whose prefixes are names)
+        while lo > 0 and _is_word(code[lo - 1]):
+            lo -= 1
+    return lo
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _unit_at(code: str, i: int) -> tuple[int, int] | None:
+    m = _UNIT.match(code, i) if i < len(code) else None
+    return (m.start(), m.end()) if m else None
+
+
+def _unit_before(code: str, i: int) -> tuple[int, int] | None:
+    j = len(code[:i].rstrip(" \t\r\n"))
+    if j == 0:
+        return None
+    k = j - 1
+    if _is_word(code[k]):
+        while k > 0 and _is_word(code[k - 1]):
+            k -= 1
+    return k, j
+
+
+def edit_sites(code: str, language: str, verdict: ValidityResult) -> list[tuple[str, int, int]]:
+    """The point edits to try, in order: ``(kind, start, end)`` character ranges (``kind`` ``insert`` or
+    ``replace``; an insertion has ``start == end``): where the line of an opening bracket the check calls
+    unclosed ends (before a trailing ``:`` or ``{``); the failure point's sites; the problems' own spans.
+
+    >>> edit_sites("x = = 1\\n", "python", check("x = = 1\\n", "python"))[:4]
+    [('insert', 4, 4), ('replace', 4, 5), ('insert', 3, 3), ('replace', 2, 3)]
+    """
+    sites: list[tuple[str, int, int]] = []
+
+    def add(kind: str, a: int, b: int) -> None:
+        if (kind, a, b) not in sites and 0 <= a <= b <= len(code):
+            sites.append((kind, a, b))
+
+    data = code.encode("utf-8")
+    spans = [(p.start_byte == p.end_byte, *(_char(data, x) for x in problem_span(p, len(data))))
+             for p in verdict.problems]
+    for _, a, b in spans:  # an opening bracket never closed: close it where its line ends (before a ':' or '{')
+        if b == a + 1 and code[a] in "([{":
+            end = code.find("\n", a)
+            line = code[a:len(code) if end < 0 else end].rstrip()
+            cut = a + len(line) - (1 if line[-1:] in (":", "{") and len(line) > 1 else 0)
+            add("insert", cut, cut)
+    f = failure_point(code, language)
+    if f is not None:
+        add("insert", f, f)
+        at, before = _unit_at(code, f), _unit_before(code, f)
+        if at is not None:
+            add("replace", *at)
+        if before is not None:
+            add("insert", before[1], before[1])  # right after the last code before it (a missing closer)
+            add("replace", *before)
+    for zero, a, b in spans:
+        if zero:  # a zero-width problem: something is missing here
+            add("insert", a, a)
+        elif b - a <= 40:  # a small span: replace it (long ERROR ranges are the statement pass's work)
+            add("replace", a, b)
+    return sites
+
+
+def _char(data: bytes, byte: int) -> int:
+    return len(data[:byte].decode("utf-8", "replace"))
+
+
+def _byte(code: str, char: int) -> int:
+    return len(code[:char].encode("utf-8"))
+
+
+def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
+                verdict: ValidityResult | None = None) -> FillResult:
+    """Repair ``code`` (point edits, then statements; see the module docstring)."""
+    t0 = time.perf_counter()
+    verdict = verdict if verdict is not None else check(code, language)
+    lang = get_language(language)
+    # one decoding pass, left to right (every commit at the frontier), with more candidates per position
+    attempt_config = config.replace(max_rounds=0, fallback=False, block_size=1, steps=None, threshold=None,
+                                    num_candidates=max(config.num_candidates, 64))
+    passes: list[FillResult] = []
+    cur, cur_verdict, kept = code, verdict, 0
+    last: FillResult | None = None
+    if config.uses_remask and config.edit_attempts > 0:
+        for _ in range(_MAX_SLIPS):
+            found: list[tuple[int, int, int, FillResult]] = []
+            for i, (kind, a, b) in enumerate(edit_sites(cur, language, cur_verdict)[: config.edit_attempts]):
+                if found and i >= _COMPARED:  # the first sites are compared, the rest only tried while none works
+                    break
+                ba, bb = _byte(cur, a), _byte(cur, b)
+                data = cur.encode("utf-8")
+                template = HoleTemplate(source=data, language=lang,
+                                        holes=(Hole(0, ba, bb, "statement", None, indent_at(data, ba)),))
+                n = _INSERT if kind == "insert" else len(lm.encode(cur[a:b], language)) + _REPLACE_SLACK
+                attempt = fill_template(lm, template, attempt_config, lengths=[n], close_early=True)[0]
+                passes.append(attempt)
+                if attempt.record.ok:
+                    found.append((0, _edit_size(cur, attempt.code), len(attempt.code), attempt))
+                elif _progress(cur, attempt.code, a, b, language):
+                    found.append((1, _edit_size(cur, attempt.code), len(attempt.code), attempt))
+            if not found:
+                break
+            # valid first, then the smallest edit, then the shorter program (a deletion over an insertion)
+            last = min(found, key=lambda f: f[:3])[3]
+            cur, cur_verdict, kept = last.code, last.verdict, kept + 1
+            if last.record.ok:
+                break
+    result = last if last is not None and last.record.ok else None
+    if result is None:  # the statement pass on what the point edits left: enclosing statements, rounds, fallback
+        result = _statement_repair(lm, cur, language, config, cur_verdict)
+        passes.append(result)
+    rec = result.record
+    holes, changed = _changes(code, result.code)
+    tried = len(passes) - (0 if result is last else 1)
+    extra = dict(rec.extra, edits=kept, edit_attempts=tried, changed_bytes=changed)
+    # every decoding after the first is a round: the point edits tried, the statement pass, its own rounds
+    record = replace(rec, rounds=len(passes) - 1 + (0 if result is last else rec.rounds),
+                     nfe=sum(p.record.nfe for p in passes),
+                     num_rejected=sum(p.record.num_rejected for p in passes),
+                     num_dropped=sum(p.record.num_dropped for p in passes),
+                     num_forced=sum(p.record.num_forced for p in passes),
+                     seconds=time.perf_counter() - t0, categories_ok=tuple(h.category_ok for h in holes), extra=extra)
+    return FillResult(code=result.code, record=record, holes=holes, verdict=result.verdict)
+
+
+def _progress(old: str, new: str, a: int, b: int, language: str) -> bool:
+    """Whether an edit of ``old[a:b]`` that left ``new`` still invalid fixed the slip there: the grammar's
+    failure point moved past both the edit and where it was before (or the grammar accepts all of ``new``
+    and only the compiler objects), so a later slip is what remains."""
+    if new == old:
+        return False
+    delta = len(new) - len(old)
+    f = failure_point(new, language)
+    if f is None:
+        return True
+    before = failure_point(old, language)
+    before = before if before is None or before < b else before + delta
+    return f > b + delta and (before is None or f > before)
+
+
+def _statement_repair(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
+                      verdict: ValidityResult) -> FillResult:
+    regions = statement_regions(code, language, verdict)
+    data = code.encode("utf-8")
+    template = find_holes(code, language, spans=[(a, b, "statement") for a, b in regions])
+    lengths = [len(lm.encode(data[a:b].decode("utf-8", "replace"), language)) + _STATEMENT_SLACK
+               for a, b in regions]
+    return fill_template(lm, template, config, lengths=lengths)[0]
+
+
+def statement_regions(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int]]:
+    """Byte regions the statement pass remasks: per problem, whole lines around it, in the first of these
+    shapes where the language's statement filler in every region gives a valid program (so the typed
+    fallback can always end the repair): the problem's own lines (cut before a dedent, so an ``except``
+    clause the broken line swallowed stays); those lines with a header's indented block; the rest of the
+    enclosing block (a broken ``try:`` header takes its ``except`` clauses along).  The last shape when
+    none passes.
+
+    >>> code = "try:\\n    x = f(1\\nexcept OSError:\\n    pass\\n"
+    >>> [code.encode()[a:b] for a, b in statement_regions(code, "python", check(code, "python"))]
+    [b'x = f(1']
+    """
+    from treediff.sample.holes import enclosing_region, filler
+
+    tree = parse(code, language)
+    data = code.encode("utf-8")
+    spans = [enclosing_region(tree, *problem_span(p, len(data)), within=(0, len(data)), categories=("statement",))
+             for p in verdict.problems]
+    merged: list[tuple[int, int]] = []
+    for shape in ("lines", "block", "rest"):
+        merged = []
+        for a, b in sorted(_whole_lines(data, a, b, shape) for a, b in spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        out, last = bytearray(), 0
+        for a, b in merged:
+            out += data[last:a] + filler(language, "statement", indent=indent_at(data, a)).encode("utf-8")
+            last = b
+        out += data[last:]
+        if check(out.decode("utf-8", "replace"), language).ok:
+            break
+    return merged
+
+
+def _whole_lines(data: bytes, a: int, b: int, shape: str = "block") -> tuple[int, int]:
+    """``[a, b)`` widened to whole lines, from the first line's indentation to the end of a line (newline
+    excluded).  ``shape``: ``"lines"``, the lines ``[a, b)`` touches, cut before the first one indented less
+    than the first; ``"block"``, those lines and the lines after them indented deeper (a header's block, a
+    continuation) plus a closing bracket line at their depth; ``"rest"``, every line after them down to the
+    end of the enclosing block (the next line indented less).  An ERROR node need not be a whole statement,
+    and a statement's filler only fits where whole statements were (``f() = 1`` must not become ``pass 1``,
+    nor a broken ``def`` header ``pass`` above an indented body)."""
+    line = data.rfind(b"\n", 0, a) + 1
+    head = data[line:a]
+    start = min(a, line + len(head) - len(head.lstrip(b" \t")))
+    depth = _depth(data, line)
+    end = data.find(b"\n", max(a, b - 1) if b > a else b)
+    end = len(data) if end < 0 else end
+    if shape == "lines":
+        cut = data.find(b"\n", a)
+        while 0 <= cut < end:  # stop before a line that leaves the first line's block
+            if data[cut + 1:data.find(b"\n", cut + 1) if data.find(b"\n", cut + 1) >= 0 else len(data)].strip() \
+                    and _depth(data, cut + 1) < depth:
+                end = cut
+                break
+            cut = data.find(b"\n", cut + 1)
+    else:
+        while end < len(data):  # end sits on a newline
+            nxt = data.find(b"\n", end + 1)
+            nxt = len(data) if nxt < 0 else nxt
+            text = data[end + 1:nxt]
+            if text.strip():
+                d = _depth(data, end + 1)
+                if d < depth or (d == depth and shape == "block"):
+                    if d == depth and text.lstrip()[:1] in (b")", b"]", b"}"):
+                        end = nxt
+                    break
+            end = nxt
+    while end > max(a, start) and data[end - 1:end] in (b"\n", b" ", b"\t", b"\r"):  # the blank tail stays outside
+        end -= 1
+    return start, max(end, start)
+
+
+def _depth(data: bytes, line: int) -> int:
+    """Indentation width of the line starting at byte ``line`` (tabs count 8)."""
+    width = 0
+    for ch in data[line:line + 256]:
+        if ch == 0x20:
+            width += 1
+        elif ch == 0x09:
+            width += 8 - width % 8
+        else:
+            break
+    return width
+
+
+def _edit_size(old: str, new: str) -> int:
+    """Characters deleted plus characters inserted to turn ``old`` into ``new`` (from a diff)."""
+    ops = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    return sum((i2 - i1) + (j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
+
+
+def _changes(old: str, new: str) -> tuple[tuple[HoleFill, ...], int]:
+    """The regions of ``new`` that differ from ``old`` (as holes of category ``"edit"``), and the number of
+    bytes of ``old`` replaced."""
+    a, b = old.encode("utf-8"), new.encode("utf-8")
+    holes, changed = [], 0
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        changed += i2 - i1
+        holes.append(HoleFill(len(holes), "edit", b[j1:j2].decode("utf-8", "replace"), (j1, j2), True))
+    return tuple(holes), changed

@@ -1,6 +1,7 @@
 """Repair of one-slip corruptions of held-out standard-library functions: point edits vs whole statements.
 
     python bench/repair_heldout.py --per-kind 15            # default model, held-out modules below
+    python bench/repair_heldout.py --whole-files 2          # whole modules, one slip each
 
 Top-level functions of the modules the default model never saw (bench/infill_heldout.py's list)
 get one corruption each, of one of these kinds, kept only when it breaks the full check:
@@ -10,6 +11,10 @@ get one corruption each, of one of these kinds, kept only when it breaks the ful
 * ``drop_op``: another operator or delimiter token deleted (``,``, ``=``, ``.``, ``+``, ...);
 * ``dup_op``: an operator or delimiter token written twice;
 * ``two_slips``: two of the above, at two different tokens of the same function.
+
+With ``--whole-files N``, each held-out module is corrupted whole, ``N`` times per kind (the single
+kinds), and repaired as one file: far longer than the default model's 640 positions, so the repair
+works on the block of lines around each problem (``edits.chunk_around``).
 
 Each case is repaired twice in one run, same seed: with point edits first (the default,
 ``edit_attempts=6``) and with whole-statement remasking only (``edit_attempts=0``, the old repair).
@@ -21,7 +26,6 @@ distance from a diff), mean rounds, mean NFE and seconds per case.  Nothing is e
 from __future__ import annotations
 
 import argparse
-import difflib
 import io
 import json
 import random
@@ -39,8 +43,9 @@ KINDS = (*SINGLE, "two_slips")
 
 
 def _distance(a: str, b: str) -> int:
-    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    return sum((i2 - i1) + (j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
+    from treediff.sample.edits import _edit_size
+
+    return _edit_size(a, b)
 
 
 def _offsets(src: str) -> list[int]:
@@ -109,13 +114,37 @@ def cases(max_chars: int, per_kind: int, seed: int):
         yield from found[kind][:per_kind]
 
 
+def file_cases(per_kind: int, seed: int):
+    from treediff.validity import check
+
+    rng = random.Random(seed)
+    lib = Path(sysconfig.get_paths()["stdlib"])
+    for mod in HELD_OUT:
+        path = lib / f"{mod}.py"
+        if not path.is_file():
+            continue
+        src = path.read_text()
+        for _ in range(per_kind):
+            for kind, bad in corruptions(src, rng):
+                if kind in SINGLE and not check(bad, "python").ok:
+                    yield mod, kind, src, bad
+
+
 def run(lm, items, *, label, **settings):
     from treediff.sample import repair
 
     rows = []
     t0 = time.perf_counter()
+    from treediff.errors import InputError
+
     for mod, kind, src, bad in items:
-        r = repair(bad, "python", model=lm, **settings)
+        try:
+            r = repair(bad, "python", model=lm, **settings)
+        except InputError as exc:  # refused with a one-line error (a block too long for the model): counted
+            print(f"  refused: {mod} {kind}: {exc}", flush=True)
+            rows.append({"module": mod, "kind": kind, "ok": False, "fallback": False, "exact": False,
+                         "changed_bytes": 0, "distance": _distance(bad, src), "rounds": 0, "nfe": 0, "edits": 0})
+            continue
         rows.append({"module": mod, "kind": kind, "ok": r.record.ok, "fallback": r.record.fallback,
                      "exact": r.code == src, "changed_bytes": r.record.extra.get("changed_bytes", 0),
                      "distance": _distance(r.code, src), "rounds": r.record.rounds, "nfe": r.record.nfe,
@@ -151,16 +180,24 @@ def main() -> None:
     ap.add_argument("--max-chars", type=int, default=1200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--whole-files", type=int, default=0, metavar="N",
+                    help="corrupt whole held-out modules instead, N times per kind, point edits only")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from treediff.sample import get_model
 
     lm = get_model(args.model, device="cpu")
-    items = list(cases(args.max_chars, args.per_kind, args.seed))
     out = {}
-    for label, attempts in (("point edits, then statements (default)", 6), ("statements only (edit_attempts=0)", 0)):
-        out[label] = run(lm, items, label=label, seed=args.seed, edit_attempts=attempts)
+    if args.whole_files:
+        items = list(file_cases(args.whole_files, args.seed))
+        out["whole files"] = run(lm, items, label="whole held-out modules, point edits then statements",
+                                 seed=args.seed)
+    else:
+        items = list(cases(args.max_chars, args.per_kind, args.seed))
+        for label, attempts in (("point edits, then statements (default)", 6),
+                                ("statements only (edit_attempts=0)", 0)):
+            out[label] = run(lm, items, label=label, seed=args.seed, edit_attempts=attempts)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1))

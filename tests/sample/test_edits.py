@@ -94,3 +94,51 @@ def test_changes_are_the_diff():
     holes, changed = _changes("if x\n", "if x:\n")
     assert changed == 0 and holes[0].text == ":" and holes[0].span == (4, 5)
     assert _changes("same\n", "same\n") == ((), 0)
+
+
+def _long_module(broken_index: int, n: int = 40) -> tuple[str, str]:
+    funcs = [f"def f{i}(x):\n    if x > {i}:\n        return x * {i}\n    return [x, {i}]\n\n\n" for i in range(n)]
+    good = "".join(funcs)
+    bad_func = funcs[broken_index].replace(f"if x > {broken_index}:", f"if x > {broken_index}")
+    return good, "".join(funcs[:broken_index]) + bad_func + "".join(funcs[broken_index + 1:])
+
+
+def test_code_longer_than_the_model_is_repaired_block_by_block(untrained_lm):
+    good, bad = _long_module(17)
+    assert len(untrained_lm.encode(bad, "python")) > untrained_lm.max_length
+    r = repair(bad, "python", model=untrained_lm)
+    assert r.record.ok and check(r.code, "python").ok
+    assert r.record.extra["chunks"] >= 1
+    import difflib
+
+    ops = difflib.SequenceMatcher(None, bad.splitlines(), r.code.splitlines(), autojunk=False).get_opcodes()
+    changed = [(i1, i2) for tag, i1, i2, _, _ in ops if tag != "equal"]
+    assert changed and all(17 * 6 <= i1 and i2 <= 18 * 6 for i1, i2 in changed), changed  # only f17's lines
+
+
+def test_a_nested_block_is_repaired_dedented_and_put_back(untrained_lm):
+    methods = "".join(f"    def m{i}(self, x):\n        return x + {i}\n\n" for i in range(60))
+    bad = "class A:\n" + methods.replace("def m30(self, x):", "def m30(self, x)") + "\nprint(A)\n"
+    assert len(untrained_lm.encode(bad, "python")) > untrained_lm.max_length
+    r = repair(bad, "python", model=untrained_lm)
+    assert r.record.ok and check(r.code, "python").ok
+    assert r.code.startswith("class A:\n    def m0(self, x):") and r.code.endswith("\nprint(A)\n")
+    assert "    def m31(self, x):\n        return x + 31\n" in r.code  # the rest stays as it was, indented
+
+
+def test_a_broken_header_over_a_long_block_is_repaired_over_a_stand_in(untrained_lm):
+    body = "".join(f"        y{i} = x + {i}\n" for i in range(400))
+    bad = "def f(x):\n    if x\n" + body + "    return x\n"
+    r = repair(bad, "python", model=untrained_lm)
+    assert r.record.ok and check(r.code, "python").ok
+    assert r.code.endswith(body + "    return x\n")  # the long block is untouched; only the header changed
+    assert r.code.startswith("def f(x):\n    if x")
+
+
+def test_no_block_short_enough_is_a_clear_error(untrained_lm):
+    from treediff.errors import InputError
+
+    line = "    y = [" + ", ".join(str(i) for i in range(700)) + "\n"  # one statement longer than the model
+    bad = "def f(x):\n" + line + "    return y\n"
+    with pytest.raises(InputError, match="too long for the model"):
+        repair(bad, "python", model=untrained_lm)

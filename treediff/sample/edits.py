@@ -45,6 +45,7 @@ import re
 import time
 from dataclasses import replace
 
+from treediff.errors import InputError
 from treediff.sample.config import SamplerConfig
 from treediff.sample.constraints import grammar_for
 from treediff.sample.holes import Hole, HoleTemplate, find_holes, indent_at
@@ -167,9 +168,191 @@ def _byte(code: str, char: int) -> int:
 
 def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
                 verdict: ValidityResult | None = None) -> FillResult:
-    """Repair ``code`` (point edits, then statements; see the module docstring)."""
-    t0 = time.perf_counter()
+    """Repair ``code`` (point edits, then statements; see the module docstring).  Code longer than the model
+    takes is repaired one top-level statement at a time (:func:`_repair_chunks`)."""
     verdict = verdict if verdict is not None else check(code, language)
+    if _fits(lm, code, language):
+        return _repair_whole(lm, code, language, config, verdict)
+    return _repair_chunks(lm, code, language, config, verdict)
+
+
+_ROOM = 16  # tokens a repair adds to the code at most, on top of what it replaces (the statement pass's slack)
+
+
+def _fits(lm: DiffusionLM, code: str, language: str) -> bool:
+    from treediff.sample.config import MAX_TOKENS
+
+    room = min(lm.max_length, MAX_TOKENS) - _ROOM - len(lm.prefix_ids(language)) - len(lm.suffix_ids())
+    if len(code.split()) > room:  # each blank-separated piece is a token at least: too long, without encoding
+        return False
+    return len(lm.encode(code, language)) <= room
+
+
+def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
+                   verdict: ValidityResult) -> FillResult:
+    """Repair a program too long for the model, one chunk at a time: the lines around the first problem
+    that form a program of their own (:func:`chunk_around`), dedented, repaired whole, re-indented and
+    spliced back; then the next problem's, up to ``_MAX_CHUNKS``.  An ``InputError`` when no such chunk
+    fits the model."""
+    t0 = time.perf_counter()
+    cur, cur_verdict = code, verdict
+    parts: list[FillResult] = []
+    seen: set[tuple[int, int]] = set()
+    for _ in range(_MAX_CHUNKS):
+        if cur_verdict.ok:
+            break
+        found = chunk_around(lm, cur, language, cur_verdict)
+        if found is None or found[:2] in seen:
+            break
+        a, b, indent, stand_in = found
+        seen.add((a, b))
+        chunk = _shift(cur[a:b], indent, remove=True) + stand_in
+        part = _repair_whole(lm, chunk, language, config, check(chunk, language))
+        parts.append(part)
+        fixed = part.code
+        if stand_in:  # a header repaired over a stand-in body: the stand-in must come back as it went
+            if not fixed.endswith(stand_in):
+                break
+            fixed = fixed[: len(fixed) - len(stand_in)]
+        cur = cur[:a] + _shift(fixed, indent, remove=False) + cur[b:]
+        cur_verdict = check(cur, language)
+    if not parts:
+        line = min(cur_verdict.problems, key=_precision).start_line if cur_verdict.problems else 1
+        raise InputError(f"the code is too long for the model ({lm.max_length} tokens) to repair whole, and the "
+                         f"problem at line {line} lies in no block of lines short enough to repair on its own")
+    last = parts[-1].record
+    holes, changed = _changes(code, cur)
+    extra = {"edits": sum(p.record.extra.get("edits", 0) for p in parts),
+             "edit_attempts": sum(p.record.extra.get("edit_attempts", 0) for p in parts),
+             "changed_bytes": changed, "chunks": len(parts)}
+    record = replace(last, ok=cur_verdict.ok, level=cur_verdict.level,
+                     rounds=sum(p.record.rounds for p in parts) + len(parts) - 1,
+                     fallback=any(p.record.fallback for p in parts),
+                     num_fallback_regions=sum(p.record.num_fallback_regions for p in parts),
+                     nfe=sum(p.record.nfe for p in parts),
+                     num_rejected=sum(p.record.num_rejected for p in parts),
+                     num_dropped=sum(p.record.num_dropped for p in parts),
+                     num_forced=sum(p.record.num_forced for p in parts),
+                     problems=tuple(p.message for p in cur_verdict.problems),
+                     seconds=time.perf_counter() - t0, categories_ok=tuple(h.category_ok for h in holes), extra=extra)
+    return FillResult(code=cur, record=record, holes=holes, verdict=cur_verdict)
+
+
+_MAX_CHUNKS = 8
+
+
+def _precision(p) -> tuple[int, int]:
+    """Sort key: the compiler's findings first (they point at the slip), then the narrowest."""
+    return (p.kind != "compile_error", p.end_byte - p.start_byte)
+
+
+def chunk_around(lm: DiffusionLM, code: str, language: str,
+                 verdict: ValidityResult) -> tuple[int, int, str, str] | None:
+    """``(start, end, indent, stand_in)``: the largest run of whole lines around the first problem that fits the model
+    and is a program of its own once ``indent`` is taken off every line, but for the problem (its statement
+    regions' fillers make it valid); ``None`` when there is none.  Candidates grow from the problem's
+    statement (its line and the deeper-indented lines after it) to each enclosing header's block, out to
+    the unindented statement around it.  When the problem is in a header whose block alone is too long,
+    the chunk is the header's lines and ``stand_in`` the statement filler, put in place of the block while
+    the header is repaired (``end`` is then where the block starts).
+
+    >>> code = "class A:\\n    def f(self)\\n        return 1\\n\\n    def g(self):\\n        return 2\\n"
+    >>> from treediff.sample import get_model
+    >>> a, b, indent, stand_in = chunk_around(get_model(), code, "python", check(code, "python"))
+    >>> code[a:b] == code, repr(indent), repr(stand_in)
+    (True, "''", "''")
+    """
+    from treediff.sample.holes import filler
+
+    lines = code.splitlines(keepends=True)
+    if not lines or not verdict.problems:
+        return None
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln))
+    first = min(verdict.problems, key=_precision)
+    data = code.encode("utf-8")
+    pos = _char(data, problem_span(first, len(data))[0])
+    i = next((k for k in range(len(lines)) if starts[k + 1] > pos), len(lines) - 1)
+    while i > 0 and not lines[i].strip():
+        i -= 1
+
+    def lead(k: int) -> str:
+        return lines[k][: len(lines[k]) - len(lines[k].lstrip(" \t"))]
+
+    def opener(k: int) -> bool:  # a line that can start a statement (not a closer, comment or blank)
+        t = lines[k].strip()
+        return bool(t) and t[0] not in ")]}#"
+
+    best = None
+    top = i
+    while True:
+        base = lead(top)
+        end = top + 1
+        while end < len(lines) and (not lines[end].strip() or len(lead(end)) > len(base)
+                                    or (lead(end) == base and lines[end].strip()[:1] in (")", "]", "}"))):
+            end += 1
+        while end > top + 1 and not lines[end - 1].strip():
+            end -= 1
+        body = lines[top:end]
+        if all(not ln.strip() or ln.startswith(base) for ln in body):
+            chunk = _shift("".join(body), base, remove=True)
+            if _fits(lm, chunk, language):
+                if _sound(chunk, language):
+                    best = (starts[top], starts[end], base, "")
+            elif best is None and top == i:  # the problem's own header over a block too long: a stand-in body
+                block = next((k for k in range(top + 1, end) if lines[k].strip()), None)
+                if block is not None:
+                    head = _shift("".join(lines[top:block]), base, remove=True)
+                    stand_in = _shift(filler(language, "statement"), lead(block)[len(base):], remove=False) + "\n"
+                    if _fits(lm, head + stand_in, language) and _sound(head + stand_in, language):
+                        best = (starts[top], starts[block], base, stand_in)
+            elif best is not None:  # larger candidates only grow: the last sound one that fitted is it
+                break
+        if not base:
+            break
+        up = top - 1  # the enclosing header: the nearest statement line above, indented less
+        while up >= 0 and not (opener(up) and len(lead(up)) < len(base)):
+            up -= 1
+        if up < 0:
+            break
+        top = up
+    return best
+
+
+def _sound(chunk: str, language: str) -> bool:
+    """Whether ``chunk`` is a program of its own but for its problems: invalid, and valid once each problem's
+    statement regions hold the language's statement filler."""
+    from treediff.sample.holes import filler
+
+    verdict = check(chunk, language)
+    if verdict.ok:
+        return False
+    data = chunk.encode("utf-8")
+    out, last = bytearray(), 0
+    for a, b in statement_regions(chunk, language, verdict):
+        out += data[last:a] + filler(language, "statement", indent=indent_at(data, a)).encode("utf-8")
+        last = b
+    out += data[last:]
+    return check(out.decode("utf-8", "replace"), language).ok
+
+
+def _shift(text: str, indent: str, *, remove: bool) -> str:
+    """Take ``indent`` off the start of every line of ``text`` (``remove``), or put it on every non-blank line."""
+    if not indent:
+        return text
+    out = []
+    for ln in text.splitlines(keepends=True):
+        if remove:
+            out.append(ln[len(indent):] if ln.startswith(indent) else ln.lstrip(" \t"))
+        else:
+            out.append(indent + ln if ln.strip() else ln)
+    return "".join(out)
+
+
+def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
+                  verdict: ValidityResult) -> FillResult:
+    t0 = time.perf_counter()
     lang = get_language(language)
     # one decoding pass, left to right (every commit at the frontier), with more candidates per position
     attempt_config = config.replace(max_rounds=0, fallback=False, block_size=1, steps=None, threshold=None,
@@ -332,10 +515,23 @@ def _depth(data: bytes, line: int) -> int:
     return width
 
 
+def _opcodes(a, b) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes of ``a`` → ``b`` (strings or bytes), with the common head and tail taken off first:
+    a repair changes a few places of a long file, and difflib is quadratic on what it is given."""
+    n = min(len(a), len(b))
+    head = 0
+    while head < n and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    mid = difflib.SequenceMatcher(None, a[head:len(a) - tail], b[head:len(b) - tail], autojunk=False).get_opcodes()
+    return [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in mid]
+
+
 def _edit_size(old: str, new: str) -> int:
     """Characters deleted plus characters inserted to turn ``old`` into ``new`` (from a diff)."""
-    ops = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
-    return sum((i2 - i1) + (j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
+    return sum((i2 - i1) + (j2 - j1) for tag, i1, i2, j1, j2 in _opcodes(old, new) if tag != "equal")
 
 
 def _changes(old: str, new: str) -> tuple[tuple[HoleFill, ...], int]:
@@ -343,8 +539,7 @@ def _changes(old: str, new: str) -> tuple[tuple[HoleFill, ...], int]:
     bytes of ``old`` replaced."""
     a, b = old.encode("utf-8"), new.encode("utf-8")
     holes, changed = [], 0
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(a, b):
         if tag == "equal":
             continue
         changed += i2 - i1

@@ -1,6 +1,7 @@
 """Infilling on held-out standard-library code: validity, category kept, exact match.
 
     python bench/infill_heldout.py --per-file 6            # default model, held-out modules below
+    python bench/infill_heldout.py --per-file 6 --whole-files   # the same holes in whole modules
 
 The default model never saw these modules (examples/configs/default.toml's corpus excludes them).
 For each module, top-level functions of at most --max-chars characters are taken as the context;
@@ -28,7 +29,7 @@ KINDS = {"expression": ("call", "binary_operator", "comparison_operator", "attri
          "block": ("block",)}
 
 
-def cases(per_file: int, max_chars: int, seed: int):
+def cases(per_file: int, max_chars: int, seed: int, whole_files: bool = False):
     from treediff.syntax.tree import parse
 
     rng = random.Random(seed)
@@ -47,7 +48,11 @@ def cases(per_file: int, max_chars: int, seed: int):
                 nodes = [n for n in sub.nodes() if n.kind in kinds and n.parent is not None and n.end_byte - n.start_byte > 1
                          and not (cat == "block" and n.parent.kind != "function_definition")]
                 for n in nodes:
-                    picked.append((mod, src, n.start_byte, n.end_byte, cat, n.text))
+                    if whole_files:  # the same hole, with the whole module as its context
+                        picked.append((mod, tree.source.decode("utf-8"), f.start_byte + n.start_byte,
+                                       f.start_byte + n.end_byte, cat, n.text))
+                    else:
+                        picked.append((mod, src, n.start_byte, n.end_byte, cat, n.text))
         rng.shuffle(picked)
         by_cat: dict[str, list] = {}
         for c in picked:
@@ -67,6 +72,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--oracle-length", action="store_true",
                     help="give each hole exactly the original's token count (an upper bound; not a real setting)")
+    ap.add_argument("--whole-files", action="store_true",
+                    help="the same holes with the whole module as context (far longer than the model: filled "
+                         "one block of lines at a time)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -77,7 +85,7 @@ def main() -> None:
     lm = get_model(args.model, device="cpu")
     rows = []
     t0 = time.perf_counter()
-    for mod, src, a, b, cat, original in cases(args.per_file, args.max_chars, args.seed):
+    for mod, src, a, b, cat, original in cases(args.per_file, args.max_chars, args.seed, args.whole_files):
         if args.oracle_length:
             template = find_holes(src, "python", spans=[(a, b, cat)])
             cfg = SamplerConfig(constraint=args.constraint, seed=args.seed, device="cpu", threshold=args.threshold)
@@ -91,6 +99,7 @@ def main() -> None:
                      "rounds": r.record.rounds, "nfe": r.record.nfe})
     print(f"{len(rows)} holes in {len({r['module'] for r in rows})} held-out modules, constraint {args.constraint}, threshold {args.threshold}, "
           f"{'oracle' if args.oracle_length else 'default'} hole lengths, "
+          f"{'whole modules' if args.whole_files else 'functions'} as context, "
           f"{time.perf_counter() - t0:.1f} s")
     for cat in [*KINDS, "all"]:
         sel = [r for r in rows if cat == "all" or r["category"] == cat]

@@ -217,5 +217,10 @@ def test_long_requests_are_capped_with_a_warning(untrained_lm):
     with pytest.warns(UserWarning, match="capped"):
         out = synth(STUB, model=untrained_lm, max_new_tokens=5000, steps=8, block_size=0, constraint="none")
     assert out[0].record.nfe == 8 and out[0].code.startswith(STUB)
-    with pytest.raises(InputError, match="no room"):
-        infill("x = 1\n" * 400 + "y = <|hole|>\n", "python", model=untrained_lm)
+    # a long program is filled one block of lines at a time (the hole's own statement here) ...
+    long = infill("x = 1\n" * 400 + "y = <|hole|>\n", "python", model=untrained_lm)
+    assert long.record.ok and long.code.startswith("x = 1\n" * 400 + "y = ") and long.record.extra["chunks"] == 1
+    assert long.holes[0].category_ok and long.holes[0].span[0] == len("x = 1\n" * 400 + "y = ")
+    # ... but a hole inside one statement longer than the model has no block to go to
+    with pytest.raises(InputError, match="no block of lines short enough"):
+        infill("y = [" + ", ".join(map(str, range(700))) + ", <|hole|>]\n", "python", model=untrained_lm)

@@ -85,6 +85,11 @@ def infill(
     cfg = make_config(config, **settings)
     template = find_holes(code, lang, spans=spans, select=select)
     lm = get_model(model, device=cfg.device)
+    from treediff.sample.chunks import fill_long, fits
+
+    need = sum(cfg.hole_tokens.get(h.category, 16) for h in template.holes)
+    if not fits(lm, template.source.decode("utf-8", "replace"), lang, extra=need):
+        return fill_long(lm, template, cfg)  # longer than the model: each hole with the block of lines around it
     return fill_template(lm, template, cfg)[0]
 
 

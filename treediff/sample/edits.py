@@ -46,6 +46,7 @@ import time
 from dataclasses import replace
 
 from treediff.errors import InputError
+from treediff.sample.chunks import indentation, blocks_around, fits, shift
 from treediff.sample.config import SamplerConfig
 from treediff.sample.constraints import grammar_for
 from treediff.sample.holes import Hole, HoleTemplate, find_holes, indent_at
@@ -171,21 +172,9 @@ def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig
     """Repair ``code`` (point edits, then statements; see the module docstring).  Code longer than the model
     takes is repaired one top-level statement at a time (:func:`_repair_chunks`)."""
     verdict = verdict if verdict is not None else check(code, language)
-    if _fits(lm, code, language):
+    if fits(lm, code, language):
         return _repair_whole(lm, code, language, config, verdict)
     return _repair_chunks(lm, code, language, config, verdict)
-
-
-_ROOM = 16  # tokens a repair adds to the code at most, on top of what it replaces (the statement pass's slack)
-
-
-def _fits(lm: DiffusionLM, code: str, language: str) -> bool:
-    from treediff.sample.config import MAX_TOKENS
-
-    room = min(lm.max_length, MAX_TOKENS) - _ROOM - len(lm.prefix_ids(language)) - len(lm.suffix_ids())
-    if len(code.split()) > room:  # each blank-separated piece is a token at least: too long, without encoding
-        return False
-    return len(lm.encode(code, language)) <= room
 
 
 def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
@@ -206,7 +195,7 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
             break
         a, b, indent, stand_in = found
         seen.add((a, b))
-        chunk = _shift(cur[a:b], indent, remove=True) + stand_in
+        chunk = shift(cur[a:b], indent, remove=True) + stand_in
         part = _repair_whole(lm, chunk, language, config, check(chunk, language))
         parts.append(part)
         fixed = part.code
@@ -214,7 +203,7 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
             if not fixed.endswith(stand_in):
                 break
             fixed = fixed[: len(fixed) - len(stand_in)]
-        cur = cur[:a] + _shift(fixed, indent, remove=False) + cur[b:]
+        cur = cur[:a] + shift(fixed, indent, remove=False) + cur[b:]
         cur_verdict = check(cur, language)
     if not parts:
         line = min(cur_verdict.problems, key=_precision).start_line if cur_verdict.problems else 1
@@ -277,46 +266,21 @@ def chunk_around(lm: DiffusionLM, code: str, language: str,
     while i > 0 and not lines[i].strip():
         i -= 1
 
-    def lead(k: int) -> str:
-        return lines[k][: len(lines[k]) - len(lines[k].lstrip(" \t"))]
-
-    def opener(k: int) -> bool:  # a line that can start a statement (not a closer, comment or blank)
-        t = lines[k].strip()
-        return bool(t) and t[0] not in ")]}#"
-
     best = None
-    top = i
-    while True:
-        base = lead(top)
-        end = top + 1
-        while end < len(lines) and (not lines[end].strip() or len(lead(end)) > len(base)
-                                    or (lead(end) == base and lines[end].strip()[:1] in (")", "]", "}"))):
-            end += 1
-        while end > top + 1 and not lines[end - 1].strip():
-            end -= 1
-        body = lines[top:end]
-        if all(not ln.strip() or ln.startswith(base) for ln in body):
-            chunk = _shift("".join(body), base, remove=True)
-            if _fits(lm, chunk, language):
-                if _sound(chunk, language):
-                    best = (starts[top], starts[end], base, "")
-            elif best is None and top == i:  # the problem's own header over a block too long: a stand-in body
-                block = next((k for k in range(top + 1, end) if lines[k].strip()), None)
-                if block is not None:
-                    head = _shift("".join(lines[top:block]), base, remove=True)
-                    stand_in = _shift(filler(language, "statement"), lead(block)[len(base):], remove=False) + "\n"
-                    if _fits(lm, head + stand_in, language) and _sound(head + stand_in, language):
-                        best = (starts[top], starts[block], base, stand_in)
-            elif best is not None:  # larger candidates only grow: the last sound one that fitted is it
-                break
-        if not base:
+    for top, end, base in blocks_around(lines, i):
+        chunk = shift("".join(lines[top:end]), base, remove=True)
+        if fits(lm, chunk, language):
+            if _sound(chunk, language):
+                best = (starts[top], starts[end], base, "")
+        elif best is None and top == i:  # the problem's own header over a block too long: a stand-in body
+            block = next((k for k in range(top + 1, end) if lines[k].strip()), None)
+            if block is not None:
+                head = shift("".join(lines[top:block]), base, remove=True)
+                stand_in = shift(filler(language, "statement"), indentation(lines[block])[len(base):], remove=False) + "\n"
+                if fits(lm, head + stand_in, language) and _sound(head + stand_in, language):
+                    best = (starts[top], starts[block], base, stand_in)
+        elif best is not None:  # larger blocks only grow: the last sound one that fitted is it
             break
-        up = top - 1  # the enclosing header: the nearest statement line above, indented less
-        while up >= 0 and not (opener(up) and len(lead(up)) < len(base)):
-            up -= 1
-        if up < 0:
-            break
-        top = up
     return best
 
 
@@ -335,19 +299,6 @@ def _sound(chunk: str, language: str) -> bool:
         last = b
     out += data[last:]
     return check(out.decode("utf-8", "replace"), language).ok
-
-
-def _shift(text: str, indent: str, *, remove: bool) -> str:
-    """Take ``indent`` off the start of every line of ``text`` (``remove``), or put it on every non-blank line."""
-    if not indent:
-        return text
-    out = []
-    for ln in text.splitlines(keepends=True):
-        if remove:
-            out.append(ln[len(indent):] if ln.startswith(indent) else ln.lstrip(" \t"))
-        else:
-            out.append(indent + ln if ln.strip() else ln)
-    return "".join(out)
 
 
 def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,

@@ -1,0 +1,196 @@
+r"""Blocks of lines that stand alone: how code longer than the model is repaired and infilled.
+
+A model takes a bounded number of positions (640 for the embedded one), and real files are longer.
+Syntax is local, though: a slip or a hole inside one method needs that method, not the whole module.
+:func:`blocks_around` lists the runs of whole lines around a line, from its own statement (the line
+and the deeper-indented lines after it) to each enclosing header's block, out to the unindented
+statement around it.  A caller takes the largest one that fits the model and is a program of its
+own once its common indentation is taken off (:func:`shift`), works on it, puts the indentation
+back and splices it in.  A method of a long class is handled as a function of its own.
+
+:func:`fill_long` is :func:`~treediff.sample.pipeline.fill_template` for templates too long for
+the model: each hole's block (holes in one block are filled together), checked whole afterwards.
+
+>>> lines = "class A:\n    def f(self):\n        return 1\n".splitlines(keepends=True)
+>>> [(top, end, repr(base)) for top, end, base in blocks_around(lines, 2)]
+[(2, 3, "'        '"), (1, 3, "'    '"), (0, 3, "''")]
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Iterator
+
+from treediff.errors import InputError
+from treediff.sample.config import MAX_TOKENS, SamplerConfig
+from treediff.sample.holes import HoleTemplate, filler, find_holes, fills_parse_as
+from treediff.sample.models import DiffusionLM
+from treediff.sample.record import FillResult, HoleFill
+from treediff.validity import check
+
+__all__ = ["blocks_around", "shift", "fits", "indentation", "fill_long"]
+
+ROOM = 16  # tokens a repair adds at most on top of what it replaces (the statement pass's slack)
+
+
+def fits(lm: DiffusionLM, code: str, language: str, extra: int = ROOM) -> bool:
+    """Whether ``code`` plus ``extra`` tokens fits the model (and ``MAX_TOKENS``)."""
+    room = min(lm.max_length, MAX_TOKENS) - extra - len(lm.prefix_ids(language)) - len(lm.suffix_ids())
+    if len(code.split()) > room:  # each blank-separated piece is a token at least: too long, without encoding
+        return False
+    return len(lm.encode(code, language)) <= room
+
+
+def indentation(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def blocks_around(lines: list[str], i: int) -> Iterator[tuple[int, int, str]]:
+    """``(top, end, base)`` line ranges around line ``i``, smallest first: line ``top``'s statement (with the
+    deeper-indented lines after it and a closing-bracket line at its depth), then each enclosing header's;
+    ``base`` is line ``top``'s indentation.  Ranges whose lines do not all start with ``base`` (a string
+    running back to column 0) are skipped."""
+    while i > 0 and not lines[i].strip():
+        i -= 1
+    top = i
+    while True:
+        base = indentation(lines[top])
+        end = top + 1
+        while end < len(lines) and (not lines[end].strip() or len(indentation(lines[end])) > len(base)
+                                    or (indentation(lines[end]) == base and lines[end].strip()[:1] in (")", "]", "}"))):
+            end += 1
+        while end > top + 1 and not lines[end - 1].strip():
+            end -= 1
+        if all(not ln.strip() or ln.startswith(base) for ln in lines[top:end]):
+            yield top, end, base
+        if not base:
+            return
+        up = top - 1  # the enclosing header: the nearest statement line above, indented less
+        while up >= 0 and not (lines[up].strip() and lines[up].strip()[0] not in ")]}#"
+                               and len(indentation(lines[up])) < len(base)):
+            up -= 1
+        if up < 0:
+            return
+        top = up
+
+
+def shift(text: str, indent: str, *, remove: bool) -> str:
+    """Take ``indent`` off the start of every line of ``text`` (``remove``), or put it on every non-blank line.
+
+    >>> shift("    a\\n\\n      b\\n", "    ", remove=True), shift("a\\n\\n  b\\n", "    ", remove=False)
+    ('a\\n\\n  b\\n', '    a\\n\\n      b\\n')
+    """
+    if not indent:
+        return text
+    out = []
+    for ln in text.splitlines(keepends=True):
+        if remove:
+            out.append(ln[len(indent):] if ln.startswith(indent) else ln.lstrip(" \t"))
+        else:
+            out.append(indent + ln if ln.strip() else ln)
+    return "".join(out)
+
+
+def _reindented(text: str, pos: int, indent: str) -> int:
+    """Where character ``pos`` of ``text`` lands once ``indent`` is put on every non-blank line."""
+    if not indent:
+        return pos
+    lines = text.splitlines(keepends=True)
+    out = start = 0
+    for ln in lines:
+        if start + len(ln) > pos or ln is lines[-1]:
+            return out + (len(indent) if ln.strip() and pos >= start else 0) + (pos - start)
+        out += len(ln) + (len(indent) if ln.strip() else 0)
+        start += len(ln)
+    return out
+
+
+def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) -> FillResult:
+    """Fill the holes of a template too long for the model, one block of lines at a time: per hole, the
+    largest block around it that fits the model (with the holes' default lengths) and stands alone once
+    dedented, its holes filled by their category's filler; the holes inside one block are filled together.
+    The program is checked whole at the end and every hole's category in context.  An ``InputError``
+    when a hole lies in no block that fits."""
+    from treediff.sample.pipeline import fill_template
+
+    t0 = time.perf_counter()
+    language = template.language.name
+    src = template.source.decode("utf-8", "replace")
+    data = template.source
+    holes = [(len(data[:h.start].decode("utf-8", "replace")), len(data[:h.end].decode("utf-8", "replace")), h)
+             for h in template.holes]
+    lines = src.splitlines(keepends=True) or [""]
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln))
+
+    def line_of(pos: int) -> int:
+        return next((k for k in range(len(lines)) if starts[k + 1] > pos), len(lines) - 1)
+
+    shape = list(lines)  # the lines as blocks_around sees them: a hole is code (a hole on a blank line counts)
+    for a, _, _ in reversed(holes):
+        k = line_of(a)
+        shape[k] = shape[k][: a - starts[k]] + "X" + shape[k][a - starts[k]:]
+
+    groups: list[tuple[int, int, str, list[int]]] = []
+    for hi, (a, b, h) in enumerate(holes):
+        if any(hi in g[3] for g in groups):
+            continue
+        best = None
+        for top, end, base in blocks_around(shape, line_of(a)):
+            lo, up = starts[top], starts[end]
+            inside = [k for k, (x, y, _) in enumerate(holes) if lo <= x and y <= up]
+            if any((x < lo < y) or (x < up < y) for x, y, _ in holes) or hi not in inside:
+                continue
+            marked, fixed, last = [], [], lo
+            for k in inside:
+                x, y, hk = holes[k]
+                marked += [src[last:x], f"<|hole:{hk.category}|>"]
+                fixed += [src[last:x], filler(language, hk.category, indent=indentation(lines[line_of(x)]))]
+                last = y
+            marked.append(src[last:up])
+            fixed.append(src[last:up])
+            text, plain = shift("".join(marked), base, remove=True), shift("".join(fixed), base, remove=True)
+            need = sum(config.hole_tokens.get(holes[k][2].category, 16) for k in inside)
+            if not fits(lm, plain, language, extra=need + ROOM):
+                if best is not None:
+                    break
+                continue
+            if check(plain, language).ok:
+                best = (lo, up, base, inside, text)
+        if best is None:
+            raise InputError(f"the code is too long for the model ({lm.max_length} tokens), and hole {hi} (line "
+                             f"{line_of(a) + 1}) lies in no block of lines short enough to fill on its own")
+        groups.append(best)
+    parts, pieces, last, spans = [], [], 0, []
+    for lo, up, base, inside, text in sorted(groups, key=lambda g: g[0]):
+        part = fill_template(lm, find_holes(text, language), config)[0]
+        parts.append(part)
+        out = shift(part.code, base, remove=False)
+        pieces.append(src[last:lo])
+        offset = sum(len(p) for p in pieces)
+        for fill in part.holes:
+            s, e = (len(part.code.encode("utf-8")[:x].decode("utf-8", "replace")) for x in fill.span)
+            spans.append((offset + _reindented(part.code, s, base), offset + _reindented(part.code, e, base)))
+        pieces.append(out)
+        last = up
+    pieces.append(src[last:])
+    code = "".join(pieces)
+    byte_spans = [(len(code[:s].encode("utf-8")), len(code[:e].encode("utf-8"))) for s, e in spans]
+    verdict = check(code, language)
+    cats = fills_parse_as(language, code, byte_spans, [h.category for _, _, h in holes]) if verdict.ok \
+        else tuple(False for _ in holes)
+    enc = code.encode("utf-8")
+    fills = tuple(HoleFill(i, h.category, enc[s:e].decode("utf-8", "replace"), (s, e), ok)
+                  for i, ((_, _, h), (s, e), ok) in enumerate(zip(holes, byte_spans, cats)))
+    first = parts[0].record
+    record = replace(first, ok=verdict.ok, level=verdict.level,
+                     rounds=sum(p.record.rounds for p in parts), fallback=any(p.record.fallback for p in parts),
+                     num_fallback_regions=sum(p.record.num_fallback_regions for p in parts),
+                     nfe=sum(p.record.nfe for p in parts), num_rejected=sum(p.record.num_rejected for p in parts),
+                     num_dropped=sum(p.record.num_dropped for p in parts),
+                     num_forced=sum(p.record.num_forced for p in parts),
+                     problems=tuple(p.message for p in verdict.problems), categories_ok=cats,
+                     seconds=time.perf_counter() - t0, extra=dict(first.extra, chunks=len(parts)))
+    return FillResult(code=code, record=record, holes=fills, verdict=verdict)

@@ -11,6 +11,8 @@ def test_blocks_grow_from_the_statement_to_the_module():
     lines = "x = 1\nclass A:\n    def f(self):\n        if x:\n            return 1\n        return 2\n".splitlines(True)
     got = [(top, end) for top, end, _ in blocks_around(lines, 4)]
     assert got == [(4, 5), (3, 5), (2, 6), (1, 6)]
+    got = [(top, end) for top, end, _ in blocks_around(lines, 4, siblings=1)]
+    assert got == [(4, 5), (3, 5), (3, 6), (2, 6), (1, 6)]  # (3, 6): the `if` with its next sibling
     # a closing bracket at the statement's depth belongs to it; blank lines inside are kept, at the end dropped
     lines = "def f():\n    y = g(\n        1,\n    )\n\n    return y\n\n".splitlines(True)
     assert next(blocks_around(lines, 1))[:2] == (1, 4)

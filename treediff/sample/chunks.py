@@ -14,6 +14,9 @@ the model: each hole's block (holes in one block are filled together), checked w
 >>> lines = "class A:\n    def f(self):\n        return 1\n".splitlines(keepends=True)
 >>> [(top, end, repr(base)) for top, end, base in blocks_around(lines, 2)]
 [(2, 3, "'        '"), (1, 3, "'    '"), (0, 3, "''")]
+>>> lines = "try\n    x\nexcept E:\n    y = 1\nz = 2\n".splitlines(keepends=True)
+>>> [(top, end) for top, end, _ in blocks_around(lines, 0, siblings=3)]
+[(0, 2), (0, 4), (0, 5)]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from treediff.sample.models import DiffusionLM
 from treediff.sample.record import FillResult, HoleFill
 from treediff.validity import check
 
-__all__ = ["blocks_around", "shift", "fits", "indentation", "fill_long"]
+__all__ = ["blocks_around", "shift", "fits", "indentation", "fill_long", "SIBLINGS"]
 
 ROOM = 16  # tokens a repair adds at most on top of what it replaces (the statement pass's slack)
 
@@ -46,9 +49,11 @@ def indentation(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def blocks_around(lines: list[str], i: int) -> Iterator[tuple[int, int, str]]:
+def blocks_around(lines: list[str], i: int, siblings: int = 0) -> Iterator[tuple[int, int, str]]:
     """``(top, end, base)`` line ranges around line ``i``, smallest first: line ``top``'s statement (with the
-    deeper-indented lines after it and a closing-bracket line at its depth), then each enclosing header's;
+    deeper-indented lines after it and a closing-bracket line at its depth), the same with up to
+    ``siblings`` following statements at its depth (the clauses of a ``try`` or an ``if``), then each
+    enclosing header's likewise;
     ``base`` is line ``top``'s indentation.  Ranges whose lines do not all start with ``base`` (a string
     running back to column 0) are skipped."""
     while i > 0 and not lines[i].strip():
@@ -56,14 +61,18 @@ def blocks_around(lines: list[str], i: int) -> Iterator[tuple[int, int, str]]:
     top = i
     while True:
         base = indentation(lines[top])
-        end = top + 1
-        while end < len(lines) and (not lines[end].strip() or len(indentation(lines[end])) > len(base)
-                                    or (indentation(lines[end]) == base and lines[end].strip()[:1] in (")", "]", "}"))):
-            end += 1
-        while end > top + 1 and not lines[end - 1].strip():
-            end -= 1
-        if all(not ln.strip() or ln.startswith(base) for ln in lines[top:end]):
-            yield top, end, base
+        end = _block_end(lines, top, base)
+        while top > 0 and lines[top - 1].startswith(base + "@"):  # decorators (annotations) come along
+            top -= 1
+        for _ in range(siblings + 1):  # the statement, then with its next siblings (an `except` clause, say)
+            if all(not ln.strip() or ln.startswith(base) for ln in lines[top:end]):
+                yield top, end, base
+            nxt = end
+            while nxt < len(lines) and not lines[nxt].strip():
+                nxt += 1
+            if nxt >= len(lines) or indentation(lines[nxt]) != base:
+                break
+            end = _block_end(lines, nxt, base)
         if not base:
             return
         up = top - 1  # the enclosing header: the nearest statement line above, indented less
@@ -73,6 +82,21 @@ def blocks_around(lines: list[str], i: int) -> Iterator[tuple[int, int, str]]:
         if up < 0:
             return
         top = up
+
+
+SIBLINGS = 3  # following statements at the same depth a repair block may take in (clauses of one statement)
+
+
+def _block_end(lines: list[str], top: int, base: str) -> int:
+    """The end of line ``top``'s statement: the deeper-indented lines after it, a closing-bracket line at its
+    depth, trailing blank lines left out."""
+    end = top + 1
+    while end < len(lines) and (not lines[end].strip() or len(indentation(lines[end])) > len(base)
+                                or (indentation(lines[end]) == base and lines[end].strip()[:1] in (")", "]", "}"))):
+        end += 1
+    while end > top + 1 and not lines[end - 1].strip():
+        end -= 1
+    return end
 
 
 def shift(text: str, indent: str, *, remove: bool) -> str:

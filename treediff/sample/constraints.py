@@ -103,7 +103,7 @@ class GrammarGuard:
         check = session.viable if nxt < hi else session.complete
         left = int(later.size)  # masked positions after this one
         if self.close_early:
-            done = self._close_early(row, pos, candidates, ids, masked, head, session)
+            done = self._close_early(row, pos, candidates, ids, masked, head, tail, check, session)
             if done is not None:
                 return done
         if left < self.horizon and self._open_end(ids, masked, lo, hi):
@@ -129,7 +129,8 @@ class GrammarGuard:
             if check(head + self._text(c) + tail):
                 ids[pos], masked[pos] = c, False
                 return True
-        if pos + 1 < nxt:  # the provisional run after the gap is what fails: commit here, re-choose the run
+        run = pos + 1 < nxt and (not self.close_early or bool(self.editable[row, pos + 1:nxt].any()))
+        if run:  # the provisional run after the gap is what fails: commit here, re-choose the run
             for c in candidates:
                 self.num_checks += 1
                 if session.viable(head + self._text(c)):
@@ -139,45 +140,33 @@ class GrammarGuard:
         ids[pos], masked[pos] = self.lm.end_id, False
         self.num_dropped += 1
         self.dropped[row] += 1
-        if pos + 1 < nxt and not session.viable(head + tail):
+        if run and not session.viable(head + tail):
             self._rechoose(row, ids, masked, pos + 1, nxt, head, last=nxt == hi)
         return False
 
     _WINDOW = 64  # tokens of fixed text after a hole that an early close looks at (two lines at most)
 
     def _close_early(self, row: int, pos: int, candidates: list, ids: np.ndarray, masked: np.ndarray, head: str,
-                     session) -> bool | None:
+                     tail: str, check, session) -> bool | None:
         """Commit at ``pos`` a candidate after which the fixed text following the hole (its next two lines)
-        stays viable, lexed as code (not swallowed by a comment or string the candidate opens, nor taken in by
-        a bracket it opens: the grammar's closing text must not grow), or leave ``pos`` empty when that text fits already; ``False`` (nothing done) when
-        neither, or when a later position of the hole holds a provisional token (the usual rules apply then).
-        At the hole's last position the check reaches the next masked position or the program's end.
-        ``True``/``False``: handled (committed / left empty); ``None``: not handled."""
+        stays viable, lexed as code (not swallowed by a comment or string the candidate opens, nor taken in
+        by a bracket it opens: the grammar's closing text must not grow), or leave ``pos`` empty when that
+        text fits already; failing both, a candidate that heads for a close (opens nothing, the closing text gets
+        shorter).  At the hole's last position, empty when ``check(head + tail)`` (the usual check,
+        to the next masked position or a complete program) holds.  ``True``: handled; ``None``: not handled
+        (the usual rules apply), also when a later position of the hole holds a provisional token."""
         editable = self.editable[row]
         q = pos + 1
         while q < self.end and editable[q]:
             if not masked[q]:
                 return None
             q += 1
-        if q == pos + 1:  # the hole's last position: empty when the program goes on without it, else the
-            # first candidate that lets it go on, else empty anyway (a later slip may be what fails)
-            later = np.flatnonzero(masked[pos + 1:self.end])
-            nxt = pos + 1 + int(later[0]) if later.size else self.end
-            tail = self.lm.text_of(ids[pos + 1:nxt])
-            check = session.viable if nxt < self.end else session.complete
+        if q == pos + 1:  # the hole's last position: empty when the program goes on without it, else as usual
             self.num_checks += 1
             if check(head + tail):
                 ids[pos], masked[pos] = self.lm.end_id, False
                 return True
-            for c in candidates:
-                self.num_checks += 1
-                if check(head + self._text(c) + tail):
-                    ids[pos], masked[pos] = c, False
-                    return True
-            ids[pos], masked[pos] = self.lm.end_id, False
-            self.num_dropped += 1
-            self.dropped[row] += 1
-            return False
+            return None
         r = q
         while r < min(self.end, q + self._WINDOW) and not masked[r]:
             r += 1
@@ -212,6 +201,16 @@ class GrammarGuard:
                 self.num_forced += 1
                 self.forced[row] += 1
                 return True
+        # nothing closes yet: the model's best candidate that heads for a close (it opens no comment, string or
+        # bracket; the closing text gets shorter), so the next position may close
+        for c in candidates[:8]:
+            text = head + self._text(c)
+            self.num_checks += 2
+            if session.viable(text) and not session.viable(text + "\0"):
+                grown = session.closing_suffix(text)
+                if grown is not None and suffix is not None and len(grown) < len(suffix):
+                    ids[pos], masked[pos] = c, False
+                    return True
         return None
 
     def _open_end(self, ids: np.ndarray, masked: np.ndarray, lo: int, hi: int) -> bool:

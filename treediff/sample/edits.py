@@ -46,7 +46,7 @@ import time
 from dataclasses import replace
 
 from treediff.errors import InputError
-from treediff.sample.chunks import indentation, blocks_around, fits, shift
+from treediff.sample.chunks import SIBLINGS, blocks_around, fits, indentation, shift
 from treediff.sample.config import SamplerConfig
 from treediff.sample.constraints import grammar_for
 from treediff.sample.holes import Hole, HoleTemplate, find_holes, indent_at
@@ -193,16 +193,17 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
         found = chunk_around(lm, cur, language, cur_verdict)
         if found is None or found[:2] in seen:
             break
-        a, b, indent, stand_in = found
+        a, b, indent, stand_in, head = found
         seen.add((a, b))
-        chunk = shift(cur[a:b], indent, remove=True) + stand_in
+        chunk = head + shift(cur[a:b], indent, remove=True) + stand_in
         part = _repair_whole(lm, chunk, language, config, check(chunk, language))
         parts.append(part)
         fixed = part.code
-        if stand_in:  # a header repaired over a stand-in body: the stand-in must come back as it went
-            if not fixed.endswith(stand_in):
-                break
-            fixed = fixed[: len(fixed) - len(stand_in)]
+        # a header repaired over a stand-in body, or a block under its definition's header: what stood in
+        # must come back as it went
+        if not (fixed.endswith(stand_in) and fixed.startswith(head)):
+            break
+        fixed = fixed[len(head): len(fixed) - len(stand_in)]
         cur = cur[:a] + shift(fixed, indent, remove=False) + cur[b:]
         cur_verdict = check(cur, language)
     if not parts:
@@ -236,20 +237,24 @@ def _precision(p) -> tuple[int, int]:
 
 
 def chunk_around(lm: DiffusionLM, code: str, language: str,
-                 verdict: ValidityResult) -> tuple[int, int, str, str] | None:
-    """``(start, end, indent, stand_in)``: the largest run of whole lines around the first problem that fits the model
+                 verdict: ValidityResult) -> tuple[int, int, str, str, str] | None:
+    """``(start, end, indent, stand_in, head)``: the largest run of whole lines around the first problem that fits the model
     and is a program of its own once ``indent`` is taken off every line, but for the problem (its statement
     regions' fillers make it valid); ``None`` when there is none.  Candidates grow from the problem's
     statement (its line and the deeper-indented lines after it) to each enclosing header's block, out to
-    the unindented statement around it.  When the problem is in a header whose block alone is too long,
+    the unindented statement around it; an indented block only when it starts a definition (the first word
+    of the language's definition filler: ``def`` in Python), since a loop or ``if`` body cut out of its
+    function holds ``return`` or ``break`` that do not stand alone; inside a definition too long for the
+    model, a block goes under that definition's header line (``head``, kept as it is and taken off again).
+    When the problem is in a header whose block alone is too long,
     the chunk is the header's lines and ``stand_in`` the statement filler, put in place of the block while
     the header is repaired (``end`` is then where the block starts).
 
     >>> code = "class A:\\n    def f(self)\\n        return 1\\n\\n    def g(self):\\n        return 2\\n"
     >>> from treediff.sample import get_model
-    >>> a, b, indent, stand_in = chunk_around(get_model(), code, "python", check(code, "python"))
-    >>> code[a:b] == code, repr(indent), repr(stand_in)
-    (True, "''", "''")
+    >>> a, b, indent, stand_in, head = chunk_around(get_model(), code, "python", check(code, "python"))
+    >>> code[a:b] == code, repr(indent), repr(stand_in), repr(head)
+    (True, "''", "''", "''")
     """
     from treediff.sample.holes import filler
 
@@ -266,36 +271,81 @@ def chunk_around(lm: DiffusionLM, code: str, language: str,
     while i > 0 and not lines[i].strip():
         i -= 1
 
+    def replaceable(top: int, end: int, base: str) -> bool:
+        # the block is a unit of the file: with the statement filler in its place, no problem is left up to
+        # its end (a `try:` block cut off from its `except` clause is not one)
+        rest = code[:starts[top]] + base + filler(language, "statement", indent=base) + "\n" + code[starts[end]:]
+        after = len(code[:starts[top]] + base) + len(filler(language, "statement", indent=base)) + 1
+        left = check(rest, language)
+        return left.ok or all(_char(rest.encode("utf-8"), p.start_byte) > after for p in left.problems)
+
+    try:  # a nested block stands alone only from a definition down (a loop body holds `break`, a def's `return`)
+        keyword = filler(language, "definition").split()[0]
+    except Exception:  # the language has no definition filler: top-level blocks only
+        keyword = None
+
+    def definition_above(top: int, base: str) -> str | None:
+        # the header lines of the nearest definition whose block holds line `top` (a signature may run over
+        # several lines, up to the one ending in ':')
+        for k in range(top - 1, -1, -1):
+            if not lines[k].strip():
+                continue
+            ind = indentation(lines[k])
+            if len(ind) < len(base):
+                if keyword in lines[k].split()[:2]:
+                    e = next((j for j in range(k, top) if lines[j].split("#")[0].rstrip().endswith(":")), None)
+                    return None if e is None else "".join(lines[k:e + 1])
+                base = ind  # an enclosing header that is no definition: keep climbing
+                if not ind:
+                    return None
+        return None
+
     best = None
-    for top, end, base in blocks_around(lines, i):
-        chunk = shift("".join(lines[top:end]), base, remove=True)
+    for top, end, base in blocks_around(lines, i, siblings=SIBLINGS):
+        head_line: str | None = ""
+        if base and (keyword is None or keyword not in lines[top].split()[:2]):
+            # a block inside a definition too long for the model: the definition's header line over the block
+            head_line = definition_above(top, base) if keyword is not None else None
+            if head_line is None:
+                continue
+        d_base = indentation(head_line) if head_line else base
+        head = shift(head_line, d_base, remove=True)
+        chunk = head + shift("".join(lines[top:end]), d_base, remove=True)
         if fits(lm, chunk, language):
-            if _sound(chunk, language):
-                best = (starts[top], starts[end], base, "")
+            if _sound(chunk, language, i - top + head.count("\n")) and replaceable(top, end, base):
+                best = (starts[top], starts[end], d_base, "", head)
         elif best is None and top == i:  # the problem's own header over a block too long: a stand-in body
             block = next((k for k in range(top + 1, end) if lines[k].strip()), None)
             if block is not None:
-                head = shift("".join(lines[top:block]), base, remove=True)
-                stand_in = shift(filler(language, "statement"), indentation(lines[block])[len(base):], remove=False) + "\n"
-                if fits(lm, head + stand_in, language) and _sound(head + stand_in, language):
-                    best = (starts[top], starts[block], base, stand_in)
+                header = head + shift("".join(lines[top:block]), d_base, remove=True)
+                stand_in = shift(filler(language, "statement"), indentation(lines[block])[len(d_base):],
+                                 remove=False) + "\n"
+                if (fits(lm, header + stand_in, language)
+                        and _sound(header + stand_in, language, i - top + head.count("\n"))
+                        and replaceable(top, end, base)):
+                    best = (starts[top], starts[block], d_base, stand_in, head)
         elif best is not None:  # larger blocks only grow: the last sound one that fitted is it
             break
     return best
 
 
-def _sound(chunk: str, language: str) -> bool:
-    """Whether ``chunk`` is a program of its own but for its problems: invalid, and valid once each problem's
-    statement regions hold the language's statement filler."""
-    from treediff.sample.holes import filler
+def _sound(chunk: str, language: str, line: int) -> bool:
+    """Whether ``chunk`` is a program of its own but for the problem on its ``line`` (0-based): invalid, and
+    valid once the statement regions of the problems found on that line hold the language's statement
+    filler.  A problem elsewhere (``return`` outside a function, when a method body is cut out of its
+    ``def``) means the chunk does not stand alone."""
+    from dataclasses import replace as _with
 
     verdict = check(chunk, language)
     if verdict.ok:
         return False
+    here = tuple(p for p in verdict.problems if p.start_line - 1 == line)
+    if not here:
+        return False
     data = chunk.encode("utf-8")
     out, last = bytearray(), 0
-    for a, b in statement_regions(chunk, language, verdict):
-        out += data[last:a] + filler(language, "statement", indent=indent_at(data, a)).encode("utf-8")
+    for a, b in statement_regions(chunk, language, _with(verdict, problems=here)):
+        out += data[last:a] + region_filler(language, data[a:b], indent_at(data, a)).encode("utf-8")
         last = b
     out += data[last:]
     return check(out.decode("utf-8", "replace"), language).ok
@@ -412,6 +462,26 @@ def statement_regions(code: str, language: str, verdict: ValidityResult) -> list
         if check(out.decode("utf-8", "replace"), language).ok:
             break
     return merged
+
+
+def region_category(language: str, text: bytes) -> str:
+    """``"definition"`` for a region that starts with the language's definition keyword (its filler must
+    stay a definition: a decorator above it needs one), else ``"statement"``.  Used where a chunk's
+    soundness is judged; the statement pass itself keeps statement holes and fillers."""
+    from treediff.sample.holes import filler
+
+    try:
+        keyword = filler(language, "definition").split()[0]
+    except Exception:  # no definition filler in the language's data
+        return "statement"
+    return "definition" if keyword in text.decode("utf-8", "replace").split()[:2] else "statement"
+
+
+def region_filler(language: str, text: bytes, indent: str) -> str:
+    """The filler for a statement pass region holding ``text`` (see :func:`region_category`)."""
+    from treediff.sample.holes import filler
+
+    return filler(language, region_category(language, text), indent=indent)
 
 
 def _whole_lines(data: bytes, a: int, b: int, shape: str = "block") -> tuple[int, int]:

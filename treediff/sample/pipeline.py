@@ -106,7 +106,9 @@ def generate_segments(
     if grammar is not None:
         guard = GrammarGuard(lm, grammar, masked.numpy(), len(prefix), content_end, language=language,
                              horizon=config.close_horizon, close_early=close_early)
-    on_block = _block_check(lm, language, masked, len(prefix), content_end) if config.uses_remask else None
+    # point edits (close_early) are one short hole decoded left to right: no per-block redo
+    on_block = (_block_check(lm, language, masked, len(prefix), content_end)
+                if config.uses_remask and not close_early else None)
     res = denoise(lm, batch, masked, config, guard=guard, generator=generator, on_block=on_block)
     out = res.ids.cpu().numpy()
     fills = [[lm.text_of(out[r, a:b]) for a, b in ranges] for r in range(num_rows)]

@@ -128,7 +128,8 @@ def run_repair(file: str, *, model=None, language: str | None = None, as_json: b
 
         sys.stdout.writelines(difflib.unified_diff(code.splitlines(keepends=True),
                                                    result.code.splitlines(keepends=True),
-                                                   fromfile=f"a/{file}", tofile=f"b/{file}"))
+                                                   fromfile=f"a/{str(file).lstrip('/')}",
+                                                   tofile=f"b/{str(file).lstrip('/')}"))
         return _finish([_record_row(str(file), lang, result)], report)
     return _emit_fill(result, str(file), lang, as_json, report)
 

@@ -142,3 +142,14 @@ def test_no_block_short_enough_is_a_clear_error(untrained_lm):
     bad = "def f(x):\n" + line + "    return y\n"
     with pytest.raises(InputError, match="too long for the model"):
         repair(bad, "python", model=untrained_lm)
+
+
+def test_repairs_do_not_depend_on_what_ran_before(untrained_lm):
+    from treediff.sample import infill
+
+    cases = ["x = foo(1, 2))\ny = [1, 2\n", "def f(a)::\n    return a\n", "if x\n    pass\nz = (1,\n"]
+    first = [repair(c, "python", model=untrained_lm, edit_attempts=0).code for c in cases]
+    for c in cases:  # other work in between: point edits, infilling
+        repair(c, "python", model=untrained_lm)
+    infill("def g(x):\n    return <|hole:expression|>\n", "python", model=untrained_lm)
+    assert [repair(c, "python", model=untrained_lm, edit_attempts=0).code for c in cases] == first

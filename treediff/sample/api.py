@@ -28,14 +28,14 @@ from treediff.errors import InputError
 from treediff.sample.config import SamplerConfig
 from treediff.sample.holes import Hole, HoleTemplate, find_holes
 from treediff.sample.models import DiffusionLM, load_model
-from treediff.sample.pipeline import fill_template, problem_span
+from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult
 from treediff.sample.spec import Spec, read_specs
 from treediff.syntax.language import detect_language, get_language
-from treediff.syntax.tree import parse
 from treediff.validity import check
 
 __all__ = ["infill", "repair", "synth", "sample", "SynthResult", "get_model", "make_config"]
+
 
 @functools.lru_cache(maxsize=4)
 def _cached_model(path: str | None, device: str, trust_remote_code: bool) -> DiffusionLM:

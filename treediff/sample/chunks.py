@@ -21,6 +21,7 @@ the model: each hole's block (holes in one block are filled together), checked w
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import replace
 from typing import Iterator
@@ -29,10 +30,11 @@ from treediff.errors import InputError
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.holes import HoleTemplate, filler, find_holes, fills_parse_as
 from treediff.sample.models import DiffusionLM
-from treediff.sample.record import FillResult, HoleFill
+from treediff.sample.record import FillResult, HoleFill, summed
 from treediff.validity import check
 
-__all__ = ["blocks_around", "shift", "fits", "indentation", "fill_long", "SIBLINGS"]
+__all__ = ["blocks_around", "shift", "fits", "indentation", "line_starts", "line_index", "definition_keyword",
+           "fill_long", "SIBLINGS"]
 
 ROOM = 16  # tokens a repair adds at most on top of what it replaces (the statement pass's slack)
 
@@ -43,6 +45,27 @@ def fits(lm: DiffusionLM, code: str, language: str, extra: int = ROOM) -> bool:
     if len(code.split()) > room:  # each blank-separated piece is a token at least: too long, without encoding
         return False
     return len(lm.encode(code, language)) <= room
+
+
+def line_starts(lines: list[str]) -> list[int]:
+    """Character offset of each line's start, and of the end (``len(lines) + 1`` entries)."""
+    starts = [0]
+    for ln in lines:
+        starts.append(starts[-1] + len(ln))
+    return starts
+
+
+def line_index(starts: list[int], pos: int) -> int:
+    """The line (0-based) holding character ``pos``, given :func:`line_starts`; the last line past the end."""
+    return max(0, min(bisect.bisect_right(starts, pos) - 1, len(starts) - 2))
+
+
+def definition_keyword(language: str) -> str | None:
+    """The first word of the language's definition filler (``def`` in Python), ``None`` without one."""
+    try:
+        return filler(language, "definition").split()[0]
+    except Exception:  # the language's data has no definition filler
+        return None
 
 
 def indentation(line: str) -> str:
@@ -145,19 +168,17 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) ->
     holes = [(len(data[:h.start].decode("utf-8", "replace")), len(data[:h.end].decode("utf-8", "replace")), h)
              for h in template.holes]
     lines = src.splitlines(keepends=True) or [""]
-    starts = [0]
-    for ln in lines:
-        starts.append(starts[-1] + len(ln))
+    starts = line_starts(lines)
 
     def line_of(pos: int) -> int:
-        return next((k for k in range(len(lines)) if starts[k + 1] > pos), len(lines) - 1)
+        return line_index(starts, pos)
 
     shape = list(lines)  # the lines as blocks_around sees them: a hole is code (a hole on a blank line counts)
     for a, _, _ in reversed(holes):
         k = line_of(a)
         shape[k] = shape[k][: a - starts[k]] + "X" + shape[k][a - starts[k]:]
 
-    groups: list[tuple[int, int, str, list[int]]] = []
+    groups: list[tuple[int, int, str, list[int], str]] = []  # (start, end, indent, holes inside, marked text)
     for hi, (a, b, h) in enumerate(holes):
         if any(hi in g[3] for g in groups):
             continue
@@ -187,17 +208,18 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) ->
             raise InputError(f"the code is too long for the model ({lm.max_length} tokens), and hole {hi} (line "
                              f"{line_of(a) + 1}) lies in no block of lines short enough to fill on its own")
         groups.append(best)
-    parts, pieces, last, spans = [], [], 0, []
+    parts, pieces, last, spans, offset = [], [], 0, [], 0
     for lo, up, base, inside, text in sorted(groups, key=lambda g: g[0]):
         part = fill_template(lm, find_holes(text, language), config)[0]
         parts.append(part)
         out = shift(part.code, base, remove=False)
         pieces.append(src[last:lo])
-        offset = sum(len(p) for p in pieces)
+        offset += lo - last  # where the block's text starts in the new code
         for fill in part.holes:
             s, e = (len(part.code.encode("utf-8")[:x].decode("utf-8", "replace")) for x in fill.span)
             spans.append((offset + _reindented(part.code, s, base), offset + _reindented(part.code, e, base)))
         pieces.append(out)
+        offset += len(out)
         last = up
     pieces.append(src[last:])
     code = "".join(pieces)
@@ -209,12 +231,8 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) ->
     fills = tuple(HoleFill(i, h.category, enc[s:e].decode("utf-8", "replace"), (s, e), ok)
                   for i, ((_, _, h), (s, e), ok) in enumerate(zip(holes, byte_spans, cats)))
     first = parts[0].record
-    record = replace(first, ok=verdict.ok, level=verdict.level,
+    record = replace(first, ok=verdict.ok, level=verdict.level, **summed(p.record for p in parts),
                      rounds=sum(p.record.rounds for p in parts), fallback=any(p.record.fallback for p in parts),
-                     num_fallback_regions=sum(p.record.num_fallback_regions for p in parts),
-                     nfe=sum(p.record.nfe for p in parts), num_rejected=sum(p.record.num_rejected for p in parts),
-                     num_dropped=sum(p.record.num_dropped for p in parts),
-                     num_forced=sum(p.record.num_forced for p in parts),
                      problems=tuple(p.message for p in verdict.problems), categories_ok=cats,
                      seconds=time.perf_counter() - t0, extra=dict(first.extra, chunks=len(parts)))
     return FillResult(code=code, record=record, holes=fills, verdict=verdict)

@@ -151,9 +151,9 @@ class GrammarGuard:
         """Commit at ``pos`` a candidate after which the fixed text following the hole (its next two lines)
         stays viable, lexed as code (not swallowed by a comment or string the candidate opens, nor taken in
         by a bracket it opens: the grammar's closing text must not grow), or leave ``pos`` empty when that
-        text fits already; failing both, a candidate that heads for a close (opens nothing, the closing text gets
-        shorter).  At the hole's last position, empty when ``check(head + tail)`` (the usual check,
-        to the next masked position or a complete program) holds.  ``True``: handled; ``None``: not handled
+        text fits already; failing both, a candidate that heads for a close (opens nothing, the closing text
+        gets shorter).  At the hole's last position, empty when ``check(head + tail)`` (the usual check, to
+        the next masked position or a complete program) holds.  ``True``: handled; ``None``: not handled
         (the usual rules apply), also when a later position of the hole holds a provisional token."""
         editable = self.editable[row]
         q = pos + 1
@@ -173,45 +173,48 @@ class GrammarGuard:
         fixed = self.lm.text_of(ids[q:r])
         cut = fixed.find("\n", fixed.find("\n") + 1)
         fixed = fixed if cut < 0 else fixed[: cut + 1]
-        self.num_checks += 2
-        if session.viable(head + fixed) and not session.viable(head + "\0"):
+        if self._as_code(session, head, fixed):
             ids[pos], masked[pos] = self.lm.end_id, False
             return True
         suffix = session.closing_suffix(head)
-        for c in candidates:
+
+        def closes_by(text: str, strictly: bool) -> bool:  # the grammar's closing text does not grow (shrinks)
             self.num_checks += 1
+            grown = session.closing_suffix(text)
+            if grown is None:
+                return False
+            if suffix is None:
+                return not strictly
+            return len(grown) < len(suffix) if strictly else len(grown) <= len(suffix)
+
+        # a candidate that opens a bracket (its closing text grows) would take the fixed text in as arguments
+        for c in candidates:
             text = head + self._text(c)
-            # NUL is no code in any language: if it still fits, the candidate left a comment or string open,
-            # which would swallow the fixed text rather than fit it; and a candidate that opens a bracket (its
-            # closing text grows) would take the fixed text in as arguments
-            if session.viable(text + fixed) and not session.viable(text + "\0"):
-                self.num_checks += 2
-                grown = session.closing_suffix(text)
-                if grown is not None and (suffix is None or len(grown) <= len(suffix)):
-                    ids[pos], masked[pos] = c, False
-                    return True
+            if self._as_code(session, text, fixed) and closes_by(text, strictly=False):
+                ids[pos], masked[pos] = c, False
+                return True
         # none of the model's candidates: the first token of the grammar's shortest closing text, if the fixed
         # text fits after it (a missing ')' the model does not rank); counted as forced
         toks = self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
-        if toks:
-            text = head + self._text(toks[0])
-            self.num_checks += 2
-            if session.viable(text + fixed) and not session.viable(text + "\0"):
-                ids[pos], masked[pos] = toks[0], False
-                self.num_forced += 1
-                self.forced[row] += 1
-                return True
+        if toks and self._as_code(session, head + self._text(toks[0]), fixed):
+            ids[pos], masked[pos] = toks[0], False
+            self.num_forced += 1
+            self.forced[row] += 1
+            return True
         # nothing closes yet: the model's best candidate that heads for a close (it opens no comment, string or
         # bracket; the closing text gets shorter), so the next position may close
         for c in candidates[:8]:
             text = head + self._text(c)
-            self.num_checks += 2
-            if session.viable(text) and not session.viable(text + "\0"):
-                grown = session.closing_suffix(text)
-                if grown is not None and suffix is not None and len(grown) < len(suffix):
-                    ids[pos], masked[pos] = c, False
-                    return True
+            if self._as_code(session, text) and closes_by(text, strictly=True):
+                ids[pos], masked[pos] = c, False
+                return True
         return None
+
+    def _as_code(self, session, text: str, after: str = "") -> bool:
+        """``text + after`` is viable, with ``after`` lexed as code: NUL is no code in any language, so if
+        ``text + NUL`` is viable too, ``text`` left a comment or string open that would swallow ``after``."""
+        self.num_checks += 2
+        return session.viable(text + after) and not session.viable(text + "\0")
 
     def _open_end(self, ids: np.ndarray, masked: np.ndarray, lo: int, hi: int) -> bool:
         """True when only blank fixed text follows the last masked (or editable) position (generation at the

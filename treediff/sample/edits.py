@@ -18,8 +18,8 @@ an error at the first token that cannot extend a viable prefix (the *failure poi
 
 Of the first ``_COMPARED`` sites, the smallest edit that makes the program pass the full check wins
 (ties: the shorter program, so a stray ``)`` is deleted rather than called); an edit after which the
-grammar's failure point has moved past the edit and its old place fixed *that* slip, and the next slip is edited
-(up to ``_MAX_SLIPS``).  Where the language has no incremental grammar, the sites come from the
+grammar's failure point has moved past the edit and its old place fixed *that* slip, and the next
+slip is edited (up to ``_MAX_SLIPS``).  Where the language has no incremental grammar, the sites come from the
 check's problem spans.  When no point edit helps, the **statement pass** runs on what is left: each
 problem's region widened to whole lines (a header with its indented block), remasked and denoised
 with compiler-remasking rounds and the typed fallback.
@@ -46,13 +46,14 @@ import time
 from dataclasses import replace
 
 from treediff.errors import InputError
-from treediff.sample.chunks import SIBLINGS, blocks_around, fits, indentation, shift
+from treediff.sample.chunks import (SIBLINGS, blocks_around, definition_keyword, fits, indentation, line_index,
+                                    line_starts, shift)
 from treediff.sample.config import SamplerConfig
 from treediff.sample.constraints import grammar_for
-from treediff.sample.holes import Hole, HoleTemplate, find_holes, indent_at
+from treediff.sample.holes import Hole, HoleTemplate, enclosing_region, filler, find_holes, indent_at
 from treediff.sample.models import DiffusionLM
 from treediff.sample.pipeline import fill_template, problem_span
-from treediff.sample.record import FillResult, HoleFill
+from treediff.sample.record import FillResult, HoleFill, summed
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse
 from treediff.validity import ValidityResult, check
@@ -119,10 +120,15 @@ def _unit_before(code: str, i: int) -> tuple[int, int] | None:
     return k, j
 
 
-def edit_sites(code: str, language: str, verdict: ValidityResult) -> list[tuple[str, int, int]]:
+_FIND = object()
+
+
+def edit_sites(code: str, language: str, verdict: ValidityResult,
+               point: int | None | object = _FIND) -> list[tuple[str, int, int]]:
     """The point edits to try, in order: ``(kind, start, end)`` character ranges (``kind`` ``insert`` or
     ``replace``; an insertion has ``start == end``): where the line of an opening bracket the check calls
     unclosed ends (before a trailing ``:`` or ``{``); the failure point's sites; the problems' own spans.
+    ``point``: :func:`failure_point` of ``code``, when the caller has it.
 
     >>> edit_sites("x = = 1\\n", "python", check("x = = 1\\n", "python"))[:4]
     [('insert', 4, 4), ('replace', 4, 5), ('insert', 3, 3), ('replace', 2, 3)]
@@ -142,7 +148,7 @@ def edit_sites(code: str, language: str, verdict: ValidityResult) -> list[tuple[
             line = code[a:len(code) if end < 0 else end].rstrip()
             cut = a + len(line) - (1 if line[-1:] in (":", "{") and len(line) > 1 else 0)
             add("insert", cut, cut)
-    f = failure_point(code, language)
+    f = failure_point(code, language) if point is _FIND else point
     if f is not None:
         add("insert", f, f)
         at, before = _unit_at(code, f), _unit_before(code, f)
@@ -170,7 +176,7 @@ def _byte(code: str, char: int) -> int:
 def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
                 verdict: ValidityResult | None = None) -> FillResult:
     """Repair ``code`` (point edits, then statements; see the module docstring).  Code longer than the model
-    takes is repaired one top-level statement at a time (:func:`_repair_chunks`)."""
+    takes is repaired one block of lines at a time (:func:`_repair_chunks`)."""
     verdict = verdict if verdict is not None else check(code, language)
     if fits(lm, code, language):
         return _repair_whole(lm, code, language, config, verdict)
@@ -215,14 +221,9 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
     extra = {"edits": sum(p.record.extra.get("edits", 0) for p in parts),
              "edit_attempts": sum(p.record.extra.get("edit_attempts", 0) for p in parts),
              "changed_bytes": changed, "chunks": len(parts)}
-    record = replace(last, ok=cur_verdict.ok, level=cur_verdict.level,
+    record = replace(last, ok=cur_verdict.ok, level=cur_verdict.level, **summed(p.record for p in parts),
                      rounds=sum(p.record.rounds for p in parts) + len(parts) - 1,
                      fallback=any(p.record.fallback for p in parts),
-                     num_fallback_regions=sum(p.record.num_fallback_regions for p in parts),
-                     nfe=sum(p.record.nfe for p in parts),
-                     num_rejected=sum(p.record.num_rejected for p in parts),
-                     num_dropped=sum(p.record.num_dropped for p in parts),
-                     num_forced=sum(p.record.num_forced for p in parts),
                      problems=tuple(p.message for p in cur_verdict.problems),
                      seconds=time.perf_counter() - t0, categories_ok=tuple(h.category_ok for h in holes), extra=extra)
     return FillResult(code=cur, record=record, holes=holes, verdict=cur_verdict)
@@ -238,17 +239,17 @@ def _precision(p) -> tuple[int, int]:
 
 def chunk_around(lm: DiffusionLM, code: str, language: str,
                  verdict: ValidityResult) -> tuple[int, int, str, str, str] | None:
-    """``(start, end, indent, stand_in, head)``: the largest run of whole lines around the first problem that fits the model
-    and is a program of its own once ``indent`` is taken off every line, but for the problem (its statement
-    regions' fillers make it valid); ``None`` when there is none.  Candidates grow from the problem's
+    """``(start, end, indent, stand_in, head)``: the largest run of whole lines around the first problem that
+    fits the model and is a program of its own once ``indent`` is taken off every line, but for the problem
+    (its statement regions' fillers make it valid); ``None`` when there is none.  Candidates grow from the problem's
     statement (its line and the deeper-indented lines after it) to each enclosing header's block, out to
     the unindented statement around it; an indented block only when it starts a definition (the first word
     of the language's definition filler: ``def`` in Python), since a loop or ``if`` body cut out of its
     function holds ``return`` or ``break`` that do not stand alone; inside a definition too long for the
     model, a block goes under that definition's header line (``head``, kept as it is and taken off again).
-    When the problem is in a header whose block alone is too long,
-    the chunk is the header's lines and ``stand_in`` the statement filler, put in place of the block while
-    the header is repaired (``end`` is then where the block starts).
+    When the problem is in a header whose block alone is too long, the chunk is the header's lines and
+    ``stand_in`` the statement filler, put in place of the block while the header is repaired (``end`` is
+    then where the block starts).
 
     >>> code = "class A:\\n    def f(self)\\n        return 1\\n\\n    def g(self):\\n        return 2\\n"
     >>> from treediff.sample import get_model
@@ -256,18 +257,13 @@ def chunk_around(lm: DiffusionLM, code: str, language: str,
     >>> code[a:b] == code, repr(indent), repr(stand_in), repr(head)
     (True, "''", "''", "''")
     """
-    from treediff.sample.holes import filler
-
     lines = code.splitlines(keepends=True)
     if not lines or not verdict.problems:
         return None
-    starts = [0]
-    for ln in lines:
-        starts.append(starts[-1] + len(ln))
+    starts = line_starts(lines)
     first = min(verdict.problems, key=_precision)
     data = code.encode("utf-8")
-    pos = _char(data, problem_span(first, len(data))[0])
-    i = next((k for k in range(len(lines)) if starts[k + 1] > pos), len(lines) - 1)
+    i = line_index(starts, _char(data, problem_span(first, len(data))[0]))
     while i > 0 and not lines[i].strip():
         i -= 1
 
@@ -279,10 +275,9 @@ def chunk_around(lm: DiffusionLM, code: str, language: str,
         left = check(rest, language)
         return left.ok or all(_char(rest.encode("utf-8"), p.start_byte) > after for p in left.problems)
 
-    try:  # a nested block stands alone only from a definition down (a loop body holds `break`, a def's `return`)
-        keyword = filler(language, "definition").split()[0]
-    except Exception:  # the language has no definition filler: top-level blocks only
-        keyword = None
+    # a nested block stands alone only from a definition down (a loop body holds `break`, a def's `return`);
+    # without a definition filler, top-level blocks only
+    keyword = definition_keyword(language)
 
     def definition_above(top: int, base: str) -> str | None:
         # the header lines of the nearest definition whose block holds line `top` (a signature may run over
@@ -334,21 +329,30 @@ def _sound(chunk: str, language: str, line: int) -> bool:
     valid once the statement regions of the problems found on that line hold the language's statement
     filler.  A problem elsewhere (``return`` outside a function, when a method body is cut out of its
     ``def``) means the chunk does not stand alone."""
-    from dataclasses import replace as _with
-
     verdict = check(chunk, language)
     if verdict.ok:
         return False
     here = tuple(p for p in verdict.problems if p.start_line - 1 == line)
     if not here:
         return False
-    data = chunk.encode("utf-8")
+    regions = statement_regions(chunk, language, replace(verdict, problems=here))
+    return check(_with_fillers(chunk, language, regions, definitions=True), language).ok
+
+
+def _with_fillers(code: str, language: str, regions: list[tuple[int, int]], *, definitions: bool = False) -> str:
+    """``code`` with each byte region replaced by the language's statement filler (by the definition filler
+    for a region that starts with the definition keyword, with ``definitions``: a decorator above it needs
+    a definition after it)."""
+    data = code.encode("utf-8")
+    keyword = definition_keyword(language) if definitions else None
     out, last = bytearray(), 0
-    for a, b in statement_regions(chunk, language, _with(verdict, problems=here)):
-        out += data[last:a] + region_filler(language, data[a:b], indent_at(data, a)).encode("utf-8")
+    for a, b in regions:
+        words = data[a:b].decode("utf-8", "replace").split()[:2]
+        category = "definition" if keyword is not None and keyword in words else "statement"
+        out += data[last:a] + filler(language, category, indent=indent_at(data, a)).encode("utf-8")
         last = b
     out += data[last:]
-    return check(out.decode("utf-8", "replace"), language).ok
+    return out.decode("utf-8", "replace")
 
 
 def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
@@ -364,7 +368,8 @@ def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConf
     if config.uses_remask and config.edit_attempts > 0:
         for _ in range(_MAX_SLIPS):
             found: list[tuple[int, int, int, FillResult]] = []
-            for i, (kind, a, b) in enumerate(edit_sites(cur, language, cur_verdict)[: config.edit_attempts]):
+            point = failure_point(cur, language)
+            for i, (kind, a, b) in enumerate(edit_sites(cur, language, cur_verdict, point)[: config.edit_attempts]):
                 if found and i >= _COMPARED:  # the first sites are compared, the rest only tried while none works
                     break
                 ba, bb = _byte(cur, a), _byte(cur, b)
@@ -376,7 +381,7 @@ def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConf
                 passes.append(attempt)
                 if attempt.record.ok:
                     found.append((0, _edit_size(cur, attempt.code), len(attempt.code), attempt))
-                elif _progress(cur, attempt.code, a, b, language):
+                elif _progress(cur, attempt.code, a, b, language, point):
                     found.append((1, _edit_size(cur, attempt.code), len(attempt.code), attempt))
             if not found:
                 break
@@ -395,25 +400,21 @@ def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConf
     extra = dict(rec.extra, edits=kept, edit_attempts=tried, changed_bytes=changed)
     # every decoding after the first is a round: the point edits tried, the statement pass, its own rounds
     record = replace(rec, rounds=len(passes) - 1 + (0 if result is last else rec.rounds),
-                     nfe=sum(p.record.nfe for p in passes),
-                     num_rejected=sum(p.record.num_rejected for p in passes),
-                     num_dropped=sum(p.record.num_dropped for p in passes),
-                     num_forced=sum(p.record.num_forced for p in passes),
+                     **summed(p.record for p in passes),  # point-edit attempts never fall back
                      seconds=time.perf_counter() - t0, categories_ok=tuple(h.category_ok for h in holes), extra=extra)
     return FillResult(code=result.code, record=record, holes=holes, verdict=result.verdict)
 
 
-def _progress(old: str, new: str, a: int, b: int, language: str) -> bool:
+def _progress(old: str, new: str, a: int, b: int, language: str, before: int | None) -> bool:
     """Whether an edit of ``old[a:b]`` that left ``new`` still invalid fixed the slip there: the grammar's
-    failure point moved past both the edit and where it was before (or the grammar accepts all of ``new``
-    and only the compiler objects), so a later slip is what remains."""
+    failure point moved past both the edit and where it was before (``before``, in ``old``), or the grammar
+    accepts all of ``new`` and only the compiler objects, so a later slip is what remains."""
     if new == old:
         return False
     delta = len(new) - len(old)
     f = failure_point(new, language)
     if f is None:
         return True
-    before = failure_point(old, language)
     before = before if before is None or before < b else before + delta
     return f > b + delta and (before is None or f > before)
 
@@ -440,8 +441,6 @@ def statement_regions(code: str, language: str, verdict: ValidityResult) -> list
     >>> [code.encode()[a:b] for a, b in statement_regions(code, "python", check(code, "python"))]
     [b'x = f(1']
     """
-    from treediff.sample.holes import enclosing_region, filler
-
     tree = parse(code, language)
     data = code.encode("utf-8")
     spans = [enclosing_region(tree, *problem_span(p, len(data)), within=(0, len(data)), categories=("statement",))
@@ -454,34 +453,9 @@ def statement_regions(code: str, language: str, verdict: ValidityResult) -> list
                 merged[-1] = (merged[-1][0], max(merged[-1][1], b))
             else:
                 merged.append((a, b))
-        out, last = bytearray(), 0
-        for a, b in merged:
-            out += data[last:a] + filler(language, "statement", indent=indent_at(data, a)).encode("utf-8")
-            last = b
-        out += data[last:]
-        if check(out.decode("utf-8", "replace"), language).ok:
+        if check(_with_fillers(code, language, merged), language).ok:
             break
     return merged
-
-
-def region_category(language: str, text: bytes) -> str:
-    """``"definition"`` for a region that starts with the language's definition keyword (its filler must
-    stay a definition: a decorator above it needs one), else ``"statement"``.  Used where a chunk's
-    soundness is judged; the statement pass itself keeps statement holes and fillers."""
-    from treediff.sample.holes import filler
-
-    try:
-        keyword = filler(language, "definition").split()[0]
-    except Exception:  # no definition filler in the language's data
-        return "statement"
-    return "definition" if keyword in text.decode("utf-8", "replace").split()[:2] else "statement"
-
-
-def region_filler(language: str, text: bytes, indent: str) -> str:
-    """The filler for a statement pass region holding ``text`` (see :func:`region_category`)."""
-    from treediff.sample.holes import filler
-
-    return filler(language, region_category(language, text), indent=indent)
 
 
 def _whole_lines(data: bytes, a: int, b: int, shape: str = "block") -> tuple[int, int]:
@@ -501,11 +475,11 @@ def _whole_lines(data: bytes, a: int, b: int, shape: str = "block") -> tuple[int
     if shape == "lines":
         cut = data.find(b"\n", a)
         while 0 <= cut < end:  # stop before a line that leaves the first line's block
-            if data[cut + 1:data.find(b"\n", cut + 1) if data.find(b"\n", cut + 1) >= 0 else len(data)].strip() \
-                    and _depth(data, cut + 1) < depth:
+            nxt = data.find(b"\n", cut + 1)
+            if data[cut + 1:len(data) if nxt < 0 else nxt].strip() and _depth(data, cut + 1) < depth:
                 end = cut
                 break
-            cut = data.find(b"\n", cut + 1)
+            cut = nxt
     else:
         while end < len(data):  # end sits on a newline
             nxt = data.find(b"\n", end + 1)

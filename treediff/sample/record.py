@@ -7,7 +7,7 @@ from typing import Any
 
 from treediff.validity.check import ValidityResult
 
-__all__ = ["ValidityRecord", "HoleFill", "FillResult"]
+__all__ = ["ValidityRecord", "HoleFill", "FillResult", "summed"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,11 @@ class FillResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, **self.record.to_dict(), "holes": [h.to_dict() for h in self.holes]}
+
+
+def summed(records) -> dict[str, Any]:
+    """The counters of several decoding passes added up (``nfe``, ``num_rejected``, ``num_dropped``,
+    ``num_forced``, ``num_fallback_regions``), for a record that reports them all."""
+    records = list(records)
+    names = ("nfe", "num_rejected", "num_dropped", "num_forced", "num_fallback_regions")
+    return {name: sum(getattr(r, name) for r in records) for name in names}

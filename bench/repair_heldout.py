@@ -2,6 +2,7 @@
 
     python bench/repair_heldout.py --per-kind 15            # default model, held-out modules below
     python bench/repair_heldout.py --whole-files 2          # whole modules, one slip each
+    python bench/repair_heldout.py --js-files 20            # 20 of npm's own JavaScript files, one slip per kind
 
 Top-level functions of the modules the default model never saw (bench/infill_heldout.py's list)
 get one corruption each, of one of these kinds, kept only when it breaks the full check:
@@ -15,6 +16,13 @@ get one corruption each, of one of these kinds, kept only when it breaks the ful
 With ``--whole-files N``, each held-out module is corrupted whole, ``N`` times per kind (the single
 kinds), and repaired as one file: far longer than the default model's 640 positions, so the repair
 works on the block of lines around each problem (``edits.chunk_around``).
+
+With ``--js-files N``, ``N`` of the JavaScript files of the npm that ships with node (its ``lib/``, 2,000
+to 30,000 characters; 72 files) get one corruption per kind each (``drop_close``, ``drop_op``, ``dup_op``, at
+tree-sitter's tokens; kept when ``node --check`` rejects them) and are repaired whole, through the
+bracket-delimited ``[layout]`` of ``grammars/javascript.toml``.  The default model was trained on Python
+only, and JavaScript has no incremental grammar here, so this measures the language-generic machinery:
+the block search, parser inserts, compiler-span edits and the typed fallback.
 
 Each case is repaired twice in one run, same seed: with point edits first (the default,
 ``edit_attempts=6``) and with whole-statement remasking only (``edit_attempts=0``, the old repair).
@@ -130,7 +138,50 @@ def file_cases(per_kind: int, seed: int):
                     yield mod, kind, src, bad
 
 
-def run(lm, items, *, label, **settings):
+def js_files(min_chars: int = 2000, max_chars: int = 30000) -> list[Path]:
+    import shutil
+
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit("npm (with node) is needed for --js-files")
+    lib = Path(npm).resolve().parent.parent / "lib"
+    return sorted(p for p in lib.rglob("*.js") if min_chars <= p.stat().st_size <= max_chars)
+
+
+def js_corruptions(src: str, rng: random.Random):
+    """``(kind, corrupted)`` for each single kind but ``drop_colon``, at tree-sitter's anonymous tokens."""
+    from treediff.syntax.tree import parse
+
+    leaves = [n for n in parse(src, "javascript").nodes(named=False) if not n.is_named and n.end_byte > n.start_byte]
+    data = src.encode("utf-8")
+    sites = {
+        "drop_close": [n for n in leaves if n.kind in (")", "]", "}")],
+        "drop_op": [n for n in leaves if n.kind in (",", "=", ".", "+", "-", "*", "&&", "||", "===", "!==", "=>", "(")],
+        "dup_op": [n for n in leaves if n.kind in (",", "=", ".", "+", "&&", "||", "=>", ")", "]")],
+    }
+    for kind in ("drop_close", "drop_op", "dup_op"):
+        if sites[kind]:
+            n = rng.choice(sites[kind])
+            a, b = len(data[:n.start_byte].decode()), len(data[:n.end_byte].decode())
+            yield kind, (src[:b] + src[a:b] + src[b:] if kind == "dup_op" else src[:a] + src[b:])
+
+
+def js_cases(files: int, seed: int):
+    from treediff.validity import check
+
+    rng = random.Random(seed)
+    paths = js_files()
+    rng.shuffle(paths)
+    for path in paths[:files]:
+        src = path.read_text()
+        if not check(src, "javascript").ok:
+            continue
+        for kind, bad in js_corruptions(src, rng):
+            if not check(bad, "javascript").ok:
+                yield path.name, kind, src, bad
+
+
+def run(lm, items, *, label, language="python", **settings):
     from treediff.sample import repair
 
     rows = []
@@ -139,7 +190,7 @@ def run(lm, items, *, label, **settings):
 
     for mod, kind, src, bad in items:
         try:
-            r = repair(bad, "python", model=lm, **settings)
+            r = repair(bad, language, model=lm, **settings)
         except InputError as exc:  # refused with a one-line error (a block too long for the model): counted
             print(f"  refused: {mod} {kind}: {exc}", flush=True)
             rows.append({"module": mod, "kind": kind, "ok": False, "fallback": False, "exact": False,
@@ -148,7 +199,8 @@ def run(lm, items, *, label, **settings):
         rows.append({"module": mod, "kind": kind, "ok": r.record.ok, "fallback": r.record.fallback,
                      "exact": r.code == src, "changed_bytes": r.record.extra.get("changed_bytes", 0),
                      "distance": _distance(r.code, src), "rounds": r.record.rounds, "nfe": r.record.nfe,
-                     "edits": r.record.extra.get("edits", 0)})
+                     "edits": r.record.extra.get("edits", 0), "model_free_edits": r.record.extra.get("model_free_edits", 0),
+                     "seconds": r.record.seconds})
     wall = time.perf_counter() - t0
     n = max(1, len(rows))
     summary = {"run": label, "cases": len(rows), "settings": settings, "seconds_per_case": wall / n}
@@ -162,13 +214,14 @@ def run(lm, items, *, label, **settings):
             "n": k, "valid": sum(r["ok"] for r in sel) / k,
             "valid_without_fallback": sum(r["ok"] and not r["fallback"] for r in sel) / k,
             "exact": sum(r["exact"] for r in sel) / k, "point_edit": sum(r["edits"] > 0 for r in sel) / k,
+            "model_free": sum(r.get("model_free_edits", 0) > 0 for r in sel) / k,
             "changed_bytes": sum(r["changed_bytes"] for r in sel) / k,
             "distance": sum(r["distance"] for r in sel) / k,
             "rounds": sum(r["rounds"] for r in sel) / k, "nfe": sum(r["nfe"] for r in sel) / k,
         }
         summary[kind] = stats
         print(f"  {kind:<11} n={k:3d}  valid {stats['valid']:7.2%}  w/o fallback {stats['valid_without_fallback']:7.2%}  "
-              f"exact {stats['exact']:7.2%}  point edit {stats['point_edit']:7.2%}  replaced {stats['changed_bytes']:5.1f} B  "
+              f"exact {stats['exact']:7.2%}  point edit {stats['point_edit']:7.2%} (model-free {stats['model_free']:6.1%})  replaced {stats['changed_bytes']:5.1f} B  "
               f"to original {stats['distance']:5.1f} ch  rounds {stats['rounds']:.2f}  NFE {stats['nfe']:.1f}", flush=True)
     return summary, rows
 
@@ -182,6 +235,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--whole-files", type=int, default=0, metavar="N",
                     help="corrupt whole held-out modules instead, N times per kind, point edits only")
+    ap.add_argument("--js-files", type=int, default=0, metavar="N",
+                    help="corrupt N of npm's own JavaScript files instead, once per kind")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -189,7 +244,11 @@ def main() -> None:
 
     lm = get_model(args.model, device="cpu")
     out = {}
-    if args.whole_files:
+    if args.js_files:
+        items = list(js_cases(args.js_files, args.seed))
+        out["javascript files"] = run(lm, items, label="npm's JavaScript files, point edits then statements",
+                                      language="javascript", seed=args.seed)
+    elif args.whole_files:
         items = list(file_cases(args.whole_files, args.seed))
         out["whole files"] = run(lm, items, label="whole held-out modules, point edits then statements",
                                  seed=args.seed)

@@ -43,3 +43,65 @@ def test_holes_of_a_long_class_are_filled_in_their_methods(untrained_lm):
     assert r.code.endswith("print(A)\n") and "    def m59(self, x):\n        return x + 59\n" in r.code
     assert r.code.splitlines()[1 + 3 * 7] == "    def m7(self, x):"
     assert r.code.splitlines()[2 + 3 * 7].startswith("        return ")  # m7's body, indented back in place
+
+
+def test_a_brace_block_goes_inside_every_header_that_holds_it():
+    from treediff.sample.chunks import surround
+
+    code = ("class A extends B {\n  static async f (opts,\n    more) {\n    if (x) {\n      g(1)\n    } else {\n"
+            "      h(2)\n    }\n  }\n}\n")
+    lines = code.splitlines(keepends=True)
+    head, foot, indent = surround(lines, 6, 7, "      ", "javascript")  # `h(2)`, in the else branch
+    # the class header, the method's header over two lines, the `if` with the clause that holds the block
+    assert head == "class A extends B {\n  static async f (opts,\n    more) {\n    if (x) {\n    } else {\n"
+    assert foot == "    }\n  }\n}\n" and indent == ""
+    assert check(head + lines[6] + foot, "javascript").ok
+    head, foot, _ = surround(lines, 4, 5, "      ", "javascript")  # `g(1)`: the else clause comes after it
+    assert head.endswith("    if (x) {\n") and foot == "    } else {\n      h(2)\n    }\n  }\n}\n"
+    # at column 0 nothing is needed; a header with no `{` before the block gives no context
+    assert surround(lines, 0, 10, "", "javascript") == ("", "", "")
+    assert surround("f(a,\n  b)\n  x\n".splitlines(True), 2, 3, "  ", "javascript") is None
+
+
+def test_a_try_block_keeps_its_catch_clause():
+    from treediff.sample.chunks import surround
+
+    code = ("function f () {\n  try {\n    a()\n    b()\n  } catch (e) {\n    c(e)\n    return 1\n  }\n"
+            "  return 2\n}\n")
+    lines = code.splitlines(keepends=True)
+    for top, end in ((3, 4), (5, 6)):  # in the try block, then in the catch clause
+        head, foot, _ = surround(lines, top, end, "    ", "javascript")
+        assert check(head + "".join(lines[top:end]) + foot, "javascript").ok, (head, foot)
+    head, foot, _ = surround(lines, 5, 6, "    ", "javascript")
+    assert head == "function f () {\n  try {\n  } catch (e) {\n" and foot == "  }\n}\n"
+
+
+def test_a_python_block_goes_under_its_definition_header():
+    from treediff.sample.chunks import surround
+
+    lines = ("class A:\n    @property\n    def f(self,\n          y):  # doc: x\n        for i in y:\n"
+             "            return i\n").splitlines(keepends=True)
+    assert surround(lines, 5, 6, "            ", "python") == ("def f(self,\n      y):  # doc: x\n", "", "    ")
+    assert surround(lines, 1, 6, "    ", "python") == ("", "", "    ")  # a decorated definition stands alone
+    assert surround("for i in y:\n    return i\n".splitlines(True), 1, 2, "    ", "python") is None
+
+
+def test_comment_lines_are_blank_to_the_block_search():
+    from treediff.sample.chunks import without_comments
+
+    lines = "  /**\n   * doc\n   */\n  f() // x\n".splitlines(keepends=True)
+    assert without_comments(lines, "javascript") == ["\n", "\n", "\n", "  f() // x\n"]
+    assert without_comments(["# a\n", "x = 1  # b\n"], "python") == ["\n", "x = 1  # b\n"]
+
+
+def test_holes_of_a_long_brace_file_are_filled_inside_their_headers(untrained_lm):
+    methods = "".join(f"  m{i} (x) {{\n    if (x > {i}) {{\n      return x + {i}\n    }}\n    return {i}\n  }}\n\n"
+                      for i in range(50))
+    code = "class A {\n" + methods.replace("return x + 7\n", "return <|hole:expression|>\n") + "}\n"
+    assert len(untrained_lm.encode(code, "javascript")) > untrained_lm.max_length
+    r = infill(code, "javascript", model=untrained_lm)
+    assert r.record.ok and check(r.code, "javascript").ok and r.record.extra["chunks"] == 1
+    h, = r.holes
+    assert h.category_ok and r.code.encode("utf-8")[h.span[0]:h.span[1]].decode() == h.text
+    rest = r.code.split("\n")
+    assert rest[:2 + 7 * 7] == code.split("\n")[:2 + 7 * 7] and r.code.endswith("    return 49\n  }\n\n}\n")

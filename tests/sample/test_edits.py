@@ -153,3 +153,88 @@ def test_repairs_do_not_depend_on_what_ran_before(untrained_lm):
         repair(c, "python", model=untrained_lm)
     infill("def g(x):\n    return <|hole:expression|>\n", "python", model=untrained_lm)
     assert [repair(c, "python", model=untrained_lm, edit_attempts=0).code for c in cases] == first
+
+
+def test_parser_inserts_are_the_missing_tokens():
+    from treediff.sample.edits import parser_inserts
+
+    assert parser_inserts("int f(void) { return g(1; }\n", "c") == [(24, ")")]
+    assert parser_inserts("x = 1\n", "python") == []
+
+
+def test_without_a_grammar_progress_needs_the_problem_to_move():
+    from treediff.sample.edits import _progress
+
+    bad = "function f(a) {\n  return g(a\n}\nlet y = [1\n"
+    assert not _progress(bad, bad.replace("return", "return  "), 17, 23, "javascript", None)  # still at line 2
+    fixed = bad.replace("g(a\n", "g(a)\n")
+    assert _progress(bad, fixed, 29, 29, "javascript", None)  # now the problem is at line 4
+
+
+def test_a_brace_header_is_not_replaced_without_its_block():
+    from treediff.sample.edits import statement_regions
+
+    code = "function f(a) {\n  if (g(a) {\n    return 1\n  }\n  return 2\n}\n"
+    (a, b), = statement_regions(code, "javascript", check(code, "javascript"))
+    assert code.encode()[a:b].decode() == "if (g(a) {\n    return 1\n  }"  # the `if` with its block, not its line
+
+
+def _long_js(n: int, broken: int) -> tuple[str, str]:
+    methods = [f"  m{i} (x) {{\n    if (x.slice(0, {i}) !== x) {{\n      return x + {i}\n    }}\n"
+               f"    return [x, {i}]\n  }}\n\n" for i in range(n)]
+    good = "class A extends B {\n" + "".join(methods) + "}\n\nmodule.exports = A\n"
+    return good, good.replace(f"x.slice(0, {broken}) !==", f"x.slice(0, {broken} !==")
+
+
+def test_a_long_brace_file_is_repaired_inside_its_class(untrained_lm):
+    good, bad = _long_js(40, 23)
+    assert len(untrained_lm.encode(bad, "javascript")) > untrained_lm.max_length
+    r = repair(bad, "javascript", model=untrained_lm)
+    assert r.record.ok and not r.record.fallback and check(r.code, "javascript").ok
+    # tree-sitter's recovery marks the `)` MISSING: put in over the whole file, no block needed
+    assert r.record.extra["model_free_edits"] == 1 and r.record.extra["chunks"] == 0 and r.record.nfe == 0
+    changed = [i for i, (x, y) in enumerate(zip(bad.splitlines(), r.code.splitlines())) if x != y]
+    assert len(r.code.splitlines()) == len(bad.splitlines()) and changed == [1 + 7 * 23 + 1]
+    # an operand left out: no edit without a model, so the method is repaired as a block inside its class
+    bad = good.replace("x.slice(0, 23) !== x", "x.slice(0, 23) !== ")
+    r = repair(bad, "javascript", model=untrained_lm)
+    assert r.record.ok and check(r.code, "javascript").ok and r.record.extra["chunks"] == 1 and r.record.nfe > 0
+    changed = [i for i, (x, y) in enumerate(zip(bad.splitlines(), r.code.splitlines())) if x != y]
+    assert changed and all(1 + 7 * 23 <= i < 1 + 7 * 24 for i in changed), changed
+    assert r.code.endswith("}\n\nmodule.exports = A\n") and r.code.startswith("class A extends B {\n  m0 (x) {")
+
+
+def test_a_slip_in_a_signature_over_several_lines_of_a_long_method(untrained_lm):
+    body = "".join(f"        self.y{i} = x + {i}\n" for i in range(300))
+    bad = "class A:\n    def __init__(self, x,\n                 short_first==0):\n" + body + "\n\nprint(A)\n"
+    assert len(untrained_lm.encode(bad, "python")) > untrained_lm.max_length
+    r = repair(bad, "python", model=untrained_lm)
+    assert r.record.ok and check(r.code, "python").ok
+    assert r.code.endswith(body + "\n\nprint(A)\n")  # only the header's lines changed
+    assert r.code.startswith("class A:\n    def __init__(self, x,\n")
+
+
+@pytest.mark.parametrize("good, bad", [
+    ("f(function () {\n  g(1)\n})\nh(2)\n", "f(function () {\n  g(1)\n}\nh(2)\n"),         # `)` of `})` left out
+    ("x = [\n  1,\n  2\n]\ny = 3\n", "x = [\n  1,\n  2\ny = 3\n"),                           # a `]` line left out
+    ("a = g(\n  1\n), 2\n", "a = g(\n  1\n, 2\n"),                                            # `),` became `,`
+    ("a = b || c\n", "a = b |||| c\n"),                                                       # a doubled `||`
+    ("f(1, 2)\n", "f(1,, 2)\n"),
+])
+def test_layout_edits_put_back_what_the_indentation_says(good, bad):
+    from treediff.sample.edits import layout_edits
+
+    edits = layout_edits(bad, "javascript", check(bad, "javascript"))
+    assert any(bad[:a] + t + bad[b:] == good for a, b, t in edits), edits
+    assert layout_edits(bad.replace("  ", "    "), "python", check("x = (\n", "python")) == []  # indentation layout
+
+
+def test_a_long_file_slip_far_from_its_problem_takes_no_forward_pass(untrained_lm):
+    good, _ = _long_js(40, 0)
+    bad = good.replace("      return x + 17\n    }\n", "      return x + 17\n\n", 1)  # the `if`'s `}` left out
+    v = check(bad, "javascript")
+    assert not v.ok and min(p.start_line for p in v.problems) > 1 + 7 * 17 + 4  # it shows lines later
+    r = repair(bad, "javascript", model=untrained_lm)
+    assert r.record.ok and not r.record.fallback and r.record.nfe == 0
+    assert r.record.extra["model_free_edits"] == 1 and r.record.extra["chunks"] == 0
+    assert r.code.replace("\n\n", "\n") == good.replace("\n\n", "\n")

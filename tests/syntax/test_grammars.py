@@ -170,6 +170,29 @@ def test_an_injected_syntax_error_is_caught():
         assert parse(broken, name).has_errors, f"{name}: injected error went unnoticed"
 
 
+@pytest.mark.parametrize("name", LANGUAGE_NAMES)
+def test_layout_matches_the_grammar(name):
+    """``[layout]`` is data the block search trusts: check it against the real grammar."""
+    lang = get_language(name)
+    layout = lang.layout
+    # the comment marker starts a comment node that runs to the end of the line
+    src = lang.hole_contexts["statement"].replace("{hole}", lang.filler("statement"))
+    src += f"{layout.line_comment} x {{ : (\n"
+    tree = parse(src, lang)
+    assert not tree.has_errors, f"{name}: a {layout.line_comment!r} line is not a comment"
+    comments = [n for n in tree.nodes(named=True) if n.kind in lang.categories["comment"]]
+    assert comments and comments[-1].text.rstrip() == f"{layout.line_comment} x {{ : (", name
+    assert layout.code_of("a = 1  " + layout.line_comment + " b :{") == "a = 1"
+    # a block is opened by block_open and, in a bracket-delimited language, closed by block_close
+    block = lang.filler("block")
+    if layout.block_close:
+        assert block.startswith(layout.block_open) and block.endswith(layout.block_close), name
+    else:
+        assert layout.opens_block(lang.hole_contexts["block"].split("\n")[0]), name
+    if layout.decorator:
+        assert layout.decorator in {"@", "#["}, f"{name}: add a parse check for decorator {layout.decorator!r}"
+
+
 # -- broken grammar files ------------------------------------------------------------
 def _c_toml() -> str:
     return (GRAMMARS / "c.toml").read_text(encoding="utf-8")
@@ -190,9 +213,15 @@ def _c_toml() -> str:
         (lambda t: t.replace("\n[hole_contexts]\n", "\n[hole_contexts]\nlambda = \"{hole}\"\n", 1),
          "entries without a filler: lambda"),
         (lambda t: t.replace("\ncomment = [\"comment\"]", "", 1), "[categories] is missing: comment"),
+        (lambda t: t.replace("\n[layout]\n", "\n[layouts]\n", 1), "missing required keys: layout"),
+        (lambda t: t.replace('\nblock_close = "}"', "", 1), "[layout] needs exactly"),
+        (lambda t: t.replace('\nblock_close = "}"', '\nblock_close = "}"\nblock_end = "}"', 1), "unknown: block_end"),
+        (lambda t: t.replace('line_comment = "//"', 'line_comment = ""', 1), "must not be empty"),
+        (lambda t: t.replace('block_open = "{"', 'block_open = " {"', 1), "[layout].block_open must be a string"),
     ],
     ids=["misspelled-kind", "no-fillers", "no-hole-contexts", "context-missing", "no-marker", "two-markers",
-         "stray-context", "no-comment-category"],
+         "stray-context", "no-comment-category", "no-layout", "layout-key-missing", "layout-key-unknown",
+         "empty-comment", "blank-in-layout"],
 )
 def test_broken_grammar_file_names_the_problem(tmp_path, edit, message):
     text = edit(_c_toml())

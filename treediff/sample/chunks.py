@@ -11,12 +11,20 @@ back and splices it in.  A method of a long class is handled as a function of it
 :func:`fill_long` is :func:`~treediff.sample.pipeline.fill_template` for templates too long for
 the model: each hole's block (holes in one block are filled together), checked whole afterwards.
 
+What a block needs around it to be a program comes from the language's ``[layout]`` data
+(:func:`surround`): in an indentation layout (Python) a block of a definition goes under that
+definition's header lines; in a bracket-delimited one (Java, JavaScript, C, ...) a block goes inside the
+header lines of every block that holds it, with their closing lines after it.
+
 >>> lines = "class A:\n    def f(self):\n        return 1\n".splitlines(keepends=True)
 >>> [(top, end, repr(base)) for top, end, base in blocks_around(lines, 2)]
 [(2, 3, "'        '"), (1, 3, "'    '"), (0, 3, "''")]
 >>> lines = "try\n    x\nexcept E:\n    y = 1\nz = 2\n".splitlines(keepends=True)
 >>> [(top, end) for top, end, _ in blocks_around(lines, 0, siblings=3)]
 [(0, 2), (0, 4), (0, 5)]
+>>> lines = "class A {\n  f() {\n    g(1);\n  }\n}\n".splitlines(keepends=True)
+>>> surround(lines, 2, 3, "    ", "javascript")
+('class A {\n  f() {\n', '  }\n}\n', '')
 """
 
 from __future__ import annotations
@@ -31,10 +39,14 @@ from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.holes import HoleTemplate, filler, find_holes, fills_parse_as
 from treediff.sample.models import DiffusionLM
 from treediff.sample.record import FillResult, HoleFill, summed
+from treediff.syntax import get_language
+from treediff.syntax.language import Layout
 from treediff.validity import check
 
-__all__ = ["blocks_around", "shift", "fits", "indentation", "line_starts", "line_index", "definition_keyword",
-           "fill_long", "SIBLINGS"]
+__all__ = ["blocks_around", "surround", "statement_rest", "without_comments", "shift", "fits", "indentation",
+           "line_starts", "line_index", "definition_keyword", "fill_long", "SIBLINGS"]
+
+_CLOSERS = ")]}"  # what a closing-bracket line starts with, in every layout
 
 ROOM = 16  # tokens a repair adds at most on top of what it replaces (the statement pass's slack)
 
@@ -72,20 +84,23 @@ def indentation(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def blocks_around(lines: list[str], i: int, siblings: int = 0) -> Iterator[tuple[int, int, str]]:
+def blocks_around(lines: list[str], i: int, siblings: int = 0,
+                  layout: Layout | None = None) -> Iterator[tuple[int, int, str]]:
     """``(top, end, base)`` line ranges around line ``i``, smallest first: line ``top``'s statement (with the
     deeper-indented lines after it and a closing-bracket line at its depth), the same with up to
     ``siblings`` following statements at its depth (the clauses of a ``try`` or an ``if``), then each
     enclosing header's likewise;
     ``base`` is line ``top``'s indentation.  Ranges whose lines do not all start with ``base`` (a string
-    running back to column 0) are skipped."""
+    running back to column 0) are skipped.  With a ``layout``, decorator lines above a statement come
+    with it, and comment lines are never taken for an enclosing header."""
+    decorator = layout.decorator if layout is not None else ""
     while i > 0 and not lines[i].strip():
         i -= 1
     top = i
     while True:
         base = indentation(lines[top])
         end = _block_end(lines, top, base)
-        while top > 0 and lines[top - 1].startswith(base + "@"):  # decorators (annotations) come along
+        while decorator and top > 0 and lines[top - 1].startswith(base + decorator):  # decorators come along
             top -= 1
         for _ in range(siblings + 1):  # the statement, then with its next siblings (an `except` clause, say)
             if all(not ln.strip() or ln.startswith(base) for ln in lines[top:end]):
@@ -98,13 +113,145 @@ def blocks_around(lines: list[str], i: int, siblings: int = 0) -> Iterator[tuple
             end = _block_end(lines, nxt, base)
         if not base:
             return
-        up = top - 1  # the enclosing header: the nearest statement line above, indented less
-        while up >= 0 and not (lines[up].strip() and lines[up].strip()[0] not in ")]}#"
-                               and len(indentation(lines[up])) < len(base)):
-            up -= 1
-        if up < 0:
+        up = _header_above(lines, top, base, layout)
+        if up is None:
             return
         top = up
+
+
+def without_comments(lines: list[str], language: str) -> list[str]:
+    """``lines`` with every line that holds nothing but comment (a ``/** ... */`` block's `` * `` lines, a
+    ``#`` line) made blank, as tree-sitter's comment nodes say: the shape of the code for the block search,
+    where a comment's indentation means nothing.  Line count and the other lines are kept."""
+    from treediff.syntax.tree import parse
+
+    code = "".join(lines)
+    tree = parse(code, language)
+    data = code.encode("utf-8")
+    spans = [(len(data[:n.start_byte].decode("utf-8", "replace")), len(data[:n.end_byte].decode("utf-8", "replace")))
+             for n in tree.nodes(category="comment")]
+    if not spans:
+        return list(lines)
+    out, start, k = [], 0, 0
+    for ln in lines:
+        text = ln.strip()
+        if text:
+            a = start + len(ln) - len(ln.lstrip())
+            b = start + len(ln.rstrip())
+            while k < len(spans) and spans[k][1] < a:  # comments are in source order
+                k += 1
+            if any(x <= a and b <= y for x, y in spans[k:k + 2]):
+                ln = "\n" if ln.endswith("\n") else ""
+        out.append(ln)
+        start += len(lines[len(out) - 1])
+    return out
+
+
+def _header_above(lines: list[str], top: int, base: str, layout: Layout | None) -> int | None:
+    """The nearest line above ``top`` that is indented less than ``base`` and is code (no blank, comment or
+    closing-bracket line): the header of the block holding line ``top``."""
+    comment = layout.line_comment if layout is not None else ""
+    up = top - 1
+    while up >= 0:
+        text = lines[up].strip()
+        if (text and text[0] not in _CLOSERS and not (comment and text.startswith(comment))
+                and len(indentation(lines[up])) < len(base)):
+            return up
+        up -= 1
+    return None
+
+
+def statement_rest(lines: list[str], top: int, inner_end: int, inner_base: str) -> str | None:
+    """The lines that end line ``top``'s statement after an inner part that ends at line ``inner_end`` and is
+    indented ``inner_base``: from the first later line indented less than the part (a ``}``, a
+    ``} catch (e) {`` clause) to the statement's end; ``""`` when the statement ends with the part (an
+    indentation layout), ``None`` when no such line comes before its end but more lines do."""
+    stop = _block_end(lines, top, indentation(lines[top]))
+    k = next((x for x in range(inner_end, stop) if lines[x].strip()
+              and len(indentation(lines[x])) < len(inner_base)), None)
+    if k is None:
+        return "" if all(not ln.strip() for ln in lines[inner_end:stop]) else None
+    return "".join(lines[k:stop])
+
+
+def surround(lines: list[str], top: int, end: int, base: str,
+             language: str) -> tuple[str, str, str] | None:
+    """``(head, foot, indent)`` around the block ``lines[top:end]`` (indented ``base``) that makes it a
+    program with the meaning it has in the file: ``head + dedent(block) + foot`` once ``indent`` is taken
+    off every line, the block's ``return`` still inside its function and its method inside its class.
+    ``None`` when the language's ``[layout]`` gives no such context.
+
+    - At column 0 nothing is needed.
+    - A bracket-delimited layout (``block_close`` set): for every block that holds the block, outermost
+      first, its header lines (up to the line whose code ends with ``block_open``) and the clause line
+      that opens the part holding the block (``} else {``, ``} catch (e) {``); after the block, innermost
+      first, the lines that end each of those statements (``}``, ``} catch (e) { ... }``).  Nothing is
+      dedented.
+    - An indentation layout: a definition (its first word the definition filler's) stands alone dedented;
+      any other block goes under the header lines of the nearest definition that holds it, dedented by
+      that header's indentation (a loop body without its loop still has its ``return``)."""
+    if not base:
+        return "", "", ""
+    layout = get_language(language).layout
+    if layout.block_close:
+        chain: list[int] = []  # the header line of each enclosing block, innermost first
+        k, ind = top, base
+        while ind:
+            up = _header_above(lines, k, ind, layout)
+            if up is None:
+                return None
+            chain.append(up)
+            k, ind = up, indentation(lines[up])
+        groups = []  # (first header line, inner start, inner indentation), outermost first
+        below = 0
+        for j in range(len(chain) - 1, -1, -1):
+            up = chain[j]
+            if up < below:  # part of the header above it (a signature over several lines)
+                continue
+            inner = chain[j - 1] if j > 0 else top
+            e = next((x for x in range(up, inner) if layout.opens_block(lines[x])), None)
+            if e is None:
+                return None
+            groups.append((up, e, inner))
+            below = e + 1
+        head, foot = [], []
+        for n, (up, e, inner) in enumerate(groups):
+            inner_base = indentation(lines[inner])
+            part = "".join(lines[up:e + 1])
+            clause = next((x for x in range(inner - 1, e, -1) if lines[x].strip()
+                           and len(indentation(lines[x])) < len(inner_base)), None)
+            if clause is not None:  # the block sits in a later clause: `} else {` goes along (the first
+                # part of the statement then stands empty)
+                if not (lines[clause].strip()[:1] in tuple(_CLOSERS) and layout.opens_block(lines[clause])):
+                    return None
+                part += lines[clause]
+            head.append(part)
+        inner_end = end
+        for up, e, inner in reversed(groups):
+            rest = statement_rest(lines, up, inner_end, indentation(lines[inner]))
+            if not rest:  # a block statement that never closes
+                return None
+            foot.append(rest)
+            inner_end = _block_end(lines, up, indentation(lines[up]))
+        return "".join(head), "".join(foot), ""
+    keyword = definition_keyword(language)
+    if keyword is None:
+        return None
+    if keyword in lines[top].split()[:2] or (layout.decorator and lines[top].lstrip().startswith(layout.decorator)):
+        return "", "", base
+    k, ind = top, base
+    while ind:
+        up = _header_above(lines, k, ind, layout)
+        if up is None:
+            return None
+        if keyword in lines[up].split()[:2]:
+            e = next((j for j in range(up, top) if layout.opens_block(lines[j])), None)
+            if e is None:
+                return None
+            d_base = indentation(lines[up])
+            return shift("".join(lines[up:e + 1]), d_base, remove=True), "", d_base
+        k, ind = up, indentation(lines[up])  # an enclosing header that is no definition: keep climbing
+    return None
 
 
 SIBLINGS = 3  # following statements at the same depth a repair block may take in (clauses of one statement)
@@ -155,8 +302,9 @@ def _reindented(text: str, pos: int, indent: str) -> int:
 
 def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) -> FillResult:
     """Fill the holes of a template too long for the model, one block of lines at a time: per hole, the
-    largest block around it that fits the model (with the holes' default lengths) and stands alone once
-    dedented, its holes filled by their category's filler; the holes inside one block are filled together.
+    largest block around it that fits the model (with the holes' default lengths) and, its holes filled by
+    their category's filler, stands alone once dedented or inside what :func:`surround` puts around it;
+    the holes inside one block are filled together.
     The program is checked whole at the end and every hole's category in context.  An ``InputError``
     when a hole lies in no block that fits."""
     from treediff.sample.pipeline import fill_template
@@ -173,17 +321,20 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) ->
     def line_of(pos: int) -> int:
         return line_index(starts, pos)
 
-    shape = list(lines)  # the lines as blocks_around sees them: a hole is code (a hole on a blank line counts)
+    bare = without_comments(lines, language)  # comment lines blank: their indentation means nothing
+    shape = list(bare)  # the lines as blocks_around sees them: a hole is code (a hole on a blank line counts)
     for a, _, _ in reversed(holes):
         k = line_of(a)
         shape[k] = shape[k][: a - starts[k]] + "X" + shape[k][a - starts[k]:]
 
-    groups: list[tuple[int, int, str, list[int], str]] = []  # (start, end, indent, holes inside, marked text)
+    layout = get_language(language).layout
+    groups: list[tuple[int, int, str, list[int], str, str, str]] = []  # (start, end, indent, holes inside,
+    # marked text, head, foot)
     for hi, (a, b, h) in enumerate(holes):
         if any(hi in g[3] for g in groups):
             continue
         best = None
-        for top, end, base in blocks_around(shape, line_of(a)):
+        for top, end, base in blocks_around(shape, line_of(a), layout=layout):
             lo, up = starts[top], starts[end]
             inside = [k for k, (x, y, _) in enumerate(holes) if lo <= x and y <= up]
             if any((x < lo < y) or (x < up < y) for x, y, _ in holes) or hi not in inside:
@@ -196,28 +347,39 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) ->
                 last = y
             marked.append(src[last:up])
             fixed.append(src[last:up])
-            text, plain = shift("".join(marked), base, remove=True), shift("".join(fixed), base, remove=True)
             need = sum(config.hole_tokens.get(holes[k][2].category, 16) for k in inside)
-            if not fits(lm, plain, language, extra=need + ROOM):
-                if best is not None:
+            # the block alone, dedented; else inside what the layout puts around it (its enclosing headers)
+            around = surround(bare, top, end, base, language) if base else None
+            short = False
+            for head, foot, d_base in [("", "", base)] + ([around] if around and around != ("", "", base) else []):
+                plain = head + shift("".join(fixed), d_base, remove=True) + foot
+                if not fits(lm, plain, language, extra=need + ROOM):
+                    continue
+                short = True
+                if check(plain, language).ok:
+                    best = (lo, up, d_base, inside, head + shift("".join(marked), d_base, remove=True) + foot,
+                            head, foot)
                     break
-                continue
-            if check(plain, language).ok:
-                best = (lo, up, base, inside, text)
+            if not short and best is not None:  # larger blocks only grow
+                break
         if best is None:
             raise InputError(f"the code is too long for the model ({lm.max_length} tokens), and hole {hi} (line "
                              f"{line_of(a) + 1}) lies in no block of lines short enough to fill on its own")
         groups.append(best)
     parts, pieces, last, spans, offset = [], [], 0, [], 0
-    for lo, up, base, inside, text in sorted(groups, key=lambda g: g[0]):
+    for lo, up, base, inside, text, head, foot in sorted(groups, key=lambda g: g[0]):
         part = fill_template(lm, find_holes(text, language), config)[0]
         parts.append(part)
-        out = shift(part.code, base, remove=False)
+        body = part.code
+        if not (body.startswith(head) and body.endswith(foot)) or len(body) < len(head) + len(foot):
+            raise InputError(f"filling the block at line {line_of(lo) + 1} changed the lines around it")
+        body = body[len(head): len(body) - len(foot)]
+        out = shift(body, base, remove=False)
         pieces.append(src[last:lo])
         offset += lo - last  # where the block's text starts in the new code
         for fill in part.holes:
-            s, e = (len(part.code.encode("utf-8")[:x].decode("utf-8", "replace")) for x in fill.span)
-            spans.append((offset + _reindented(part.code, s, base), offset + _reindented(part.code, e, base)))
+            s, e = (len(part.code.encode("utf-8")[:x].decode("utf-8", "replace")) - len(head) for x in fill.span)
+            spans.append((offset + _reindented(body, s, base), offset + _reindented(body, e, base)))
         pieces.append(out)
         offset += len(out)
         last = up

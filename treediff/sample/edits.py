@@ -14,7 +14,9 @@ an error at the first token that cannot extend a viable prefix (the *failure poi
 2. **replace** the lexical unit at the failure point (a word, a run of blanks, or one character),
    which deletes it when the model writes nothing there;
 3. **insert** right after the code before it (a missing closer), and **replace** the unit before it;
-4. **replace** each small compiler problem span (checks the grammar does not model: ``f() = 1``).
+4. **replace** each small compiler problem span (checks the grammar does not model: ``f() = 1``);
+5. with no model at all, **insert** each fixed-text token tree-sitter's error recovery marks MISSING
+   (:func:`parser_inserts`: a ``)``, a ``;``), kept only when the program then passes the full check.
 
 Of the first ``_COMPARED`` sites, the smallest edit that makes the program pass the full check wins
 (ties: the shorter program, so a stray ``)`` is deleted rather than called); an edit after which the
@@ -33,9 +35,10 @@ with compiler-remasking rounds and the typed fallback.
 
 The record counts everything: ``rounds`` is the number of decoding passes after the first (point
 edits tried, the statement pass, its own rounds), ``nfe`` and the guard's counters sum over all of
-them; ``extra`` holds ``edits`` (point edits kept), ``edit_attempts`` and ``changed_bytes`` (bytes of
-the input replaced).  The result's holes are the changed regions of the code (category ``"edit"``),
-found by diffing input and output.
+them; ``extra`` holds ``edits`` (point edits kept), ``model_free_edits`` (of those, the ones no model
+decoded, which take no forward pass: parser inserts, layout edits), ``edit_attempts`` and
+``changed_bytes`` (bytes of the input replaced).  The result's holes are the changed regions of the code
+(category ``"edit"``), found by diffing input and output.
 """
 
 from __future__ import annotations
@@ -46,19 +49,21 @@ import time
 from dataclasses import replace
 
 from treediff.errors import InputError
-from treediff.sample.chunks import (SIBLINGS, blocks_around, definition_keyword, fits, indentation, line_index,
-                                    line_starts, shift)
+from treediff.sample.chunks import (SIBLINGS, blocks_around, definition_keyword, fits, indentation,
+                                    line_index, line_starts, shift, statement_rest, surround,
+                                    without_comments)
 from treediff.sample.config import SamplerConfig
 from treediff.sample.constraints import grammar_for
 from treediff.sample.holes import Hole, HoleTemplate, enclosing_region, filler, find_holes, indent_at
 from treediff.sample.models import DiffusionLM
 from treediff.sample.pipeline import fill_template, problem_span
-from treediff.sample.record import FillResult, HoleFill, summed
+from treediff.sample.record import FillResult, HoleFill, ValidityRecord, summed
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse
 from treediff.validity import ValidityResult, check
 
-__all__ = ["repair_code", "failure_point", "edit_sites"]
+__all__ = ["repair_code", "failure_point", "edit_sites", "parser_inserts", "bracket_inserts", "layout_edits",
+           "model_free_edits"]
 
 _INSERT = 4  # tokens offered to an insertion (the model leaves the ones it does not need empty)
 _REPLACE_SLACK = 2  # extra tokens when a unit is replaced
@@ -142,11 +147,12 @@ def edit_sites(code: str, language: str, verdict: ValidityResult,
     data = code.encode("utf-8")
     spans = [(p.start_byte == p.end_byte, *(_char(data, x) for x in problem_span(p, len(data))))
              for p in verdict.problems]
-    for _, a, b in spans:  # an opening bracket never closed: close it where its line ends (before a ':' or '{')
+    layout = get_language(language).layout
+    for _, a, b in spans:  # an opening bracket never closed: close it where its code ends (before a ':' or '{')
         if b == a + 1 and code[a] in "([{":
             end = code.find("\n", a)
-            line = code[a:len(code) if end < 0 else end].rstrip()
-            cut = a + len(line) - (1 if line[-1:] in (":", "{") and len(line) > 1 else 0)
+            line = layout.code_of(code[a:len(code) if end < 0 else end])
+            cut = a + len(line) - (len(layout.block_open) if layout.opens_block(line) and len(line) > 1 else 0)
             add("insert", cut, cut)
     f = failure_point(code, language) if point is _FIND else point
     if f is not None:
@@ -191,25 +197,35 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
     fits the model."""
     t0 = time.perf_counter()
     cur, cur_verdict = code, verdict
-    parts: list[FillResult] = []
+    parts: list[FillResult] = []  # the chunks' repairs and the whole-file edits no model decoded
     seen: set[tuple[int, int]] = set()
+    chunks = 0
     for _ in range(_MAX_CHUNKS):
         if cur_verdict.ok:
             break
+        # an edit no model decodes, over the whole file: a slip whose problem shows far from it (a `}` line
+        # left out) has no block around the problem that holds it
+        free = _model_free(cur, language, cur_verdict, failure_point(cur, language), config, t0)
+        if free:
+            best = min(free, key=lambda f: f[:3])[3]
+            parts.append(replace(best, record=replace(best.record, extra={"edits": 1, "model_free_edits": 1})))
+            cur, cur_verdict = best.code, best.verdict
+            continue
         found = chunk_around(lm, cur, language, cur_verdict)
+        chunks += found is not None and found[:2] not in seen
         if found is None or found[:2] in seen:
             break
-        a, b, indent, stand_in, head = found
+        a, b, indent, head, tail = found
         seen.add((a, b))
-        chunk = head + shift(cur[a:b], indent, remove=True) + stand_in
+        chunk = head + shift(cur[a:b], indent, remove=True) + tail
         part = _repair_whole(lm, chunk, language, config, check(chunk, language))
         parts.append(part)
         fixed = part.code
-        # a header repaired over a stand-in body, or a block under its definition's header: what stood in
-        # must come back as it went
-        if not (fixed.endswith(stand_in) and fixed.startswith(head)):
+        # the enclosing headers and closing lines, a stand-in body: what stood around the block must come
+        # back as it went
+        if not (fixed.endswith(tail) and fixed.startswith(head)) or len(fixed) < len(head) + len(tail):
             break
-        fixed = fixed[len(head): len(fixed) - len(stand_in)]
+        fixed = fixed[len(head): len(fixed) - len(tail)]
         cur = cur[:a] + shift(fixed, indent, remove=False) + cur[b:]
         cur_verdict = check(cur, language)
     if not parts:
@@ -219,10 +235,11 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
     last = parts[-1].record
     holes, changed = _changes(code, cur)
     extra = {"edits": sum(p.record.extra.get("edits", 0) for p in parts),
+             "model_free_edits": sum(p.record.extra.get("model_free_edits", 0) for p in parts),
              "edit_attempts": sum(p.record.extra.get("edit_attempts", 0) for p in parts),
-             "changed_bytes": changed, "chunks": len(parts)}
+             "changed_bytes": changed, "chunks": chunks}
     record = replace(last, ok=cur_verdict.ok, level=cur_verdict.level, **summed(p.record for p in parts),
-                     rounds=sum(p.record.rounds for p in parts) + len(parts) - 1,
+                     rounds=sum(p.record.rounds for p in parts) + max(0, chunks - 1),
                      fallback=any(p.record.fallback for p in parts),
                      problems=tuple(p.message for p in cur_verdict.problems),
                      seconds=time.perf_counter() - t0, categories_ok=tuple(h.category_ok for h in holes), extra=extra)
@@ -239,22 +256,22 @@ def _precision(p) -> tuple[int, int]:
 
 def chunk_around(lm: DiffusionLM, code: str, language: str,
                  verdict: ValidityResult) -> tuple[int, int, str, str, str] | None:
-    """``(start, end, indent, stand_in, head)``: the largest run of whole lines around the first problem that
-    fits the model and is a program of its own once ``indent`` is taken off every line, but for the problem
-    (its statement regions' fillers make it valid); ``None`` when there is none.  Candidates grow from the problem's
-    statement (its line and the deeper-indented lines after it) to each enclosing header's block, out to
-    the unindented statement around it; an indented block only when it starts a definition (the first word
-    of the language's definition filler: ``def`` in Python), since a loop or ``if`` body cut out of its
-    function holds ``return`` or ``break`` that do not stand alone; inside a definition too long for the
-    model, a block goes under that definition's header line (``head``, kept as it is and taken off again).
-    When the problem is in a header whose block alone is too long, the chunk is the header's lines and
-    ``stand_in`` the statement filler, put in place of the block while the header is repaired (``end`` is
-    then where the block starts).
+    """``(start, end, indent, head, tail)``: the largest run of whole lines around the first problem that fits
+    the model and, once ``indent`` is taken off every line and it stands between ``head`` and ``tail``, is a
+    program of its own but for the problem (its statement regions' fillers make it valid) whose lines are a
+    unit of the file; ``None`` when there is none.  Candidates grow from the problem's statement (its line
+    and the deeper-indented lines after it) to each enclosing header's block, out to the unindented
+    statement around it; what goes around an indented block comes from the language's ``[layout]``
+    (:func:`~treediff.sample.chunks.surround`): the header of the definition holding it (Python), or the
+    headers of every block holding it and their closing lines (brace languages).  When the problem is in a
+    header whose block alone is too long, the chunk is the header's lines and ``tail`` starts with the
+    statement filler, put in place of the block while the header is repaired (``end`` is then where the
+    block starts).  ``head`` and ``tail`` are kept as they are and taken off again.
 
     >>> code = "class A:\\n    def f(self)\\n        return 1\\n\\n    def g(self):\\n        return 2\\n"
     >>> from treediff.sample import get_model
-    >>> a, b, indent, stand_in, head = chunk_around(get_model(), code, "python", check(code, "python"))
-    >>> code[a:b] == code, repr(indent), repr(stand_in), repr(head)
+    >>> a, b, indent, head, tail = chunk_around(get_model(), code, "python", check(code, "python"))
+    >>> code[a:b] == code, repr(indent), repr(head), repr(tail)
     (True, "''", "''", "''")
     """
     lines = code.splitlines(keepends=True)
@@ -264,7 +281,8 @@ def chunk_around(lm: DiffusionLM, code: str, language: str,
     first = min(verdict.problems, key=_precision)
     data = code.encode("utf-8")
     i = line_index(starts, _char(data, problem_span(first, len(data))[0]))
-    while i > 0 and not lines[i].strip():
+    shape = without_comments(lines, language)  # the block search reads the code's lines, comments blank
+    while i > 0 and not shape[i].strip():
         i -= 1
 
     def replaceable(top: int, end: int, base: str) -> bool:
@@ -275,68 +293,74 @@ def chunk_around(lm: DiffusionLM, code: str, language: str,
         left = check(rest, language)
         return left.ok or all(_char(rest.encode("utf-8"), p.start_byte) > after for p in left.problems)
 
-    # a nested block stands alone only from a definition down (a loop body holds `break`, a def's `return`);
-    # without a definition filler, top-level blocks only
-    keyword = definition_keyword(language)
-
-    def definition_above(top: int, base: str) -> str | None:
-        # the header lines of the nearest definition whose block holds line `top` (a signature may run over
-        # several lines, up to the one ending in ':')
-        for k in range(top - 1, -1, -1):
-            if not lines[k].strip():
-                continue
-            ind = indentation(lines[k])
-            if len(ind) < len(base):
-                if keyword in lines[k].split()[:2]:
-                    e = next((j for j in range(k, top) if lines[j].split("#")[0].rstrip().endswith(":")), None)
-                    return None if e is None else "".join(lines[k:e + 1])
-                base = ind  # an enclosing header that is no definition: keep climbing
-                if not ind:
-                    return None
-        return None
-
+    layout = get_language(language).layout
     best = None
-    for top, end, base in blocks_around(lines, i, siblings=SIBLINGS):
-        head_line: str | None = ""
-        if base and (keyword is None or keyword not in lines[top].split()[:2]):
-            # a block inside a definition too long for the model: the definition's header line over the block
-            head_line = definition_above(top, base) if keyword is not None else None
-            if head_line is None:
-                continue
-        d_base = indentation(head_line) if head_line else base
-        head = shift(head_line, d_base, remove=True)
-        chunk = head + shift("".join(lines[top:end]), d_base, remove=True)
+    for top, end, base in blocks_around(shape, i, siblings=SIBLINGS, layout=layout):
+        around = surround(shape, top, end, base, language)
+        if around is None:  # a block that cannot stand alone (a loop body outside any definition)
+            continue
+        head, foot, d_base = around
+        chunk = head + shift("".join(lines[top:end]), d_base, remove=True) + foot
         if fits(lm, chunk, language):
-            if _sound(chunk, language, i - top + head.count("\n")) and replaceable(top, end, base):
-                best = (starts[top], starts[end], d_base, "", head)
-        elif best is None and top == i:  # the problem's own header over a block too long: a stand-in body
-            block = next((k for k in range(top + 1, end) if lines[k].strip()), None)
-            if block is not None:
+            if (_sound(chunk, language, i - top + head.count("\n"), first=head.count("\n"))
+                    and replaceable(top, end, base)):
+                best = (starts[top], starts[end], d_base, head, foot)
+        elif best is None and top <= i:  # the problem's own header over a block too long: a stand-in body
+            # (the header's lines run while a bracket is open, up to one that opens a block: a signature
+            # over several lines)
+            last, text = top, layout.code_of(shape[top])
+            while _unclosed(text) and not layout.opens_block(shape[last]) and last + 1 < end:
+                last += 1
+                text += " " + layout.code_of(shape[last])
+            block = next((k for k in range(last + 1, end) if shape[k].strip()), None)
+            if block is not None and i <= last:
                 header = head + shift("".join(lines[top:block]), d_base, remove=True)
-                stand_in = shift(filler(language, "statement"), indentation(lines[block])[len(d_base):],
-                                 remove=False) + "\n"
-                if (fits(lm, header + stand_in, language)
-                        and _sound(header + stand_in, language, i - top + head.count("\n"))
+                # the statement filler for the block, then what ends the header's statement (`}`), if any
+                closer = statement_rest(shape, top, block + 1, indentation(lines[block])) or ""
+                tail = shift(filler(language, "statement"), indentation(lines[block])[len(d_base):],
+                             remove=False) + "\n" + shift(closer, d_base, remove=True) + foot
+                if (fits(lm, header + tail, language)
+                        and _sound(header + tail, language, i - top + head.count("\n"))
                         and replaceable(top, end, base)):
-                    best = (starts[top], starts[block], d_base, stand_in, head)
+                    best = (starts[top], starts[block], d_base, head, tail)
         elif best is not None:  # larger blocks only grow: the last sound one that fitted is it
             break
     return best
 
 
-def _sound(chunk: str, language: str, line: int) -> bool:
+def _sound(chunk: str, language: str, line: int, first: int | None = None) -> bool:
     """Whether ``chunk`` is a program of its own but for the problem on its ``line`` (0-based): invalid, and
     valid once the statement regions of the problems found on that line hold the language's statement
     filler.  A problem elsewhere (``return`` outside a function, when a method body is cut out of its
-    ``def``) means the chunk does not stand alone."""
+    ``def``) means the chunk does not stand alone.  A region that takes in the block's ``first`` line when
+    the problem is below it does not count: a block that starts with an ``else:`` clause cut from its
+    ``if`` is valid only once all of it is the filler."""
     verdict = check(chunk, language)
     if verdict.ok:
         return False
     here = tuple(p for p in verdict.problems if p.start_line - 1 == line)
     if not here:
         return False
-    regions = statement_regions(chunk, language, replace(verdict, problems=here))
+    floor = first if first is not None and line > first and not _starts_statement(chunk, language, first) else None
+    regions = statement_regions(chunk, language, replace(verdict, problems=here), floor=floor)
     return check(_with_fillers(chunk, language, regions, definitions=True), language).ok
+
+
+def _starts_statement(code: str, language: str, line: int) -> bool:
+    """Whether a statement or definition node of tree-sitter's parse starts where line ``line`` (0-based)
+    of ``code`` does (an ``else:`` clause, or an ERROR node, does not)."""
+    lines = code.splitlines(keepends=True)
+    if line >= len(lines) or not lines[line].strip():
+        return False
+    start = len("".join(lines[:line]).encode("utf-8")) + len(indentation(lines[line]).encode("utf-8"))
+    tree = parse(code, language)
+    lang = get_language(language)
+    node = tree.node_at(start, start + 1)
+    while node is not None and node.start_byte == start:
+        if lang.is_category(node.kind, "statement") or lang.is_category(node.kind, "definition"):
+            return True
+        node = node.parent
+    return False
 
 
 def _with_fillers(code: str, language: str, regions: list[tuple[int, int]], *, definitions: bool = False) -> str:
@@ -363,7 +387,7 @@ def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConf
     attempt_config = config.replace(max_rounds=0, fallback=False, block_size=1, steps=None, threshold=None,
                                     num_candidates=max(config.num_candidates, 64))
     passes: list[FillResult] = []
-    cur, cur_verdict, kept = code, verdict, 0
+    cur, cur_verdict, kept, parsed = code, verdict, 0, 0
     last: FillResult | None = None
     if config.uses_remask and config.edit_attempts > 0:
         for _ in range(_MAX_SLIPS):
@@ -383,11 +407,13 @@ def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConf
                     found.append((0, _edit_size(cur, attempt.code), len(attempt.code), attempt))
                 elif _progress(cur, attempt.code, a, b, language, point):
                     found.append((1, _edit_size(cur, attempt.code), len(attempt.code), attempt))
+            found += _model_free(cur, language, cur_verdict, point, config, t0)
             if not found:
                 break
             # valid first, then the smallest edit, then the shorter program (a deletion over an insertion)
             last = min(found, key=lambda f: f[:3])[3]
             cur, cur_verdict, kept = last.code, last.verdict, kept + 1
+            parsed += bool(last.record.extra.get("model_free"))
             if last.record.ok:
                 break
     result = last if last is not None and last.record.ok else None
@@ -396,13 +422,198 @@ def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConf
         passes.append(result)
     rec = result.record
     holes, changed = _changes(code, result.code)
-    tried = len(passes) - (0 if result is last else 1)
-    extra = dict(rec.extra, edits=kept, edit_attempts=tried, changed_bytes=changed)
+    tried = len(passes) - (0 if result is last or result not in passes else 1)
+    extra = {k: v for k, v in rec.extra.items() if k != "model_free"}
+    extra.update(edits=kept, edit_attempts=tried, changed_bytes=changed, model_free_edits=parsed)
     # every decoding after the first is a round: the point edits tried, the statement pass, its own rounds
     record = replace(rec, rounds=len(passes) - 1 + (0 if result is last else rec.rounds),
                      **summed(p.record for p in passes),  # point-edit attempts never fall back
                      seconds=time.perf_counter() - t0, categories_ok=tuple(h.category_ok for h in holes), extra=extra)
     return FillResult(code=result.code, record=record, holes=holes, verdict=result.verdict)
+
+
+def parser_inserts(code: str, language: str) -> list[tuple[int, str]]:
+    """``(offset, text)`` insertions tree-sitter's error recovery proposes: each MISSING token of a fixed
+    text (a ``)``, a ``;``), where the parser put it.  A named MISSING node (an identifier) has no text and is
+    left to the model.
+
+    >>> parser_inserts("int f(void) { return 1 }\\n", "c")
+    [(22, ';')]
+    """
+    tree = parse(code, language)
+    data = code.encode("utf-8")
+    out: list[tuple[int, str]] = []
+    for node in tree.errors():
+        if node.is_missing and not node.is_named and node.kind.strip():
+            at = (_char(data, node.start_byte), node.kind)
+            if at not in out:
+                out.append(at)
+    return out
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+_MAX_BRACKET_SITES = 24
+
+
+def bracket_inserts(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, str]]:
+    """``(offset, closer)`` insertions for a bracket opened and never closed on the first problem's line or
+    the code line before it: its closer after each word or symbol from the bracket to the line's code end
+    (before a trailing ``block_open``).  Strings are skipped by their quotes.  For languages the sampler has
+    no incremental grammar for, where the failure point is unknown; the check picks among them.
+
+    >>> code = "let [a, b = f(x)\\n"
+    >>> [code[:p] + c for p, c in bracket_inserts(code, "javascript", check(code, "javascript"))][:3]
+    ['let [a]', 'let [a,]', 'let [a, b]']
+    """
+    if not verdict.problems:
+        return []
+    layout = get_language(language).layout
+    lines = code.splitlines(keepends=True)
+    starts = line_starts(lines)
+    data = code.encode("utf-8")
+    k = line_index(starts, _char(data, min(p.start_byte for p in verdict.problems)))
+    prev = next((j for j in range(k - 1, -1, -1) if layout.code_of(lines[j]).strip()), None)
+    out: list[tuple[int, str]] = []
+    for j in ([prev] if prev is not None else []) + [k]:
+        text = layout.code_of(lines[j])
+        stack: list[int] = []
+        quote = None
+        for x, ch in enumerate(text):
+            if quote:
+                quote = None if ch == quote and text[x - 1] != "\\" else quote
+            elif ch in "'\"`":
+                quote = ch
+            elif ch in _PAIRS:
+                stack.append(x)
+            elif ch in _PAIRS.values() and stack and _PAIRS[text[stack[-1]]] == ch:
+                stack.pop()
+        end = len(text) - (len(layout.block_open) if layout.opens_block(text) else 0)
+        for o in stack:
+            closer = _PAIRS[text[o]]
+            x = o + 1
+            for m in _UNIT.finditer(text, o + 1, end):
+                if not m.group().isspace():
+                    x = m.end()
+                    out.append((starts[j] + x, closer))
+            if len(out) > _MAX_BRACKET_SITES:
+                break
+    return out[:_MAX_BRACKET_SITES]
+
+
+def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
+    """``(start, end, text)`` edits no model decodes: what tree-sitter's recovery says is missing
+    (:func:`parser_inserts`); for a language without an incremental grammar also the brackets the
+    indentation (:func:`layout_edits`) or the problem's line (:func:`bracket_inserts`) says are unclosed,
+    and a stray closer."""
+    edits = [(pos, pos, text) for pos, text in parser_inserts(code, language)]
+    if grammar_for(language) is None:
+        more = layout_edits(code, language, verdict)
+        more += [(pos, pos, text) for pos, text in bracket_inserts(code, language, verdict)]
+        edits += [e for e in more if e not in edits]
+    return edits
+
+
+def _model_free(code: str, language: str, verdict: ValidityResult, point: int | None, config: SamplerConfig,
+                t0: float) -> list[tuple[int, int, int, FillResult]]:
+    """The :func:`model_free_edits` that make ``code`` valid or fix its slip, as ``(invalid, size, length,
+    result)`` for the edit comparison."""
+    found = []
+    for a, b, text in model_free_edits(code, language, verdict):
+        candidate = code[:a] + text + code[b:]
+        after = check(candidate, language)
+        if after.ok or _progress(code, candidate, a, b, language, point):
+            found.append((0 if after.ok else 1, len(text) + b - a, len(candidate),
+                          _parsed(candidate, after, config, time.perf_counter() - t0)))
+    return found
+
+
+_MAX_LAYOUT_SITES = 8
+_SYMBOL = re.compile(r"[^\w\s'\"`]{1,3}")  # a run of operator characters (``||``, ``,``, ``)``)
+
+
+def layout_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
+    """``(start, end, text)`` edits a bracket-delimited layout's indentation points to, nearest the first
+    problem first: a line whose code ends with an opening bracket (a header's ``{``, a call's ``(`` over
+    several lines) whose indented lines end without the line that closes what it opened (``}``, ``})``)
+    gets that line (or the closer before a ``,`` that starts the next line at its depth), or the missing
+    part of it (``}`` where ``})`` belongs); a closing bracket, or a symbol written twice, where the check
+    stopped is deleted.  ``[]`` for an indentation layout.
+
+    >>> code = "function f (x) {\\n  if (x) {\\n    g(x)\\n\\n  return 1\\n}\\n"
+    >>> [code[:a] + t + code[b:] for a, b, t in layout_edits(code, "javascript", check(code, "javascript"))][0]
+    'function f (x) {\\n  if (x) {\\n    g(x)\\n  }\\n\\n  return 1\\n}\\n'
+    """
+    layout = get_language(language).layout
+    if not layout.block_close or not verdict.problems:
+        return []
+    lines = code.splitlines(keepends=True)
+    starts = line_starts(lines)
+    shape = without_comments(lines, language)
+    data = code.encode("utf-8")
+    problem = line_index(starts, _char(data, min(p.start_byte for p in verdict.problems)))
+    found: list[tuple[int, tuple[int, int, str]]] = []
+    for j, ln in enumerate(shape):
+        code_j = layout.code_of(ln)
+        if not code_j or code_j[-1] not in _PAIRS:  # a header, or a bracket left open over several lines
+            continue
+        expected = _unclosed(code_j)
+        if not expected:
+            continue
+        d = indentation(ln)
+        c = next((x for x in range(j + 1, len(shape)) if shape[x].strip() and len(indentation(shape[x])) <= len(d)),
+                 None)
+        last = next((x for x in range(len(shape) - 1 if c is None else c - 1, j, -1) if shape[x].strip()), j)
+        if c is None or indentation(shape[c]) != d or shape[c].strip()[:1] not in tuple(_PAIRS.values()):
+            at = starts[last + 1] if last + 1 < len(lines) else len(code)
+            nl = "" if at == 0 or code[at - 1] == "\n" else "\n"
+            found.append((abs(last - problem), (at, at, nl + d + expected + "\n")))
+            if c is not None and indentation(shape[c]) == d and shape[c].strip()[:1] in ",.;":
+                at = starts[c] + len(d)  # `    ,` where `    ),` was: the closer goes before the punctuation
+                found.append((abs(c - problem), (at, at, expected)))
+            continue
+        text = shape[c].strip()
+        actual = len(text) - len(text.lstrip(")]}"))
+        if actual < len(expected) and text[:actual] == expected[:actual]:
+            at = starts[c] + len(d) + actual
+            found.append((abs(c - problem), (at, at, expected[actual:])))
+    for p in verdict.problems:  # a closer where the check stopped, or a symbol written twice: a stray one
+        a = _char(data, problem_span(p, len(data))[0])
+        symbol = _SYMBOL.match(code, a)
+        if symbol is None:
+            continue
+        tok = symbol.group()
+        if tok in ")]}" or code[:a].rstrip().endswith(tok):
+            found.append((0, (a, a + len(tok), "")))
+    found.sort(key=lambda f: f[0])
+    out: list[tuple[int, int, str]] = []
+    for _, e in found:
+        if e not in out:
+            out.append(e)
+    return out[:_MAX_LAYOUT_SITES]
+
+
+def _unclosed(text: str) -> str:
+    """The closers of the brackets ``text`` opens and does not close, innermost first (``foo(function () {``
+    gives ``})``); strings are skipped by their quotes, closers of brackets opened before are ignored."""
+    stack: list[str] = []
+    quote = None
+    for x, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote and text[x - 1] != "\\" else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in _PAIRS:
+            stack.append(ch)
+        elif ch in _PAIRS.values() and stack and _PAIRS[stack[-1]] == ch:
+            stack.pop()
+    return "".join(_PAIRS[ch] for ch in reversed(stack))
+
+
+def _parsed(code: str, verdict: ValidityResult, config: SamplerConfig, seconds: float) -> FillResult:
+    """The result of an edit no model decoded (a parser insert): no forward pass, no round."""
+    record = ValidityRecord(ok=verdict.ok, level=verdict.level, rounds=0, fallback=False, nfe=0, seconds=seconds,
+                            constraint=config.constraint, extra={"model_free": True})
+    return FillResult(code=code, record=record, verdict=verdict)
 
 
 def _progress(old: str, new: str, a: int, b: int, language: str, before: int | None) -> bool:
@@ -412,6 +623,9 @@ def _progress(old: str, new: str, a: int, b: int, language: str, before: int | N
     if new == old:
         return False
     delta = len(new) - len(old)
+    if grammar_for(language) is None:  # no grammar: the check's first problem must have moved past the edit
+        first = _first_problem(new, language)
+        return first is None or (first > b + delta and first > (_first_problem(old, language) or 0) + delta)
     f = failure_point(new, language)
     if f is None:
         return True
@@ -429,13 +643,25 @@ def _statement_repair(lm: DiffusionLM, code: str, language: str, config: Sampler
     return fill_template(lm, template, config, lengths=lengths)[0]
 
 
-def statement_regions(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int]]:
+def _first_problem(code: str, language: str) -> int | None:
+    """The character offset where the check's first problem starts (``None`` when the code is valid)."""
+    verdict = check(code, language)
+    if verdict.ok or not verdict.problems:
+        return None
+    data = code.encode("utf-8")
+    return min(_char(data, problem_span(p, len(data))[0]) for p in verdict.problems)
+
+
+def statement_regions(code: str, language: str, verdict: ValidityResult,
+                      floor: int | None = None) -> list[tuple[int, int]]:
     """Byte regions the statement pass remasks: per problem, whole lines around it, in the first of these
     shapes where the language's statement filler in every region gives a valid program (so the typed
     fallback can always end the repair): the problem's own lines (cut before a dedent, so an ``except``
     clause the broken line swallowed stays); those lines with a header's indented block; the rest of the
-    enclosing block (a broken ``try:`` header takes its ``except`` clauses along).  The last shape when
-    none passes.
+    enclosing block (a broken ``try:`` header takes its ``except`` clauses along); then the statements
+    that hold the problem's line, smallest first (:func:`~treediff.sample.chunks.blocks_around`: an entry
+    of a multi-line object literal goes with its statement).  In a brace layout a shape whose regions
+    hold unbalanced ``{`` ``}`` comes after every balanced one.  The ``rest`` shape when none passes.
 
     >>> code = "try:\\n    x = f(1\\nexcept OSError:\\n    pass\\n"
     >>> [code.encode()[a:b] for a, b in statement_regions(code, "python", check(code, "python"))]
@@ -445,17 +671,66 @@ def statement_regions(code: str, language: str, verdict: ValidityResult) -> list
     data = code.encode("utf-8")
     spans = [enclosing_region(tree, *problem_span(p, len(data)), within=(0, len(data)), categories=("statement",))
              for p in verdict.problems]
-    merged: list[tuple[int, int]] = []
-    for shape in ("lines", "block", "rest"):
-        merged = []
-        for a, b in sorted(_whole_lines(data, a, b, shape) for a, b in spans):
-            if merged and a <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-            else:
-                merged.append((a, b))
-        if check(_with_fillers(code, language, merged), language).ok:
-            break
-    return merged
+    layout = get_language(language).layout
+    opener, closer = layout.block_open.encode("utf-8"), layout.block_close.encode("utf-8")
+
+    def balanced(regions: list[tuple[int, int]]) -> bool:
+        # in a bracket-delimited layout a region holds as many block closers as openers: a header line
+        # replaced without its block would leave its `}` to close the block around it
+        return not closer or all(data[a:b].count(opener) == data[a:b].count(closer) for a, b in regions)
+
+    def shapes(spans: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], bool]:
+        first_valid: list[tuple[int, int]] | None = None
+        merged: list[tuple[int, int]] = []
+        for shape in ("lines", "block", "rest"):
+            merged = []
+            for a, b in sorted(_whole_lines(data, a, b, shape) for a, b in spans):
+                if merged and a <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+                else:
+                    merged.append((a, b))
+            if check(_with_fillers(code, language, merged), language).ok:
+                if balanced(merged):
+                    return merged, True
+                first_valid = first_valid or merged
+        if first_valid is None:  # the problem sits inside a statement over several lines (an entry of an object
+            # literal): the statements that hold its line, smallest first, as the block search finds them
+            lines = code.splitlines(keepends=True)
+            starts = line_starts(lines)
+            shape_lines = without_comments(lines, language)
+            around = [list(blocks_around(shape_lines, line_index(starts, _char(data, a)), layout=layout))
+                      for a, _ in spans]
+            for level in range(max((len(c) for c in around), default=0)):
+                regions = []
+                for c in around:
+                    if c:
+                        top, end, base = c[min(level, len(c) - 1)]
+                        if floor is not None and top <= floor:  # not from the caller's first line up
+                            continue
+                        last = starts[end] - (1 if lines[end - 1].endswith("\n") else 0)
+                        regions.append((_byte(code, starts[top] + len(base)), _byte(code, last)))
+                candidate: list[tuple[int, int]] = []
+                for a, b in sorted(regions):
+                    if candidate and a <= candidate[-1][1]:
+                        candidate[-1] = (candidate[-1][0], max(candidate[-1][1], b))
+                    else:
+                        candidate.append((a, b))
+                if check(_with_fillers(code, language, candidate), language).ok:
+                    if balanced(candidate):
+                        return candidate, True
+                    first_valid = first_valid or candidate
+        # no balanced shape gives a valid program: the first valid one, else the last shape
+        return (first_valid, False) if first_valid is not None else (merged, False)
+
+    # a slip's later problems are often the parser's recovery going astray (an unclosed `[` swallows what
+    # follows): the first problem's lines alone first, when that gives a valid program
+    first = min(verdict.problems, key=lambda p: p.start_byte)
+    lead = [sp for sp, p in zip(spans, verdict.problems) if first.start_line <= p.start_line <= first.end_line]
+    if len(lead) < len(spans):
+        regions, good = shapes(lead)
+        if good:
+            return regions
+    return shapes(spans)[0]
 
 
 def _whole_lines(data: bytes, a: int, b: int, shape: str = "block") -> tuple[int, int]:

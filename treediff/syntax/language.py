@@ -28,6 +28,7 @@ __all__ = [
     "HOLE_CATEGORIES",
     "HOLE_MARKER",
     "Language",
+    "Layout",
     "grammars_dir",
     "load_language",
     "get_language",
@@ -42,7 +43,60 @@ HOLE_CATEGORIES = ("statement", "block", "expression", "identifier", "literal")
 #: Marker for the hole's position inside a ``[hole_contexts]`` template.
 HOLE_MARKER = "{hole}"
 
-_REQUIRED_TOP = ("name", "extensions", "grammar", "categories", "fillers", "hole_contexts", "compiler", "cfg")
+_REQUIRED_TOP = ("name", "extensions", "grammar", "categories", "fillers", "hole_contexts", "layout", "compiler",
+                 "cfg")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How blocks look in the text, from a grammar file's ``[layout]`` table: what the block-of-lines search
+    (:mod:`treediff.sample.chunks`) needs to cut a program into pieces the model can take.
+
+    >>> get_language("python").layout
+    Layout(line_comment='#', block_open=':', block_close='', decorator='@')
+    >>> get_language("java").layout.block_close
+    '}'
+    """
+
+    #: Starts a comment that runs to the end of its line (``#``, ``//``).
+    line_comment: str
+    #: The last code character of a header line, the one its block follows (``:``, ``{``).
+    block_open: str
+    #: What the line closing a block starts with (``}``); empty where a block ends with its indentation.
+    block_close: str
+    #: What a line starts with that belongs to the definition below it (``@``, ``#[``); empty for none.
+    decorator: str
+
+    def code_of(self, line: str) -> str:
+        """``line`` without its trailing comment and blanks (a comment marker inside a string is not told
+        apart: a header is then not recognised, which only makes a block search more cautious)."""
+        if self.line_comment and self.line_comment in line:
+            line = line.split(self.line_comment, 1)[0]
+        return line.rstrip()
+
+    def opens_block(self, line: str) -> bool:
+        """Whether ``line`` ends a header: its code ends with :attr:`block_open`."""
+        return bool(self.block_open) and self.code_of(line).endswith(self.block_open)
+
+
+_LAYOUT_KEYS = ("line_comment", "block_open", "block_close", "decorator")
+
+
+def _check_layout(table: Any, where: str) -> Layout:
+    if not isinstance(table, dict):
+        raise GrammarError(f"{where}: layout must be a table ([layout]), not {type(table).__name__}")
+    missing = [k for k in _LAYOUT_KEYS if k not in table]
+    unknown = sorted(set(table) - set(_LAYOUT_KEYS))
+    if missing or unknown:
+        raise GrammarError(f"{where}: [layout] needs exactly {', '.join(_LAYOUT_KEYS)}"
+                           + (f"; missing: {', '.join(missing)}" if missing else "")
+                           + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    bad = [k for k in _LAYOUT_KEYS if not isinstance(table[k], str) or table[k] != table[k].strip()]
+    if bad:
+        raise GrammarError(f"{where}: [layout].{bad[0]} must be a string without surrounding blanks")
+    if not table["line_comment"] or not table["block_open"]:
+        raise GrammarError(f"{where}: [layout] line_comment and block_open must not be empty")
+    return Layout(**{k: table[k] for k in _LAYOUT_KEYS})
 
 
 def grammars_dir() -> Path:
@@ -92,6 +146,8 @@ class Language:
     #: ``category → program template`` holding :data:`HOLE_MARKER` once: where a hole
     #: of that category sits, so a filled hole can be checked to parse as its category.
     hole_contexts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: How blocks look in the text (``[layout]``).
+    layout: Layout = Layout(line_comment="#", block_open=":", block_close="", decorator="")
 
     # -- the grammar -----------------------------------------------------------------
     @functools.cached_property
@@ -229,6 +285,7 @@ def load_language(path: str | os.PathLike[str], *, check_kinds: bool = True) -> 
     if missing_fill:
         raise GrammarError(f"{path.name}: [fillers] is missing: {', '.join(missing_fill)}")
     hole_contexts = _check_hole_contexts(data["hole_contexts"], fillers, path.name)
+    layout = _check_layout(data["layout"], path.name)
     lang = Language(
         name=name,
         display_name=data.get("display_name", name),
@@ -245,6 +302,7 @@ def load_language(path: str | os.PathLike[str], *, check_kinds: bool = True) -> 
         extra=MappingProxyType({k: v for k, v in data.items() if k not in _REQUIRED_TOP}),
         path=path,
         hole_contexts=MappingProxyType(hole_contexts),
+        layout=layout,
     )
     if check_kinds:
         tsl = lang.ts_language

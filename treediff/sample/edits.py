@@ -476,19 +476,8 @@ def bracket_inserts(code: str, language: str, verdict: ValidityResult) -> list[t
     out: list[tuple[int, str]] = []
     for j in ([prev] if prev is not None else []) + [k]:
         text = layout.code_of(lines[j])
-        stack: list[int] = []
-        quote = None
-        for x, ch in enumerate(text):
-            if quote:
-                quote = None if ch == quote and text[x - 1] != "\\" else quote
-            elif ch in "'\"`":
-                quote = ch
-            elif ch in _PAIRS:
-                stack.append(x)
-            elif ch in _PAIRS.values() and stack and _PAIRS[text[stack[-1]]] == ch:
-                stack.pop()
         end = len(text) - (len(layout.block_open) if layout.opens_block(text) else 0)
-        for o in stack:
+        for o in _open_brackets(text):
             closer = _PAIRS[text[o]]
             x = o + 1
             for m in _UNIT.finditer(text, o + 1, end):
@@ -592,10 +581,10 @@ def layout_edits(code: str, language: str, verdict: ValidityResult) -> list[tupl
     return out[:_MAX_LAYOUT_SITES]
 
 
-def _unclosed(text: str) -> str:
-    """The closers of the brackets ``text`` opens and does not close, innermost first (``foo(function () {``
-    gives ``})``); strings are skipped by their quotes, closers of brackets opened before are ignored."""
-    stack: list[str] = []
+def _open_brackets(text: str) -> list[int]:
+    """Offsets of the brackets ``text`` opens and does not close, outermost first; strings are skipped by
+    their quotes, closers of brackets opened before ``text`` are ignored."""
+    stack: list[int] = []
     quote = None
     for x, ch in enumerate(text):
         if quote:
@@ -603,10 +592,16 @@ def _unclosed(text: str) -> str:
         elif ch in "'\"`":
             quote = ch
         elif ch in _PAIRS:
-            stack.append(ch)
-        elif ch in _PAIRS.values() and stack and _PAIRS[stack[-1]] == ch:
+            stack.append(x)
+        elif ch in _PAIRS.values() and stack and _PAIRS[text[stack[-1]]] == ch:
             stack.pop()
-    return "".join(_PAIRS[ch] for ch in reversed(stack))
+    return stack
+
+
+def _unclosed(text: str) -> str:
+    """The closers of the brackets ``text`` opens and does not close, innermost first (``foo(function () {``
+    gives ``})``)."""
+    return "".join(_PAIRS[text[x]] for x in reversed(_open_brackets(text)))
 
 
 def _parsed(code: str, verdict: ValidityResult, config: SamplerConfig, seconds: float) -> FillResult:
@@ -683,12 +678,7 @@ def statement_regions(code: str, language: str, verdict: ValidityResult,
         first_valid: list[tuple[int, int]] | None = None
         merged: list[tuple[int, int]] = []
         for shape in ("lines", "block", "rest"):
-            merged = []
-            for a, b in sorted(_whole_lines(data, a, b, shape) for a, b in spans):
-                if merged and a <= merged[-1][1]:
-                    merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-                else:
-                    merged.append((a, b))
+            merged = _merged([_whole_lines(data, a, b, shape) for a, b in spans])
             if check(_with_fillers(code, language, merged), language).ok:
                 if balanced(merged):
                     return merged, True
@@ -709,12 +699,7 @@ def statement_regions(code: str, language: str, verdict: ValidityResult,
                             continue
                         last = starts[end] - (1 if lines[end - 1].endswith("\n") else 0)
                         regions.append((_byte(code, starts[top] + len(base)), _byte(code, last)))
-                candidate: list[tuple[int, int]] = []
-                for a, b in sorted(regions):
-                    if candidate and a <= candidate[-1][1]:
-                        candidate[-1] = (candidate[-1][0], max(candidate[-1][1], b))
-                    else:
-                        candidate.append((a, b))
+                candidate = _merged(regions)
                 if check(_with_fillers(code, language, candidate), language).ok:
                     if balanced(candidate):
                         return candidate, True
@@ -731,6 +716,17 @@ def statement_regions(code: str, language: str, verdict: ValidityResult,
         if good:
             return regions
     return shapes(spans)[0]
+
+
+def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``regions`` sorted, the overlapping or touching ones merged."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(regions):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _whole_lines(data: bytes, a: int, b: int, shape: str = "block") -> tuple[int, int]:

@@ -3,6 +3,7 @@
     python bench/repair_heldout.py --per-kind 15            # default model, held-out modules below
     python bench/repair_heldout.py --whole-files 2          # whole modules, one slip each
     python bench/repair_heldout.py --js-files 20            # 20 of npm's own JavaScript files, one slip per kind
+    python bench/repair_heldout.py --java-files 20          # 20 of the JDK's own Java sources, one slip per kind
 
 Top-level functions of the modules the default model never saw (bench/infill_heldout.py's list)
 get one corruption each, of one of these kinds, kept only when it breaks the full check:
@@ -23,6 +24,11 @@ tree-sitter's tokens; kept when ``node --check`` rejects them) and are repaired 
 bracket-delimited ``[layout]`` of ``grammars/javascript.toml``.  The default model was trained on Python
 only, and JavaScript has no incremental grammar here, so this measures the language-generic machinery:
 the block search, parser inserts, compiler-span edits and the typed fallback.
+
+With ``--java-files N``, the same for ``N`` of the JDK's own sources (``src.zip``; 2,000 to 30,000
+characters), taken when they pass the sampler's check: javac compiles each file alone, its errors about
+code outside the file set aside (``[compiler] unresolved`` in ``grammars/java.toml``).  Kinds and sites as
+for JavaScript, ``;`` among the dropped operators; a case is kept when javac rejects it.
 
 Each case is repaired twice in one run, same seed: with point edits first (the default,
 ``edit_attempts=6``) and with whole-statement remasking only (``edit_attempts=0``, the old repair).
@@ -138,27 +144,55 @@ def file_cases(per_kind: int, seed: int):
                     yield mod, kind, src, bad
 
 
-def js_files(min_chars: int = 2000, max_chars: int = 30000) -> list[Path]:
+def js_files(min_chars: int = 2000, max_chars: int = 30000) -> list[tuple[str, str]]:
+    """``(name, text)`` of the npm-with-node ``lib/`` JavaScript files of 2,000 to 30,000 characters."""
     import shutil
 
     npm = shutil.which("npm")
     if npm is None:
         raise SystemExit("npm (with node) is needed for --js-files")
     lib = Path(npm).resolve().parent.parent / "lib"
-    return sorted(p for p in lib.rglob("*.js") if min_chars <= p.stat().st_size <= max_chars)
+    paths = sorted(p for p in lib.rglob("*.js") if min_chars <= p.stat().st_size <= max_chars)
+    return [(p.name, p.read_text()) for p in paths]
 
 
-def js_corruptions(src: str, rng: random.Random):
+def java_files(min_chars: int = 2000, max_chars: int = 30000) -> list[tuple[str, str]]:
+    """``(name, text)`` of the JDK's own sources (``lib/src.zip``) of 2,000 to 30,000 characters."""
+    import glob
+    import zipfile
+
+    zips = sorted(glob.glob("/usr/lib/jvm/*/lib/src.zip")) + sorted(glob.glob("/usr/lib/jvm/*/src.zip"))
+    zips = [z for z in zips if Path(z).resolve().is_file()]
+    if not zips:
+        raise SystemExit("a JDK with lib/src.zip is needed for --java-files")
+    with zipfile.ZipFile(Path(zips[-1]).resolve()) as zf:
+        names = [i.filename for i in zf.infolist()
+                 if i.filename.endswith(".java") and min_chars <= i.file_size <= max_chars]
+        return [(n, zf.read(n).decode("utf-8", "replace")) for n in sorted(names)]
+
+
+#: Per language: where its files come from, and the tree-sitter tokens each kind of slip hits.
+CORPORA = {
+    "javascript": (js_files, {
+        "drop_close": (")", "]", "}"),
+        "drop_op": (",", "=", ".", "+", "-", "*", "&&", "||", "===", "!==", "=>", "("),
+        "dup_op": (",", "=", ".", "+", "&&", "||", "=>", ")", "]"),
+    }),
+    "java": (java_files, {
+        "drop_close": (")", "]", "}"),
+        "drop_op": (",", "=", ".", "+", "-", "*", "&&", "||", "==", "!=", "->", "(", ";"),
+        "dup_op": (",", "=", ".", "+", "&&", "||", "->", ")", "]"),
+    }),
+}
+
+
+def token_corruptions(src: str, language: str, rng: random.Random):
     """``(kind, corrupted)`` for each single kind but ``drop_colon``, at tree-sitter's anonymous tokens."""
     from treediff.syntax.tree import parse
 
-    leaves = [n for n in parse(src, "javascript").nodes(named=False) if not n.is_named and n.end_byte > n.start_byte]
+    leaves = [n for n in parse(src, language).nodes(named=False) if not n.is_named and n.end_byte > n.start_byte]
     data = src.encode("utf-8")
-    sites = {
-        "drop_close": [n for n in leaves if n.kind in (")", "]", "}")],
-        "drop_op": [n for n in leaves if n.kind in (",", "=", ".", "+", "-", "*", "&&", "||", "===", "!==", "=>", "(")],
-        "dup_op": [n for n in leaves if n.kind in (",", "=", ".", "+", "&&", "||", "=>", ")", "]")],
-    }
+    sites = {kind: [n for n in leaves if n.kind in tokens] for kind, tokens in CORPORA[language][1].items()}
     for kind in ("drop_close", "drop_op", "dup_op"):
         if sites[kind]:
             n = rng.choice(sites[kind])
@@ -166,19 +200,24 @@ def js_corruptions(src: str, rng: random.Random):
             yield kind, (src[:b] + src[a:b] + src[b:] if kind == "dup_op" else src[:a] + src[b:])
 
 
-def js_cases(files: int, seed: int):
-    from treediff.validity import check
+def corpus_cases(language: str, files: int, seed: int):
+    """One slip per kind in each of ``files`` random files that pass the sampler's check (the compiler's
+    errors about code outside the file set aside), kept when the slip breaks it."""
+    from treediff.sample.record import check
 
     rng = random.Random(seed)
-    paths = js_files()
-    rng.shuffle(paths)
-    for path in paths[:files]:
-        src = path.read_text()
-        if not check(src, "javascript").ok:
+    named = CORPORA[language][0]()
+    rng.shuffle(named)
+    taken = 0
+    for name, src in named:
+        if taken == files:
+            break
+        if not check(src, language).ok:
             continue
-        for kind, bad in js_corruptions(src, rng):
-            if not check(bad, "javascript").ok:
-                yield path.name, kind, src, bad
+        taken += 1
+        for kind, bad in token_corruptions(src, language, rng):
+            if not check(bad, language).ok:
+                yield name, kind, src, bad
 
 
 def run(lm, items, *, label, language="python", **settings):
@@ -237,6 +276,8 @@ def main() -> None:
                     help="corrupt whole held-out modules instead, N times per kind, point edits only")
     ap.add_argument("--js-files", type=int, default=0, metavar="N",
                     help="corrupt N of npm's own JavaScript files instead, once per kind")
+    ap.add_argument("--java-files", type=int, default=0, metavar="N",
+                    help="corrupt N of the JDK's own Java sources (src.zip) instead, once per kind")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -245,9 +286,13 @@ def main() -> None:
     lm = get_model(args.model, device="cpu")
     out = {}
     if args.js_files:
-        items = list(js_cases(args.js_files, args.seed))
+        items = list(corpus_cases("javascript", args.js_files, args.seed))
         out["javascript files"] = run(lm, items, label="npm's JavaScript files, point edits then statements",
                                       language="javascript", seed=args.seed)
+    elif args.java_files:
+        items = list(corpus_cases("java", args.java_files, args.seed))
+        out["java files"] = run(lm, items, label="the JDK's Java sources, point edits then statements",
+                                language="java", seed=args.seed)
     elif args.whole_files:
         items = list(file_cases(args.whole_files, args.seed))
         out["whole files"] = run(lm, items, label="whole held-out modules, point edits then statements",

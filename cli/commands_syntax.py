@@ -106,6 +106,10 @@ def validate(
         None, "--compare", help="A second run (file, dir or JSONL) to show beside the first in --report."
     ),
     labels: Optional[str] = typer.Option(None, "--labels", help="Run names for the report, e.g. constrained,unconstrained."),
+    allow_unresolved: bool = typer.Option(
+        False, "--allow-unresolved",
+        help="Pass files whose only compiler errors are references to code outside them (missing imports, headers, crates).",
+    ),
 ) -> None:
     """Check syntactic validity with tree-sitter and the language's compiler front end.
 
@@ -123,5 +127,6 @@ def validate(
         max_bytes=max_bytes,
         compare=compare or None,
         labels=None if labels is None else [s.strip() for s in labels.split(",")],
+        allow_unresolved=allow_unresolved,
     )
     raise typer.Exit(code)

@@ -156,3 +156,23 @@ def test_validate_compare_two_runs(tmp_path: Path) -> None:
     assert "constrained" in text and "unconstrained" in text
     res = run_main("validate", str(a), "--compare", str(b))
     assert res.returncode == 2 and "--report" in res.stderr
+
+
+def test_validate_allow_unresolved(tmp_path: Path) -> None:
+    """A missing header fails by default and passes with --allow-unresolved; a real error fails either way."""
+    import shutil
+
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    outside = tmp_path / "outside.c"
+    outside.write_text('#include "nowhere/missing.h"\nint f(void) { return 1; }\n')
+    broken = tmp_path / "broken.c"
+    broken.write_text('#include "nowhere/missing.h"\nint f(void) { return 1 }\n')
+    res = run_main("validate", str(outside), "--json")
+    assert res.returncode == 1
+    assert json.loads(res.stdout.splitlines()[0])["problems"][0]["kind"] == "unresolved"
+    res = run_main("validate", str(outside), "--allow-unresolved", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    rec = json.loads(res.stdout.splitlines()[0])
+    assert rec["ok"] is True and rec["problems"] == [] and rec["unresolved"][0]["kind"] == "unresolved"
+    assert run_main("validate", str(broken), "--allow-unresolved").returncode == 1

@@ -129,3 +129,18 @@ def test_console_script_default_model_synth():
     assert proc.returncode == 0, proc.stderr
     row = json.loads(proc.stdout.splitlines()[0])
     assert row["ok"] and row["code"].startswith("def inc(x):")
+
+
+def test_repair_notes_references_it_left_alone(bundle_dir, tmp_path):
+    import shutil
+
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    b = tmp_path / "b.c"
+    b.write_text('#include "nowhere.h"\n\nint f(int x) {\n    return (x + 1;\n}\n')
+    res = invoke("repair", b, "--model", bundle_dir, "--json")
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout.splitlines()[0])
+    assert row["ok"] and not row["fallback"] and row["unresolved"]
+    assert '#include "nowhere.h"' in row["code"] and "return (x + 1);" in row["code"]
+    assert "left alone" in res.stderr

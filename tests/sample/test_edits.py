@@ -238,3 +238,28 @@ def test_a_long_file_slip_far_from_its_problem_takes_no_forward_pass(untrained_l
     assert r.record.ok and not r.record.fallback and r.record.nfe == 0
     assert r.record.extra["model_free_edits"] == 1 and r.record.extra["chunks"] == 0
     assert r.code.replace("\n\n", "\n") == good.replace("\n\n", "\n")
+
+
+JAVA_WITH_IMPORT = "import com.foo.Bar;\n\nclass A {\n    Bar b;\n    int f(int x) {\n        return (x + 1;\n    }\n}\n"
+C_WITH_HEADER = '#include "nowhere.h"\n\nint f(int x) {\n    return (x + 1;\n}\n'
+
+
+@pytest.mark.parametrize("language, code, fixed", [
+    ("java", JAVA_WITH_IMPORT, "        return (x + 1);\n"),
+    ("c", C_WITH_HEADER, "    return (x + 1);\n"),
+])
+def test_repair_leaves_references_to_code_this_machine_lacks_alone(language, code, fixed, untrained_lm):
+    """An import of a package that is not installed is no slip: the repair fixes the slip and keeps it."""
+    from treediff.syntax import get_language
+    from treediff.validity.compilers import compiler_spec
+
+    if not compiler_spec(get_language(language)).is_available:
+        pytest.skip(f"no {language} compiler here")
+    result = repair(code, language, model=untrained_lm, seed=0)
+    record = result.record
+    assert record.ok and not record.fallback
+    assert record.unresolved, "the outside reference is reported, not hidden"
+    assert result.code.splitlines()[0] == code.splitlines()[0]
+    assert fixed in result.code
+    strict = check(result.code, language)  # the strict check still fails it, on the outside reference alone
+    assert not strict.ok and {p.kind for p in strict.problems} == {"unresolved"}

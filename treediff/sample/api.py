@@ -29,10 +29,9 @@ from treediff.sample.config import SamplerConfig
 from treediff.sample.holes import Hole, HoleTemplate, find_holes
 from treediff.sample.models import DiffusionLM, load_model
 from treediff.sample.pipeline import fill_template
-from treediff.sample.record import FillResult
+from treediff.sample.record import FillResult, check
 from treediff.sample.spec import Spec, read_specs
 from treediff.syntax.language import detect_language, get_language
-from treediff.validity import check
 
 __all__ = ["infill", "repair", "synth", "sample", "SynthResult", "get_model", "make_config"]
 
@@ -116,9 +115,9 @@ def repair(
         raise InputError("nothing to repair: the code is empty")
     verdict = check(text, lang)
     if verdict.ok:
-        from treediff.sample.record import ValidityRecord
+        from treediff.sample.record import ValidityRecord, verdict_fields
 
-        record = ValidityRecord(ok=True, level=verdict.level, rounds=0, fallback=False, nfe=0,
+        record = ValidityRecord(**verdict_fields(verdict), rounds=0, fallback=False, nfe=0,
                                 seconds=verdict.seconds, constraint=cfg.constraint)
         return FillResult(code=text, record=record, verdict=verdict)
     from treediff.sample.edits import repair_code

@@ -38,10 +38,9 @@ from treediff.errors import InputError
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.holes import HoleTemplate, filler, find_holes, fills_parse_as
 from treediff.sample.models import DiffusionLM
-from treediff.sample.record import FillResult, HoleFill, summed
+from treediff.sample.record import FillResult, HoleFill, check, summed, verdict_fields
 from treediff.syntax import get_language
 from treediff.syntax.language import Layout
-from treediff.validity import check
 
 __all__ = ["blocks_around", "surround", "statement_rest", "without_comments", "shift", "fits", "indentation",
            "line_starts", "line_index", "definition_keyword", "fill_long", "SIBLINGS"]
@@ -393,8 +392,8 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) ->
     fills = tuple(HoleFill(i, h.category, enc[s:e].decode("utf-8", "replace"), (s, e), ok)
                   for i, ((_, _, h), (s, e), ok) in enumerate(zip(holes, byte_spans, cats)))
     first = parts[0].record
-    record = replace(first, ok=verdict.ok, level=verdict.level, **summed(p.record for p in parts),
+    record = replace(first, **verdict_fields(verdict), **summed(p.record for p in parts),
                      rounds=sum(p.record.rounds for p in parts), fallback=any(p.record.fallback for p in parts),
-                     problems=tuple(p.message for p in verdict.problems), categories_ok=cats,
+                     categories_ok=cats,
                      seconds=time.perf_counter() - t0, extra=dict(first.extra, chunks=len(parts)))
     return FillResult(code=code, record=record, holes=fills, verdict=verdict)

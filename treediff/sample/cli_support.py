@@ -15,10 +15,10 @@ from typing import Any, Sequence
 
 from treediff.errors import InputError
 from treediff.sample.api import get_model, infill, make_config, repair, sample, synth
-from treediff.sample.record import FillResult
+from treediff.sample.record import FillResult, check
 from treediff.syntax.language import detect_language
 from treediff.syntax.tree import read_source
-from treediff.validity import check, write_report
+from treediff.validity import write_report
 
 __all__ = ["run_synth", "run_infill", "run_repair", "run_sample", "load_for_cli"]
 
@@ -59,6 +59,10 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
     rounds = sum(r["rounds"] for r in rows) / max(1, len(rows))
     err.write(f"{ok}/{len(rows)} valid, {len(rows) - fb}/{len(rows)} without fallback, "
               f"mean rounds {rounds:.2f}, mean NFE {nfe:.1f}\n")
+    unresolved = [p["message"] for r in rows for p in r.get("unresolved") or ()]
+    if unresolved:
+        err.write(f"note: {len(unresolved)} compiler error(s) refer to code this machine lacks and were left alone "
+                  f"(first: {unresolved[0]!r}; 'unresolved' in --json)\n")
     if report is not None:
         path = write_report(rows, report)
         err.write(f"wrote {path}\n")

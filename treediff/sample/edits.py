@@ -57,10 +57,10 @@ from treediff.sample.constraints import grammar_for
 from treediff.sample.holes import Hole, HoleTemplate, enclosing_region, filler, find_holes, indent_at
 from treediff.sample.models import DiffusionLM
 from treediff.sample.pipeline import fill_template, problem_span
-from treediff.sample.record import FillResult, HoleFill, ValidityRecord, summed
+from treediff.sample.record import FillResult, HoleFill, ValidityRecord, check, summed, verdict_fields
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse
-from treediff.validity import ValidityResult, check
+from treediff.validity import ValidityResult
 
 __all__ = ["repair_code", "failure_point", "edit_sites", "parser_inserts", "bracket_inserts", "layout_edits",
            "model_free_edits"]
@@ -238,10 +238,9 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
              "model_free_edits": sum(p.record.extra.get("model_free_edits", 0) for p in parts),
              "edit_attempts": sum(p.record.extra.get("edit_attempts", 0) for p in parts),
              "changed_bytes": changed, "chunks": chunks}
-    record = replace(last, ok=cur_verdict.ok, level=cur_verdict.level, **summed(p.record for p in parts),
+    record = replace(last, **verdict_fields(cur_verdict), **summed(p.record for p in parts),
                      rounds=sum(p.record.rounds for p in parts) + max(0, chunks - 1),
                      fallback=any(p.record.fallback for p in parts),
-                     problems=tuple(p.message for p in cur_verdict.problems),
                      seconds=time.perf_counter() - t0, categories_ok=tuple(h.category_ok for h in holes), extra=extra)
     return FillResult(code=cur, record=record, holes=holes, verdict=cur_verdict)
 
@@ -606,7 +605,7 @@ def _unclosed(text: str) -> str:
 
 def _parsed(code: str, verdict: ValidityResult, config: SamplerConfig, seconds: float) -> FillResult:
     """The result of an edit no model decoded (a parser insert): no forward pass, no round."""
-    record = ValidityRecord(ok=verdict.ok, level=verdict.level, rounds=0, fallback=False, nfe=0, seconds=seconds,
+    record = ValidityRecord(**verdict_fields(verdict), rounds=0, fallback=False, nfe=0, seconds=seconds,
                             constraint=config.constraint, extra={"model_free": True})
     return FillResult(code=code, record=record, verdict=verdict)
 

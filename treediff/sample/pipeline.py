@@ -32,9 +32,8 @@ from treediff.sample.constraints import GrammarGuard, grammar_for
 from treediff.sample.holes import HoleTemplate, enclosing_region, filler, fills_parse_as, indent_at
 from treediff.sample.loop import DenoiseResult, denoise
 from treediff.sample.models import DiffusionLM
-from treediff.sample.record import FillResult, HoleFill, ValidityRecord
+from treediff.sample.record import FillResult, HoleFill, ValidityRecord, check, verdict_fields
 from treediff.syntax.tree import SyntaxTree, parse
-from treediff.validity import check
 
 __all__ = ["fill_template", "generate_segments", "problem_span"]
 
@@ -261,12 +260,11 @@ def fill_template(
         hole_fills = tuple(HoleFill(h.index, h.category, data[s:e].decode("utf-8", "replace"), (s, e), ok)
                            for h, (s, e), ok in zip(holes, spans, cats))
         record = ValidityRecord(
-            ok=verdict.ok, level=verdict.level, rounds=rounds, fallback=n_fallback > 0, nfe=counters.nfe,
+            **verdict_fields(verdict), rounds=rounds, fallback=n_fallback > 0, nfe=counters.nfe,
             seconds=per_row_seconds + time.perf_counter() - t_row, constraint=config.constraint,
             grammar=used_grammar, num_rejected=counters.rejected, num_dropped=counters.dropped,
             num_forced=counters.forced,
-            num_fallback_regions=n_fallback, problems=tuple(p.message for p in verdict.problems),
-            categories_ok=cats,
+            num_fallback_regions=n_fallback, categories_ok=cats,
         )
         results.append(FillResult(code=code, record=record, holes=hole_fills, verdict=verdict))
     return results

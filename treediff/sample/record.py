@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from treediff.validity import check as _full_check
 from treediff.validity.check import ValidityResult
 
-__all__ = ["ValidityRecord", "HoleFill", "FillResult", "summed"]
+__all__ = ["ValidityRecord", "HoleFill", "FillResult", "summed", "check", "verdict_fields"]
+
+
+def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | None = None) -> ValidityResult:
+    """The sampler's validity check: :func:`treediff.validity.check` with the compiler's ``unresolved``
+    problems set aside (``allow_unresolved=True``).  A package, header or crate that the code refers to
+    but this machine lacks is no edit's to supply: repair and infill of real files leave such
+    references alone, and the record lists them (``ValidityRecord.unresolved``)."""
+    return _full_check(code, language, path=path, allow_unresolved=True)
+
+
+def verdict_fields(verdict: ValidityResult) -> dict[str, Any]:
+    """The record fields read from the final check: ``ok``, ``level``, ``problems``, ``unresolved``."""
+    return {"ok": verdict.ok, "level": verdict.level, "problems": tuple(p.message for p in verdict.problems),
+            "unresolved": tuple(p.message for p in verdict.unresolved)}
 
 
 @dataclass(frozen=True)
@@ -24,7 +40,11 @@ class ValidityRecord:
       budget when none of the model's candidates could close the program; ``grammar``: whether an
       incremental grammar was used (``False`` when the language has none, even if asked for);
     * ``problems``: the final check's messages (empty when ``ok``); ``categories_ok``: per hole, whether
-      the fill parses as its declared category in context.
+      the fill parses as its declared category in context;
+    * ``unresolved``: the compiler's errors that only the code's environment can resolve (an import,
+      header or crate this machine lacks; the language's ``[compiler] unresolved`` patterns).  They do
+      not count against ``ok``: the program passed everything else at ``level``.  A compiler that stops
+      at one (gcc at a missing header) checked nothing after it, and only tree-sitter did.
     """
 
     ok: bool
@@ -41,12 +61,14 @@ class ValidityRecord:
     num_fallback_regions: int = 0
     problems: tuple[str, ...] = ()
     categories_ok: tuple[bool, ...] = ()
+    unresolved: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["problems"] = list(self.problems)
         d["categories_ok"] = list(self.categories_ok)
+        d["unresolved"] = list(self.unresolved)
         extra = d.pop("extra")
         d.update(extra)
         return d

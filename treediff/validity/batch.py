@@ -118,29 +118,29 @@ def _file_tasks(path: Path, language: str | None, *, explicit: bool) -> Iterator
     yield "file", {"path": str(path), "language": lang}
 
 
-def _run_task(task: Task, compiler: bool, timeout: float | None, max_bytes: int | None) -> dict[str, Any]:
+def _run_task(task: Task, options: dict[str, Any]) -> dict[str, Any]:
+    """One input's record; ``options`` are :func:`check`'s keywords (``compiler``, ``timeout``, ...)."""
     kind, payload = task
     if kind == "record":
         return payload
     try:
         if kind == "sample":
-            result = check(payload["code"], payload["language"], compiler=compiler, timeout=timeout, max_bytes=max_bytes)
+            result = check(payload["code"], payload["language"], **options)
             return _result_record(result, path=payload["path"], line=payload["line"])
         path = payload["path"]
         try:
-            data = read_source(path, max_bytes=max_bytes)
+            data = read_source(path, max_bytes=options.get("max_bytes"))
         except InputError as exc:
             return _error_record(str(exc), path=path, language=payload["language"])
-        result = check(data, payload["language"], path=path, compiler=compiler, timeout=timeout, max_bytes=max_bytes)
+        result = check(data, payload["language"], path=path, **options)
         return _result_record(result, path=path)
     except Exception as exc:  # a bug must not sink the batch; report it on the input
         return _error_record(f"internal error: {type(exc).__name__}: {exc}", path=payload.get("path", "?"),
                              line=payload.get("line"), language=payload.get("language"))
 
 
-def _run_chunk(chunk: Sequence[tuple[int, Task]], compiler: bool, timeout: float | None,
-               max_bytes: int | None) -> list[tuple[int, dict[str, Any]]]:
-    return [(i, _run_task(t, compiler, timeout, max_bytes)) for i, t in chunk]
+def _run_chunk(chunk: Sequence[tuple[int, Task]], options: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return [(i, _run_task(t, options)) for i, t in chunk]
 
 
 def _progress(enabled: bool, total: int):
@@ -163,13 +163,16 @@ def check_paths(
     language: str | None = None,
     timeout: float | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    allow_unresolved: bool = False,
 ) -> list[dict[str, Any]]:
     """Check files, directories and JSONL sample files; one record per input, input order.
 
     ``jobs`` worker processes (default: CPU count; 1 = in this process).  Compiling is
     CPU-bound (Python's ``compile``) or a subprocess; processes serve both.  A rich
     progress bar goes to stderr when it is a terminal and ``progress`` is true.
+    ``allow_unresolved`` sets aside compiler errors about code outside each file (:func:`check`).
     """
+    options = {"compiler": compiler, "timeout": timeout, "max_bytes": max_bytes, "allow_unresolved": allow_unresolved}
     tasks = list(enumerate(iter_inputs(paths, language=language)))
     results: list[dict[str, Any] | None] = [None] * len(tasks)
     jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
@@ -184,14 +187,14 @@ def check_paths(
     try:
         if jobs == 1 or len(work) <= 1:
             for i, t in work:
-                results[i] = _run_task(t, compiler, timeout, max_bytes)
+                results[i] = _run_task(t, options)
                 if bar is not None:
                     bar.advance(bar_task)
         else:
             size = max(1, min(32, len(work) // (jobs * 8)))
             chunks = [work[k : k + size] for k in range(0, len(work), size)]
             with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
-                futures = [pool.submit(_run_chunk, c, compiler, timeout, max_bytes) for c in chunks]
+                futures = [pool.submit(_run_chunk, c, options) for c in chunks]
                 for fut in as_completed(futures):
                     for i, rec in fut.result():
                         results[i] = rec

@@ -22,13 +22,15 @@ from typing import Any
 from treediff.errors import InputError
 from treediff.syntax.language import Language, detect_language, get_language
 from treediff.syntax.tree import SyntaxTree, cached_parser, decode_source
-from treediff.validity.compilers import CompileOutcome, compiler_spec, run_compiler
+from treediff.validity.compilers import CompileOutcome, CompilerSpec, compiler_spec, run_compiler
 from treediff.validity.positions import LineIndex
 
 __all__ = ["PROBLEM_KINDS", "Problem", "ValidityResult", "check", "check_tree"]
 
 #: ``input_error`` marks text that cannot be source at all (binary, not UTF-8, over the size cap).
-PROBLEM_KINDS = ("ts_error", "ts_missing", "compile_error", "cfg_error", "input_error")
+#: ``unresolved`` is a compiler error that only the code's environment can resolve (an import, header,
+#: module or name defined outside the file: the language's ``[compiler] unresolved`` patterns).
+PROBLEM_KINDS = ("ts_error", "ts_missing", "compile_error", "unresolved", "cfg_error", "input_error")
 TS_LEVEL = "tree-sitter"
 
 
@@ -61,7 +63,8 @@ class ValidityResult:
     ``"compiler:<name>"``.  ``compiler_missing`` names the compiler binary when the
     language has one but it is not installed; ``compiler_note`` says why a compiler
     that ran gave no verdict (timeout, crash).  In both cases ``level`` stays
-    ``"tree-sitter"``.
+    ``"tree-sitter"``.  ``unresolved`` holds the compiler's ``unresolved`` problems when the check was
+    asked to set them aside (``allow_unresolved=True``); ``ok`` then ignores them.
     """
 
     ok: bool
@@ -69,6 +72,7 @@ class ValidityResult:
     language: str
     problems: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
+    unresolved: tuple[Problem, ...] = ()
     compiler_missing: str | None = None
     compiler_note: str | None = None
     num_lines: int = 0
@@ -82,6 +86,7 @@ class ValidityResult:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
         d["problems"] = [p.to_dict() for p in self.problems]
         d["warnings"] = [p.to_dict() for p in self.warnings]
+        d["unresolved"] = [p.to_dict() for p in self.unresolved]
         d.update(self.extra)
         return d
 
@@ -111,7 +116,7 @@ def _problem(kind: str, message: str, start: int, end: int, index: LineIndex) ->
     return Problem(kind, message, sl, sc, el, ec, start, end)
 
 
-def _compile_problems(outcome: CompileOutcome, index: LineIndex) -> list[Problem]:
+def _compile_problems(outcome: CompileOutcome, index: LineIndex, spec: CompilerSpec) -> list[Problem]:
     problems = []
     for d in outcome.diagnostics:
         start = index.to_byte(d.line, d.col, unit=d.unit)
@@ -119,7 +124,8 @@ def _compile_problems(outcome: CompileOutcome, index: LineIndex) -> list[Problem
             end = max(start, index.to_byte(d.end_line, d.end_col, unit=d.unit))
         else:  # no end: cover the rest of the token-ish run, at least one byte
             end = min(len(index.source), start + 1)
-        problems.append(_problem("compile_error", d.message or "compile error", start, end, index))
+        kind = "unresolved" if d.message and spec.is_unresolved(d.message) else "compile_error"
+        problems.append(_problem(kind, d.message or "compile error", start, end, index))
     if not problems:
         problems.append(_problem("compile_error", "rejected by the compiler", 0, 0, index))
     return problems
@@ -138,12 +144,25 @@ def check(
     compiler: bool = True,
     timeout: float | None = None,
     max_bytes: int | None = None,
+    allow_unresolved: bool = False,
 ) -> ValidityResult:
     """Check one source.  Raises only for bad arguments (unknown language, wrong types).
 
     ``path`` names the source in messages, picks the language when ``language`` is
     ``None``, and lets path-sensitive front ends (node's package ``"type"``) behave
     as they would on that file.  ``compiler=False`` stops at tree-sitter.
+    ``allow_unresolved=True`` sets the compiler's ``unresolved`` problems aside (into
+    ``ValidityResult.unresolved``): the code passes when nothing else is wrong with it.  The
+    sampler checks this way, since no edit to the file can supply a missing package or header.
+    A compiler that stops at such an error (gcc at a missing header) checked nothing after it;
+    tree-sitter's findings then still count.
+
+    >>> src = '#include "nowhere.h"\\nint f(void) { return 1; }\\n'
+    >>> [(p.kind, p.message) for p in check(src, "c").problems]
+    [('unresolved', 'nowhere.h: No such file or directory')]
+    >>> r = check(src, "c", allow_unresolved=True)
+    >>> r.ok, [p.message for p in r.unresolved]
+    (True, ['nowhere.h: No such file or directory'])
     """
     start = time.perf_counter()
     if language is None:
@@ -162,7 +181,8 @@ def check(
         decode_source(data, name=str(path or "<code>"), max_bytes=max_bytes)
     except InputError as exc:
         return _input_result(str(exc), lang, start, len(data))
-    return check_tree(_ts_parse(data, lang), path=path, compiler=compiler, timeout=timeout, _start=start)
+    return check_tree(_ts_parse(data, lang), path=path, compiler=compiler, timeout=timeout,
+                      allow_unresolved=allow_unresolved, _start=start)
 
 
 def check_tree(
@@ -171,6 +191,7 @@ def check_tree(
     path: str | os.PathLike[str] | None = None,
     compiler: bool = True,
     timeout: float | None = None,
+    allow_unresolved: bool = False,
     _start: float | None = None,
 ) -> ValidityResult:
     """:func:`check` for an already parsed tree (saves the parse when a caller has one)."""
@@ -196,11 +217,15 @@ def check_tree(
             compiler_seconds=outcome.seconds, seconds=time.perf_counter() - start, **common,
         )
     level = f"compiler:{spec.name}"
+    unresolved: tuple[Problem, ...] = ()
     if outcome.ok:
         problems, warnings = (), tuple(ts_found)
     else:
-        problems, warnings = tuple(_compile_problems(outcome, index) + ts_found), ()
+        problems, warnings = tuple(_compile_problems(outcome, index, spec) + ts_found), ()
+        if allow_unresolved:
+            unresolved = tuple(p for p in problems if p.kind == "unresolved")
+            problems = tuple(p for p in problems if p.kind != "unresolved")
     return ValidityResult(
-        outcome.ok, level, problems=problems, warnings=warnings, compiler_seconds=outcome.seconds,
-        seconds=time.perf_counter() - start, **common,
+        not problems, level, problems=problems, warnings=warnings, unresolved=unresolved,
+        compiler_seconds=outcome.seconds, seconds=time.perf_counter() - start, **common,
     )

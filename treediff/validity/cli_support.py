@@ -48,6 +48,7 @@ def run_validate(
     max_bytes: int | None = None,
     compare: Sequence[str | os.PathLike[str]] | None = None,
     labels: Sequence[str] | None = None,
+    allow_unresolved: bool = False,
     stream=None,
 ) -> int:
     """Check ``paths``, print JSON lines or a summary, write a report; return the exit code.
@@ -55,6 +56,8 @@ def run_validate(
     ``compare`` checks a second set of inputs (e.g. unconstrained samples) and puts it
     beside the first in the report, named by ``labels``.  The exit code covers ``paths``:
     0 = everything valid, 1 = invalid code found, 2 = some input could not be checked.
+    ``allow_unresolved`` passes files whose only compiler errors are references to code outside them
+    (imports, headers, crates this machine lacks; the language's ``[compiler] unresolved`` patterns).
     """
     out = stream or sys.stdout
     for p in [*paths, *(compare or ())]:
@@ -66,6 +69,7 @@ def run_validate(
         compiler=compiler,
         language=language,
         max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
+        allow_unresolved=allow_unresolved,
     )
     if as_json:
         write_jsonl(records, out)
@@ -92,6 +96,7 @@ def run_validate(
             compiler=compiler,
             language=language,
             max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
+            allow_unresolved=allow_unresolved,
         )
     if labels is not None and len(labels) != (2 if compare else 1):
         raise InputError(f"--labels needs {2 if compare else 1} comma-separated names, got {len(labels)}")

@@ -72,7 +72,10 @@ class CompilerSpec:
     ``file_name_regex`` (group 1) derives it from the source instead, e.g. Java's
     public class name.  ``error_regex`` (multiline) has named groups ``message`` and
     optionally ``line``, ``col``, ``end_line``, ``end_col`` and ``caret`` (leading
-    whitespace of a ``^`` marker line; its length gives the column).
+    whitespace of a ``^`` marker line; its length gives the column).  ``unresolved`` lists regexes
+    (searched in a diagnostic's message) for errors that only the code's environment can resolve: an
+    import, header, module or name defined outside the file (``package com.foo does not exist``,
+    ``missing.h: No such file or directory``).  They become problems of kind ``unresolved``.
     """
 
     name: str
@@ -86,6 +89,7 @@ class CompilerSpec:
     column_unit: str = "char"
     version: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
+    unresolved: tuple[str, ...] = ()
     notes: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -101,7 +105,7 @@ class CompilerSpec:
                 raise GrammarError(f"{where} [compiler] needs {key!r}")
         driver = str(table["driver"])
         DRIVERS.resolve(driver)  # raises with the valid choices
-        for key in ("argv", "version"):
+        for key in ("argv", "version", "unresolved"):
             if key in table and not (isinstance(table[key], list) and all(isinstance(a, str) for a in table[key])):
                 raise GrammarError(f"{where} [compiler].{key} must be a list of strings, got {table[key]!r}")
         if table.get("column_unit", "char") not in ("char", "byte"):
@@ -112,14 +116,23 @@ class CompilerSpec:
                     re.compile(table[key], re.MULTILINE)
                 except re.error as exc:
                     raise GrammarError(f"{where} [compiler].{key} is not a valid regex: {exc}") from None
+        for pattern in table.get("unresolved", ()):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise GrammarError(f"{where} [compiler].unresolved: {pattern!r} is not a valid regex: {exc}") from None
         if driver != "python" and not table.get("argv"):
             raise GrammarError(f"{where} [compiler] driver {driver!r} needs an 'argv' template")
         kwargs = {k: v for k, v in table.items() if k in known}
-        for key in ("argv", "version"):
+        for key in ("argv", "version", "unresolved"):
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
         kwargs["timeout"] = float(kwargs.get("timeout", DEFAULT_TIMEOUT))
         return cls(**kwargs, extra={k: v for k, v in table.items() if k not in known})
+
+    def is_unresolved(self, message: str) -> bool:
+        """Whether a diagnostic's message is one of the ``unresolved`` kinds (outside the file's reach)."""
+        return any(re.search(pattern, message) for pattern in self.unresolved)
 
     def binary_path(self) -> str | None:
         """Where the deciding binary is on ``PATH`` (``None``: missing)."""

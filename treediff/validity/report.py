@@ -70,6 +70,8 @@ def summarize(records: Records) -> dict[str, Any]:
         "errors": sum(1 for r in records if r.get("error")),
         "skipped": sum(1 for r in records if r.get("ok") is None and not r.get("error")),
         "rate": valid / len(checked) if checked else None,
+        # valid programs whose compiler errors were all references to code this machine lacks (set aside)
+        "with_unresolved": sum(1 for r in checked if r.get("unresolved")),
         "levels": dict(Counter(r.get("level", "?") for r in checked)),
         "compiler_missing": sorted({r["compiler_missing"] for r in records if r.get("compiler_missing")}),
         "per_language": dict(sorted(per_lang.items())),

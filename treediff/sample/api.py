@@ -29,7 +29,7 @@ from treediff.sample.config import SamplerConfig
 from treediff.sample.holes import Hole, HoleTemplate, find_holes
 from treediff.sample.models import DiffusionLM, load_model
 from treediff.sample.pipeline import fill_template
-from treediff.sample.record import FillResult, check
+from treediff.sample.record import FillResult, ValidityRecord, check, verdict_fields
 from treediff.sample.spec import Spec, read_specs
 from treediff.syntax.language import detect_language, get_language
 
@@ -115,8 +115,6 @@ def repair(
         raise InputError("nothing to repair: the code is empty")
     verdict = check(text, lang)
     if verdict.ok:
-        from treediff.sample.record import ValidityRecord, verdict_fields
-
         record = ValidityRecord(**verdict_fields(verdict), rounds=0, fallback=False, nfe=0,
                                 seconds=verdict.seconds, constraint=cfg.constraint)
         return FillResult(code=text, record=record, verdict=verdict)

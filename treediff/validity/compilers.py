@@ -110,17 +110,13 @@ class CompilerSpec:
                 raise GrammarError(f"{where} [compiler].{key} must be a list of strings, got {table[key]!r}")
         if table.get("column_unit", "char") not in ("char", "byte"):
             raise GrammarError(f"{where} [compiler].column_unit must be 'char' or 'byte'")
-        for key in ("error_regex", "file_name_regex"):
-            if table.get(key):
-                try:
-                    re.compile(table[key], re.MULTILINE)
-                except re.error as exc:
-                    raise GrammarError(f"{where} [compiler].{key} is not a valid regex: {exc}") from None
-        for pattern in table.get("unresolved", ()):
+        patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex") if table.get(key)]
+        patterns += [(f"unresolved: {p!r}", p) for p in table.get("unresolved", ())]
+        for label, pattern in patterns:
             try:
-                re.compile(pattern)
+                re.compile(pattern, re.MULTILINE)
             except re.error as exc:
-                raise GrammarError(f"{where} [compiler].unresolved: {pattern!r} is not a valid regex: {exc}") from None
+                raise GrammarError(f"{where} [compiler].{label} is not a valid regex: {exc}") from None
         if driver != "python" and not table.get("argv"):
             raise GrammarError(f"{where} [compiler] driver {driver!r} needs an 'argv' template")
         kwargs = {k: v for k, v in table.items() if k in known}

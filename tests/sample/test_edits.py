@@ -220,6 +220,7 @@ def test_a_slip_in_a_signature_over_several_lines_of_a_long_method(untrained_lm)
     ("a = g(\n  1\n), 2\n", "a = g(\n  1\n, 2\n"),                                            # `),` became `,`
     ("a = b || c\n", "a = b |||| c\n"),                                                       # a doubled `||`
     ("f(1, 2)\n", "f(1,, 2)\n"),
+    ("f(a);\n", "f(a));\n"),                                                                  # a stray `)` before `;`
 ])
 def test_layout_edits_put_back_what_the_indentation_says(good, bad):
     from treediff.sample.edits import layout_edits
@@ -263,3 +264,97 @@ def test_repair_leaves_references_to_code_this_machine_lacks_alone(language, cod
     assert fixed in result.code
     strict = check(result.code, language)  # the strict check still fails it, on the outside reference alone
     assert not strict.ok and {p.kind for p in strict.problems} == {"unresolved"}
+
+
+def _javac():
+    from treediff.syntax import get_language
+    from treediff.validity.compilers import compiler_spec
+
+    if not compiler_spec(get_language("java")).is_available:
+        pytest.skip("no javac here")
+
+
+def _long_java(n: int) -> str:
+    methods = "".join(f"    int m{i}(int x) {{\n        if (x > {i}) {{\n            return x + {i};\n        }}\n"
+                      f"        return x - {i};\n    }}\n\n" for i in range(n))
+    imports = "import java.util.List;\nimport java.util.Map;\nimport java.io.File;\n"
+    return "package p;\n\n" + imports + "\nclass A {\n" + methods + "}\n"
+
+
+def test_a_slip_among_a_long_java_files_imports_is_repaired(untrained_lm):
+    """Import lines are a block of their own: no statement stands among them (javac takes no `{}` there)."""
+    _javac()
+    good = _long_java(40)
+    assert len(untrained_lm.encode(good, "java")) > untrained_lm.max_length
+    bad = good.replace("java.util.Map;", "java.util..Map;")  # a doubled `.`: deleted, no model needed
+    r = repair(bad, "java", model=untrained_lm, seed=0)
+    assert r.code == good and r.record.ok and r.record.nfe == 0 and r.record.extra["model_free_edits"] == 1
+    bad = good.replace("java.util.Map;", "java.util Map;")  # a `.` left out: put back, no model needed
+    r = repair(bad, "java", model=untrained_lm, seed=0)
+    assert r.record.ok and r.record.nfe == 0 and r.code.replace(". Map", ".Map") == good
+    bad = good.replace("java.util.Map;", "java.util.;")  # a name left out: the import lines, as a chunk
+    r = repair(bad, "java", model=untrained_lm, seed=0)
+    assert r.record.ok and r.record.extra["chunks"] == 1 and check(r.code, "java").ok
+    assert r.code.startswith("package p;\n\nimport java.util.List;\n")
+    assert r.code.endswith("import java.io.File;\n" + good[good.index("\nclass A {"):])
+
+
+def test_references_the_model_makes_up_are_no_outside_code(untrained_lm):
+    """An import of a class that does not exist is set aside only when the user's code names it."""
+    from treediff.sample.record import check as sampler_check
+
+    _javac()
+    src = "import java.util.List;\nimport com.foo.Bar;\n\nclass A {\n    Bar b;\n}\n"
+    assert sampler_check(src, "java", given=src).ok and sampler_check(src, "java").ok
+    made_up = src.replace("com.foo.Bar", "com.foo.Baz")
+    v = sampler_check(made_up, "java", given=src)
+    assert not v.ok and any("com.foo" in p.message for p in v.problems), v.problems
+    assert [p.message for p in v.unresolved] == ["cannot find symbol"]  # `Bar b;`: a name the user gave
+    assert sampler_check(made_up, "java").ok  # without `given`, every outside reference is set aside
+    # the untrained model's fill of a broken import names nothing real: remasked, then the typed fallback
+    # (nothing, for an import: no statement stands among them)
+    code = "import java.util.List;\nimport java.util.Map.;\nimport java.io.File;\n\nclass A {\n    List<File> f;\n}\n"
+    for attempts in (0, 3):
+        r = repair(code, "java", model=untrained_lm, seed=0, max_rounds=1, edit_attempts=attempts)
+        assert r.record.ok and not r.record.unresolved
+        assert check(r.code, "java").ok, r.code  # the strict check: every import is a real class
+        lines = r.code.splitlines()
+        assert lines[0] == "import java.util.List;" and "import java.io.File;" in lines
+
+
+def test_a_deleted_separator_is_put_back_from_the_files_own_statistics(untrained_lm):
+    """`return [x 23]`: the token the file writes between the same leaves in the same kind of node."""
+    from treediff.sample.edits import token_inserts
+
+    good, _ = _long_js(40, 0)
+    bad = good.replace("return [x, 23]", "return [x 23]")
+    v = check(bad, "javascript")
+    pos, token = token_inserts(bad, "javascript", v)[0]
+    assert bad[:pos] + token + bad[pos:] == good
+    r = repair(bad, "javascript", model=untrained_lm)
+    assert r.code == good and r.record.ok and r.record.nfe == 0 and r.record.extra["model_free_edits"] == 1
+    # between the same two leaves the file writes `,` in a call's arguments and `=` in a declaration
+    code = "const a = f(x, y);\nconst b = g(x, z);\nlet c = 1;\nlet d = 2;\nh(x y);\n"
+    (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
+    assert code[:pos] + token + code[pos:] == code.replace("h(x y)", "h(x, y)")
+    code = "h(x, y);\nlet c = 1;\nlet d = 2;\nlet e 3;\n"
+    (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
+    assert code[:pos] + token + code[pos:] == code.replace("let e 3", "let e= 3")
+    assert token_inserts("h(x, y);\n", "javascript", check("h(x, y);\n", "javascript")) == []  # valid: none
+
+
+def test_a_guessed_token_that_leaves_the_code_invalid_is_not_kept():
+    """Without an incremental grammar, a token insert counts only when the program is then valid: one that
+    merely moves the check's first problem is often wrong, and wrong guesses pile up."""
+    from treediff.sample.config import SamplerConfig
+    from treediff.sample.edits import _model_free, token_inserts
+
+    code = "f(x, y);\ng(a b);\nh(c d);\n"  # two slips: the first one's fix leaves the code invalid
+    v = check(code, "javascript")
+    fixed = "f(x, y);\ng(a, b);\nh(c d);\n"
+    assert any(code[:p] + t + code[p:] == fixed for p, t in token_inserts(code, "javascript", v))
+    found = _model_free(code, "javascript", v, None, SamplerConfig(), 0.0)
+    assert all(f[0] == 0 and f[3].record.ok for f in found)
+    one = "f(x, y);\ng(a b);\n"
+    found = _model_free(one, "javascript", check(one, "javascript"), None, SamplerConfig(), 0.0)
+    assert "f(x, y);\ng(a, b);\n" in [f[3].code for f in found]

@@ -183,6 +183,10 @@ def test_layout_matches_the_grammar(name):
     comments = [n for n in tree.nodes(named=True) if n.kind in lang.categories["comment"]]
     assert comments and comments[-1].text.rstrip() == f"{layout.line_comment} x {{ : (", name
     assert layout.code_of("a = 1  " + layout.line_comment + " b :{") == "a = 1"
+    m = layout.line_comment  # a marker inside a closed string is code; after an unclosed quote, a comment
+    assert layout.code_of(f'f("{m}", \'{m}\')  {m} c') == f'f("{m}", \'{m}\')'
+    assert layout.code_of(f'g("a\\"{m}")') == f'g("a\\"{m}")'
+    assert layout.code_of(f"h(&'a x)  {m} c") == "h(&'a x)"
     # a block is opened by block_open and, in a bracket-delimited language, closed by block_close
     block = lang.filler("block")
     if layout.block_close:

@@ -367,7 +367,7 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) ->
         groups.append(best)
     parts, pieces, last, spans, offset = [], [], 0, [], 0
     for lo, up, base, inside, text, head, foot in sorted(groups, key=lambda g: g[0]):
-        part = fill_template(lm, find_holes(text, language), config)[0]
+        part = fill_template(lm, find_holes(text, language), config, given=src)[0]
         parts.append(part)
         body = part.code
         if not (body.startswith(head) and body.endswith(foot)) or len(body) < len(head) + len(foot):
@@ -385,7 +385,7 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) ->
     pieces.append(src[last:])
     code = "".join(pieces)
     byte_spans = [(len(code[:s].encode("utf-8")), len(code[:e].encode("utf-8"))) for s, e in spans]
-    verdict = check(code, language)
+    verdict = check(code, language, given=src)
     cats = fills_parse_as(language, code, byte_spans, [h.category for _, _, h in holes]) if verdict.ok \
         else tuple(False for _ in holes)
     enc = code.encode("utf-8")

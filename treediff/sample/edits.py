@@ -16,7 +16,10 @@ an error at the first token that cannot extend a viable prefix (the *failure poi
 3. **insert** right after the code before it (a missing closer), and **replace** the unit before it;
 4. **replace** each small compiler problem span (checks the grammar does not model: ``f() = 1``);
 5. with no model at all, **insert** each fixed-text token tree-sitter's error recovery marks MISSING
-   (:func:`parser_inserts`: a ``)``, a ``;``), kept only when the program then passes the full check.
+   (:func:`parser_inserts`: a ``)``, a ``;``), kept only when the program then passes the full check;
+   one separator or operator put in between two tokens, ranked by the file's own statistics
+   (:func:`token_inserts`); where the language has no incremental grammar, also the closers the
+   indentation asks for, a stray closer or doubled symbol deleted (:func:`layout_edits`).
 
 Of the first ``_COMPARED`` sites, the smallest edit that makes the program pass the full check wins
 (ties: the shorter program, so a stray ``)`` is deleted rather than called); an edit after which the
@@ -36,7 +39,7 @@ with compiler-remasking rounds and the typed fallback.
 The record counts everything: ``rounds`` is the number of decoding passes after the first (point
 edits tried, the statement pass, its own rounds), ``nfe`` and the guard's counters sum over all of
 them; ``extra`` holds ``edits`` (point edits kept), ``model_free_edits`` (of those, the ones no model
-decoded, which take no forward pass: parser inserts, layout edits), ``edit_attempts`` and
+decoded, which take no forward pass: parser inserts, layout edits, token inserts), ``edit_attempts`` and
 ``changed_bytes`` (bytes of the input replaced).  The result's holes are the changed regions of the code
 (category ``"edit"``), found by diffing input and output.
 """
@@ -185,7 +188,7 @@ def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig
     takes is repaired one block of lines at a time (:func:`_repair_chunks`)."""
     verdict = verdict if verdict is not None else check(code, language)
     if fits(lm, code, language):
-        return _repair_whole(lm, code, language, config, verdict)
+        return _repair_whole(lm, code, language, config, verdict, given=code)
     return _repair_chunks(lm, code, language, config, verdict)
 
 
@@ -205,7 +208,10 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
             break
         # an edit no model decodes, over the whole file: a slip whose problem shows far from it (a `}` line
         # left out) has no block around the problem that holds it
-        free = _model_free(cur, language, cur_verdict, failure_point(cur, language), config, t0)
+        # (a guessed token only where the model's own edits are unconstrained noise: under a grammar, the
+        # guess must compete with the block's decoded edits, a deletion among them)
+        free = _model_free(cur, language, cur_verdict, failure_point(cur, language), config, t0, given=code,
+                           guesses=grammar_for(language) is None)
         if free:
             best = min(free, key=lambda f: f[:3])[3]
             parts.append(replace(best, record=replace(best.record, extra={"edits": 1, "model_free_edits": 1})))
@@ -218,7 +224,7 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
         a, b, indent, head, tail = found
         seen.add((a, b))
         chunk = head + shift(cur[a:b], indent, remove=True) + tail
-        part = _repair_whole(lm, chunk, language, config, check(chunk, language))
+        part = _repair_whole(lm, chunk, language, config, check(chunk, language, given=code), given=code)
         parts.append(part)
         fixed = part.code
         # the enclosing headers and closing lines, a stand-in body: what stood around the block must come
@@ -227,7 +233,7 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
             break
         fixed = fixed[len(head): len(fixed) - len(tail)]
         cur = cur[:a] + shift(fixed, indent, remove=False) + cur[b:]
-        cur_verdict = check(cur, language)
+        cur_verdict = check(cur, language, given=code)
     if not parts:
         line = min(cur_verdict.problems, key=_precision).start_line if cur_verdict.problems else 1
         raise InputError(f"the code is too long for the model ({lm.max_length} tokens) to repair whole, and the "
@@ -287,10 +293,14 @@ def chunk_around(lm: DiffusionLM, code: str, language: str,
     def replaceable(top: int, end: int, base: str) -> bool:
         # the block is a unit of the file: with the statement filler in its place, no problem is left up to
         # its end (a `try:` block cut off from its `except` clause is not one)
-        rest = code[:starts[top]] + base + filler(language, "statement", indent=base) + "\n" + code[starts[end]:]
-        after = len(code[:starts[top]] + base) + len(filler(language, "statement", indent=base)) + 1
-        left = check(rest, language)
-        return left.ok or all(_char(rest.encode("utf-8"), p.start_byte) > after for p in left.problems)
+        # (or, for unindented lines, with nothing in their place: no statement stands among Java's imports)
+        for stand_in in [filler(language, "statement", indent=base) + "\n"] + ([""] if not base else []):
+            rest = code[:starts[top]] + base + stand_in + code[starts[end]:]
+            after = len(code[:starts[top]] + base) + len(stand_in)
+            left = check(rest, language)
+            if left.ok or all(_char(rest.encode("utf-8"), p.start_byte) > after for p in left.problems):
+                return True
+        return False
 
     layout = get_language(language).layout
     best = None
@@ -342,7 +352,7 @@ def _sound(chunk: str, language: str, line: int, first: int | None = None) -> bo
         return False
     floor = first if first is not None and line > first and not _starts_statement(chunk, language, first) else None
     regions = statement_regions(chunk, language, replace(verdict, problems=here), floor=floor)
-    return check(_with_fillers(chunk, language, regions, definitions=True), language).ok
+    return _fills_valid(chunk, language, regions, definitions=True)
 
 
 def _starts_statement(code: str, language: str, line: int) -> bool:
@@ -362,24 +372,51 @@ def _starts_statement(code: str, language: str, line: int) -> bool:
     return False
 
 
-def _with_fillers(code: str, language: str, regions: list[tuple[int, int]], *, definitions: bool = False) -> str:
+def _with_fillers(code: str, language: str, regions: list[tuple[int, int]], *, definitions: bool = False,
+                  top_level_empty: bool = False) -> str:
     """``code`` with each byte region replaced by the language's statement filler (by the definition filler
     for a region that starts with the definition keyword, with ``definitions``: a decorator above it needs
-    a definition after it)."""
+    a definition after it; by nothing for a region at the start of an unindented line, with
+    ``top_level_empty``: no statement stands among a Java file's imports)."""
     data = code.encode("utf-8")
     keyword = definition_keyword(language) if definitions else None
     out, last = bytearray(), 0
     for a, b in regions:
         words = data[a:b].decode("utf-8", "replace").split()[:2]
         category = "definition" if keyword is not None and keyword in words else "statement"
-        out += data[last:a] + filler(language, category, indent=indent_at(data, a)).encode("utf-8")
+        top = a == 0 or data[a - 1:a] == b"\n"
+        out += data[last:a] + (b"" if top_level_empty and top else
+                               filler(language, category, indent=indent_at(data, a)).encode("utf-8"))
         last = b
     out += data[last:]
     return out.decode("utf-8", "replace")
 
 
+def _fills_valid(code: str, language: str, regions: list[tuple[int, int]], *, definitions: bool = False) -> bool:
+    """Whether ``code`` is valid once its ``regions`` hold fillers (:func:`_with_fillers`): the statement
+    filler, or, where that is no program's top-level item (Java's ``{}``, Go's ``_ = 0``), nothing for the
+    regions at the start of an unindented line.
+
+    >>> code = "import java.util.*;\\nimport java..io.*;\\n\\nclass A {}\\n"
+    >>> a = code.index("import java..")
+    >>> _fills_valid(code, "java", [(a, code.index(";", a) + 1)])
+    True
+    """
+    if check(_with_fillers(code, language, regions, definitions=definitions), language).ok:
+        return True
+    data = code.encode("utf-8")
+    if not any(a == 0 or data[a - 1:a] == b"\n" for a, _ in regions):
+        return False
+    return check(_with_fillers(code, language, regions, definitions=definitions, top_level_empty=True),
+                 language).ok
+
+
 def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
-                  verdict: ValidityResult) -> FillResult:
+                  verdict: ValidityResult, *, given: str | None = None) -> FillResult:
+    """Repair ``code`` that fits the model: point edits, then the statement pass.  ``given``: the user's
+    code (the whole file, for a chunk), whose names are the only outside references set aside; every
+    check of an edit reads it, so a name one decoded edit made up does not pass the next edit's check."""
+    given = code if given is None else given
     t0 = time.perf_counter()
     lang = get_language(language)
     # one decoding pass, left to right (every commit at the frontier), with more candidates per position
@@ -400,13 +437,15 @@ def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConf
                 template = HoleTemplate(source=data, language=lang,
                                         holes=(Hole(0, ba, bb, "statement", None, indent_at(data, ba)),))
                 n = _INSERT if kind == "insert" else len(lm.encode(cur[a:b], language)) + _REPLACE_SLACK
-                attempt = fill_template(lm, template, attempt_config, lengths=[n], close_early=True)[0]
+                attempt = fill_template(lm, template, attempt_config, lengths=[n], close_early=True,
+                                        given=given)[0]
                 passes.append(attempt)
                 if attempt.record.ok:
                     found.append((0, _edit_size(cur, attempt.code), len(attempt.code), attempt))
                 elif _progress(cur, attempt.code, a, b, language, point):
                     found.append((1, _edit_size(cur, attempt.code), len(attempt.code), attempt))
-            found += _model_free(cur, language, cur_verdict, point, config, t0)
+            # the edits no model decoded first: of two edits alike, the one the file's own data points to
+            found = _model_free(cur, language, cur_verdict, point, config, t0, given=given) + found
             if not found:
                 break
             # valid first, then the smallest edit, then the shorter program (a deletion over an insertion)
@@ -417,7 +456,7 @@ def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConf
                 break
     result = last if last is not None and last.record.ok else None
     if result is None:  # the statement pass on what the point edits left: enclosing statements, rounds, fallback
-        result = _statement_repair(lm, cur, language, config, cur_verdict)
+        result = _statement_repair(lm, cur, language, config, cur_verdict, given=given)
         passes.append(result)
     rec = result.record
     holes, changed = _changes(code, result.code)
@@ -492,7 +531,7 @@ def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[
     """``(start, end, text)`` edits no model decodes: what tree-sitter's recovery says is missing
     (:func:`parser_inserts`); for a language without an incremental grammar also the brackets the
     indentation (:func:`layout_edits`) or the problem's line (:func:`bracket_inserts`) says are unclosed,
-    and a stray closer."""
+    and a stray closer.  (The guesses of :func:`token_inserts` come on top, in :func:`_model_free`.)"""
     edits = [(pos, pos, text) for pos, text in parser_inserts(code, language)]
     if grammar_for(language) is None:
         more = layout_edits(code, language, verdict)
@@ -501,15 +540,92 @@ def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[
     return edits
 
 
+_MAX_TOKEN_INSERTS = 3
+_PUNCT = re.compile(r"[^\w\s'\"`]{1,3}")
+
+
+def token_inserts(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, str]]:
+    """``(offset, token)``: one operator or punctuation token put in between two tokens near the first
+    problem (where a deleted ``,`` ``.`` ``=`` ``+`` leaves ``f(a b)``), for each such token the file uses,
+    kept when tree-sitter then parses the code error-free up to the end of the problem's line.
+    They come ranked by the file's own statistics: the same token between the same kinds of leaves in the
+    same kind of node first (``identifier , identifier`` in ``arguments``, where the file writes ``f(a, b)``),
+    then between the same leaves anywhere, then the token's count; at most
+    ``_MAX_TOKEN_INSERTS``, since each one costs the compiler a run.  A 1.4M-parameter model guesses which
+    operator went missing badly even under the grammar; the file's own counts guess well.
+
+    >>> code = "f(a, b)\\ng(c, d)\\nh(x y)\\n"
+    >>> token_inserts(code, "javascript", check(code, "javascript"))[0]
+    (19, ',')
+    """
+    if not verdict.problems:
+        return []
+    data = code.encode("utf-8")
+    tree = parse(code, language)
+    comments = get_language(language).categories.get("comment", frozenset())
+    leaves = [n for n in tree.leaves() if n.end_byte > n.start_byte and n.kind not in comments]
+
+    def label(n) -> str:
+        return n.kind if n.is_named else data[n.start_byte:n.end_byte].decode("utf-8", "replace")
+
+    def holder(n) -> str:  # the kind of the node a token stands in, ERROR nodes skipped
+        p = n.parent
+        while p is not None and p.is_error:
+            p = p.parent
+        return "" if p is None else p.kind
+
+    labels = [label(n) for n in leaves]
+    counts: dict[str, int] = {}
+    around: dict[tuple[str, ...], int] = {}
+    for i, (n, t) in enumerate(zip(leaves, labels)):
+        if not n.is_named and _PUNCT.fullmatch(t):
+            counts[t] = counts.get(t, 0) + 1
+            if 0 < i < len(leaves) - 1:
+                for key in ((labels[i - 1], t, labels[i + 1], holder(n)), (labels[i - 1], t, labels[i + 1])):
+                    around[key] = around.get(key, 0) + 1
+    # the gaps between leaves around the check's first problem and tree-sitter's first error (a compiler
+    # may point at the token before the slip, or after it)
+    marks = [min(problem_span(p, len(data))[0] for p in verdict.problems)]
+    marks += [e.start_byte for e in tree.errors()][:1]
+    gaps: list[int] = []
+    for mark in marks:
+        j = next((i for i in range(len(leaves) - 1, -1, -1) if leaves[i].end_byte <= mark), -1)
+        gaps += [k for k in range(max(j - 1, 0), min(j + 3, len(leaves) - 1)) if k not in gaps]
+    line_end = data.find(b"\n", max(marks))
+    limit = len(data) if line_end < 0 else line_end
+    ranked = sorted(((k, t) for k in gaps for t in counts),
+                    key=lambda c: (-around.get((labels[c[0]], c[1], labels[c[0] + 1], holder(leaves[c[0]])), 0),
+                                   -around.get((labels[c[0]], c[1], labels[c[0] + 1]), 0), -counts[c[1]],
+                                   gaps.index(c[0])))
+    out: list[tuple[int, str]] = []
+    for k, t in ranked:
+        at = leaves[k].end_byte
+        new = data[:at] + t.encode("utf-8") + data[at:]
+        errors = [e.start_byte for e in parse(new, language).errors()]
+        if not errors or min(errors) > limit + len(t):
+            out.append((_char(data, at), t))
+            if len(out) == _MAX_TOKEN_INSERTS:
+                break
+    return out
+
+
 def _model_free(code: str, language: str, verdict: ValidityResult, point: int | None, config: SamplerConfig,
-                t0: float) -> list[tuple[int, int, int, FillResult]]:
-    """The :func:`model_free_edits` that make ``code`` valid or fix its slip, as ``(invalid, size, length,
-    result)`` for the edit comparison."""
+                t0: float, *, given: str | None = None, guesses: bool = True) -> list[tuple[int, int, int, FillResult]]:
+    """The :func:`model_free_edits` that make ``code`` valid or fix its slip, and the :func:`token_inserts`
+    that make it valid (or, under an incremental grammar, move its failure point past them: without one,
+    a guessed token that only moves the check's first problem is often a wrong one, and wrong guesses
+    pile up), as ``(invalid, size, length, result)`` for the edit comparison; ``guesses=False`` leaves
+    the token inserts out."""
     found = []
-    for a, b, text in model_free_edits(code, language, verdict):
+    sure = model_free_edits(code, language, verdict)
+    guessed = [(p, p, t) for p, t in token_inserts(code, language, verdict) if (p, p, t) not in sure] \
+        if guesses else []
+    for a, b, text in sure + guessed:
         candidate = code[:a] + text + code[b:]
-        after = check(candidate, language)
-        if after.ok or _progress(code, candidate, a, b, language, point):
+        after = check(candidate, language, given=code if given is None else given)
+        guess = (a, b, text) in guessed
+        if after.ok or ((not guess or grammar_for(language) is not None)
+                        and _progress(code, candidate, a, b, language, point)):
             found.append((0 if after.ok else 1, len(text) + b - a, len(candidate),
                           _parsed(candidate, after, config, time.perf_counter() - t0)))
     return found
@@ -569,9 +685,13 @@ def layout_edits(code: str, language: str, verdict: ValidityResult) -> list[tupl
         symbol = _SYMBOL.match(code, a)
         if symbol is None:
             continue
-        tok = symbol.group()
-        if tok in ")]}" or code[:a].rstrip().endswith(tok):
-            found.append((0, (a, a + len(tok), "")))
+        run, before = symbol.group(), code[:a].rstrip()
+        # the longest start of the run that the code before it ends with (`plaf..*;` at the second `.`)
+        k = next((k for k in range(len(run), 0, -1) if before.endswith(run[:k])), 0)
+        if k == 0 and run[0] in ")]}":
+            k = len(run) if run in ")]}" else 1
+        if k:
+            found.append((0, (a, a + k, "")))
     found.sort(key=lambda f: f[0])
     out: list[tuple[int, int, str]] = []
     for _, e in found:
@@ -628,13 +748,13 @@ def _progress(old: str, new: str, a: int, b: int, language: str, before: int | N
 
 
 def _statement_repair(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
-                      verdict: ValidityResult) -> FillResult:
+                      verdict: ValidityResult, *, given: str | None = None) -> FillResult:
     regions = statement_regions(code, language, verdict)
     data = code.encode("utf-8")
     template = find_holes(code, language, spans=[(a, b, "statement") for a, b in regions])
     lengths = [len(lm.encode(data[a:b].decode("utf-8", "replace"), language)) + _STATEMENT_SLACK
                for a, b in regions]
-    return fill_template(lm, template, config, lengths=lengths)[0]
+    return fill_template(lm, template, config, lengths=lengths, given=given)[0]
 
 
 def _first_problem(code: str, language: str) -> int | None:
@@ -678,7 +798,7 @@ def statement_regions(code: str, language: str, verdict: ValidityResult,
         merged: list[tuple[int, int]] = []
         for shape in ("lines", "block", "rest"):
             merged = _merged([_whole_lines(data, a, b, shape) for a, b in spans])
-            if check(_with_fillers(code, language, merged), language).ok:
+            if _fills_valid(code, language, merged):
                 if balanced(merged):
                     return merged, True
                 first_valid = first_valid or merged
@@ -699,7 +819,7 @@ def statement_regions(code: str, language: str, verdict: ValidityResult,
                         last = starts[end] - (1 if lines[end - 1].endswith("\n") else 0)
                         regions.append((_byte(code, starts[top] + len(base)), _byte(code, last)))
                 candidate = _merged(regions)
-                if check(_with_fillers(code, language, candidate), language).ok:
+                if _fills_valid(code, language, candidate):
                     if balanced(candidate):
                         return candidate, True
                     first_valid = first_valid or candidate

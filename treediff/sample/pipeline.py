@@ -150,6 +150,22 @@ def _block_check(lm: DiffusionLM, language: str, editable: torch.Tensor, start: 
     return on_block
 
 
+def _filled(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]],
+            language: str, given: str | bytes | None = None):
+    """:func:`_splice` of the fillers ``texts`` and the check of the result; where that is invalid, the regions
+    at the start of an unindented line hold nothing instead (a program's top level may take no statement
+    filler: Java's ``{}`` among its imports, Go's ``_ = 0``).  Returns ``(code, spans, verdict)``."""
+    new_code, new_spans = _splice(code, regions, texts, spans)
+    verdict = check(new_code, language, given=given)
+    data = code.encode("utf-8")
+    top = [a == 0 or data[a - 1:a] == b"\n" for a, _ in regions]
+    if verdict.ok or not any(top):
+        return new_code, new_spans, verdict
+    bare_code, bare_spans = _splice(code, regions, ["" if t else x for t, x in zip(top, texts)], spans)
+    bare = check(bare_code, language, given=given)
+    return (bare_code, bare_spans, bare) if bare.ok else (new_code, new_spans, verdict)
+
+
 def _splice(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]]):
     """Replace byte ranges of ``code``; returns the new code and the hole spans moved accordingly."""
     data = code.encode("utf-8")
@@ -227,9 +243,11 @@ def fill_template(
     num_samples: int = 1,
     lengths: list[int] | None = None,
     close_early: bool = False,
+    given: str | bytes | None = None,
 ) -> list[FillResult]:
     """Fill every hole of ``template``, ``num_samples`` times; see the module docstring (``close_early``:
-    see :func:`generate_segments`)."""
+    see :func:`generate_segments`; ``given``: the code the user gave, whose names are the only outside
+    references the check sets aside, ``template.source`` by default)."""
     if num_samples < 1:
         raise InputError(f"num_samples must be >= 1, got {num_samples}")
     language = template.language.name
@@ -255,7 +273,8 @@ def fill_template(
                              dropped=res.dropped_per_row[r] + forced[r]["dropped"], forced=forced[r]["forced"])
         code, spans = template.fill(fills[r])
         code, spans, rounds, verdict, n_fallback, cats = _repair(lm, language, code, list(spans), holes, config,
-                                                                 generator, counters)
+                                                                 generator, counters,
+                                                                 given=src if given is None else given)
         data = code.encode("utf-8")
         hole_fills = tuple(HoleFill(h.index, h.category, data[s:e].decode("utf-8", "replace"), (s, e), ok)
                            for h, (s, e), ok in zip(holes, spans, cats))
@@ -275,13 +294,15 @@ def _categories_ok(language: str, code: str, spans, holes) -> tuple[bool, ...]:
     return fills_parse_as(language, code, spans, [h.category for h in holes])
 
 
-def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, counters: _Counters):
+def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, counters: _Counters, *,
+            given: str | bytes | None = None):
     """Compiler remasking rounds, then the typed fallback;
-    returns ``(code, spans, rounds, verdict, n_fallback, categories_ok)``.
+    returns ``(code, spans, rounds, verdict, n_fallback, categories_ok)``.  ``given``: the template's source,
+    whose names are the only outside references set aside (:func:`~treediff.sample.record.check`).
 
     A hole whose fill is valid code but not of its declared category (an expression hole that holds
     nothing, say) is remasked whole in the next round, and gets its category's filler at the end."""
-    verdict = check(code, language)
+    verdict = check(code, language, given=given)
     cats = _categories_ok(language, code, spans, holes)
     rounds = 0
     if not config.uses_remask:
@@ -326,7 +347,7 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
         counters.forced += forced[0]["forced"]
         counters.dropped += forced[0]["dropped"]
         code, spans = _splice(code, [(a, b) for a, b, _ in regions], fills[0], spans)
-        verdict = check(code, language)
+        verdict = check(code, language, given=given)
         cats = _categories_ok(language, code, spans, holes)
     n_fallback = 0
     if not config.fallback:
@@ -338,22 +359,22 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
                  for a, b, h in regions]
         new_verdict = None
         if regions:
-            new_code, new_spans = _splice(code, [(a, b) for a, b, _ in regions], texts, spans)
-            new_verdict = check(new_code, language)
+            new_code, new_spans, new_verdict = _filled(code, [(a, b) for a, b, _ in regions], texts, spans,
+                                                       language, given)
         if new_verdict is not None and new_verdict.ok:
             code, spans, verdict, n_fallback = new_code, new_spans, new_verdict, len(regions)
             cats = _categories_ok(language, code, spans, holes)
         else:  # whole holes: each hole's fill becomes its category's filler
             data = code.encode("utf-8")
             texts = [filler(language, h.category, indent=indent_at(data, s)) for h, (s, e) in zip(holes, spans)]
-            code, spans = _splice(code, spans, texts, spans)  # the last resort, adopted whatever its verdict
-            return code, spans, rounds, check(code, language), len(holes), _categories_ok(language, code, spans, holes)
+            code, spans, verdict = _filled(code, spans, texts, spans, language, given)  # the last resort, adopted
+            return code, spans, rounds, verdict, len(holes), _categories_ok(language, code, spans, holes)
     off = wrong()
     if off:  # valid, but a hole holds the wrong kind of code: that hole gets its category's filler
         data = code.encode("utf-8")
         texts = [filler(language, holes[i].category, indent=indent_at(data, spans[i][0])) for i in off]
         new_code, new_spans = _splice(code, [spans[i] for i in off], texts, spans)
-        new_verdict = check(new_code, language)
+        new_verdict = check(new_code, language, given=given)
         if new_verdict.ok:
             code, spans, verdict = new_code, new_spans, new_verdict
             n_fallback += len(off)

@@ -3,21 +3,65 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from treediff.validity import check as _full_check
-from treediff.validity.check import ValidityResult
+from treediff.validity.check import Problem, ValidityResult
 
 __all__ = ["ValidityRecord", "HoleFill", "FillResult", "summed", "check", "verdict_fields"]
 
 
-def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | None = None) -> ValidityResult:
+def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | None = None,
+          given: str | bytes | None = None) -> ValidityResult:
     """The sampler's validity check: :func:`treediff.validity.check` with the compiler's ``unresolved``
     problems set aside (``allow_unresolved=True``).  A package, header or crate that the code refers to
     but this machine lacks is no edit's to supply: repair and infill of real files leave such
-    references alone, and the record lists them (``ValidityRecord.unresolved``)."""
-    return _full_check(code, language, path=path, allow_unresolved=True)
+    references alone, and the record lists them (``ValidityRecord.unresolved``).
+
+    With ``given`` (the code the user gave: the file to repair, the template to fill), only the
+    references made of names that ``given`` uses are set aside; one to a name the model made up is a
+    problem like any other, remasked and, failing that, replaced by the typed fallback.
+
+    >>> src = "import java.util.List;\\nimport com.foo.Bar;\\n\\nclass A {\\n    Bar b;\\n}\\n"
+    >>> v = check(src, "java", given=src)
+    >>> v.ok or v.level == "tree-sitter"  # com.foo is no package here: set aside (javac, when present)
+    True
+    >>> made_up = src.replace("com.foo.Bar", "com.foo.Baz")
+    >>> v = check(made_up, "java", given=src)
+    >>> v.ok if v.level != "tree-sitter" else False  # Baz is a name the given code never uses
+    False
+    """
+    verdict = _full_check(code, language, path=path, allow_unresolved=True)
+    if given is None or not verdict.unresolved:
+        return verdict
+    names = set(_NAME.findall(given.decode("utf-8", "replace") if isinstance(given, bytes) else given))
+    data = code.encode("utf-8") if isinstance(code, str) else code
+    made_up = tuple(p for p in verdict.unresolved if not set(_NAME.findall(_reference(data, p))) <= names)
+    if not made_up:
+        return verdict
+    return replace(verdict, ok=False, problems=verdict.problems + made_up,
+                   unresolved=tuple(p for p in verdict.unresolved if p not in made_up))
+
+
+_NAME = re.compile(r"[^\W\d][\w$]*")  # an identifier
+_DOTTED = re.compile(rb"[\w$.:]*")
+
+
+def _reference(data: bytes, problem: Problem) -> str:
+    """What an ``unresolved`` problem refers to: the dotted name at its span (``com.foo.Bar``,
+    ``std::fs``), else its line (``#include "nowhere.h"``, where the compiler points at the ``#``)."""
+    a = min(max(problem.start_byte, 0), len(data))
+    start = a
+    while start > 0 and _DOTTED.fullmatch(data[start - 1:start]):
+        start -= 1
+    name = data[start:a] + _DOTTED.match(data, a).group()
+    if not _NAME.search(name.decode("utf-8", "replace")):
+        line = data.rfind(b"\n", 0, a) + 1
+        end = data.find(b"\n", a)
+        name = data[line:len(data) if end < 0 else end]
+    return name.decode("utf-8", "replace")
 
 
 def verdict_fields(verdict: ValidityResult) -> dict[str, Any]:

@@ -68,11 +68,31 @@ class Layout:
     decorator: str
 
     def code_of(self, line: str) -> str:
-        """``line`` without its trailing comment and blanks (a comment marker inside a string is not told
-        apart: a header is then not recognised, which only makes a block search more cautious)."""
-        if self.line_comment and self.line_comment in line:
-            line = line.split(self.line_comment, 1)[0]
-        return line.rstrip()
+        """``line`` without its trailing comment and blanks.  A comment marker inside a string that opens
+        and closes on the line is no comment (``if c == "#":`` is a header); when a quote is left open
+        (a Rust lifetime ``'a``, a string over several lines) the first marker starts the comment.
+
+        >>> from treediff.syntax import get_language
+        >>> get_language("python").layout.code_of('if c == "#":  # a colour')
+        'if c == "#":'
+        """
+        marker = self.line_comment
+        if not marker or marker not in line:
+            return line.rstrip()
+        quote, i = None, 0
+        while i < len(line):
+            ch = line[i]
+            if quote:
+                if ch == "\\":
+                    i += 1
+                elif ch == quote:
+                    quote = None
+            elif line.startswith(marker, i):
+                return line[:i].rstrip()
+            elif ch in "'\"`":
+                quote = ch
+            i += 1
+        return line.split(marker, 1)[0].rstrip() if quote else line.rstrip()
 
     def opens_block(self, line: str) -> bool:
         """Whether ``line`` ends a header: its code ends with :attr:`block_open`."""

@@ -358,3 +358,31 @@ def test_a_guessed_token_that_leaves_the_code_invalid_is_not_kept():
     one = "f(x, y);\ng(a b);\n"
     found = _model_free(one, "javascript", check(one, "javascript"), None, SamplerConfig(), 0.0)
     assert "f(x, y);\ng(a, b);\n" in [f[3].code for f in found]
+
+
+def test_point_edits_that_leave_an_invalid_program_are_undone(untrained_lm, monkeypatch):
+    """When the point edits end invalid, the statement pass alone runs again on the user's code."""
+    from dataclasses import replace as dc_replace
+
+    import treediff.sample.edits as edits
+
+    real = edits._repair_whole
+
+    def spoiled(always):
+        def whole(lm, code, language, config, verdict, **kw):  # the point edits' chain ends invalid
+            result = real(lm, code, language, config, verdict, **kw)
+            if config.edit_attempts == 0 and not always:
+                return result
+            bad = code + "x = (\n"
+            return dc_replace(result, code=bad, verdict=check(bad, language),
+                              record=dc_replace(result.record, ok=False, nfe=7))
+        return whole
+
+    code = "def f(x):\n    return [x, 2\n"
+    monkeypatch.setattr(edits, "_repair_whole", spoiled(always=False))
+    r = repair(code, "python", model=untrained_lm, seed=0)
+    assert r.record.ok and check(r.code, "python").ok and r.record.extra["point_edits_undone"]
+    assert r.record.nfe > 7 and r.record.rounds >= 1  # both passes counted
+    monkeypatch.setattr(edits, "_repair_whole", spoiled(always=True))  # the second pass fails too
+    r = repair(code, "python", model=untrained_lm, seed=0)
+    assert not r.record.ok and "point_edits_undone" not in r.record.extra  # the first result, as it was

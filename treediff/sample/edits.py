@@ -185,11 +185,30 @@ def _byte(code: str, char: int) -> int:
 def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
                 verdict: ValidityResult | None = None) -> FillResult:
     """Repair ``code`` (point edits, then statements; see the module docstring).  Code longer than the model
-    takes is repaired one block of lines at a time (:func:`_repair_chunks`)."""
+    takes is repaired one block of lines at a time (:func:`_repair_chunks`).  When the point edits leave
+    an invalid program, the statement pass alone runs again on ``code``, and its result is returned if
+    valid (``extra["point_edits_undone"]``; ``nfe`` and ``rounds`` count both)."""
     verdict = verdict if verdict is not None else check(code, language)
     if fits(lm, code, language):
-        return _repair_whole(lm, code, language, config, verdict, given=code)
-    return _repair_chunks(lm, code, language, config, verdict)
+        result = _repair_whole(lm, code, language, config, verdict, given=code)
+    else:
+        result = _repair_chunks(lm, code, language, config, verdict)
+    if result.record.ok or not config.uses_remask or config.edit_attempts == 0:
+        return result
+    # point edits that each fixed a slip can leave a program no statement pass mends (a chain of edits
+    # that were each progress, and together wrong): the statement pass alone, from the user's code
+    try:
+        again = repair_code(lm, code, language, config.replace(edit_attempts=0), verdict)
+    except InputError:  # no block for the statement pass alone: the first result stands, as it is
+        return result
+    if not again.record.ok:
+        return result
+    counts = summed((result.record, again.record))
+    counts.pop("num_fallback_regions")  # the program returned is the second one: its fallback regions
+    record = replace(again.record, **counts, rounds=result.record.rounds + 1 + again.record.rounds,
+                     seconds=result.record.seconds + again.record.seconds,
+                     extra={**again.record.extra, "point_edits_undone": True})
+    return replace(again, record=record)
 
 
 def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
@@ -206,12 +225,14 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
     for _ in range(_MAX_CHUNKS):
         if cur_verdict.ok:
             break
+        free = []
         # an edit no model decodes, over the whole file: a slip whose problem shows far from it (a `}` line
         # left out) has no block around the problem that holds it
         # (a guessed token only where the model's own edits are unconstrained noise: under a grammar, the
         # guess must compete with the block's decoded edits, a deletion among them)
-        free = _model_free(cur, language, cur_verdict, failure_point(cur, language), config, t0, given=code,
-                           guesses=grammar_for(language) is None)
+        if config.edit_attempts > 0:  # (`edit_attempts=0`: the statement pass alone, in each block)
+            free = _model_free(cur, language, cur_verdict, failure_point(cur, language), config, t0,
+                               given=code, guesses=grammar_for(language) is None)
         if free:
             best = min(free, key=lambda f: f[:3])[3]
             parts.append(replace(best, record=replace(best.record, extra={"edits": 1, "model_free_edits": 1})))
@@ -612,10 +633,10 @@ def token_inserts(code: str, language: str, verdict: ValidityResult) -> list[tup
 def _model_free(code: str, language: str, verdict: ValidityResult, point: int | None, config: SamplerConfig,
                 t0: float, *, given: str | None = None, guesses: bool = True) -> list[tuple[int, int, int, FillResult]]:
     """The :func:`model_free_edits` that make ``code`` valid or fix its slip, and the :func:`token_inserts`
-    that make it valid (or, under an incremental grammar, move its failure point past them: without one,
-    a guessed token that only moves the check's first problem is often a wrong one, and wrong guesses
-    pile up), as ``(invalid, size, length, result)`` for the edit comparison; ``guesses=False`` leaves
-    the token inserts out."""
+    that make it valid (a guessed token that only moves the problem on is often a wrong one, even when
+    the grammar's failure point moves past it: ``class A:(B)``; and wrong guesses pile up), as
+    ``(invalid, size, length, result)`` for the edit comparison; ``guesses=False`` leaves the token
+    inserts out."""
     found = []
     sure = model_free_edits(code, language, verdict)
     guessed = [(p, p, t) for p, t in token_inserts(code, language, verdict) if (p, p, t) not in sure] \
@@ -624,8 +645,7 @@ def _model_free(code: str, language: str, verdict: ValidityResult, point: int | 
         candidate = code[:a] + text + code[b:]
         after = check(candidate, language, given=code if given is None else given)
         guess = (a, b, text) in guessed
-        if after.ok or ((not guess or grammar_for(language) is not None)
-                        and _progress(code, candidate, a, b, language, point)):
+        if after.ok or (not guess and _progress(code, candidate, a, b, language, point)):
             found.append((0 if after.ok else 1, len(text) + b - a, len(candidate),
                           _parsed(candidate, after, config, time.perf_counter() - t0)))
     return found

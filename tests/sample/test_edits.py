@@ -337,9 +337,15 @@ def test_a_deleted_separator_is_put_back_from_the_files_own_statistics(untrained
     code = "const a = f(x, y);\nconst b = g(x, z);\nlet c = 1;\nlet d = 2;\nh(x y);\n"
     (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
     assert code[:pos] + token + code[pos:] == code.replace("h(x y)", "h(x, y)")
-    code = "h(x, y);\nlet c = 1;\nlet d = 2;\nlet e 3;\n"
+    code = "h(x, y);\nlet c = 1;\nlet d = 2;\nlet e 3;\n"  # spaced as the file spaces it: a blank added
     (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
-    assert code[:pos] + token + code[pos:] == code.replace("let e 3", "let e= 3")
+    assert code[:pos] + token + code[pos:] == code.replace("let e 3", "let e = 3")
+    code = "let c = 1;\nlet d = 2;\nlet e  3;\n"  # the blanks of a deleted `=` on both sides: between them
+    (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
+    assert code[:pos] + token + code[pos:] == code.replace("let e  3", "let e = 3")
+    code = "if (a) {\n  f(a)\n}\nif b) {\n  f(b)\n}\n"  # `(` follows a blank and precedes none
+    (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
+    assert code[:pos] + token + code[pos:] == code.replace("if b)", "if (b)")
     assert token_inserts("h(x, y);\n", "javascript", check("h(x, y);\n", "javascript")) == []  # valid: none
 
 

@@ -562,12 +562,15 @@ def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[
 
 
 _MAX_TOKEN_INSERTS = 3
+_MAX_TOKEN_PARSES = 160  # candidates parsed, best ranked first
+_CLOSERS = (")", "]", "}")  # where one goes is the parser's, the indentation's and the model's to say
 _PUNCT = re.compile(r"[^\w\s'\"`]{1,3}")
 
 
 def token_inserts(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, str]]:
-    """``(offset, token)``: one operator or punctuation token put in between two tokens near the first
-    problem (where a deleted ``,`` ``.`` ``=`` ``+`` leaves ``f(a b)``), for each such token the file uses,
+    """``(offset, text)``: one operator or punctuation token (no closing bracket) put in between two
+    tokens near the first problem (where a deleted ``,`` ``.`` ``=`` ``+`` leaves ``f(a b)``), spaced as
+    the file spaces it (``text`` may carry a blank: ``a b`` takes ``= ``), for each such token the file uses,
     kept when tree-sitter then parses the code error-free up to the end of the problem's line.
     They come ranked by the file's own statistics: the same token between the same kinds of leaves in the
     same kind of node first (``identifier , identifier`` in ``arguments``, where the file writes ``f(a, b)``),
@@ -597,17 +600,28 @@ def token_inserts(code: str, language: str, verdict: ValidityResult) -> list[tup
 
     labels = [label(n) for n in leaves]
     counts: dict[str, int] = {}
+    # how often a blank stands before a token (per token, and per left leaf and token) and after it (per
+    # token, and per token and right leaf): `if (` but `f(`
+    spaced: dict[tuple[str, ...], list[int]] = {}
     around: dict[tuple[str, ...], int] = {}
     for i, (n, t) in enumerate(zip(leaves, labels)):
-        if not n.is_named and _PUNCT.fullmatch(t):
+        if not n.is_named and _PUNCT.fullmatch(t) and t not in _CLOSERS:
             counts[t] = counts.get(t, 0) + 1
+            blank_before = data[n.start_byte - 1:n.start_byte] in (b" ", b"\t")
+            blank_after = data[n.end_byte:n.end_byte + 1] in (b" ", b"\t")
+            keys = [(t,)] + ([(labels[i - 1], t, "")] if i > 0 else []) + \
+                ([("", t, labels[i + 1])] if i + 1 < len(leaves) else [])
+            for key in keys:
+                sp = spaced.setdefault(key, [0, 0, 0])
+                sp[0], sp[1], sp[2] = sp[0] + blank_before, sp[1] + blank_after, sp[2] + 1
             if 0 < i < len(leaves) - 1:
                 for key in ((labels[i - 1], t, labels[i + 1], holder(n)), (labels[i - 1], t, labels[i + 1])):
                     around[key] = around.get(key, 0) + 1
-    # the gaps between leaves around the check's first problem and tree-sitter's first error (a compiler
-    # may point at the token before the slip, or after it)
-    marks = [min(problem_span(p, len(data))[0] for p in verdict.problems)]
-    marks += [e.start_byte for e in tree.errors()][:1]
+    # the gaps between leaves around where the first problems and tree-sitter's first error start and end
+    # (a compiler may point at the token before the slip, or after it; an ERROR node may end at it)
+    first = sorted(verdict.problems, key=lambda p: p.start_byte)[:2]
+    marks = sorted({x for p in first for x in problem_span(p, len(data))}
+                   | {x for e in list(tree.errors())[:1] for x in (e.start_byte, e.end_byte)})
     gaps: list[int] = []
     for mark in marks:
         j = next((i for i in range(len(leaves) - 1, -1, -1) if leaves[i].end_byte <= mark), -1)
@@ -618,13 +632,27 @@ def token_inserts(code: str, language: str, verdict: ValidityResult) -> list[tup
                     key=lambda c: (-around.get((labels[c[0]], c[1], labels[c[0] + 1], holder(leaves[c[0]])), 0),
                                    -around.get((labels[c[0]], c[1], labels[c[0] + 1]), 0), -counts[c[1]],
                                    gaps.index(c[0])))
+    def placed(k: int, t: str) -> tuple[int, bytes]:
+        # where in the blanks between the two leaves, as the file spaces the token: `a, b` after the
+        # left one, `if (x` before the right one, `a = b` between (a blank added when one is missing)
+        left, right = leaves[k].end_byte, leaves[k + 1].start_byte
+        blank = data[left:right]
+        by_left = spaced.get((labels[k], t, ""), spaced[(t,)])
+        by_right = spaced.get(("", t, labels[k + 1]), spaced[(t,)])
+        before, after = 2 * by_left[0] > by_left[2], 2 * by_right[1] > by_right[2]
+        if not blank or blank.strip(b" \t") or not (before or after):
+            return left, t.encode("utf-8")
+        if before and after:
+            return (left + 1, t.encode("utf-8")) if len(blank) >= 2 else (right, t.encode("utf-8") + b" ")
+        return (right, t.encode("utf-8")) if before else (left, t.encode("utf-8"))
+
     out: list[tuple[int, str]] = []
-    for k, t in ranked:
-        at = leaves[k].end_byte
-        new = data[:at] + t.encode("utf-8") + data[at:]
+    for k, t in ranked[:_MAX_TOKEN_PARSES]:
+        at, text = placed(k, t)
+        new = data[:at] + text + data[at:]
         errors = [e.start_byte for e in parse(new, language).errors()]
-        if not errors or min(errors) > limit + len(t):
-            out.append((_char(data, at), t))
+        if not errors or min(errors) > limit + len(text):
+            out.append((_char(data, at), text.decode("utf-8")))
             if len(out) == _MAX_TOKEN_INSERTS:
                 break
     return out

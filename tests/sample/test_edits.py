@@ -337,9 +337,6 @@ def test_a_deleted_separator_is_put_back_from_the_files_own_statistics(untrained
     code = "const a = f(x, y);\nconst b = g(x, z);\nlet c = 1;\nlet d = 2;\nh(x y);\n"
     (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
     assert code[:pos] + token + code[pos:] == code.replace("h(x y)", "h(x, y)")
-    code = "h(x, y);\nlet c = 1;\nlet d = 2;\nlet e 3;\n"  # spaced as the file spaces it: a blank added
-    (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
-    assert code[:pos] + token + code[pos:] == code.replace("let e 3", "let e = 3")
     code = "let c = 1;\nlet d = 2;\nlet e  3;\n"  # the blanks of a deleted `=` on both sides: between them
     (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
     assert code[:pos] + token + code[pos:] == code.replace("let e  3", "let e = 3")
@@ -392,3 +389,18 @@ def test_point_edits_that_leave_an_invalid_program_are_undone(untrained_lm, monk
     monkeypatch.setattr(edits, "_repair_whole", spoiled(always=True))  # the second pass fails too
     r = repair(code, "python", model=untrained_lm, seed=0)
     assert not r.record.ok and "point_edits_undone" not in r.record.extra  # the first result, as it was
+
+
+def test_a_word_two_words_ran_into_is_split_by_the_missing_token():
+    """`superexplanation)`: a deleted `(` between two words the file uses; and the blanks a deleted token
+    leaves choose among the tokens that fit (none for `.`, two for `=`)."""
+    from treediff.sample.edits import token_inserts
+
+    code = "function f (explanation) {\n  super(explanation)\n  g(explanation)\n  superexplanation)\n}\n"
+    fixed = code.replace("superexplanation)", "super(explanation)")
+    edits = token_inserts(code, "javascript", check(code, "javascript"))
+    assert any(code[:p] + t + code[p:] == fixed for p, t in edits), edits
+    # `)` then a name is `) + name` three times here and `).name` twice, but no blank is left: a `.`
+    code = "f().g()\nf().h()\nk() + m()\nn() + p()\nq() + r()\ns()t()\n"
+    (pos, token), *_ = token_inserts(code, "javascript", check(code, "javascript"))
+    assert code[:pos] + token + code[pos:] == code.replace("s()t()", "s().t()")

@@ -59,7 +59,7 @@ from treediff.sample.config import SamplerConfig
 from treediff.sample.constraints import grammar_for
 from treediff.sample.holes import Hole, HoleTemplate, enclosing_region, filler, find_holes, indent_at
 from treediff.sample.models import DiffusionLM
-from treediff.sample.pipeline import fill_template, problem_span
+from treediff.sample.pipeline import fill_regions, fill_template, problem_span
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord, check, summed, verdict_fields
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse
@@ -225,12 +225,12 @@ def _repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerCon
     for _ in range(_MAX_CHUNKS):
         if cur_verdict.ok:
             break
-        free = []
         # an edit no model decodes, over the whole file: a slip whose problem shows far from it (a `}` line
-        # left out) has no block around the problem that holds it
-        # (a guessed token only where the model's own edits are unconstrained noise: under a grammar, the
-        # guess must compete with the block's decoded edits, a deletion among them)
-        if config.edit_attempts > 0:  # (`edit_attempts=0`: the statement pass alone, in each block)
+        # left out) has no block around the problem that holds it; a guessed token only where the model's
+        # own edits are unconstrained noise (under a grammar the guess must compete with the block's decoded
+        # edits, a deletion among them); none with `edit_attempts=0`, the statement pass alone
+        free = []
+        if config.edit_attempts > 0:
             free = _model_free(cur, language, cur_verdict, failure_point(cur, language), config, t0,
                                given=code, guesses=grammar_for(language) is None)
         if free:
@@ -393,43 +393,33 @@ def _starts_statement(code: str, language: str, line: int) -> bool:
     return False
 
 
-def _with_fillers(code: str, language: str, regions: list[tuple[int, int]], *, definitions: bool = False,
-                  top_level_empty: bool = False) -> str:
-    """``code`` with each byte region replaced by the language's statement filler (by the definition filler
-    for a region that starts with the definition keyword, with ``definitions``: a decorator above it needs
-    a definition after it; by nothing for a region at the start of an unindented line, with
-    ``top_level_empty``: no statement stands among a Java file's imports)."""
+def _filler_texts(code: str, language: str, regions: list[tuple[int, int]], *,
+                  definitions: bool = False) -> list[str]:
+    """The language's statement filler for each byte region of ``code`` (the definition filler for a region
+    that starts with the definition keyword, with ``definitions``: a decorator above it needs a definition
+    after it)."""
     data = code.encode("utf-8")
     keyword = definition_keyword(language) if definitions else None
-    out, last = bytearray(), 0
+    texts = []
     for a, b in regions:
         words = data[a:b].decode("utf-8", "replace").split()[:2]
         category = "definition" if keyword is not None and keyword in words else "statement"
-        top = a == 0 or data[a - 1:a] == b"\n"
-        out += data[last:a] + (b"" if top_level_empty and top else
-                               filler(language, category, indent=indent_at(data, a)).encode("utf-8"))
-        last = b
-    out += data[last:]
-    return out.decode("utf-8", "replace")
+        texts.append(filler(language, category, indent=indent_at(data, a)))
+    return texts
 
 
 def _fills_valid(code: str, language: str, regions: list[tuple[int, int]], *, definitions: bool = False) -> bool:
-    """Whether ``code`` is valid once its ``regions`` hold fillers (:func:`_with_fillers`): the statement
-    filler, or, where that is no program's top-level item (Java's ``{}``, Go's ``_ = 0``), nothing for the
-    regions at the start of an unindented line.
+    """Whether ``code`` is valid once its ``regions`` hold fillers (:func:`_filler_texts`), or, where a
+    filler is no program's top-level item (Java's ``{}``), nothing for the regions at a line's start
+    (:func:`~treediff.sample.pipeline.fill_regions`).
 
     >>> code = "import java.util.*;\\nimport java..io.*;\\n\\nclass A {}\\n"
     >>> a = code.index("import java..")
     >>> _fills_valid(code, "java", [(a, code.index(";", a) + 1)])
     True
     """
-    if check(_with_fillers(code, language, regions, definitions=definitions), language).ok:
-        return True
-    data = code.encode("utf-8")
-    if not any(a == 0 or data[a - 1:a] == b"\n" for a, _ in regions):
-        return False
-    return check(_with_fillers(code, language, regions, definitions=definitions, top_level_empty=True),
-                 language).ok
+    texts = _filler_texts(code, language, regions, definitions=definitions)
+    return fill_regions(code, regions, texts, [], language)[2].ok
 
 
 def _repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
@@ -565,7 +555,6 @@ _MAX_TOKEN_INSERTS = 3
 _MAX_TOKEN_PARSES = 160  # candidates parsed, best ranked first
 _CLOSERS = (")", "]", "}")  # where one goes is the parser's, the indentation's and the model's to say
 _WORD = re.compile(r"[^\W\d]\w*")  # an identifier or keyword
-_PUNCT = re.compile(r"[^\w\s'\"`]{1,3}")
 
 
 def token_inserts(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, str]]:
@@ -608,7 +597,7 @@ def token_inserts(code: str, language: str, verdict: ValidityResult) -> list[tup
     spaced: dict[tuple[str, ...], list[int]] = {}
     around: dict[tuple[str, ...], int] = {}
     for i, (n, t) in enumerate(zip(leaves, labels)):
-        if not n.is_named and _PUNCT.fullmatch(t) and t not in _CLOSERS:
+        if not n.is_named and _SYMBOL.fullmatch(t) and t not in _CLOSERS:
             counts[t] = counts.get(t, 0) + 1
             # (a line break counts: `+` at a line's end is spaced, and a deleted one leaves the break)
             blank_before = data[n.start_byte - 1:n.start_byte] in (b" ", b"\t", b"\n", b"\r")

@@ -281,6 +281,12 @@ def _check_category(lang: Language, category: object, where: str) -> str:
     return category  # type: ignore[return-value]
 
 
+def starts_line(data: bytes, pos: int) -> bool:
+    """Whether byte ``pos`` is where a line starts (a region there, with an empty :func:`indent_at`, stands
+    at the program's top level in a brace language)."""
+    return pos == 0 or data[pos - 1:pos] == b"\n"
+
+
 def indent_at(data: bytes, pos: int) -> str:
     """The leading blanks of the line that holds byte ``pos`` (up to ``pos``)."""
     line = data[data.rfind(b"\n", 0, pos) + 1 : pos]

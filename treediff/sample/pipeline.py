@@ -29,7 +29,7 @@ import torch
 from treediff.errors import InputError
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.constraints import GrammarGuard, grammar_for
-from treediff.sample.holes import HoleTemplate, enclosing_region, filler, fills_parse_as, indent_at
+from treediff.sample.holes import HoleTemplate, enclosing_region, filler, fills_parse_as, indent_at, starts_line
 from treediff.sample.loop import DenoiseResult, denoise
 from treediff.sample.models import DiffusionLM
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord, check, verdict_fields
@@ -150,15 +150,15 @@ def _block_check(lm: DiffusionLM, language: str, editable: torch.Tensor, start: 
     return on_block
 
 
-def _filled(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]],
-            language: str, given: str | bytes | None = None):
+def fill_regions(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]],
+                 language: str, given: str | bytes | None = None):
     """:func:`_splice` of the fillers ``texts`` and the check of the result; where that is invalid, the regions
-    at the start of an unindented line hold nothing instead (a program's top level may take no statement
-    filler: Java's ``{}`` among its imports, Go's ``_ = 0``).  Returns ``(code, spans, verdict)``."""
+    at the start of a line hold nothing instead (a program's top level may take no statement filler:
+    Java's ``{}`` among its imports, Go's ``_ = 0``).  Returns ``(code, spans, verdict)``."""
     new_code, new_spans = _splice(code, regions, texts, spans)
     verdict = check(new_code, language, given=given)
     data = code.encode("utf-8")
-    top = [a == 0 or data[a - 1:a] == b"\n" for a, _ in regions]
+    top = [starts_line(data, a) for a, _ in regions]
     if verdict.ok or not any(top):
         return new_code, new_spans, verdict
     bare_code, bare_spans = _splice(code, regions, ["" if t else x for t, x in zip(top, texts)], spans)
@@ -359,15 +359,15 @@ def _repair(lm, language, code, spans, holes, config: SamplerConfig, generator, 
                  for a, b, h in regions]
         new_verdict = None
         if regions:
-            new_code, new_spans, new_verdict = _filled(code, [(a, b) for a, b, _ in regions], texts, spans,
-                                                       language, given)
+            new_code, new_spans, new_verdict = fill_regions(code, [(a, b) for a, b, _ in regions], texts,
+                                                            spans, language, given)
         if new_verdict is not None and new_verdict.ok:
             code, spans, verdict, n_fallback = new_code, new_spans, new_verdict, len(regions)
             cats = _categories_ok(language, code, spans, holes)
         else:  # whole holes: each hole's fill becomes its category's filler
             data = code.encode("utf-8")
             texts = [filler(language, h.category, indent=indent_at(data, s)) for h, (s, e) in zip(holes, spans)]
-            code, spans, verdict = _filled(code, spans, texts, spans, language, given)  # the last resort, adopted
+            code, spans, verdict = fill_regions(code, spans, texts, spans, language, given)  # the last resort
             return code, spans, rounds, verdict, len(holes), _categories_ok(language, code, spans, holes)
     off = wrong()
     if off:  # valid, but a hole holds the wrong kind of code: that hole gets its category's filler

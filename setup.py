@@ -9,5 +9,5 @@ from setuptools import find_packages, setup
 setup(
     packages=find_packages(include=["treediff", "treediff.*"]) + ["treediff.grammars", "treediff_cli"],
     package_dir={"treediff.grammars": "grammars", "treediff_cli": "cli"},
-    package_data={"treediff.grammars": ["*.toml", "*.lark"], "treediff.assets": ["default_model/*"]},
+    package_data={"treediff.grammars": ["*.toml", "*.lark"], "treediff.assets": ["default_model/*", "parallel_model/*"]},
 )

@@ -10,7 +10,9 @@ import typer
 from treediff_cli.app import app
 
 _MODEL = typer.Option(None, "--model", "-m", help="Model directory (treediff bundle, training run/checkpoint, or a "
-                                                  "local transformers masked-diffusion LM). Default: the embedded model.")
+                                                  "local transformers masked-diffusion LM), or an embedded model: "
+                                                  "default (used when none is given) | parallel (its distilled student, "
+                                                  "for --block 0 --threshold 0.9).")
 _DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda")
 _STEPS = typer.Option(None, "--steps", help="Denoising steps in all (default: one token per step).")
 _BLOCK = typer.Option(32, "--block", help="Semi-autoregressive block length in tokens (0 = one block).")

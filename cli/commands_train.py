@@ -44,3 +44,37 @@ def train(
             + (f", checkpoint {result.checkpoint}" if result.checkpoint else ""),
             err=True,
         )
+
+
+@app.command()
+def distill(
+    config: Optional[Path] = typer.Option(None, "--config", "-c",
+                                          help="TOML distillation config (examples/configs/distill.toml)."),
+    overrides: Optional[List[str]] = typer.Option(
+        None, "--set", help="Override one config field, e.g. --set steps=500 (repeatable)."
+    ),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="Teacher model directory (default: the embedded model)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Where the student bundle goes (default runs/distill)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
+) -> None:
+    """Certainty-forcing self-distillation: a student that threshold decoding can run in parallel."""
+    import json
+
+    from treediff.train.distill import distill as run_distill
+    from treediff.train.distill import load_distill_config
+
+    sets = list(overrides or [])
+    sets += [f"teacher={teacher}"] if teacher is not None else []
+    sets += [f"out={out}"] if out is not None else []
+    cfg = load_distill_config(config, sets)
+    result = run_distill(cfg, progress=progress and not as_json)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+        return
+    b, a, c = result.before, result.after, result.counts
+    held = (f"; held-out trajectories: accuracy {b['accuracy']:.3f} -> {a['accuracy']:.3f}, confidence "
+            f"{b['confidence']:.3f} -> {a['confidence']:.3f}, >= 0.9 {b['above_0.9']:.1%} -> {a['above_0.9']:.1%}"
+            if b and a else "")
+    typer.echo(f"done: {c['kept']} of {c['prompts']} prompts kept, {result.steps} steps{held}; student {result.out}",
+               err=True)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from treediff.errors import InputError
+from treediff.progress import ProgressBar
 from treediff.sample.config import SamplerConfig
 from treediff.sample.holes import Hole, HoleTemplate, find_holes
-from treediff.sample.models import DiffusionLM, load_model
+from treediff.sample.models import DiffusionLM, load_model, model_path
 from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult, ValidityRecord, check, verdict_fields
 from treediff.sample.spec import Spec, read_specs
@@ -46,7 +46,7 @@ def get_model(model: DiffusionLM | str | os.PathLike[str] | None = None, *, devi
     """A loaded model (cached per directory): pass a model through, load a directory, or the default."""
     if isinstance(model, DiffusionLM):
         return model
-    path = None if model is None else str(Path(model).resolve())
+    path = None if model is None else str(model_path(model).resolve())
     return _cached_model(path, device, trust_remote_code)
 
 
@@ -174,7 +174,7 @@ def synth(
     templates = [(s, _synth_template(s, cfg)) for s in specs]  # all specs are checked before any work
     lm = get_model(model, device=cfg.device)
     out: list[SynthResult] = []
-    bar = _progress(len(templates), progress)
+    bar = ProgressBar(len(templates), "synth", progress)
     for s, (template, lengths) in templates:
         for i, result in enumerate(fill_template(lm, template, cfg, num_samples=n, lengths=lengths)):
             out.append(SynthResult(s.id, i, result, s.language))
@@ -210,24 +210,3 @@ def sample(
                             holes=(Hole(0, len(data), len(data), "statement", None, indent),))
     lm = get_model(model, device=cfg.device)
     return fill_template(lm, template, cfg, num_samples=n, lengths=[length or cfg.max_new_tokens])
-
-
-class _progress:
-    """A rich progress bar over specs when asked and there are several (stderr), else nothing."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self._bar = None
-        if enabled and total > 1:
-            from rich.progress import Progress
-
-            self._bar = Progress(transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("synth", total=total)
-
-    def advance(self) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()

@@ -29,7 +29,8 @@ from torch import Tensor
 
 from treediff.errors import CheckpointError, InputError
 
-__all__ = ["DiffusionLM", "TreediffLM", "ExternalLM", "load_model", "export_bundle", "resolve_device", "default_model_path"]
+__all__ = ["DiffusionLM", "TreediffLM", "ExternalLM", "load_model", "export_bundle", "resolve_device", "default_model_path",
+           "embedded_model_path", "model_path", "EMBEDDED_MODELS"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -43,10 +44,43 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+#: Models shipped inside the package, by the name ``--model`` takes: ``default`` (used when no model is
+#: given) and ``parallel`` (its certainty-forcing distilled student, for ``--threshold`` decoding).
+EMBEDDED_MODELS = {"default": "default_model", "parallel": "parallel_model"}
+
+
+def embedded_model_path(name: str = "default") -> Path | None:
+    """The directory of an embedded model (:data:`EMBEDDED_MODELS`), if it is installed."""
+    path = Path(__file__).resolve().parent.parent / "assets" / EMBEDDED_MODELS[name]
+    return path if (path / "config.json").is_file() else None
+
+
 def default_model_path() -> Path | None:
     """The embedded default model shipped inside the package, if present."""
-    path = Path(__file__).resolve().parent.parent / "assets" / "default_model"
-    return path if (path / "config.json").is_file() else None
+    return embedded_model_path("default")
+
+
+def model_path(path: str | os.PathLike[str] | None) -> Path:
+    """The directory ``--model`` names: an existing path, else an embedded model's name; ``None``: the default.
+
+    >>> model_path("parallel").name
+    'parallel_model'
+    """
+    if path is None:
+        default = default_model_path()
+        if default is None:
+            raise CheckpointError("no model given and no embedded default model is installed: pass --model PATH")
+        return default
+    root = Path(path)
+    if not root.exists() and str(path) in EMBEDDED_MODELS:
+        embedded = embedded_model_path(str(path))
+        if embedded is None:
+            raise CheckpointError(f"the embedded model {str(path)!r} is not installed with this package")
+        return embedded
+    if not root.exists():
+        raise CheckpointError(f"model directory {str(root)!r} does not exist "
+                              f"(embedded models: {', '.join(EMBEDDED_MODELS)})")
+    return root
 
 
 class DiffusionLM:
@@ -259,15 +293,9 @@ def load_model(
     shift_logits: bool | None = None,
     dtype: torch.dtype | None = None,
 ) -> DiffusionLM:
-    """Load a model directory (see the module docstring); ``None`` takes the embedded default model."""
-    if path is None:
-        default = default_model_path()
-        if default is None:
-            raise CheckpointError("no model given and no embedded default model is installed: pass --model PATH")
-        path = default
-    root = Path(path)
-    if not root.exists():
-        raise CheckpointError(f"model directory {str(root)!r} does not exist")
+    """Load a model directory (see the module docstring); ``None`` takes the embedded default model, and an
+    embedded model's name (:data:`EMBEDDED_MODELS`) that is no local path takes that one."""
+    root = model_path(path)
     if not root.is_dir():
         raise CheckpointError(f"--model must be a directory, got the file {str(root)!r}")
     dev = resolve_device(device)

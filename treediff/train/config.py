@@ -249,6 +249,7 @@ def load_config(path: str | Path) -> TrainConfig:
     return TrainConfig.from_dict(data)
 
 
+_S = typing.TypeVar("_S", bound="_Section")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -289,8 +290,10 @@ def _coerce(key: str, raw: str, tp: Any) -> Any:
         return text
 
 
-def apply_overrides(config: TrainConfig, overrides: list[str] | tuple[str, ...]) -> TrainConfig:
-    """Return a new config with each ``"section.key=value"`` applied (types coerced from the fields).
+def apply_overrides(config: "_S", overrides: list[str] | tuple[str, ...]) -> "_S":
+    """Return a new config (a :class:`TrainConfig` or any other top-level section, such as
+    :class:`~treediff.train.distill.DistillConfig`) with each ``"section.key=value"`` applied (types
+    coerced from the fields).
 
     Keys inside the free-form tables ``model.overrides`` and ``noise.options`` are accepted
     as ``model.overrides.n_layers=2`` and their values parsed as TOML literals.
@@ -302,7 +305,7 @@ def apply_overrides(config: TrainConfig, overrides: list[str] | tuple[str, ...])
         key, raw = item.split("=", 1)
         key = key.strip()
         parts = key.split(".")
-        cls: Any = TrainConfig
+        cls: Any = type(config)
         node = data
         for i, part in enumerate(parts):
             names = {f.name: f for f in dataclasses.fields(cls)}
@@ -327,4 +330,4 @@ def apply_overrides(config: TrainConfig, overrides: list[str] | tuple[str, ...])
             if not last:
                 raise ConfigError(f"{here} is a {_type_name(tp)} field, not a section")
             node[part] = _coerce(key, raw, tp)
-    return TrainConfig.from_dict(data)
+    return type(config).from_dict(data)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from treediff.errors import InputError
@@ -38,8 +38,8 @@ def _all_layers(code: str | bytes, language: str) -> None:
     # by the oracle benchmark and the validity tests
     result = check(code, language, compiler=language == "python")
     assert isinstance(result.ok, bool)
-    if tree.has_errors:
-        assert not result.ok
+    if tree.has_errors:  # never dropped silently: a problem, or a warning where the compiler overrules it
+        assert not result.ok or (result.level.startswith("compiler:") and result.warnings)
 
 
 @pytest.mark.parametrize("language", LANGS)
@@ -71,5 +71,6 @@ def test_random_bytes(language: str, blob: bytes) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("abc01 \n\t()[]{}:;,.=+-*/<>!'\"#\\@")), max_size=200))
+@example("0,*0")  # tree-sitter-python rejects it, CPython compiles it: the compiler's verdict stands
 def test_random_text_python(text: str) -> None:
     _all_layers(text, "python")

@@ -237,16 +237,20 @@ class TrainConfig(_Section):
         return load_config(path)
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a TOML file into a validated :class:`TrainConfig`."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML config file as a dict; a missing file or bad TOML is a one-line :class:`ConfigError`."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return TrainConfig.from_dict(data)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a TOML file into a validated :class:`TrainConfig`."""
+    return TrainConfig.from_dict(read_toml(path))
 
 
 _S = typing.TypeVar("_S", bound="_Section")

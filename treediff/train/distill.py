@@ -44,7 +44,6 @@ import random
 import sysconfig
 import textwrap
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Sequence
@@ -52,9 +51,9 @@ from typing import Any, Callable, ClassVar, Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from treediff.errors import CheckpointError, ConfigError, InputError
+from treediff.errors import CheckpointError, InputError
 from treediff.progress import ProgressBar
-from treediff.train.config import _Section, _spec, apply_overrides
+from treediff.train.config import _Section, _spec, apply_overrides, read_toml
 
 __all__ = [
     "DistillConfig",
@@ -133,14 +132,7 @@ class DistillConfig(_Section):
 
 def load_distill_config(path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = ()) -> DistillConfig:
     """A :class:`DistillConfig` from a TOML file (or the defaults) with ``key=value`` overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {str(path)!r} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    data = read_toml(path) if path is not None else {}
     return apply_overrides(DistillConfig.from_dict(data), list(overrides))
 
 

@@ -1,10 +1,11 @@
 """Threshold (parallel) decoding against one token per step, for a teacher and its distilled student,
 on HumanEval's 164 prompts, all in one run on the same seeds.
 
-    python bench/parallel_decoding.py --student runs/distill                  # teacher: the embedded model
-    python bench/parallel_decoding.py --student runs/distill --thresholds 0.9,0.7 --limit 40 --json out.json
+    python bench/parallel_decoding.py --student parallel --block 0 --thresholds 0.9,0.7,0.5   # docs/benchmarks.md
+    python bench/parallel_decoding.py --student runs/distill --limit 40 --json out.json     # teacher: the embedded model
 
-Runs, each with ``--constraint full``, greedy, 64 new tokens, block 32: the teacher one token per step
+Runs, each with ``--constraint full``, greedy, 64 new tokens, block ``--block`` (32; 0 = one block, as
+a distilled student should be decoded): the teacher one token per step
 and at each threshold; the student one token per step and at each threshold.  Prints validity,
 validity without fallback, remask rounds, NFE, dropped tokens and wall seconds per sample; then, per
 threshold, the NFE and wall-time ratios against one token per step (the student's own, and the

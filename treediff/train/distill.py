@@ -246,12 +246,12 @@ def _decode_one(lm, spec, config: DistillConfig) -> dict[str, Any] | None:
 
 
 def _worker_rows(args: tuple) -> list[dict[str, Any] | None]:
-    teacher, config_dict, specs = args
+    config_dict, specs = args
     from treediff.sample.api import get_model
 
     torch.set_num_threads(1)
     config = DistillConfig.from_dict(config_dict)
-    lm = get_model(teacher or None, device="cpu" if config.device == "auto" else config.device)
+    lm = get_model(config.teacher or None, device="cpu" if config.device == "auto" else config.device)
     return [_decode_one(lm, s, config) for s in specs]
 
 
@@ -322,7 +322,7 @@ def _decode_all(lm, specs: Sequence, config: DistillConfig) -> Iterator[tuple[An
     jobs = [specs[i: i + chunk] for i in range(0, len(specs), chunk)]
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(config.workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_worker_rows, (config.teacher, config.to_dict(), job)): job for job in jobs}
+        futures = {pool.submit(_worker_rows, (config.to_dict(), job)): job for job in jobs}
         for fut in cf.as_completed(futures):
             for spec, row in zip(futures[fut], fut.result()):
                 yield spec, row

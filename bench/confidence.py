@@ -20,7 +20,7 @@ import sysconfig
 
 import torch
 
-from treediff.sample.models import default_model_path, load_model
+from treediff.model.formats import default_model_path, load_model
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ import torch
 
 def untrained_twin(lm):
     from treediff.model import TreediffForMaskedDiffusion
-    from treediff.sample.models import TreediffLM
+    from treediff.model.formats import TreediffLM
 
     torch.manual_seed(0)
     return TreediffLM(TreediffForMaskedDiffusion(lm.model.config), lm.tokenizer, lm.device, name="untrained")

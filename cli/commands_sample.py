@@ -124,6 +124,6 @@ def export(
     note: Optional[str] = typer.Option(None, "--note", help="Free text stored in treediff_model.json."),
 ) -> None:
     """Bundle a checkpoint with its tokenizer into one model directory for --model."""
-    from treediff.sample.models import export_bundle
+    from treediff.model.formats import export_bundle
 
     typer.echo(f"wrote {export_bundle(source, out, note=note)}", err=True)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from treediff.model import TreediffConfig, TreediffForMaskedDiffusion
-from treediff.sample.models import TreediffLM
+from treediff.model.formats import TreediffLM
 from treediff.tokens.tokenizer import SyntaxTokenizer
 
 

@@ -96,7 +96,7 @@ def test_prefix_cache_path_runs_and_is_exact_for_one_step_blocks(untrained_lm):
 
 @pytest.mark.gpu
 def test_cuda_block_cache_sampling(untrained_lm):
-    from treediff.sample.models import TreediffLM
+    from treediff.model.formats import TreediffLM
 
     lm = TreediffLM(untrained_lm.model, untrained_lm.tokenizer, torch.device("cuda"), name="cuda")
     try:

@@ -9,7 +9,7 @@ import pytest
 
 from treediff.errors import CheckpointError
 from treediff.sample import Spec, get_model, synth
-from treediff.sample.models import EMBEDDED_MODELS, embedded_model_path, model_path
+from treediff.model.formats import EMBEDDED_MODELS, embedded_model_path, model_path
 
 STUB = 'def below_zero(operations):\n    """Return True if the running sum of operations ever drops below zero."""\n'
 

@@ -120,7 +120,7 @@ def test_certainty_term_sharpens_only_right_positions():
 
 def test_distill_end_to_end_and_trajectory_cache(tmp_path, one_thread):
     from treediff.sample import get_model, synth
-    from treediff.sample.models import load_model
+    from treediff.model.formats import load_model
 
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "mod.py").write_text(MODULE + MODULE.replace("first", "last").replace("size", "count"),

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from treediff.errors import CheckpointError, ConfigError
+from treediff.files import read_json
 from treediff.model.config import TreediffConfig
 from treediff.model.denoiser import TreediffForMaskedDiffusion
 
@@ -33,18 +34,11 @@ _DTYPE_BYTES = {
 }
 
 
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{what} {path} is unreadable or not valid JSON: {err}") from None
-
-
 def _read_config(root: Path) -> TreediffConfig:
     path = root / CONFIG_NAME
     if not path.is_file():
         raise CheckpointError(f"checkpoint {root} has no {CONFIG_NAME}")
-    raw = _read_json(path, "config")
+    raw = read_json(path, what="config", error=CheckpointError, require_object=False)
     if not isinstance(raw, dict):
         raise CheckpointError(f"config {path} must hold a JSON object, got {type(raw).__name__}")
     if raw.get("model_type") != TreediffConfig.model_type:
@@ -95,7 +89,7 @@ def _read_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
 def _weight_files(root: Path) -> tuple[list[Path], dict[str, str] | None]:
     index = root / WEIGHTS_INDEX_NAME
     if index.is_file():
-        raw = _read_json(index, "weight index")
+        raw = read_json(index, what="weight index", error=CheckpointError, require_object=False)
         weight_map = raw.get("weight_map") if isinstance(raw, dict) else None
         if not isinstance(weight_map, dict) or not weight_map:
             raise CheckpointError(f"weight index {index} has no weight_map")

@@ -4,12 +4,12 @@ Data flow: :mod:`~treediff.sample.holes` (typed holes) → :mod:`~treediff.sampl
 (generate → check → remask → fallback) → :mod:`~treediff.sample.loop` (blocks, steps, NFE) →
 :mod:`~treediff.sample.steppers` (one step: ``logits + SamplerState → StepOutput``), guarded by
 :mod:`~treediff.sample.constraints` over :mod:`~treediff.sample.grammar` (incremental prefix parser).
-Models: :mod:`~treediff.sample.models`.  See docs/sampling.md.
+Models: :mod:`~treediff.model.formats`.  See docs/sampling.md.
 """
 
 from treediff.sample.api import SynthResult, get_model, infill, make_config, repair, sample, synth
 from treediff.sample.config import CONSTRAINTS, ORDERS, SamplerConfig
-from treediff.sample.models import DiffusionLM, ExternalLM, TreediffLM, export_bundle, load_model
+from treediff.model.formats import DiffusionLM, ExternalLM, TreediffLM, export_bundle, load_model
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord
 from treediff.sample.spec import Spec, read_specs
 from treediff.sample.steppers import STEPPERS, SamplerState, Stepper, StepOutput, build_stepper

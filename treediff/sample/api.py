@@ -1,6 +1,6 @@
 """The library calls: :func:`infill`, :func:`repair`, :func:`synth`, :func:`sample`.
 
-Each takes ``model`` (a :class:`~treediff.sample.models.DiffusionLM`, a local directory, or ``None``
+Each takes ``model`` (a :class:`~treediff.model.formats.DiffusionLM`, a local directory, or ``None``
 for the embedded default model), a :class:`~treediff.sample.config.SamplerConfig` (or its fields as
 keyword arguments), and returns the code with its :class:`~treediff.sample.record.ValidityRecord`.
 
@@ -27,7 +27,7 @@ from treediff.errors import InputError
 from treediff.progress import ProgressBar
 from treediff.sample.config import SamplerConfig
 from treediff.sample.holes import Hole, HoleTemplate, find_holes
-from treediff.sample.models import DiffusionLM, load_model, model_path
+from treediff.model.formats import DiffusionLM, load_model, model_path
 from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult, ValidityRecord, check, verdict_fields
 from treediff.sample.spec import Spec, read_specs

@@ -37,7 +37,7 @@ from typing import Iterator
 from treediff.errors import InputError
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.holes import HoleTemplate, filler, find_holes, fills_parse_as
-from treediff.sample.models import DiffusionLM
+from treediff.model.formats import DiffusionLM
 from treediff.sample.record import FillResult, HoleFill, check, summed, verdict_fields
 from treediff.syntax import get_language
 from treediff.syntax.language import Layout

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from treediff.sample.models import DiffusionLM
+from treediff.model.formats import DiffusionLM
 
 __all__ = ["GrammarGuard", "grammar_for"]
 

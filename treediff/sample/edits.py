@@ -58,7 +58,7 @@ from treediff.sample.chunks import (SIBLINGS, blocks_around, definition_keyword,
 from treediff.sample.config import SamplerConfig
 from treediff.sample.constraints import grammar_for
 from treediff.sample.holes import Hole, HoleTemplate, enclosing_region, filler, find_holes, indent_at
-from treediff.sample.models import DiffusionLM
+from treediff.model.formats import DiffusionLM
 from treediff.sample.pipeline import fill_regions, fill_template, problem_span
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord, check, summed, verdict_fields
 from treediff.syntax.language import get_language

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from treediff.sample.config import SamplerConfig
-from treediff.sample.models import DiffusionLM
+from treediff.model.formats import DiffusionLM
 from treediff.sample.steppers import Guard, SamplerState, build_stepper
 
 __all__ = ["DenoiseResult", "denoise", "plan_blocks"]

@@ -31,7 +31,7 @@ from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.constraints import GrammarGuard, grammar_for
 from treediff.sample.holes import HoleTemplate, enclosing_region, filler, fills_parse_as, indent_at, starts_line
 from treediff.sample.loop import DenoiseResult, denoise
-from treediff.sample.models import DiffusionLM
+from treediff.model.formats import DiffusionLM
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord, check, verdict_fields
 from treediff.syntax.tree import SyntaxTree, parse
 

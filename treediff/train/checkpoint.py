@@ -19,10 +19,8 @@ manifest first: a missing, truncated or altered file raises
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,19 @@ from typing import Any
 import torch
 
 from treediff.errors import CheckpointError
+from treediff.model.run_dirs import (
+    CONFIG_FILE,
+    LATEST,
+    MANIFEST,
+    MODEL_DIR,
+    TRAINER_STATE,
+    latest_checkpoint,
+    list_checkpoints,
+    save_pretrained_quietly,
+    sha256_file,
+    unwrap_model,
+    verify_checkpoint,
+)
 
 __all__ = [
     "Checkpoint",
@@ -41,14 +52,6 @@ __all__ = [
     "latest_checkpoint",
     "load_model_weights",
 ]
-
-_STEP_DIR = re.compile(r"^step_(\d{8,})$")
-MANIFEST = "manifest.json"
-TRAINER_STATE = "trainer.pt"
-CONFIG_FILE = "train_config.json"
-MODEL_DIR = "model"
-LATEST = "latest"
-
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -82,20 +85,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if hasattr(model, "module") else model
 
 
 def save_checkpoint(
@@ -120,13 +111,13 @@ def save_checkpoint(
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        _save_pretrained_quietly(_unwrap(model), tmp / MODEL_DIR)
+        save_pretrained_quietly(unwrap_model(model), tmp / MODEL_DIR)
         torch.save({**trainer_state, "step": step}, tmp / TRAINER_STATE)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
         files = {}
         for path in _files(tmp):
             _fsync_file(path)
-            files[path.relative_to(tmp).as_posix()] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+            files[path.relative_to(tmp).as_posix()] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
         manifest = tmp / MANIFEST
         manifest.write_text(json.dumps({"step": step, "files": files}, indent=2, sort_keys=True), encoding="utf-8")
         _fsync_file(manifest)
@@ -148,19 +139,6 @@ def save_checkpoint(
     return final
 
 
-def _save_pretrained_quietly(model: torch.nn.Module, path: Path) -> None:
-    """``save_pretrained`` without transformers' per-save progress bar in the training log."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        model.save_pretrained(path)
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
 def _write_latest(ckpt_dir: Path, name: str) -> None:
     tmp = ckpt_dir / f".{LATEST}.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -180,43 +158,6 @@ def _prune(ckpt_dir: Path, keep_last: int, keep: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def list_checkpoints(ckpt_dir: str | Path) -> list[Path]:
-    """Checkpoint directories under ``ckpt_dir``, oldest step first (validity not checked)."""
-    ckpt_dir = Path(ckpt_dir)
-    if not ckpt_dir.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in ckpt_dir.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name))]
-    return [p for _, p in sorted(found)]
-
-
-def verify_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Check every file against ``manifest.json``; return the manifest or raise CheckpointError."""
-    path = Path(path)
-    if not path.is_dir():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        files = manifest["files"]
-        int(manifest["step"])
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {str(path)!r} has no {MANIFEST} (incomplete write)") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {str(path)!r} has a corrupt {MANIFEST}: {exc}") from None
-    for required in (TRAINER_STATE, CONFIG_FILE):
-        if required not in files:
-            raise CheckpointError(f"checkpoint {str(path)!r} lists no {required}")
-    for rel, info in files.items():
-        file = path / rel
-        if not file.is_file():
-            raise CheckpointError(f"checkpoint {str(path)!r} is missing {rel}")
-        size = file.stat().st_size
-        if size != info["size"]:
-            raise CheckpointError(f"checkpoint {str(path)!r}: {rel} has {size} bytes, expected {info['size']} (truncated?)")
-        if _sha256(file) != info["sha256"]:
-            raise CheckpointError(f"checkpoint {str(path)!r}: {rel} fails its sha256 check (corrupt)")
-    return manifest
-
-
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Verify, then read the trainer state and config of one checkpoint directory."""
     path = Path(path)
@@ -229,21 +170,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return Checkpoint(path=path, step=int(manifest["step"]), state=state, config=config)
 
 
-def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
-    """The newest checkpoint under ``ckpt_dir`` that verifies; ``None`` when there is none.
-
-    Directories are tried newest step first (the ``latest`` pointer is only a hint: a
-    crash between the rename and the pointer update leaves it one behind).
-    """
-    for path in reversed(list_checkpoints(ckpt_dir)):
-        try:
-            verify_checkpoint(path)
-        except CheckpointError:
-            continue
-        return path
-    return None
-
-
 def load_model_weights(model: torch.nn.Module, model_dir: str | Path) -> None:
     """Load ``model.safetensors`` from a save_pretrained directory into ``model`` in place.
 
@@ -252,7 +178,7 @@ def load_model_weights(model: torch.nn.Module, model_dir: str | Path) -> None:
     """
     from safetensors.torch import load_file
 
-    model = _unwrap(model)
+    model = unwrap_model(model)
     files = sorted(Path(model_dir).glob("*.safetensors"))
     if not files:
         raise CheckpointError(f"no safetensors weights in {str(model_dir)!r}")

@@ -456,7 +456,7 @@ def distill(config: DistillConfig, *, progress: bool = False,
             log: Callable[[dict[str, Any]], None] | None = None) -> DistillResult:
     """Teacher trajectories → certainty-forcing training → a student bundle in ``config.out``."""
     from treediff.sample.api import get_model
-    from treediff.sample.models import TreediffLM, resolve_device
+    from treediff.model.formats import TreediffLM, resolve_device
 
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -533,9 +533,9 @@ def _lr(step: int, config: DistillConfig) -> float:
 
 
 def _save_student(model, teacher, out: Path, config: DistillConfig, counts, before, after) -> None:
-    from treediff.train.checkpoint import _save_pretrained_quietly
+    from treediff.model.run_dirs import save_pretrained_quietly
 
-    _save_pretrained_quietly(model, out)
+    save_pretrained_quietly(model, out)
     teacher.tokenizer.save(out)
     meta = {"source": config.init or config.teacher or "embedded default model", "languages": teacher.tokenizer.languages,
             "note": "certainty-forcing distillation (treediff distill)",

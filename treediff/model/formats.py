@@ -28,6 +28,8 @@ import torch
 from torch import Tensor
 
 from treediff.errors import CheckpointError, InputError
+from treediff.files import read_json
+from treediff.model.run_dirs import CONFIG_FILE, MODEL_DIR, latest_checkpoint, save_pretrained_quietly
 
 __all__ = ["DiffusionLM", "TreediffLM", "ExternalLM", "load_model", "export_bundle", "resolve_device", "default_model_path",
            "embedded_model_path", "model_path", "EMBEDDED_MODELS"]
@@ -240,22 +242,10 @@ class ExternalLM(DiffusionLM):
 
 
 # ----------------------------------------------------------------------------- loading
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path} is unreadable or not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} does not hold a JSON object")
-    return data
-
-
 def _treediff_dirs(path: Path) -> tuple[Path, Path] | None:
     """``(weights dir, tokenizer dir)`` of a treediff bundle or training checkpoint, or None."""
-    from treediff.train.checkpoint import CONFIG_FILE, MODEL_DIR, latest_checkpoint
-
     cfg = path / "config.json"
-    if cfg.is_file() and _read_json(cfg).get("model_type") == "treediff":
+    if cfg.is_file() and read_json(cfg, error=CheckpointError).get("model_type") == "treediff":
         if not (path / "tokenizer.json").is_file():
             raise CheckpointError(f"{path}: a treediff model needs its tokenizer.json beside config.json "
                                   "(bundle it with `treediff export`)")
@@ -274,7 +264,7 @@ def _treediff_dirs(path: Path) -> tuple[Path, Path] | None:
     train_cfg = step / CONFIG_FILE
     if not train_cfg.is_file():
         raise CheckpointError(f"{step}: training checkpoint without {CONFIG_FILE}")
-    tok = (_read_json(train_cfg).get("data") or {}).get("tokenizer")
+    tok = (read_json(train_cfg, error=CheckpointError).get("data") or {}).get("tokenizer")
     if not tok:
         raise CheckpointError(f"{train_cfg}: names no data.tokenizer")
     tok_path = Path(tok)
@@ -301,7 +291,7 @@ def load_model(
     dev = resolve_device(device)
     dirs = _treediff_dirs(root)
     if dirs is not None:
-        from treediff.model import load_denoiser
+        from treediff.model.checkpoint import load_denoiser
         from treediff.tokens.tokenizer import SyntaxTokenizer
 
         weights, tok_dir = dirs
@@ -315,7 +305,7 @@ def _load_external(root: Path, device: torch.device, *, trust_remote_code: bool,
                    dtype: torch.dtype | None) -> ExternalLM:
     if not (root / "config.json").is_file():
         raise CheckpointError(f"{root}: not a model directory (no config.json)")
-    config = _read_json(root / "config.json")
+    config = read_json(root / "config.json", error=CheckpointError)
     if config.get("auto_map") and not trust_remote_code:
         raise CheckpointError(f"{root}: this model needs its own modelling code ({', '.join(config['auto_map'])}); "
                               "pass --trust-remote-code if you trust the directory")
@@ -373,7 +363,7 @@ def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *
     dirs = _treediff_dirs(src) if src.is_dir() else None
     if dirs is None:
         raise CheckpointError(f"{source}: not a treediff checkpoint or model directory")
-    from treediff.model import load_denoiser
+    from treediff.model.checkpoint import load_denoiser
     from treediff.tokens.tokenizer import SyntaxTokenizer
 
     weights, tok_dir = dirs
@@ -381,9 +371,7 @@ def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *
     tokenizer = SyntaxTokenizer.from_pretrained(tok_dir)
     dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)
-    from treediff.train.checkpoint import _save_pretrained_quietly
-
-    _save_pretrained_quietly(model, dest)
+    save_pretrained_quietly(model, dest)
     tokenizer.save(dest)
     meta = {"source": str(weights), "languages": tokenizer.languages, "note": note or ""}
     (dest / "treediff_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

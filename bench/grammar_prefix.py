@@ -19,7 +19,7 @@ import time
 import tokenize
 from pathlib import Path
 
-from treediff.sample.grammar import PrefixGrammar
+from treediff.syntax.prefix_grammar import PrefixGrammar
 
 DEFAULT_FILES = ("textwrap.py", "bisect.py", "heapq.py", "colorsys.py")
 

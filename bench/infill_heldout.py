@@ -79,7 +79,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from treediff.sample import SamplerConfig, get_model, infill
-    from treediff.sample.holes import find_holes
+    from treediff.syntax.holes import find_holes
     from treediff.sample.pipeline import fill_template
 
     lm = get_model(args.model, device="cpu")

@@ -57,7 +57,7 @@ KINDS = (*SINGLE, "two_slips")
 
 
 def _distance(a: str, b: str) -> int:
-    from treediff.sample.edits import _edit_size
+    from treediff.repairs import edit_size as _edit_size
 
     return _edit_size(a, b)
 
@@ -221,7 +221,7 @@ def corpus_cases(language: str, files: int, seed: int):
 
 
 def run(lm, items, *, label, language="python", **settings):
-    from treediff.sample import repair
+    from treediff import repair
 
     rows = []
     t0 = time.perf_counter()

@@ -1,120 +1,161 @@
-"""Sampling commands: synth, infill, repair, sample (one library call each)."""
+"""Sampling commands: synth, infill, repair, sample (one library call each).
+
+The options every sampling command shares are declared once, in :data:`_FLAGS`: each flag's CLI
+name, the field of :class:`~treediff.cli_support.RunOptions` or
+:class:`~treediff.sample.config.SamplerConfig` it sets, and its typer option.  :func:`_sampling_command`
+adds them to a command and hands it one :class:`~treediff.cli_support.RunOptions`.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
 import typer
 
 from treediff_cli.app import app
 
-_MODEL = typer.Option(None, "--model", "-m", help="Model directory (treediff bundle, training run/checkpoint, or a "
-                                                  "local transformers masked-diffusion LM), or an embedded model: "
-                                                  "default (used when none is given) | parallel (its distilled student, "
-                                                  "for --block 0 --threshold 0.9).")
-_DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda")
-_STEPS = typer.Option(None, "--steps", help="Denoising steps in all (default: one token per step).")
-_BLOCK = typer.Option(32, "--block", help="Semi-autoregressive block length in tokens (0 = one block).")
-_THRESHOLD = typer.Option(None, "--threshold", help="Confidence-threshold parallel decoding, e.g. 0.9.")
-_ORDER = typer.Option("low_confidence", "--order", help="random | low_confidence | margin | entropy")
-_SEED = typer.Option(0, "--seed")
-_CONSTRAINT = typer.Option("full", "--constraint", help="none | grammar | remask | full")
-_ROUNDS = typer.Option(3, "--rounds", help="Compiler-remasking rounds K.")
-_TEMP = typer.Option(0.0, "--temperature", help="0 = greedy.")
-_TOP_P = typer.Option(1.0, "--top-p")
-_REPORT = typer.Option(None, "--report", help="Validity report: out.html | out.md | out.json")
-_JSON = typer.Option(False, "--json", help="One JSON object per sample.")
-_TRUST = typer.Option(False, "--trust-remote-code", help="Run an external model's own modelling code.")
-_THREADS = typer.Option(0, "--threads", help="torch CPU threads (0 = torch default).")
+_MODEL_HELP = ("Model directory (treediff bundle, training run/checkpoint, or a local transformers masked-diffusion "
+               "LM), or an embedded model: default (used when none is given) | parallel (its distilled student, "
+               "for --block 0 --threshold 0.9).")
+
+#: CLI parameter -> (where it goes: "run" = RunOptions, "sampler" = SamplerConfig; the field; its type; the option).
+#: The one place a flag is mapped to a field (``--block`` -> ``block_size``, ``--rounds`` -> ``max_rounds``, ...).
+_FLAGS: dict[str, tuple[str, str, Any, Any]] = {
+    "model": ("run", "model", Optional[str], typer.Option(None, "--model", "-m", help=_MODEL_HELP)),
+    "device": ("sampler", "device", str, typer.Option("auto", "--device", help="auto | cpu | cuda")),
+    "steps": ("sampler", "steps", Optional[int],
+              typer.Option(None, "--steps", help="Denoising steps in all (default: one token per step).")),
+    "block": ("sampler", "block_size", int,
+              typer.Option(32, "--block", help="Semi-autoregressive block length in tokens (0 = one block).")),
+    "threshold": ("sampler", "threshold", Optional[float],
+                  typer.Option(None, "--threshold", help="Confidence-threshold parallel decoding, e.g. 0.9.")),
+    "order": ("sampler", "order", str,
+              typer.Option("low_confidence", "--order", help="random | low_confidence | margin | entropy")),
+    "seed": ("sampler", "seed", int, typer.Option(0, "--seed")),
+    "constraint": ("sampler", "constraint", str,
+                   typer.Option("full", "--constraint", help="none | grammar | remask | full")),
+    "rounds": ("sampler", "max_rounds", int, typer.Option(3, "--rounds", help="Compiler-remasking rounds K.")),
+    "temperature": ("sampler", "temperature", float, typer.Option(0.0, "--temperature", help="0 = greedy.")),
+    "top_p": ("sampler", "top_p", float, typer.Option(1.0, "--top-p")),
+    "report": ("run", "report", Optional[Path],
+               typer.Option(None, "--report", help="Validity report: out.html | out.md | out.json")),
+    "as_json": ("run", "as_json", bool, typer.Option(False, "--json", help="One JSON object per sample.")),
+    "trust_remote_code": ("run", "trust_remote_code", bool,
+                          typer.Option(False, "--trust-remote-code", help="Run an external model's own modelling code.")),
+    "threads": ("run", "threads", int, typer.Option(0, "--threads", help="torch CPU threads (0 = torch default).")),
+    # taken only by the commands that name them
+    "max_new_tokens": ("sampler", "max_new_tokens", Optional[int],
+                       typer.Option(None, "--max-new-tokens", help="Tokens generated per sample (default 128).")),
+    "edits": ("sampler", "edit_attempts", int,
+              typer.Option(6, "--edits", min=0, max=16,
+                           help="Point edits (insert or replace one unit at the parser's failure point) tried "
+                                "before whole statements are remasked; 0 = statements only.")),
+}
+_SHARED = [name for name in _FLAGS if name not in ("max_new_tokens", "edits")]
 _LANG = typer.Option(None, "--lang", "-l", help="Language; detected from the extension by default.")
 
 
-def _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p, **more):
-    return {"device": device, "steps": steps, "block_size": block, "threshold": threshold, "order": order,
-            "seed": seed, "constraint": constraint, "max_rounds": rounds, "temperature": temperature, "top_p": top_p,
-            **{k: v for k, v in more.items() if v is not None}}
+def _run_options(flags: dict[str, Any]):
+    """The :class:`~treediff.cli_support.RunOptions` of the parsed flags (a ``None`` sampler flag keeps the
+    :class:`~treediff.sample.config.SamplerConfig` default)."""
+    from treediff.cli_support import RunOptions
+    from treediff.sample.config import SamplerConfig
+
+    run, sampler = {}, {}
+    for name, value in flags.items():
+        where, key, _, _ = _FLAGS[name]
+        if where == "run":
+            run[key] = value
+        elif value is not None:
+            sampler[key] = value
+    return RunOptions(sampler=SamplerConfig.from_dict(sampler), **run)
+
+
+def _sampling_command(*extra: str) -> Callable:
+    """Give a command the shared sampling flags (and the ``extra`` ones of :data:`_FLAGS`) after its own
+    parameters, and call it with ``options=RunOptions(...)`` in their place."""
+    names = _SHARED + list(extra)
+
+    def wrap(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        own = [p for p in sig.parameters.values() if p.name != "options"]
+        added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=_FLAGS[n][3], annotation=_FLAGS[n][2])
+                 for n in names]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> None:
+            flags = {n: kwargs.pop(n) for n in names}
+            return fn(options=_run_options(flags), **kwargs)
+
+        command.__signature__ = sig.replace(parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+                                            + added)
+        command.__annotations__ = {**fn.__annotations__, **{n: _FLAGS[n][2] for n in names}}
+        command.__annotations__.pop("options", None)
+        return command
+
+    return wrap
 
 
 @app.command()
+@_sampling_command("max_new_tokens")
 def synth(
     spec: str = typer.Argument(..., help="Task text, a stub file (.py), code with <|hole|>, or a .jsonl of specs."),
     n: int = typer.Option(1, "--n", help="Samples per spec."),
     signature: Optional[str] = typer.Option(None, "--signature", help="Target signature for a text spec, e.g. 'add(a, b)'."),
     lang: str = typer.Option("python", "--lang", "-l"),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Tokens generated per sample (default 128)."),
-    model: Optional[str] = _MODEL, device: str = _DEVICE, steps: Optional[int] = _STEPS, block: int = _BLOCK,
-    threshold: Optional[float] = _THRESHOLD, order: str = _ORDER, seed: int = _SEED, constraint: str = _CONSTRAINT,
-    rounds: int = _ROUNDS, temperature: float = _TEMP, top_p: float = _TOP_P, report: Optional[Path] = _REPORT,
-    as_json: bool = _JSON, trust_remote_code: bool = _TRUST, threads: int = _THREADS,
+    *, options,
 ) -> None:
     """Synthesise programs from specifications, each with its validity record."""
-    from treediff.sample.cli_support import run_synth
+    from treediff.cli_support import run_synth
 
-    settings = _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p,
-                         max_new_tokens=max_new_tokens)
-    raise typer.Exit(run_synth(spec, model=model, n=n, signature=signature, language=lang, as_json=as_json,
-                               report=report, settings=settings, trust_remote_code=trust_remote_code, threads=threads))
+    raise typer.Exit(run_synth(spec, options, n=n, signature=signature, language=lang))
 
 
 @app.command()
+@_sampling_command()
 def infill(
     file: Path = typer.Argument(..., help="Code with <|hole|>, <|hole:expression|>, ... markers."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Node selector, e.g. 'body of f' (repeatable)."),
     lang: Optional[str] = _LANG,
-    model: Optional[str] = _MODEL, device: str = _DEVICE, steps: Optional[int] = _STEPS, block: int = _BLOCK,
-    threshold: Optional[float] = _THRESHOLD, order: str = _ORDER, seed: int = _SEED, constraint: str = _CONSTRAINT,
-    rounds: int = _ROUNDS, temperature: float = _TEMP, top_p: float = _TOP_P, report: Optional[Path] = _REPORT,
-    as_json: bool = _JSON, trust_remote_code: bool = _TRUST, threads: int = _THREADS,
+    *, options,
 ) -> None:
     """Fill the typed holes of FILE (constrained infilling)."""
-    from treediff.sample.cli_support import run_infill
+    from treediff.cli_support import run_infill
 
-    settings = _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p)
-    raise typer.Exit(run_infill(str(file), model=model, language=lang, select=select, as_json=as_json, report=report,
-                                settings=settings, trust_remote_code=trust_remote_code, threads=threads))
+    raise typer.Exit(run_infill(str(file), options, language=lang, select=select))
 
 
 @app.command()
+@_sampling_command("edits")
 def repair(
     file: Path = typer.Argument(..., help="Source file with syntax errors."),
     lang: Optional[str] = _LANG,
-    model: Optional[str] = _MODEL, device: str = _DEVICE, steps: Optional[int] = _STEPS, block: int = _BLOCK,
-    threshold: Optional[float] = _THRESHOLD, order: str = _ORDER, seed: int = _SEED, constraint: str = _CONSTRAINT,
-    rounds: int = _ROUNDS, temperature: float = _TEMP, top_p: float = _TOP_P, report: Optional[Path] = _REPORT,
-    as_json: bool = _JSON, trust_remote_code: bool = _TRUST, threads: int = _THREADS,
-    edits: int = typer.Option(6, "--edits", min=0, max=16,
-                              help="Point edits (insert or replace one unit at the parser's failure point) tried "
-                                   "before whole statements are remasked; 0 = statements only."),
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff of FILE and the repair, not the code."),
+    *, options,
 ) -> None:
     """Repair FILE with the smallest edit that works: point edits at the parser's failure point, then each
     invalid region's enclosing statement remasked and denoised again."""
-    from treediff.sample.cli_support import run_repair
+    from treediff.cli_support import run_repair
 
-    settings = _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p)
-    settings["edit_attempts"] = edits
-    raise typer.Exit(run_repair(str(file), model=model, language=lang, as_json=as_json, report=report,
-                                settings=settings, trust_remote_code=trust_remote_code, threads=threads, diff=diff))
+    raise typer.Exit(run_repair(str(file), options, language=lang, diff=diff))
 
 
 @app.command()
+@_sampling_command()
 def sample(
     prompt: str = typer.Option("", "--prompt", help="Text before the generated tokens (default: none)."),
     n: int = typer.Option(1, "--n"),
     length: int = typer.Option(64, "--length", help="Generated tokens per sample."),
     lang: str = typer.Option("python", "--lang", "-l"),
-    model: Optional[str] = _MODEL, device: str = _DEVICE, steps: Optional[int] = _STEPS, block: int = _BLOCK,
-    threshold: Optional[float] = _THRESHOLD, order: str = _ORDER, seed: int = _SEED, constraint: str = _CONSTRAINT,
-    rounds: int = _ROUNDS, temperature: float = _TEMP, top_p: float = _TOP_P, report: Optional[Path] = _REPORT,
-    as_json: bool = _JSON, trust_remote_code: bool = _TRUST, threads: int = _THREADS,
+    *, options,
 ) -> None:
     """Raw unconditional or prompted generation (research)."""
-    from treediff.sample.cli_support import run_sample
+    from treediff.cli_support import run_sample
 
-    settings = _settings(device, steps, block, threshold, order, seed, constraint, rounds, temperature, top_p)
-    raise typer.Exit(run_sample(prompt, model=model, language=lang, n=n, length=length, as_json=as_json,
-                                report=report, settings=settings, trust_remote_code=trust_remote_code, threads=threads))
+    raise typer.Exit(run_sample(prompt, options, language=lang, n=n, length=length))
 
 
 @app.command()

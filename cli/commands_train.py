@@ -61,8 +61,8 @@ def distill(
     """Certainty-forcing self-distillation: a student that threshold decoding can run in parallel."""
     import json
 
-    from treediff.train.distill import distill as run_distill
-    from treediff.train.distill import load_distill_config
+    from treediff.distill.certainty import distill as run_distill
+    from treediff.distill.certainty import load_distill_config
 
     sets = list(overrides or [])
     sets += [f"teacher={teacher}"] if teacher is not None else []

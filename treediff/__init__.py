@@ -44,6 +44,10 @@ _SAMPLING = ("infill", "repair", "synth", "sample")
 def __getattr__(name: str):
     # The sampling calls need torch; resolving them on first use keeps `import treediff`
     # (and every syntax-only CLI command) free of the torch import.
+    if name == "repair":
+        from treediff.repairs import repair
+
+        return repair
     if name in _SAMPLING:
         import treediff.sample as _sample
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from treediff.sample import infill
-from treediff.sample.chunks import _reindented, blocks_around, shift
+from treediff.syntax.layout import blocks_around, reindented, shift
 from treediff.validity import check
 
 
@@ -24,7 +24,7 @@ def test_shift_round_trips_and_positions_follow():
     moved = shift(text, "    ", remove=False)
     assert shift(moved, "    ", remove=True) == text
     for pos in range(len(text)):
-        assert moved[_reindented(text, pos, "    ")] == text[pos] or text[pos] == "\n"
+        assert moved[reindented(text, pos, "    ")] == text[pos] or text[pos] == "\n"
 
 
 def test_holes_of_a_long_class_are_filled_in_their_methods(untrained_lm):
@@ -46,7 +46,7 @@ def test_holes_of_a_long_class_are_filled_in_their_methods(untrained_lm):
 
 
 def test_a_brace_block_goes_inside_every_header_that_holds_it():
-    from treediff.sample.chunks import surround
+    from treediff.syntax.layout import surround
 
     code = ("class A extends B {\n  static async f (opts,\n    more) {\n    if (x) {\n      g(1)\n    } else {\n"
             "      h(2)\n    }\n  }\n}\n")
@@ -64,7 +64,7 @@ def test_a_brace_block_goes_inside_every_header_that_holds_it():
 
 
 def test_a_try_block_keeps_its_catch_clause():
-    from treediff.sample.chunks import surround
+    from treediff.syntax.layout import surround
 
     code = ("function f () {\n  try {\n    a()\n    b()\n  } catch (e) {\n    c(e)\n    return 1\n  }\n"
             "  return 2\n}\n")
@@ -77,7 +77,7 @@ def test_a_try_block_keeps_its_catch_clause():
 
 
 def test_a_python_block_goes_under_its_definition_header():
-    from treediff.sample.chunks import surround
+    from treediff.syntax.layout import surround
 
     lines = ("class A:\n    @property\n    def f(self,\n          y):  # doc: x\n        for i in y:\n"
              "            return i\n").splitlines(keepends=True)
@@ -87,7 +87,7 @@ def test_a_python_block_goes_under_its_definition_header():
 
 
 def test_comment_lines_are_blank_to_the_block_search():
-    from treediff.sample.chunks import without_comments
+    from treediff.syntax.layout import without_comments
 
     lines = "  /**\n   * doc\n   */\n  f() // x\n".splitlines(keepends=True)
     assert without_comments(lines, "javascript") == ["\n", "\n", "\n", "  f() // x\n"]

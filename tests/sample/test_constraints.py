@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from treediff.sample.constraints import GrammarGuard, grammar_for
-from treediff.sample.holes import enclosing_region
+from treediff.syntax.holes import enclosing_region
 from treediff.syntax.tree import parse
 
 
@@ -35,7 +35,7 @@ def test_frontier_commit_skips_candidates_that_break_the_prefix(untrained_lm):
     pos = int(np.flatnonzero(masked)[0])
     assert guard(0, pos, [_one(lm, ")"), _one(lm, "]"), _one(lm, "1")], ids, masked)
     assert lm.text_of(ids[: pos + 1]) == "x = 1 +1"
-    assert guard.num_checks >= 3
+    assert guard.stats.num_checks >= 3
 
 
 def test_provisional_run_is_rechosen_from_its_stored_candidates(untrained_lm):
@@ -50,7 +50,7 @@ def test_provisional_run_is_rechosen_from_its_stored_candidates(untrained_lm):
     assert guard(0, int(gap), [_one(lm, "1")], ids, masked)
     assert not masked.any()
     assert lm.text_of(ids) == "x = (1)"
-    assert guard.num_rechosen == 1 and guard.num_rejected_runs == 0 and guard.num_remasked == 0
+    assert guard.stats.num_rechosen == 1 and guard.stats.num_rejected_runs == 0 and guard.stats.num_remasked == 0
 
 
 def test_provisional_run_with_no_fitting_candidate_is_remasked(untrained_lm):
@@ -64,7 +64,7 @@ def test_provisional_run_with_no_fitting_candidate_is_remasked(untrained_lm):
     text = lm.text_of(ids[: int(second)])
     assert text == "x = (1)"
     assert masked[second] and ids[second] == lm.mask_id  # the rest of the run is decoded again
-    assert guard.num_rejected_runs == 1
+    assert guard.stats.num_rejected_runs == 1
     assert guard.sessions[0].viable(lm.text_of(ids[: int(second)]))
 
 
@@ -83,7 +83,7 @@ def test_commits_keep_every_decoded_prefix_viable(untrained_lm):
             gaps = np.flatnonzero(masked)
             stop = int(gaps[0]) if gaps.size else len(ids)
             assert guard.sessions[0].viable(lm.text_of(ids[:stop])), (trial, lm.text_of(ids[:stop]))
-        runs += guard.num_rechosen_runs
+        runs += guard.stats.num_rechosen_runs
     assert runs > 0  # out-of-order commits were re-checked when their gaps closed
 
 

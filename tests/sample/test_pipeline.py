@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from treediff.errors import CheckpointError, ConfigError, InputError, LanguageNotFound
-from treediff.sample import SamplerConfig, Spec, infill, load_model, repair, sample, synth
-from treediff.sample.holes import fill_parses_as
+from treediff import repair
+from treediff.sample import SamplerConfig, Spec, infill, load_model, sample, synth
+from treediff.syntax.holes import fill_parses_as
 from treediff.validity import check
 
 STUB = 'def add(a, b):\n    """Return the sum of a and b."""\n'
@@ -58,20 +59,19 @@ def test_infill_holes_parse_as_their_category(untrained_lm):
 def test_a_fill_of_the_wrong_category_is_redone_then_filled(untrained_lm):
     """Valid code, but the expression hole holds a comment only: a round decodes the hole again, whole;
     without rounds, the hole gets its category's filler (counted as fallback)."""
-    from treediff.sample.pipeline import _Counters, _repair
-    from treediff.sample.holes import find_holes
+    from treediff.sample.remask import remask
+    from treediff.syntax.holes import find_holes
 
     template = find_holes("x = (<|hole:expression|>)\n", "python")
     code, spans = template.fill(["  # nothing\n"])
     assert check(code, "python").ok
     holes, gen = template.holes, torch.Generator().manual_seed(0)
-    out, out_spans, rounds, verdict, n_fallback, _ = _repair(untrained_lm, "python", code, list(spans), holes,
-                                                             SamplerConfig(max_rounds=0), gen, _Counters())
+    done = remask(untrained_lm, "python", code, list(spans), holes, SamplerConfig(max_rounds=0), gen)
+    out, out_spans, rounds, verdict, n_fallback = done.code, done.spans, done.rounds, done.verdict, done.num_fallback
     assert verdict.ok and rounds == 0 and n_fallback == 1
     assert fill_parses_as("python", out, out_spans[0], "expression")
-    counters = _Counters()
-    out, out_spans, rounds, verdict, n_fallback, _ = _repair(untrained_lm, "python", code, list(spans), holes,
-                                                             SamplerConfig(max_rounds=2), gen, counters)
+    done = remask(untrained_lm, "python", code, list(spans), holes, SamplerConfig(max_rounds=2), gen)
+    out, out_spans, rounds, verdict, counters = done.code, done.spans, done.rounds, done.verdict, done.counts
     assert verdict.ok and rounds >= 1 and counters.nfe > 0
     assert fill_parses_as("python", out, out_spans[0], "expression")
 
@@ -192,7 +192,7 @@ def test_config_round_trip():
 
 
 def test_block_check_remasks_broken_statements_of_the_decoded_prefix(untrained_lm):
-    from treediff.sample.pipeline import _block_check
+    from treediff.sample.segments import block_check
 
     lm = untrained_lm
     good, bad, tail = lm.encode("x = 1\n", "python"), lm.encode("y = )\n", "python"), lm.encode("z = 2\n", "python")
@@ -201,7 +201,7 @@ def test_block_check_remasks_broken_statements_of_the_decoded_prefix(untrained_l
     masked[0, -3:] = True
     editable = torch.ones_like(masked)
     editable[0, :2] = False
-    check = _block_check(lm, "python", editable, 2, ids.shape[1])
+    check = block_check(lm, "python", editable, 2, ids.shape[1])
     redo = check(0, ids, masked)
     assert redo is not None
     hit = redo[0].nonzero().flatten().tolist()
@@ -210,7 +210,7 @@ def test_block_check_remasks_broken_statements_of_the_decoded_prefix(untrained_l
     clean = torch.tensor([lm.prefix_ids("python") + good + tail + [lm.mask_id] * 3])
     m2 = torch.zeros_like(clean, dtype=torch.bool)
     m2[0, -3:] = True
-    assert _block_check(lm, "python", torch.ones_like(m2), 2, clean.shape[1])(0, clean, m2) is None
+    assert block_check(lm, "python", torch.ones_like(m2), 2, clean.shape[1])(0, clean, m2) is None
 
 
 def test_long_requests_are_capped_with_a_warning(untrained_lm):

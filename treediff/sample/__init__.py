@@ -1,13 +1,13 @@
 """Sampling: grammar-constrained, compiler-remasking diffusion decoding; infilling, repair, synthesis.
 
-Data flow: :mod:`~treediff.sample.holes` (typed holes) → :mod:`~treediff.sample.pipeline`
+Data flow: :mod:`~treediff.syntax.holes` (typed holes) → :mod:`~treediff.sample.pipeline`
 (generate → check → remask → fallback) → :mod:`~treediff.sample.loop` (blocks, steps, NFE) →
 :mod:`~treediff.sample.steppers` (one step: ``logits + SamplerState → StepOutput``), guarded by
-:mod:`~treediff.sample.constraints` over :mod:`~treediff.sample.grammar` (incremental prefix parser).
+:mod:`~treediff.sample.constraints` over :mod:`~treediff.syntax.prefix_grammar` (incremental prefix parser).
 Models: :mod:`~treediff.model.formats`.  See docs/sampling.md.
 """
 
-from treediff.sample.api import SynthResult, get_model, infill, make_config, repair, sample, synth
+from treediff.sample.api import SynthResult, get_model, infill, make_config, sample, synth
 from treediff.sample.config import CONSTRAINTS, ORDERS, SamplerConfig
 from treediff.model.formats import DiffusionLM, ExternalLM, TreediffLM, export_bundle, load_model
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord
@@ -37,7 +37,6 @@ __all__ = [
     "load_model",
     "make_config",
     "read_specs",
-    "repair",
     "sample",
     "synth",
 ]

@@ -1,4 +1,4 @@
-"""The library calls: :func:`infill`, :func:`repair`, :func:`synth`, :func:`sample`.
+"""The sampling calls: :func:`infill`, :func:`synth`, :func:`sample` (:func:`treediff.repair` is in :mod:`treediff.repairs`).
 
 Each takes ``model`` (a :class:`~treediff.model.formats.DiffusionLM`, a local directory, or ``None``
 for the embedded default model), a :class:`~treediff.sample.config.SamplerConfig` (or its fields as
@@ -26,14 +26,14 @@ from typing import Any, Iterable, Sequence
 from treediff.errors import InputError
 from treediff.progress import ProgressBar
 from treediff.sample.config import SamplerConfig
-from treediff.sample.holes import Hole, HoleTemplate, find_holes
+from treediff.syntax.holes import Hole, HoleTemplate, find_holes
 from treediff.model.formats import DiffusionLM, load_model, model_path
 from treediff.sample.pipeline import fill_template
-from treediff.sample.record import FillResult, ValidityRecord, check, verdict_fields
+from treediff.sample.record import FillResult
 from treediff.sample.spec import Spec, read_specs
-from treediff.syntax.language import detect_language, get_language
+from treediff.syntax.language import get_language, resolve_language
 
-__all__ = ["infill", "repair", "synth", "sample", "SynthResult", "get_model", "make_config"]
+__all__ = ["infill", "synth", "sample", "SynthResult", "get_model", "make_config", "synth_template"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -56,14 +56,6 @@ def make_config(config: SamplerConfig | None = None, **settings: Any) -> Sampler
     return SamplerConfig.from_dict({**base.to_dict(), **settings}) if settings else base
 
 
-def _language(language: str | None, path: str | os.PathLike[str] | None) -> str:
-    if language is not None:
-        return get_language(language).name
-    if path is not None:
-        return detect_language(path).name
-    raise InputError("give a language (language='python') or a path to detect it from")
-
-
 def infill(
     code: str | bytes,
     language: str | None = None,
@@ -80,47 +72,16 @@ def infill(
     Returns the whole program, its validity record, and one :class:`~treediff.sample.record.HoleFill`
     per hole (its text, span, and whether it parses as its declared category in context).
     """
-    lang = _language(language, path)
+    lang = resolve_language(language, path).name
     cfg = make_config(config, **settings)
     template = find_holes(code, lang, spans=spans, select=select)
     lm = get_model(model, device=cfg.device)
-    from treediff.sample.chunks import fill_long, fits
+    from treediff.sample.long import fill_long, fits
 
     need = sum(cfg.hole_tokens.get(h.category, 16) for h in template.holes)
     if not fits(lm, template.source.decode("utf-8", "replace"), lang, extra=need):
         return fill_long(lm, template, cfg)  # longer than the model: each hole with the block of lines around it
     return fill_template(lm, template, cfg)[0]
-
-
-def repair(
-    code: str | bytes,
-    language: str | None = None,
-    *,
-    model: DiffusionLM | str | os.PathLike[str] | None = None,
-    path: str | os.PathLike[str] | None = None,
-    config: SamplerConfig | None = None,
-    **settings: Any,
-) -> FillResult:
-    """Repair invalid code with the smallest edit that works: point edits at the parser's failure point
-    first (an insertion, or one unit replaced), then each problem's enclosing statement remasked and
-    denoised again (:mod:`treediff.sample.edits`).
-
-    Valid code comes back unchanged (``rounds == 0``, no holes).  The holes of the result are the
-    regions of the code that changed (category ``"edit"``).
-    """
-    lang = _language(language, path)
-    cfg = make_config(config, **settings)
-    text = code.decode("utf-8") if isinstance(code, bytes) else code
-    if not text.strip():
-        raise InputError("nothing to repair: the code is empty")
-    verdict = check(text, lang)
-    if verdict.ok:
-        record = ValidityRecord(**verdict_fields(verdict), rounds=0, fallback=False, nfe=0,
-                                seconds=verdict.seconds, constraint=cfg.constraint)
-        return FillResult(code=text, record=record, verdict=verdict)
-    from treediff.sample.edits import repair_code
-
-    return repair_code(get_model(model, device=cfg.device), text, lang, cfg, verdict=verdict)
 
 
 @dataclass(frozen=True)
@@ -171,7 +132,7 @@ def synth(
         specs = list(spec)
     else:
         specs = list(read_specs(spec, signature=signature, language=language))
-    templates = [(s, _synth_template(s, cfg)) for s in specs]  # all specs are checked before any work
+    templates = [(s, synth_template(s, cfg)) for s in specs]  # all specs are checked before any work
     lm = get_model(model, device=cfg.device)
     out: list[SynthResult] = []
     bar = ProgressBar(len(templates), "synth", progress)
@@ -183,7 +144,8 @@ def synth(
     return out
 
 
-def _synth_template(spec: Spec, cfg: SamplerConfig) -> tuple[HoleTemplate, list[int] | None]:
+def synth_template(spec: Spec, cfg: SamplerConfig) -> tuple[HoleTemplate, list[int] | None]:
+    """The template :func:`synth` fills for ``spec`` and its holes' lengths (``None``: the categories' defaults)."""
     template = find_holes(spec.template_code(), spec.language)
     if spec.kind == "holes":
         return template, None

@@ -1,6 +1,6 @@
 """The grammar constraint at commit time: a :data:`~treediff.sample.steppers.Guard` over prefix sessions.
 
-What it guarantees (given the language's incremental grammar, :mod:`treediff.sample.grammar`):
+What it guarantees (given the language's incremental grammar, :mod:`treediff.syntax.prefix_grammar`):
 
 * **Frontier commits are checked.**  The *frontier* of a row is its first masked position.  A token
   is committed there only if the text up to the next masked position (the decoded prefix, the new
@@ -34,18 +34,37 @@ function, which the compiler front end catches).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from treediff.model.formats import DiffusionLM
 
-__all__ = ["GrammarGuard", "grammar_for"]
+__all__ = ["GrammarGuard", "GuardStats", "grammar_for"]
+
+
+@dataclass(frozen=True)
+class GuardStats:
+    """What a :class:`GrammarGuard` did in one run: prefix checks ``num_checks``; positions left empty
+    (``num_dropped``) or given the grammar's closing token (``num_forced``), also per row; provisional tokens
+    ``num_remasked``; ``num_rechosen`` tokens and ``num_rechosen_runs`` runs re-chosen from stored candidates
+    when their gap closed; ``num_rejected_runs`` runs (partly) remasked because no stored candidate fitted."""
+
+    num_checks: int = 0
+    num_dropped: int = 0
+    num_forced: int = 0
+    num_remasked: int = 0
+    num_rechosen: int = 0
+    num_rechosen_runs: int = 0
+    num_rejected_runs: int = 0
+    forced_per_row: tuple[int, ...] = ()
+    dropped_per_row: tuple[int, ...] = ()
 
 
 def grammar_for(language) -> Any:
     """The language's incremental prefix grammar, or ``None`` when its data has no ``[constraint]`` table."""
-    from treediff.sample.grammar import PrefixGrammar
+    from treediff.syntax.prefix_grammar import PrefixGrammar
 
     return PrefixGrammar.for_language(language)
 
@@ -65,20 +84,22 @@ class GrammarGuard:
         self.sessions = [grammar.session() for _ in range(num_rows)]
         self.start = start
         self.end = end
-        self.num_checks = 0
-        self.num_dropped = 0
-        self.num_forced = 0
-        self.forced = np.zeros(num_rows, dtype=np.int64)  # per row
-        self.dropped = np.zeros(num_rows, dtype=np.int64)  # per row
-        self.num_remasked = 0
-        self.num_rechosen = 0  # provisional tokens replaced by a stored alternative when their gap closed
-        self.num_rechosen_runs = 0
-        self.num_rejected_runs = 0  # provisional runs (partly) remasked because no stored candidate fitted
+        # this run's counts, read through `stats` (a frozen GuardStats)
+        self._tally = dict.fromkeys(("num_checks", "num_dropped", "num_forced", "num_remasked", "num_rechosen",
+                                     "num_rechosen_runs", "num_rejected_runs"), 0)
+        self._forced = np.zeros(num_rows, dtype=np.int64)  # per row
+        self._dropped = np.zeros(num_rows, dtype=np.int64)  # per row
         self._alternatives: list[dict[int, list]] = [{} for _ in range(num_rows)]  # provisional candidates
         # editable positions from each content position to the end, per row (the layout never changes)
         self._room = np.cumsum(self.editable[:, start:end][:, ::-1], axis=1)[:, ::-1]
         self._open_ends: dict[int, bool] = {}
         self._tok_text: dict[int, str] = {}
+
+    @property
+    def stats(self) -> GuardStats:
+        """This run's counts so far, as a frozen :class:`GuardStats`."""
+        return GuardStats(**self._tally, forced_per_row=tuple(int(x) for x in self._forced),
+                          dropped_per_row=tuple(int(x) for x in self._dropped))
 
     def _text(self, token: int) -> str:
         t = self._tok_text.get(token)
@@ -111,7 +132,7 @@ class GrammarGuard:
             # closed in the positions left (the closing text's token count from the grammar) ...
             for c in candidates:
                 text = head + self._text(c) + tail
-                self.num_checks += 1
+                self._tally["num_checks"] += 1
                 if check(text) and (nxt == hi or self._need(session, text) <= left):
                     ids[pos], masked[pos] = c, False
                     return True
@@ -121,25 +142,25 @@ class GrammarGuard:
                 toks = self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
                 if toks and len(toks) <= left + 1 and check(head + self._text(toks[0]) + tail):
                     ids[pos], masked[pos] = toks[0], False
-                    self.num_forced += 1
-                    self.forced[row] += 1
+                    self._tally["num_forced"] += 1
+                    self._forced[row] += 1
                     return True
         for c in candidates:
-            self.num_checks += 1
+            self._tally["num_checks"] += 1
             if check(head + self._text(c) + tail):
                 ids[pos], masked[pos] = c, False
                 return True
         run = pos + 1 < nxt and (not self.close_early or bool(self.editable[row, pos + 1:nxt].any()))
         if run:  # the provisional run after the gap is what fails: commit here, re-choose the run
             for c in candidates:
-                self.num_checks += 1
+                self._tally["num_checks"] += 1
                 if session.viable(head + self._text(c)):
                     ids[pos], masked[pos] = c, False
                     self._rechoose(row, ids, masked, pos + 1, nxt, head + self._text(c), last=nxt == hi)
                     return True
         ids[pos], masked[pos] = self.lm.end_id, False
-        self.num_dropped += 1
-        self.dropped[row] += 1
+        self._tally["num_dropped"] += 1
+        self._dropped[row] += 1
         if run and not session.viable(head + tail):
             self._rechoose(row, ids, masked, pos + 1, nxt, head, last=nxt == hi)
         return False
@@ -162,7 +183,7 @@ class GrammarGuard:
                 return None
             q += 1
         if q == pos + 1:  # the hole's last position: empty when the program goes on without it, else as usual
-            self.num_checks += 1
+            self._tally["num_checks"] += 1
             if check(head + tail):
                 ids[pos], masked[pos] = self.lm.end_id, False
                 return True
@@ -179,7 +200,7 @@ class GrammarGuard:
         suffix = session.closing_suffix(head)
 
         def closes_by(text: str, strictly: bool) -> bool:  # the grammar's closing text does not grow (shrinks)
-            self.num_checks += 1
+            self._tally["num_checks"] += 1
             grown = session.closing_suffix(text)
             if grown is None:
                 return False
@@ -198,8 +219,8 @@ class GrammarGuard:
         toks = self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
         if toks and self._as_code(session, head + self._text(toks[0]), fixed):
             ids[pos], masked[pos] = toks[0], False
-            self.num_forced += 1
-            self.forced[row] += 1
+            self._tally["num_forced"] += 1
+            self._forced[row] += 1
             return True
         # nothing closes yet: the model's best candidate that heads for a close (it opens no comment, string or
         # bracket; the closing text gets shorter), so the next position may close
@@ -213,7 +234,7 @@ class GrammarGuard:
     def _as_code(self, session, text: str, after: str = "") -> bool:
         """``text + after`` is viable, with ``after`` lexed as code: NUL is no code in any language, so if
         ``text + NUL`` is viable too, ``text`` left a comment or string open that would swallow ``after``."""
-        self.num_checks += 2
+        self._tally["num_checks"] += 2
         return session.viable(text + after) and not session.viable(text + "\0")
 
     def _open_end(self, ids: np.ndarray, masked: np.ndarray, lo: int, hi: int) -> bool:
@@ -244,7 +265,7 @@ class GrammarGuard:
         joined text must also be a complete program, else the whole run is remasked."""
         session = self.sessions[row]
         alternatives = self._alternatives[row]
-        self.num_rechosen_runs += 1
+        self._tally["num_rechosen_runs"] += 1
         lo, hi = self.start, self.end
         open_end = self._open_ends.get(row)
         if open_end is None:  # only fixed text follows the last editable position: it never changes
@@ -257,21 +278,21 @@ class GrammarGuard:
             room = int(after[q - lo]) - 1  # positions after q that may still change
             closing = open_end and self.horizon and room < self.horizon
             for c in options[:4] if closing else options:  # a closing check costs about a millisecond
-                self.num_checks += 1
+                self._tally["num_checks"] += 1
                 joined = text + self._text(c)
                 if session.viable(joined) and (not closing or self._need(session, joined) <= room):
                     if c != ids[q]:
-                        self.num_rechosen += 1
+                        self._tally["num_rechosen"] += 1
                     ids[q] = c
                     text = joined
                     break
             else:  # nothing fits here: the rest is decoded again (from the run's start if fixed text fails)
-                self.num_rejected_runs += 1
+                self._tally["num_rejected_runs"] += 1
                 self._remask(row, ids, masked, q if self.editable[row, q] else a, b)
                 return
-        self.num_checks += 1
+        self._tally["num_checks"] += 1
         if last and not session.complete(text):
-            self.num_rejected_runs += 1
+            self._tally["num_rejected_runs"] += 1
             self._remask(row, ids, masked, a, b)
 
     def _remask(self, row: int, ids: np.ndarray, masked: np.ndarray, a: int, b: int) -> None:
@@ -280,4 +301,4 @@ class GrammarGuard:
             self._alternatives[row].pop(int(q), None)
         ids[sel] = self.lm.mask_id
         masked[sel] = True
-        self.num_remasked += int(sel.size)
+        self._tally["num_remasked"] += int(sel.size)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Iterator
 
 from treediff.errors import InputError
-from treediff.sample.holes import HOLE_PATTERN
+from treediff.syntax.holes import HOLE_PATTERN
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse, read_source
 

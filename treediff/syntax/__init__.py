@@ -8,6 +8,7 @@ from treediff.syntax.language import (
     get_language,
     list_languages,
     load_language,
+    resolve_language,
 )
 from treediff.syntax.tree import Edit, Node, Point, SyntaxTree, parse, read_source, walk
 
@@ -19,6 +20,7 @@ __all__ = [
     "get_language",
     "list_languages",
     "load_language",
+    "resolve_language",
     "Edit",
     "Node",
     "Point",

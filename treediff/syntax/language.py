@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import tree_sitter as ts
 
-from treediff.errors import GrammarError, LanguageNotFound
+from treediff.errors import GrammarError, InputError, LanguageNotFound
 from treediff.registry import normalize_name
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "get_language",
     "list_languages",
     "detect_language",
+    "resolve_language",
 ]
 
 #: Node categories every grammar file must define (possibly as an empty list).
@@ -50,7 +51,7 @@ _REQUIRED_TOP = ("name", "extensions", "grammar", "categories", "fillers", "hole
 @dataclass(frozen=True)
 class Layout:
     """How blocks look in the text, from a grammar file's ``[layout]`` table: what the block-of-lines search
-    (:mod:`treediff.sample.chunks`) needs to cut a program into pieces the model can take.
+    (:mod:`treediff.syntax.layout`) needs to cut a program into pieces the model can take.
 
     >>> get_language("python").layout
     Layout(line_comment='#', block_open=':', block_close='', decorator='@')
@@ -384,3 +385,18 @@ def detect_language(path: str | os.PathLike[str]) -> Language:
         f"cannot detect the language of {str(path)!r} (extension {suffix or 'none'!r}); "
         f"pass --lang, or use one of: {known}"
     )
+
+
+def resolve_language(language: str | Language | None = None, path: str | os.PathLike[str] | None = None, *,
+                     missing: str = "give a language (language='python') or a path to detect it from") -> Language:
+    """The language named by ``language``, else the one of ``path``'s extension; ``InputError(missing)`` with
+    neither.  The one place that reads "the language from the argument, or from the path".
+
+    >>> resolve_language(None, "a.rs").name, resolve_language("py", "a.rs").name
+    ('rust', 'python')
+    """
+    if language is not None:
+        return get_language(language)
+    if path is not None:
+        return detect_language(path)
+    raise InputError(missing)

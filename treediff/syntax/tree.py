@@ -18,7 +18,7 @@ from typing import Iterator, NamedTuple
 import tree_sitter as ts
 
 from treediff.errors import InputError
-from treediff.syntax.language import Language, detect_language, get_language
+from treediff.syntax.language import Language, resolve_language
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -453,11 +453,6 @@ def parse(
         data = decode_source(bytes(source), name=str(path or "<bytes>"), max_bytes=max_bytes)
     else:
         raise InputError(f"cannot parse a {type(source).__name__}; pass bytes, str or a Path")
-    if language is None:
-        if path is None:
-            raise InputError("no language given and no path to detect it from")
-        lang = detect_language(path)
-    else:
-        lang = get_language(language)
+    lang = resolve_language(language, path, missing="no language given and no path to detect it from")
     ts_tree = cached_parser(lang).parse(data)
     return SyntaxTree(ts_tree, data, lang, None if path is None else str(path))

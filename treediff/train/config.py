@@ -36,12 +36,15 @@ __all__ = [
     "LogSection",
     "load_config",
     "apply_overrides",
+    "read_toml",
+    "ConfigSection",
+    "bounded_field",
 ]
 
 
-def _spec(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+def bounded_field(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
           lt: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
-    """A dataclass field with range / choice constraints checked by :meth:`_Section._validate`."""
+    """A dataclass field with range / choice constraints checked by :meth:`ConfigSection._validate`."""
     meta = {"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata=meta)
@@ -52,7 +55,7 @@ def _type_name(tp: Any) -> str:
     return {bool: "bool", int: "int", float: "float", str: "str", dict: "table"}.get(tp, str(tp))
 
 
-class _Section:
+class ConfigSection:
     """Shared validation and dict round-trip for the config sections."""
 
     SECTION: ClassVar[str] = ""
@@ -89,7 +92,7 @@ class _Section:
                     raise ConfigError(f"{key} must be {word} {bound}; got {value!r}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], prefix: str = "") -> "_Section":
+    def from_dict(cls, data: dict[str, Any], prefix: str = "") -> "ConfigSection":
         if not isinstance(data, dict):
             raise ConfigError(f"{prefix or cls.SECTION or 'config'} must be a table, got {type(data).__name__}")
         hints = cls._hints()
@@ -109,7 +112,7 @@ class _Section:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            out[f.name] = value.to_dict() if isinstance(value, _Section) else (dict(value) if isinstance(value, dict) else value)
+            out[f.name] = value.to_dict() if isinstance(value, ConfigSection) else (dict(value) if isinstance(value, dict) else value)
         return out
 
 
@@ -126,7 +129,7 @@ def _check_type(key: str, value: Any, tp: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class ModelSection(_Section):
+class ModelSection(ConfigSection):
     """Which denoiser to build: a :meth:`TreediffConfig.from_preset` name plus field overrides.
 
     ``vocab_size`` and the special ids always come from the tokenizer, never from here.
@@ -134,11 +137,11 @@ class ModelSection(_Section):
 
     SECTION: ClassVar[str] = "model"
     preset: str = "tiny"
-    overrides: dict = _spec({})
+    overrides: dict = bounded_field({})
 
 
 @dataclass(frozen=True)
-class DataSection(_Section):
+class DataSection(ConfigSection):
     """The corpus, its tokenizer and how batches are cut.
 
     ``batch_size`` is the micro-batch per process; one optimizer step sees
@@ -149,38 +152,38 @@ class DataSection(_Section):
     corpus: str = "examples/corpus/python"
     tokenizer: str = "examples/tokenizer"
     cache_dir: str = ""
-    seq_len: int = _spec(256, ge=8, le=1 << 20)
-    batch_size: int = _spec(8, ge=1)
-    num_workers: int = _spec(0, ge=0, le=64)
-    val_fraction: float = _spec(0.1, ge=0.0, lt=1.0)
+    seq_len: int = bounded_field(256, ge=8, le=1 << 20)
+    batch_size: int = bounded_field(8, ge=1)
+    num_workers: int = bounded_field(0, ge=0, le=64)
+    val_fraction: float = bounded_field(0.1, ge=0.0, lt=1.0)
 
 
 @dataclass(frozen=True)
-class NoiseSection(_Section):
+class NoiseSection(ConfigSection):
     """The masker, by registry name, plus its options (passed to ``build_masker``)."""
 
     SECTION: ClassVar[str] = "noise"
     masker: str = "ast_span"
-    options: dict = _spec({})
-    warmup_steps: int = _spec(0, ge=0)
-    u_init: float = _spec(1e-3, gt=0.0, le=1.0)
+    options: dict = bounded_field({})
+    warmup_steps: int = bounded_field(0, ge=0)
+    u_init: float = bounded_field(1e-3, gt=0.0, le=1.0)
 
 
 @dataclass(frozen=True)
-class OptimSection(_Section):
+class OptimSection(ConfigSection):
     """AdamW with a linear-warmup cosine schedule from ``lr`` down to ``min_lr``."""
 
     SECTION: ClassVar[str] = "optim"
-    lr: float = _spec(3e-4, gt=0.0, le=1.0)
-    min_lr: float = _spec(3e-5, ge=0.0, le=1.0)
-    weight_decay: float = _spec(0.1, ge=0.0, le=1.0)
-    beta1: float = _spec(0.9, ge=0.0, lt=1.0)
-    beta2: float = _spec(0.95, ge=0.0, lt=1.0)
-    eps: float = _spec(1e-8, gt=0.0, le=1.0)
-    grad_clip: float = _spec(1.0, ge=0.0)  # 0 disables clipping
-    grad_accum: int = _spec(1, ge=1)
-    warmup_steps: int = _spec(10, ge=0)
-    max_steps: int = _spec(100, ge=1)
+    lr: float = bounded_field(3e-4, gt=0.0, le=1.0)
+    min_lr: float = bounded_field(3e-5, ge=0.0, le=1.0)
+    weight_decay: float = bounded_field(0.1, ge=0.0, le=1.0)
+    beta1: float = bounded_field(0.9, ge=0.0, lt=1.0)
+    beta2: float = bounded_field(0.95, ge=0.0, lt=1.0)
+    eps: float = bounded_field(1e-8, gt=0.0, le=1.0)
+    grad_clip: float = bounded_field(1.0, ge=0.0)  # 0 disables clipping
+    grad_accum: int = bounded_field(1, ge=1)
+    warmup_steps: int = bounded_field(10, ge=0)
+    max_steps: int = bounded_field(100, ge=1)
 
     def _validate(self) -> None:
         super()._validate()
@@ -189,29 +192,29 @@ class OptimSection(_Section):
 
 
 @dataclass(frozen=True)
-class CheckpointSection(_Section):
+class CheckpointSection(ConfigSection):
     """Where and how often checkpoints go; ``every = 0`` writes only the final one."""
 
     SECTION: ClassVar[str] = "checkpoint"
     dir: str = "runs/tiny/checkpoints"
-    every: int = _spec(50, ge=0)
-    keep_last: int = _spec(3, ge=1)
+    every: int = bounded_field(50, ge=0)
+    keep_last: int = bounded_field(3, ge=1)
 
 
 @dataclass(frozen=True)
-class LogSection(_Section):
+class LogSection(ConfigSection):
     """Logging and validation cadence.  ``jsonl``/``tensorboard`` paths default under ``out_dir``."""
 
     SECTION: ClassVar[str] = "log"
-    every: int = _spec(10, ge=1)
-    val_every: int = _spec(50, ge=0)  # 0: validate only at the start and the end
-    val_batches: int = _spec(4, ge=1)
+    every: int = bounded_field(10, ge=1)
+    val_every: int = bounded_field(50, ge=0)  # 0: validate only at the start and the end
+    val_batches: int = bounded_field(4, ge=1)
     tensorboard: bool = True
     progress: bool = True
 
 
 @dataclass(frozen=True)
-class TrainConfig(_Section):
+class TrainConfig(ConfigSection):
     """The whole run.  ``device = "auto"`` picks CUDA when available.
 
     ``precision = "auto"`` is bf16 autocast on CUDA and fp32 on CPU (autocast is never used on CPU).
@@ -220,10 +223,10 @@ class TrainConfig(_Section):
     """
 
     SECTION: ClassVar[str] = ""
-    seed: int = _spec(0, ge=0, lt=2**63)
-    device: str = _spec("auto", choices=("auto", "cpu", "cuda"))
-    precision: str = _spec("auto", choices=("auto", "fp32", "bf16"))
-    threads: int = _spec(0, ge=0, le=1024)  # torch intra-op threads on CPU; 0 keeps torch's default
+    seed: int = bounded_field(0, ge=0, lt=2**63)
+    device: str = bounded_field("auto", choices=("auto", "cpu", "cuda"))
+    precision: str = bounded_field("auto", choices=("auto", "fp32", "bf16"))
+    threads: int = bounded_field(0, ge=0, le=1024)  # torch intra-op threads on CPU; 0 keeps torch's default
     out_dir: str = "runs/tiny"
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
@@ -253,7 +256,7 @@ def load_config(path: str | Path) -> TrainConfig:
     return TrainConfig.from_dict(read_toml(path))
 
 
-_S = typing.TypeVar("_S", bound="_Section")
+_S = typing.TypeVar("_S", bound="ConfigSection")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -296,7 +299,7 @@ def _coerce(key: str, raw: str, tp: Any) -> Any:
 
 def apply_overrides(config: "_S", overrides: list[str] | tuple[str, ...]) -> "_S":
     """Return a new config (a :class:`TrainConfig` or any other top-level section, such as
-    :class:`~treediff.train.distill.DistillConfig`) with each ``"section.key=value"`` applied (types
+    :class:`~treediff.distill.DistillConfig`) with each ``"section.key=value"`` applied (types
     coerced from the fields).
 
     Keys inside the free-form tables ``model.overrides`` and ``noise.options`` are accepted

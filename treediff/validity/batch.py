@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from treediff.errors import InputError, LanguageNotFound
 from treediff.samples import iter_jsonl_samples
-from treediff.syntax.language import detect_language, get_language
+from treediff.syntax.language import get_language, resolve_language
 from treediff.syntax.tree import DEFAULT_MAX_BYTES, read_source
 from treediff.validity.check import Problem, ValidityResult, check
 
@@ -107,7 +107,7 @@ def _file_tasks(path: Path, language: str | None, *, explicit: bool) -> Iterator
         yield from _jsonl_tasks(path, language)
         return
     try:
-        lang = get_language(language).name if language else detect_language(path).name
+        lang = resolve_language(language or None, path).name
     except LanguageNotFound as exc:
         if explicit:
             yield "record", _error_record(str(exc), path=str(path))

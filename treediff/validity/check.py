@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from treediff.errors import InputError
-from treediff.syntax.language import Language, detect_language, get_language
+from treediff.syntax.language import Language, resolve_language
 from treediff.syntax.tree import SyntaxTree, cached_parser, decode_source
 from treediff.validity.compilers import CompileOutcome, CompilerSpec, compiler_spec, run_compiler
 from treediff.validity.positions import LineIndex
@@ -165,12 +165,7 @@ def check(
     (True, ['nowhere.h: No such file or directory'])
     """
     start = time.perf_counter()
-    if language is None:
-        if path is None:
-            raise InputError("check() needs a language or a path to detect it from")
-        lang = detect_language(path)
-    else:
-        lang = get_language(language)
+    lang = resolve_language(language, path, missing="check() needs a language or a path to detect it from")
     if isinstance(code, str):
         data = code.encode("utf-8", "surrogatepass")
     elif isinstance(code, (bytes, bytearray, memoryview)):

@@ -13,14 +13,38 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from dataclasses import dataclass, field
+
 from treediff.errors import InputError
-from treediff.sample.api import get_model, infill, make_config, repair, sample, synth
+from treediff.repairs import repair
+from treediff.sample.api import get_model, infill, sample, synth
+from treediff.sample.config import SamplerConfig
 from treediff.sample.record import FillResult, check
-from treediff.syntax.language import detect_language
+from treediff.syntax.language import resolve_language
 from treediff.syntax.tree import read_source
 from treediff.validity import write_report
 
-__all__ = ["run_synth", "run_infill", "run_repair", "run_sample", "load_for_cli"]
+__all__ = ["RunOptions", "run_synth", "run_infill", "run_repair", "run_sample", "load_for_cli"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What every sampling command takes besides its input, declared once: the ``model`` (``None``: the
+    embedded default), how to decode (``sampler``, a :class:`~treediff.sample.config.SamplerConfig`),
+    ``trust_remote_code``, torch CPU ``threads`` (0 = torch's default), and the output: ``as_json`` (one
+    JSON object per program) and ``report`` (a validity report path).  The CLI maps its flags to these
+    fields in one table (``cli/commands_sample.py``).
+
+    >>> RunOptions(sampler=SamplerConfig(block_size=0)).sampler.block_size
+    0
+    """
+
+    model: str | None = None
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    trust_remote_code: bool = False
+    threads: int = 0
+    as_json: bool = False
+    report: str | os.PathLike[str] | None = None
 
 
 def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int):
@@ -69,12 +93,16 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
     return 0 if ok == len(rows) else 1
 
 
-def run_synth(spec: str, *, model=None, n: int = 1, signature: str | None = None, language: str = "python",
-              as_json: bool = False, report=None, out=None, settings: dict[str, Any] | None = None,
-              trust_remote_code: bool = False, threads: int = 0, progress: bool = True) -> int:
-    cfg = make_config(**(settings or {}))
-    lm = load_for_cli(model, cfg.device, trust_remote_code, threads)
-    results = synth(spec, model=lm, n=n, signature=signature, language=language, config=cfg, progress=progress)
+def _load(options: RunOptions):
+    return load_for_cli(options.model, options.sampler.device, options.trust_remote_code, options.threads)
+
+
+def run_synth(spec: str, options: RunOptions = RunOptions(), *, n: int = 1, signature: str | None = None,
+              language: str = "python", out=None, progress: bool = True) -> int:
+    lm = _load(options)
+    results = synth(spec, model=lm, n=n, signature=signature, language=language, config=options.sampler,
+                    progress=progress)
+    as_json, report = options.as_json, options.report
     out = out or sys.stdout
     rows = []
     for s in results:
@@ -93,7 +121,7 @@ def _read_code(file: str | os.PathLike[str], language: str | None) -> tuple[str,
     if not path.is_file():
         raise InputError(f"{file}: no such file")
     data = read_source(path)
-    lang = language or detect_language(path).name
+    lang = language or resolve_language(None, path).name
     return data.decode("utf-8"), lang
 
 
@@ -106,27 +134,24 @@ def _emit_fill(result: FillResult, name: str, language: str, as_json: bool, repo
     return _finish([_record_row(name, language, result)], report)
 
 
-def run_infill(file: str, *, model=None, language: str | None = None, select: Sequence[str] | None = None,
-               as_json: bool = False, report=None, settings: dict[str, Any] | None = None,
-               trust_remote_code: bool = False, threads: int = 0) -> int:
+def run_infill(file: str, options: RunOptions = RunOptions(), *, language: str | None = None,
+               select: Sequence[str] | None = None) -> int:
     code, lang = _read_code(file, language)
-    cfg = make_config(**(settings or {}))
-    from treediff.sample.holes import find_holes
+    from treediff.syntax.holes import find_holes
 
     find_holes(code, lang, select=list(select) if select else None)  # bad holes fail before the model loads
-    lm = load_for_cli(model, cfg.device, trust_remote_code, threads)
-    result = infill(code, lang, model=lm, select=list(select) if select else None, config=cfg)
-    return _emit_fill(result, str(file), lang, as_json, report)
+    lm = _load(options)
+    result = infill(code, lang, model=lm, select=list(select) if select else None, config=options.sampler)
+    return _emit_fill(result, str(file), lang, options.as_json, options.report)
 
 
-def run_repair(file: str, *, model=None, language: str | None = None, as_json: bool = False, report=None,
-               settings: dict[str, Any] | None = None, trust_remote_code: bool = False, threads: int = 0,
+def run_repair(file: str, options: RunOptions = RunOptions(), *, language: str | None = None,
                diff: bool = False) -> int:
     """``diff``: print a unified diff of the input and the repaired code instead of the code."""
     code, lang = _read_code(file, language)
-    cfg = make_config(**(settings or {}))
-    lm = load_for_cli(model, cfg.device, trust_remote_code, threads)
-    result = repair(code, lang, model=lm, config=cfg)
+    lm = _load(options)
+    result = repair(code, lang, model=lm, config=options.sampler)
+    as_json, report = options.as_json, options.report
     if diff and not as_json:
         import difflib
 
@@ -138,12 +163,11 @@ def run_repair(file: str, *, model=None, language: str | None = None, as_json: b
     return _emit_fill(result, str(file), lang, as_json, report)
 
 
-def run_sample(prompt: str = "", *, model=None, language: str = "python", n: int = 1, length: int | None = None,
-               as_json: bool = False, report=None, settings: dict[str, Any] | None = None,
-               trust_remote_code: bool = False, threads: int = 0) -> int:
-    cfg = make_config(**(settings or {}))
-    lm = load_for_cli(model, cfg.device, trust_remote_code, threads)
-    results = sample(prompt, language, model=lm, n=n, length=length, config=cfg)
+def run_sample(prompt: str = "", options: RunOptions = RunOptions(), *, language: str = "python", n: int = 1,
+               length: int | None = None) -> int:
+    lm = _load(options)
+    results = sample(prompt, language, model=lm, n=n, length=length, config=options.sampler)
+    as_json, report = options.as_json, options.report
     out = sys.stdout
     rows = []
     for i, r in enumerate(results):

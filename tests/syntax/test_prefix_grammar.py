@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from treediff.errors import GrammarError
-from treediff.sample.grammar import ConstraintSpec, PrefixGrammar
+from treediff.syntax.grammar_tables import ConstraintSpec
+from treediff.syntax.prefix_grammar import PrefixGrammar
 from treediff.syntax import get_language
 
 REPO = Path(__file__).resolve().parents[2]

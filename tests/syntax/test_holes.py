@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from treediff.errors import InputError, NotFound
-from treediff.sample.holes import (
+from treediff.syntax.holes import (
     HOLE_PATTERN,
     Hole,
     HoleTemplate,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from treediff.errors import ConfigError, InputError
-from treediff.train.distill import (
+from treediff.distill.certainty import (
     DistillConfig,
     Trajectory,
     certainty_forcing_loss,

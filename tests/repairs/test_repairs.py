@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from treediff.sample import repair
-from treediff.sample.edits import _changes, _edit_size, _whole_lines, edit_sites, failure_point
+from treediff import repair
+from treediff.repairs import changes, edit_size, edit_sites, failure_point
+from treediff.repairs.statements import whole_lines
 from treediff.validity import check
 
 
@@ -55,7 +56,7 @@ def test_one_slip_is_fixed_in_place_with_the_default_model(broken):
     r = repair(broken, "python")
     assert r.record.ok and check(r.code, "python").ok and not r.record.fallback
     assert r.record.extra["edits"] == 1
-    assert _edit_size(broken, r.code) <= 4, r.code  # the user's code is kept, not rewritten
+    assert edit_size(broken, r.code) <= 4, r.code  # the user's code is kept, not rewritten
     assert r.record.nfe <= 3 * 8  # a few point edits of a few tokens each
 
 
@@ -78,22 +79,22 @@ def test_edit_attempts_zero_is_the_statement_pass(untrained_lm):
 
 def test_statement_regions_are_whole_lines_with_their_block():
     data = b"def f(a)::\n    x = 1\n\n    return x\n\ny = 2\n"
-    a, b = _whole_lines(data, 8, 10)
+    a, b = whole_lines(data, 8, 10)
     assert data[a:b] == b"def f(a)::\n    x = 1\n\n    return x"
     data = b"def f():\n    y = (x +\n    return y\n"
-    a, b = _whole_lines(data, 17, 22)
+    a, b = whole_lines(data, 17, 22)
     assert data[a:b] == b"y = (x +"  # indentation kept outside, the next statement untouched
     data = b"if (x) {\n  y();\n}\nz();\n"
-    a, b = _whole_lines(data, 7, 8)
+    a, b = whole_lines(data, 7, 8)
     assert data[a:b] == b"if (x) {\n  y();\n}"  # a closing bracket at the header's depth comes along
 
 
 def test_changes_are_the_diff():
-    holes, changed = _changes("x = foo(1, 2))\n", "x = foo(1, 2)\n")
+    holes, changed = changes("x = foo(1, 2))\n", "x = foo(1, 2)\n")
     assert changed == 1 and len(holes) == 1 and holes[0].text == ""
-    holes, changed = _changes("if x\n", "if x:\n")
+    holes, changed = changes("if x\n", "if x:\n")
     assert changed == 0 and holes[0].text == ":" and holes[0].span == (4, 5)
-    assert _changes("same\n", "same\n") == ((), 0)
+    assert changes("same\n", "same\n") == ((), 0)
 
 
 def _long_module(broken_index: int, n: int = 40) -> tuple[str, str]:
@@ -156,23 +157,23 @@ def test_repairs_do_not_depend_on_what_ran_before(untrained_lm):
 
 
 def test_parser_inserts_are_the_missing_tokens():
-    from treediff.sample.edits import parser_inserts
+    from treediff.repairs import parser_inserts
 
     assert parser_inserts("int f(void) { return g(1; }\n", "c") == [(24, ")")]
     assert parser_inserts("x = 1\n", "python") == []
 
 
 def test_without_a_grammar_progress_needs_the_problem_to_move():
-    from treediff.sample.edits import _progress
+    from treediff.repairs import made_progress
 
     bad = "function f(a) {\n  return g(a\n}\nlet y = [1\n"
-    assert not _progress(bad, bad.replace("return", "return  "), 17, 23, "javascript", None)  # still at line 2
+    assert not made_progress(bad, bad.replace("return", "return  "), 17, 23, "javascript", None)  # still at line 2
     fixed = bad.replace("g(a\n", "g(a)\n")
-    assert _progress(bad, fixed, 29, 29, "javascript", None)  # now the problem is at line 4
+    assert made_progress(bad, fixed, 29, 29, "javascript", None)  # now the problem is at line 4
 
 
 def test_a_brace_header_is_not_replaced_without_its_block():
-    from treediff.sample.edits import statement_regions
+    from treediff.repairs import statement_regions
 
     code = "function f(a) {\n  if (g(a) {\n    return 1\n  }\n  return 2\n}\n"
     (a, b), = statement_regions(code, "javascript", check(code, "javascript"))
@@ -223,7 +224,7 @@ def test_a_slip_in_a_signature_over_several_lines_of_a_long_method(untrained_lm)
     ("f(a);\n", "f(a));\n"),                                                                  # a stray `)` before `;`
 ])
 def test_layout_edits_put_back_what_the_indentation_says(good, bad):
-    from treediff.sample.edits import layout_edits
+    from treediff.repairs import layout_edits
 
     edits = layout_edits(bad, "javascript", check(bad, "javascript"))
     assert any(bad[:a] + t + bad[b:] == good for a, b, t in edits), edits
@@ -324,7 +325,7 @@ def test_references_the_model_makes_up_are_no_outside_code(untrained_lm):
 
 def test_a_deleted_separator_is_put_back_from_the_files_own_statistics(untrained_lm):
     """`return [x 23]`: the token the file writes between the same leaves in the same kind of node."""
-    from treediff.sample.edits import token_inserts
+    from treediff.repairs import token_inserts
 
     good, _ = _long_js(40, 0)
     bad = good.replace("return [x, 23]", "return [x 23]")
@@ -350,16 +351,17 @@ def test_a_guessed_token_that_leaves_the_code_invalid_is_not_kept():
     """Without an incremental grammar, a token insert counts only when the program is then valid: one that
     merely moves the check's first problem is often wrong, and wrong guesses pile up."""
     from treediff.sample.config import SamplerConfig
-    from treediff.sample.edits import _model_free, token_inserts
+    from treediff.repairs.model_free import model_free_results
+    from treediff.repairs import token_inserts
 
     code = "f(x, y);\ng(a b);\nh(c d);\n"  # two slips: the first one's fix leaves the code invalid
     v = check(code, "javascript")
     fixed = "f(x, y);\ng(a, b);\nh(c d);\n"
     assert any(code[:p] + t + code[p:] == fixed for p, t in token_inserts(code, "javascript", v))
-    found = _model_free(code, "javascript", v, None, SamplerConfig(), 0.0)
+    found = model_free_results(code, "javascript", v, None, SamplerConfig(), 0.0)
     assert all(f[0] == 0 and f[3].record.ok for f in found)
     one = "f(x, y);\ng(a b);\n"
-    found = _model_free(one, "javascript", check(one, "javascript"), None, SamplerConfig(), 0.0)
+    found = model_free_results(one, "javascript", check(one, "javascript"), None, SamplerConfig(), 0.0)
     assert "f(x, y);\ng(a, b);\n" in [f[3].code for f in found]
 
 
@@ -367,9 +369,9 @@ def test_point_edits_that_leave_an_invalid_program_are_undone(untrained_lm, monk
     """When the point edits end invalid, the statement pass alone runs again on the user's code."""
     from dataclasses import replace as dc_replace
 
-    import treediff.sample.edits as edits
+    import treediff.repairs.driver as driver
 
-    real = edits._repair_whole
+    real = driver.repair_whole
 
     def spoiled(always):
         def whole(lm, code, language, config, verdict, **kw):  # the point edits' chain ends invalid
@@ -382,11 +384,11 @@ def test_point_edits_that_leave_an_invalid_program_are_undone(untrained_lm, monk
         return whole
 
     code = "def f(x):\n    return [x, 2\n"
-    monkeypatch.setattr(edits, "_repair_whole", spoiled(always=False))
+    monkeypatch.setattr(driver, "repair_whole", spoiled(always=False))
     r = repair(code, "python", model=untrained_lm, seed=0)
     assert r.record.ok and check(r.code, "python").ok and r.record.extra["point_edits_undone"]
     assert r.record.nfe > 7 and r.record.rounds >= 1  # both passes counted
-    monkeypatch.setattr(edits, "_repair_whole", spoiled(always=True))  # the second pass fails too
+    monkeypatch.setattr(driver, "repair_whole", spoiled(always=True))  # the second pass fails too
     r = repair(code, "python", model=untrained_lm, seed=0)
     assert not r.record.ok and "point_edits_undone" not in r.record.extra  # the first result, as it was
 
@@ -394,7 +396,7 @@ def test_point_edits_that_leave_an_invalid_program_are_undone(untrained_lm, monk
 def test_a_word_two_words_ran_into_is_split_by_the_missing_token():
     """`superexplanation)`: a deleted `(` between two words the file uses; and the blanks a deleted token
     leaves choose among the tokens that fit (none for `.`, two for `=`)."""
-    from treediff.sample.edits import token_inserts
+    from treediff.repairs import token_inserts
 
     code = "function f (explanation) {\n  super(explanation)\n  g(explanation)\n  superexplanation)\n}\n"
     fixed = code.replace("superexplanation)", "super(explanation)")

@@ -1,4 +1,4 @@
-r"""Blocks of lines that stand alone: how code longer than the model is repaired and infilled.
+r"""Blocks of lines that stand alone: the geometry by which code longer than a model is repaired and infilled.
 
 A model takes a bounded number of positions (640 for the embedded one), and real files are longer.
 Syntax is local, though: a slip or a hole inside one method needs that method, not the whole module.
@@ -8,8 +8,8 @@ statement around it.  A caller takes the largest one that fits the model and is 
 own once its common indentation is taken off (:func:`shift`), works on it, puts the indentation
 back and splices it in.  A method of a long class is handled as a function of its own.
 
-:func:`fill_long` is :func:`~treediff.sample.pipeline.fill_template` for templates too long for
-the model: each hole's block (holes in one block are filled together), checked whole afterwards.
+:func:`~treediff.sample.long.fill_long` fills templates too long for the model with it, and
+:mod:`treediff.repair.long` repairs long files with it.  Nothing here needs a model.
 
 What a block needs around it to be a program comes from the language's ``[layout]`` data
 (:func:`surround`): in an indentation layout (Python) a block of a definition goes under that
@@ -30,32 +30,19 @@ header lines of every block that holds it, with their closing lines after it.
 from __future__ import annotations
 
 import bisect
-import time
-from dataclasses import replace
 from typing import Iterator
 
-from treediff.errors import InputError
-from treediff.sample.config import MAX_TOKENS, SamplerConfig
-from treediff.sample.holes import HoleTemplate, filler, find_holes, fills_parse_as
-from treediff.model.formats import DiffusionLM
-from treediff.sample.record import FillResult, HoleFill, check, summed, verdict_fields
-from treediff.syntax import get_language
-from treediff.syntax.language import Layout
+from treediff.syntax.holes import filler
+from treediff.syntax.language import Layout, get_language
 
-__all__ = ["blocks_around", "surround", "statement_rest", "without_comments", "shift", "fits", "indentation",
-           "line_starts", "line_index", "definition_keyword", "fill_long", "SIBLINGS"]
+__all__ = ["blocks_around", "surround", "statement_rest", "without_comments", "shift", "indentation",
+           "line_starts", "line_index", "definition_keyword", "reindented", "is_word", "SIBLINGS"]
 
 _CLOSERS = ")]}"  # what a closing-bracket line starts with, in every layout
 
-ROOM = 16  # tokens a repair adds at most on top of what it replaces (the statement pass's slack)
-
-
-def fits(lm: DiffusionLM, code: str, language: str, extra: int = ROOM) -> bool:
-    """Whether ``code`` plus ``extra`` tokens fits the model (and ``MAX_TOKENS``)."""
-    room = min(lm.max_length, MAX_TOKENS) - extra - len(lm.prefix_ids(language)) - len(lm.suffix_ids())
-    if len(code.split()) > room:  # each blank-separated piece is a token at least: too long, without encoding
-        return False
-    return len(lm.encode(code, language)) <= room
+def is_word(ch: str) -> bool:
+    """Whether ``ch`` may stand in an identifier (a letter, a digit or ``_``)."""
+    return ch.isalnum() or ch == "_"
 
 
 def line_starts(lines: list[str]) -> list[int]:
@@ -285,7 +272,7 @@ def shift(text: str, indent: str, *, remove: bool) -> str:
     return "".join(out)
 
 
-def _reindented(text: str, pos: int, indent: str) -> int:
+def reindented(text: str, pos: int, indent: str) -> int:
     """Where character ``pos`` of ``text`` lands once ``indent`` is put on every non-blank line."""
     if not indent:
         return pos
@@ -297,103 +284,3 @@ def _reindented(text: str, pos: int, indent: str) -> int:
         out += len(ln) + (len(indent) if ln.strip() else 0)
         start += len(ln)
     return out
-
-
-def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) -> FillResult:
-    """Fill the holes of a template too long for the model, one block of lines at a time: per hole, the
-    largest block around it that fits the model (with the holes' default lengths) and, its holes filled by
-    their category's filler, stands alone once dedented or inside what :func:`surround` puts around it;
-    the holes inside one block are filled together.
-    The program is checked whole at the end and every hole's category in context.  An ``InputError``
-    when a hole lies in no block that fits."""
-    from treediff.sample.pipeline import fill_template
-
-    t0 = time.perf_counter()
-    language = template.language.name
-    src = template.source.decode("utf-8", "replace")
-    data = template.source
-    holes = [(len(data[:h.start].decode("utf-8", "replace")), len(data[:h.end].decode("utf-8", "replace")), h)
-             for h in template.holes]
-    lines = src.splitlines(keepends=True) or [""]
-    starts = line_starts(lines)
-
-    def line_of(pos: int) -> int:
-        return line_index(starts, pos)
-
-    bare = without_comments(lines, language)  # comment lines blank: their indentation means nothing
-    shape = list(bare)  # the lines as blocks_around sees them: a hole is code (a hole on a blank line counts)
-    for a, _, _ in reversed(holes):
-        k = line_of(a)
-        shape[k] = shape[k][: a - starts[k]] + "X" + shape[k][a - starts[k]:]
-
-    layout = get_language(language).layout
-    groups: list[tuple[int, int, str, list[int], str, str, str]] = []  # (start, end, indent, holes inside,
-    # marked text, head, foot)
-    for hi, (a, b, h) in enumerate(holes):
-        if any(hi in g[3] for g in groups):
-            continue
-        best = None
-        for top, end, base in blocks_around(shape, line_of(a), layout=layout):
-            lo, up = starts[top], starts[end]
-            inside = [k for k, (x, y, _) in enumerate(holes) if lo <= x and y <= up]
-            if any((x < lo < y) or (x < up < y) for x, y, _ in holes) or hi not in inside:
-                continue
-            marked, fixed, last = [], [], lo
-            for k in inside:
-                x, y, hk = holes[k]
-                marked += [src[last:x], f"<|hole:{hk.category}|>"]
-                fixed += [src[last:x], filler(language, hk.category, indent=indentation(lines[line_of(x)]))]
-                last = y
-            marked.append(src[last:up])
-            fixed.append(src[last:up])
-            need = sum(config.hole_tokens.get(holes[k][2].category, 16) for k in inside)
-            # the block alone, dedented; else inside what the layout puts around it (its enclosing headers)
-            around = surround(bare, top, end, base, language) if base else None
-            short = False
-            for head, foot, d_base in [("", "", base)] + ([around] if around and around != ("", "", base) else []):
-                plain = head + shift("".join(fixed), d_base, remove=True) + foot
-                if not fits(lm, plain, language, extra=need + ROOM):
-                    continue
-                short = True
-                if check(plain, language).ok:
-                    best = (lo, up, d_base, inside, head + shift("".join(marked), d_base, remove=True) + foot,
-                            head, foot)
-                    break
-            if not short and best is not None:  # larger blocks only grow
-                break
-        if best is None:
-            raise InputError(f"the code is too long for the model ({lm.max_length} tokens), and hole {hi} (line "
-                             f"{line_of(a) + 1}) lies in no block of lines short enough to fill on its own")
-        groups.append(best)
-    parts, pieces, last, spans, offset = [], [], 0, [], 0
-    for lo, up, base, inside, text, head, foot in sorted(groups, key=lambda g: g[0]):
-        part = fill_template(lm, find_holes(text, language), config, given=src)[0]
-        parts.append(part)
-        body = part.code
-        if not (body.startswith(head) and body.endswith(foot)) or len(body) < len(head) + len(foot):
-            raise InputError(f"filling the block at line {line_of(lo) + 1} changed the lines around it")
-        body = body[len(head): len(body) - len(foot)]
-        out = shift(body, base, remove=False)
-        pieces.append(src[last:lo])
-        offset += lo - last  # where the block's text starts in the new code
-        for fill in part.holes:
-            s, e = (len(part.code.encode("utf-8")[:x].decode("utf-8", "replace")) - len(head) for x in fill.span)
-            spans.append((offset + _reindented(body, s, base), offset + _reindented(body, e, base)))
-        pieces.append(out)
-        offset += len(out)
-        last = up
-    pieces.append(src[last:])
-    code = "".join(pieces)
-    byte_spans = [(len(code[:s].encode("utf-8")), len(code[:e].encode("utf-8"))) for s, e in spans]
-    verdict = check(code, language, given=src)
-    cats = fills_parse_as(language, code, byte_spans, [h.category for _, _, h in holes]) if verdict.ok \
-        else tuple(False for _ in holes)
-    enc = code.encode("utf-8")
-    fills = tuple(HoleFill(i, h.category, enc[s:e].decode("utf-8", "replace"), (s, e), ok)
-                  for i, ((_, _, h), (s, e), ok) in enumerate(zip(holes, byte_spans, cats)))
-    first = parts[0].record
-    record = replace(first, **verdict_fields(verdict), **summed(p.record for p in parts),
-                     rounds=sum(p.record.rounds for p in parts), fallback=any(p.record.fallback for p in parts),
-                     categories_ok=cats,
-                     seconds=time.perf_counter() - t0, extra=dict(first.extra, chunks=len(parts)))
-    return FillResult(code=code, record=record, holes=fills, verdict=verdict)

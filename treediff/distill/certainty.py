@@ -52,8 +52,9 @@ import torch
 import torch.nn.functional as F
 
 from treediff.errors import CheckpointError, InputError
+from treediff.files import walk_files
 from treediff.progress import ProgressBar
-from treediff.train.config import _Section, _spec, apply_overrides, read_toml
+from treediff.train.config import ConfigSection, bounded_field, apply_overrides, read_toml
 
 __all__ = [
     "DistillConfig",
@@ -75,7 +76,7 @@ _STDLIB_SKIP = frozenset({"test", "tests", "idle_test", "lib2to3", "tkinter", "t
 
 
 @dataclass(frozen=True)
-class DistillConfig(_Section):
+class DistillConfig(ConfigSection):
     """One distillation run.
 
     * ``teacher``: model directory (``""``: the embedded default model); ``init``: the student's starting
@@ -103,27 +104,27 @@ class DistillConfig(_Section):
     trajectories: str = ""
     prompts: str = "stdlib"
     exclude: str = ""
-    num_prompts: int = _spec(800, ge=1)
-    max_prompt_tokens: int = _spec(320, ge=8)
-    max_new_tokens: int = _spec(64, ge=1, le=4096)
-    block_size: int = _spec(32, ge=1)
-    teacher_block_size: int = _spec(32, ge=0)
-    constraint: str = _spec("full", choices=("none", "grammar", "remask", "full"))
-    workers: int = _spec(1, ge=1, le=64)
-    steps: int = _spec(1500, ge=1)
-    batch_size: int = _spec(16, ge=1)
-    lr: float = _spec(2e-4, gt=0.0, le=1.0)
-    warmup_steps: int = _spec(50, ge=0)
-    weight_decay: float = _spec(0.0, ge=0.0, le=1.0)
-    grad_clip: float = _spec(1.0, ge=0.0)
-    min_mask: float = _spec(0.1, gt=0.0, le=1.0)
-    suffix_mask: float = _spec(0.0, ge=0.0, le=1.0)
-    certainty_weight: float = _spec(1.0, ge=0.0)
-    certainty_temperature: float = _spec(0.5, gt=0.0)
-    val_fraction: float = _spec(0.05, ge=0.0, lt=1.0)
-    seed: int = _spec(0, ge=0, lt=2**63)
-    device: str = _spec("auto", choices=("auto", "cpu", "cuda"))
-    threads: int = _spec(0, ge=0, le=1024)
+    num_prompts: int = bounded_field(800, ge=1)
+    max_prompt_tokens: int = bounded_field(320, ge=8)
+    max_new_tokens: int = bounded_field(64, ge=1, le=4096)
+    block_size: int = bounded_field(32, ge=1)
+    teacher_block_size: int = bounded_field(32, ge=0)
+    constraint: str = bounded_field("full", choices=("none", "grammar", "remask", "full"))
+    workers: int = bounded_field(1, ge=1, le=64)
+    steps: int = bounded_field(1500, ge=1)
+    batch_size: int = bounded_field(16, ge=1)
+    lr: float = bounded_field(2e-4, gt=0.0, le=1.0)
+    warmup_steps: int = bounded_field(50, ge=0)
+    weight_decay: float = bounded_field(0.0, ge=0.0, le=1.0)
+    grad_clip: float = bounded_field(1.0, ge=0.0)
+    min_mask: float = bounded_field(0.1, gt=0.0, le=1.0)
+    suffix_mask: float = bounded_field(0.0, ge=0.0, le=1.0)
+    certainty_weight: float = bounded_field(1.0, ge=0.0)
+    certainty_temperature: float = bounded_field(0.5, gt=0.0)
+    val_fraction: float = bounded_field(0.05, ge=0.0, lt=1.0)
+    seed: int = bounded_field(0, ge=0, lt=2**63)
+    device: str = bounded_field("auto", choices=("auto", "cpu", "cuda"))
+    threads: int = bounded_field(0, ge=0, le=1024)
 
     @property
     def excluded(self) -> frozenset[str]:
@@ -162,11 +163,7 @@ def python_stubs(source: str) -> Iterator[str]:
 def _python_files(root: Path, skip: frozenset[str]) -> list[Path]:
     if root.is_file():
         return [root]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in skip and not d.startswith("."))
-        found += [Path(dirpath, f) for f in sorted(filenames) if f.endswith(".py")]
-    return found
+    return [p for p in walk_files(root, skip, hidden=False) if p.name.endswith(".py")]
 
 
 def collect_prompts(config: DistillConfig) -> list:
@@ -224,12 +221,12 @@ def _teacher_settings(config: DistillConfig) -> dict[str, Any]:
 
 def _decode_one(lm, spec, config: DistillConfig) -> dict[str, Any] | None:
     """The teacher's body for one spec as a JSON-able row, or None when it needs the fallback or is too long."""
-    from treediff.sample.api import _synth_template, make_config
+    from treediff.sample.api import make_config, synth_template
     from treediff.sample.pipeline import fill_template
 
     settings = _teacher_settings(config)
     cfg = make_config(None, **settings)
-    template, lengths = _synth_template(spec, cfg)
+    template, lengths = synth_template(spec, cfg)
     if len(template.holes) != 1:
         return None
     src = template.source

@@ -1,0 +1,67 @@
+r"""Repair as the smallest edit first: point edits at the parser's failure point, then whole statements.
+
+One module per pass: :mod:`~treediff.repairs.sites` (failure point, edit sites), :mod:`~treediff.repairs.model_free`
+(edits no model decodes), :mod:`~treediff.repairs.token_edits` (a missing token from the file's statistics),
+:mod:`~treediff.repairs.point_edits` (slip after slip), :mod:`~treediff.repairs.statements` (the statement pass),
+:mod:`~treediff.repairs.long` (files longer than the model), :mod:`~treediff.repairs.diff` (what changed) and
+:mod:`~treediff.repairs.driver` (:func:`repair`, :func:`repair_code`).  The package is ``repairs``, not ``repair``:
+``treediff.repair`` is the public function.
+
+Remasking the whole statement around every problem makes the model rewrite code the user wrote
+(``x = (1,`` could come back as a string).  Most broken code holds small slips (a missing ``:`` or
+``)``, a stray token, an unterminated string), and where to fix one is known: an LR parser detects
+an error at the first token that cannot extend a viable prefix (the *failure point*,
+:func:`failure_point`).  So, per slip, repair first tries **point edits** there
+(:func:`edit_sites`), each one hole decoded left to right under the grammar guard in its
+*close-early* mode (a position is left empty as soon as the fixed text after the hole fits):
+
+0. **insert** at the end of the line of an opening bracket the check says was never closed (before a
+   trailing ``:`` or ``{``: ``def f(a, b:`` gets its ``)`` there);
+1. **insert** up to ``_INSERT`` tokens at the failure point;
+2. **replace** the lexical unit at the failure point (a word, a run of blanks, or one character),
+   which deletes it when the model writes nothing there;
+3. **insert** right after the code before it (a missing closer), and **replace** the unit before it;
+4. **replace** each small compiler problem span (checks the grammar does not model: ``f() = 1``);
+5. with no model at all, **insert** each fixed-text token tree-sitter's error recovery marks MISSING
+   (:func:`parser_inserts`: a ``)``, a ``;``), kept only when the program then passes the full check;
+   one separator or operator put in between two tokens, ranked by the file's own statistics
+   (:func:`token_inserts`); where the language has no incremental grammar, also the closers the
+   indentation asks for, a stray closer or doubled symbol deleted (:func:`layout_edits`).
+
+Of the first ``_COMPARED`` sites, the smallest edit that makes the program pass the full check wins
+(ties: the shorter program, so a stray ``)`` is deleted rather than called); an edit after which the
+grammar's failure point has moved past the edit and its old place fixed *that* slip, and the next
+slip is edited (up to ``_MAX_SLIPS``).  Where the language has no incremental grammar, the sites come from the
+check's problem spans.  When no point edit helps, the **statement pass** runs on what is left: each
+problem's region widened to whole lines (a header with its indented block), remasked and denoised
+with compiler-remasking rounds and the typed fallback.
+
+>>> from treediff import repair
+>>> r = repair("def f(x):\n    if x > 1\n        return x\n    return [x, 2\n", language="python")
+>>> r.code
+'def f(x):\n    if x > 1:\n        return x\n    return [x, 2]\n'
+>>> r.record.ok, r.record.extra["edits"], r.record.extra["changed_bytes"], [h.text for h in r.holes]
+(True, 2, 0, [':', ']'])
+
+The record counts everything: ``rounds`` is the number of decoding passes after the first (point
+edits tried, the statement pass, its own rounds), ``nfe`` and the guard's counters sum over all of
+them; ``extra`` holds ``edits`` (point edits kept), ``model_free_edits`` (of those, the ones no model
+decoded, which take no forward pass: parser inserts, layout edits, token inserts), ``edit_attempts`` and
+``changed_bytes`` (bytes of the input replaced).  The result's holes are the changed regions of the code
+(category ``"edit"``), found by diffing input and output.
+"""
+
+from __future__ import annotations
+
+from treediff.repairs.diff import changes, edit_size
+from treediff.repairs.driver import repair, repair_code
+from treediff.repairs.long import chunk_around, repair_chunks
+from treediff.repairs.model_free import bracket_inserts, layout_edits, model_free_edits, parser_inserts
+from treediff.repairs.point_edits import repair_whole
+from treediff.repairs.sites import edit_sites, failure_point, made_progress
+from treediff.repairs.statements import statement_regions
+from treediff.repairs.token_edits import token_inserts
+
+__all__ = ["repair", "repair_code", "repair_whole", "repair_chunks", "chunk_around", "failure_point", "edit_sites",
+           "made_progress", "parser_inserts", "bracket_inserts", "layout_edits", "model_free_edits", "token_inserts",
+           "statement_regions", "changes", "edit_size"]

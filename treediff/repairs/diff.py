@@ -1,0 +1,40 @@
+"""What a repair changed: a diff of input and output as edit regions, and the size of the edit."""
+
+from __future__ import annotations
+
+import difflib
+
+from treediff.sample.record import HoleFill
+
+__all__ = ["edit_size", "changes"]
+
+def _opcodes(a, b) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes of ``a`` → ``b`` (strings or bytes), with the common head and tail taken off first:
+    a repair changes a few places of a long file, and difflib is quadratic on what it is given."""
+    n = min(len(a), len(b))
+    head = 0
+    while head < n and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    mid = difflib.SequenceMatcher(None, a[head:len(a) - tail], b[head:len(b) - tail], autojunk=False).get_opcodes()
+    return [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in mid]
+
+
+def edit_size(old: str, new: str) -> int:
+    """Characters deleted plus characters inserted to turn ``old`` into ``new`` (from a diff)."""
+    return sum((i2 - i1) + (j2 - j1) for tag, i1, i2, j1, j2 in _opcodes(old, new) if tag != "equal")
+
+
+def changes(old: str, new: str) -> tuple[tuple[HoleFill, ...], int]:
+    """The regions of ``new`` that differ from ``old`` (as holes of category ``"edit"``), and the number of
+    bytes of ``old`` replaced."""
+    a, b = old.encode("utf-8"), new.encode("utf-8")
+    holes, changed = [], 0
+    for tag, i1, i2, j1, j2 in _opcodes(a, b):
+        if tag == "equal":
+            continue
+        changed += i2 - i1
+        holes.append(HoleFill(len(holes), "edit", b[j1:j2].decode("utf-8", "replace"), (j1, j2), True))
+    return tuple(holes), changed

@@ -1,0 +1,206 @@
+"""Edits no model decodes: tree-sitter's MISSING tokens, closers the indentation or the line asks for, stray closers."""
+
+from __future__ import annotations
+
+import time
+
+from treediff.repairs.sites import UNIT, char_offset, made_progress
+from treediff.repairs.token_edits import SYMBOL, token_inserts
+from treediff.sample.config import SamplerConfig
+from treediff.sample.constraints import grammar_for
+from treediff.sample.record import FillResult, ValidityRecord, check, verdict_fields
+from treediff.sample.remask import problem_span
+from treediff.syntax.language import get_language
+from treediff.syntax.layout import indentation, line_index, line_starts, without_comments
+from treediff.syntax.tree import parse
+from treediff.validity import ValidityResult
+
+__all__ = ["parser_inserts", "bracket_inserts", "model_free_edits", "layout_edits", "unclosed", "model_free_result", "model_free_results", "PAIRS"]
+
+def parser_inserts(code: str, language: str) -> list[tuple[int, str]]:
+    """``(offset, text)`` insertions tree-sitter's error recovery proposes: each MISSING token of a fixed
+    text (a ``)``, a ``;``), where the parser put it.  A named MISSING node (an identifier) has no text and is
+    left to the model.
+
+    >>> parser_inserts("int f(void) { return 1 }\\n", "c")
+    [(22, ';')]
+    """
+    tree = parse(code, language)
+    data = code.encode("utf-8")
+    out: list[tuple[int, str]] = []
+    for node in tree.errors():
+        if node.is_missing and not node.is_named and node.kind.strip():
+            at = (char_offset(data, node.start_byte), node.kind)
+            if at not in out:
+                out.append(at)
+    return out
+
+
+PAIRS = {"(": ")", "[": "]", "{": "}"}
+_MAX_BRACKET_SITES = 24
+
+
+def bracket_inserts(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, str]]:
+    """``(offset, closer)`` insertions for a bracket opened and never closed on the first problem's line or
+    the code line before it: its closer after each word or symbol from the bracket to the line's code end
+    (before a trailing ``block_open``).  Strings are skipped by their quotes.  For languages the sampler has
+    no incremental grammar for, where the failure point is unknown; the check picks among them.
+
+    >>> code = "let [a, b = f(x)\\n"
+    >>> [code[:p] + c for p, c in bracket_inserts(code, "javascript", check(code, "javascript"))][:3]
+    ['let [a]', 'let [a,]', 'let [a, b]']
+    """
+    if not verdict.problems:
+        return []
+    layout = get_language(language).layout
+    lines = code.splitlines(keepends=True)
+    starts = line_starts(lines)
+    data = code.encode("utf-8")
+    k = line_index(starts, char_offset(data, min(p.start_byte for p in verdict.problems)))
+    prev = next((j for j in range(k - 1, -1, -1) if layout.code_of(lines[j]).strip()), None)
+    out: list[tuple[int, str]] = []
+    for j in ([prev] if prev is not None else []) + [k]:
+        text = layout.code_of(lines[j])
+        end = len(text) - (len(layout.block_open) if layout.opens_block(text) else 0)
+        for o in _open_brackets(text):
+            closer = PAIRS[text[o]]
+            x = o + 1
+            for m in UNIT.finditer(text, o + 1, end):
+                if not m.group().isspace():
+                    x = m.end()
+                    out.append((starts[j] + x, closer))
+            if len(out) > _MAX_BRACKET_SITES:
+                break
+    return out[:_MAX_BRACKET_SITES]
+
+
+def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
+    """``(start, end, text)`` edits no model decodes: what tree-sitter's recovery says is missing
+    (:func:`parser_inserts`); for a language without an incremental grammar also the brackets the
+    indentation (:func:`layout_edits`) or the problem's line (:func:`bracket_inserts`) says are unclosed,
+    and a stray closer.  (The guesses of :func:`token_inserts` come on top, in :func:`model_free_results`.)"""
+    edits = [(pos, pos, text) for pos, text in parser_inserts(code, language)]
+    if grammar_for(language) is None:
+        more = layout_edits(code, language, verdict)
+        more += [(pos, pos, text) for pos, text in bracket_inserts(code, language, verdict)]
+        edits += [e for e in more if e not in edits]
+    return edits
+
+
+_MAX_LAYOUT_SITES = 8
+
+
+def layout_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
+    """``(start, end, text)`` edits a bracket-delimited layout's indentation points to, nearest the first
+    problem first: a line whose code ends with an opening bracket (a header's ``{``, a call's ``(`` over
+    several lines) whose indented lines end without the line that closes what it opened (``}``, ``})``)
+    gets that line (or the closer before a ``,`` that starts the next line at its depth), or the missing
+    part of it (``}`` where ``})`` belongs); a closing bracket, or a symbol written twice, where the check
+    stopped is deleted.  ``[]`` for an indentation layout.
+
+    >>> code = "function f (x) {\\n  if (x) {\\n    g(x)\\n\\n  return 1\\n}\\n"
+    >>> [code[:a] + t + code[b:] for a, b, t in layout_edits(code, "javascript", check(code, "javascript"))][0]
+    'function f (x) {\\n  if (x) {\\n    g(x)\\n  }\\n\\n  return 1\\n}\\n'
+    """
+    layout = get_language(language).layout
+    if not layout.block_close or not verdict.problems:
+        return []
+    lines = code.splitlines(keepends=True)
+    starts = line_starts(lines)
+    shape = without_comments(lines, language)
+    data = code.encode("utf-8")
+    problem = line_index(starts, char_offset(data, min(p.start_byte for p in verdict.problems)))
+    found: list[tuple[int, tuple[int, int, str]]] = []
+    for j, ln in enumerate(shape):
+        code_j = layout.code_of(ln)
+        if not code_j or code_j[-1] not in PAIRS:  # a header, or a bracket left open over several lines
+            continue
+        expected = unclosed(code_j)
+        if not expected:
+            continue
+        d = indentation(ln)
+        c = next((x for x in range(j + 1, len(shape)) if shape[x].strip() and len(indentation(shape[x])) <= len(d)),
+                 None)
+        last = next((x for x in range(len(shape) - 1 if c is None else c - 1, j, -1) if shape[x].strip()), j)
+        if c is None or indentation(shape[c]) != d or shape[c].strip()[:1] not in tuple(PAIRS.values()):
+            at = starts[last + 1] if last + 1 < len(lines) else len(code)
+            nl = "" if at == 0 or code[at - 1] == "\n" else "\n"
+            found.append((abs(last - problem), (at, at, nl + d + expected + "\n")))
+            if c is not None and indentation(shape[c]) == d and shape[c].strip()[:1] in ",.;":
+                at = starts[c] + len(d)  # `    ,` where `    ),` was: the closer goes before the punctuation
+                found.append((abs(c - problem), (at, at, expected)))
+            continue
+        text = shape[c].strip()
+        actual = len(text) - len(text.lstrip(")]}"))
+        if actual < len(expected) and text[:actual] == expected[:actual]:
+            at = starts[c] + len(d) + actual
+            found.append((abs(c - problem), (at, at, expected[actual:])))
+    for p in verdict.problems:  # a closer where the check stopped, or a symbol written twice: a stray one
+        a = char_offset(data, problem_span(p, len(data))[0])
+        symbol = SYMBOL.match(code, a)
+        if symbol is None:
+            continue
+        run, before = symbol.group(), code[:a].rstrip()
+        # the longest start of the run that the code before it ends with (`plaf..*;` at the second `.`)
+        k = next((k for k in range(len(run), 0, -1) if before.endswith(run[:k])), 0)
+        if k == 0 and run[0] in ")]}":
+            k = len(run) if run in ")]}" else 1
+        if k:
+            found.append((0, (a, a + k, "")))
+    found.sort(key=lambda f: f[0])
+    out: list[tuple[int, int, str]] = []
+    for _, e in found:
+        if e not in out:
+            out.append(e)
+    return out[:_MAX_LAYOUT_SITES]
+
+
+def _open_brackets(text: str) -> list[int]:
+    """Offsets of the brackets ``text`` opens and does not close, outermost first; strings are skipped by
+    their quotes, closers of brackets opened before ``text`` are ignored."""
+    stack: list[int] = []
+    quote = None
+    for x, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote and text[x - 1] != "\\" else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in PAIRS:
+            stack.append(x)
+        elif ch in PAIRS.values() and stack and PAIRS[text[stack[-1]]] == ch:
+            stack.pop()
+    return stack
+
+
+def unclosed(text: str) -> str:
+    """The closers of the brackets ``text`` opens and does not close, innermost first (``foo(function () {``
+    gives ``})``)."""
+    return "".join(PAIRS[text[x]] for x in reversed(_open_brackets(text)))
+
+
+def model_free_result(code: str, verdict: ValidityResult, config: SamplerConfig, seconds: float) -> FillResult:
+    """The result of an edit no model decoded (a parser insert): no forward pass, no round."""
+    record = ValidityRecord(**verdict_fields(verdict), rounds=0, fallback=False, nfe=0, seconds=seconds,
+                            constraint=config.constraint, extra={"model_free": True})
+    return FillResult(code=code, record=record, verdict=verdict)
+
+
+def model_free_results(code: str, language: str, verdict: ValidityResult, point: int | None, config: SamplerConfig,
+                t0: float, *, given: str | None = None, guesses: bool = True) -> list[tuple[int, int, int, FillResult]]:
+    """The :func:`model_free_edits` that make ``code`` valid or fix its slip, and the :func:`token_inserts`
+    that make it valid (a guessed token that only moves the problem on is often a wrong one, even when
+    the grammar's failure point moves past it: ``class A:(B)``; and wrong guesses pile up), as
+    ``(invalid, size, length, result)`` for the edit comparison; ``guesses=False`` leaves the token
+    inserts out."""
+    found = []
+    sure = model_free_edits(code, language, verdict)
+    guessed = [(p, p, t) for p, t in token_inserts(code, language, verdict) if (p, p, t) not in sure] \
+        if guesses else []
+    for a, b, text in sure + guessed:
+        candidate = code[:a] + text + code[b:]
+        after = check(candidate, language, given=code if given is None else given)
+        guess = (a, b, text) in guessed
+        if after.ok or (not guess and made_progress(code, candidate, a, b, language, point)):
+            found.append((0 if after.ok else 1, len(text) + b - a, len(candidate),
+                          model_free_result(candidate, after, config, time.perf_counter() - t0)))
+    return found

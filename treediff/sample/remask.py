@@ -1,0 +1,243 @@
+"""Compiler remasking rounds and the typed fallback (steps 2 and 3 of :mod:`treediff.sample.pipeline`),
+and the region splicing the repair passes share with them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from treediff.errors import InputError
+from treediff.model.formats import DiffusionLM
+from treediff.sample.config import SamplerConfig
+from treediff.sample.loop import DenoiseResult
+from treediff.sample.record import check
+from treediff.validity import ValidityResult
+from treediff.sample.segments import GuardCounts, generate_segments
+from treediff.syntax.holes import Hole, enclosing_region, filler, fills_parse_as, indent_at, starts_line
+from treediff.syntax.tree import SyntaxTree, parse
+
+__all__ = ["DecodeCounts", "RemaskOutcome", "remask", "fill_regions", "splice_regions", "problem_span"]
+
+_SLACK = 4  # extra masks when a region is remasked: the model can close it early with end-of-hole
+
+
+@dataclass(frozen=True)
+class DecodeCounts:
+    """What one program's decoding cost: forward passes ``nfe``, guard refusals ``rejected``, positions
+    ``dropped`` and ``forced`` by the guard.  :meth:`plus` adds one more decoding pass."""
+
+    nfe: int = 0
+    rejected: int = 0
+    dropped: int = 0
+    forced: int = 0
+
+    def plus(self, res: DenoiseResult, guard: GuardCounts = GuardCounts()) -> "DecodeCounts":
+        dropped = res.dropped_per_row[0] if res.dropped_per_row else res.num_dropped
+        return DecodeCounts(self.nfe + res.nfe, self.rejected + res.num_rejected,
+                            self.dropped + dropped + guard.dropped, self.forced + guard.forced)
+
+
+@dataclass(frozen=True)
+class RemaskOutcome:
+    """The program after :func:`remask`: its ``code``, each hole's byte ``spans`` in it, remasking ``rounds``,
+    the final ``verdict``, ``num_fallback`` regions or holes given their filler, per-hole ``categories_ok``,
+    and the decoding ``counts`` including the rounds'."""
+
+    code: str
+    spans: list[tuple[int, int]]
+    rounds: int
+    verdict: ValidityResult
+    num_fallback: int
+    categories_ok: tuple[bool, ...]
+    counts: DecodeCounts
+
+
+def fill_regions(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]],
+                 language: str, given: str | bytes | None = None):
+    """:func:`splice_regions` of the fillers ``texts`` and the check of the result; where that is invalid, the regions
+    at the start of a line hold nothing instead (a program's top level may take no statement filler:
+    Java's ``{}`` among its imports, Go's ``_ = 0``).  Returns ``(code, spans, verdict)``."""
+    new_code, new_spans = splice_regions(code, regions, texts, spans)
+    verdict = check(new_code, language, given=given)
+    data = code.encode("utf-8")
+    top = [starts_line(data, a) for a, _ in regions]
+    if verdict.ok or not any(top):
+        return new_code, new_spans, verdict
+    bare_code, bare_spans = splice_regions(code, regions, ["" if t else x for t, x in zip(top, texts)], spans)
+    bare = check(bare_code, language, given=given)
+    return (bare_code, bare_spans, bare) if bare.ok else (new_code, new_spans, verdict)
+
+
+def splice_regions(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]]):
+    """Replace byte ranges of ``code``; returns the new code and the hole spans moved accordingly."""
+    data = code.encode("utf-8")
+    spans = list(spans)
+    for (a, b), text in sorted(zip(regions, texts), reverse=True):
+        new = text.encode("utf-8")
+        delta = len(new) - (b - a)
+        data = data[:a] + new + data[b:]
+        for i, (s, e) in enumerate(spans):
+            if s <= a and b <= e:
+                spans[i] = (s, e + delta)
+            elif s >= b:
+                spans[i] = (s + delta, e + delta)
+    return data.decode("utf-8", "replace"), spans
+
+
+def _owner(spans: list[tuple[int, int]], start: int) -> int:
+    """The hole a problem at byte ``start`` belongs to: the one holding it, else the nearest one before it."""
+    best = 0
+    for i, (s, e) in enumerate(spans):
+        if s <= start <= e:
+            return i
+        if e <= start:
+            best = i
+    return best
+
+
+def problem_span(problem, size: int) -> tuple[int, int]:
+    """A problem's byte range, at least one byte wide and inside the source (EOF errors sit at ``size``)."""
+    if size == 0:
+        return 0, 0
+    a = min(max(problem.start_byte, 0), size - 1)
+    return a, min(max(problem.end_byte, a + 1), size)
+
+
+def _problem_regions(tree: SyntaxTree, problems, spans, widen: int = 0) -> list[tuple[int, int, int]]:
+    """``(start, end, hole)`` byte regions to remask, merged, each inside one hole span (``widen``: see
+    :func:`~treediff.syntax.holes.enclosing_region`)."""
+    found: list[tuple[int, int, int]] = []
+    for p in problems:
+        h = _owner(spans, p.start_byte)
+        s, e = spans[h]
+        if s == e:
+            region = (s, e)
+        else:
+            region = enclosing_region(tree, *problem_span(p, len(tree.source)), within=(s, e), widen=widen)
+        found.append((region[0], region[1], h))
+    found.sort()
+    merged: list[tuple[int, int, int]] = []
+    for a, b, h in found:
+        if merged and merged[-1][2] == h and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]), h)
+        else:
+            merged.append((a, b, h))
+    return merged
+
+
+def _region_category(tree: SyntaxTree, a: int, b: int, default: str) -> str:
+    try:
+        node = tree.node_at(a, b)
+    except Exception:  # no named node there
+        return default
+    cats = node.categories if node.span == (a, b) else frozenset()
+    for cat in ("statement", "expression", "identifier", "literal"):
+        if cat in cats:
+            return cat
+    return default
+
+
+def _categories_ok(language: str, code: str, spans, holes) -> tuple[bool, ...]:
+    """Per hole: does its fill parse as its declared category in context (the code must parse)?"""
+    return fills_parse_as(language, code, spans, [h.category for h in holes])
+
+
+def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int]], holes: tuple[Hole, ...],
+           config: SamplerConfig, generator: torch.Generator, counts: DecodeCounts = DecodeCounts(), *,
+           given: str | bytes | None = None) -> RemaskOutcome:
+    """Compiler remasking rounds, then the typed fallback (:class:`RemaskOutcome`).  ``counts``: the first
+    pass's, to which the rounds' are added.  ``given``: the template's source, whose names are the only
+    outside references set aside (:func:`~treediff.sample.record.check`).
+
+    A hole whose fill is valid code but not of its declared category (an expression hole that holds
+    nothing, say) is remasked whole in the next round, and gets its category's filler at the end."""
+    verdict = check(code, language, given=given)
+    cats = _categories_ok(language, code, spans, holes)
+    rounds = 0
+    if not config.uses_remask:
+        return RemaskOutcome(code, spans, rounds, verdict, 0, cats, counts)
+
+    def wrong() -> list[int]:  # holes of the wrong category, once the code is valid
+        return [i for i, ok in enumerate(cats) if not ok] if verdict.ok else []
+
+    while (not verdict.ok or wrong()) and rounds < config.max_rounds:
+        if verdict.ok:  # every hole of the wrong category is decoded again, whole
+            regions = [(spans[i][0], spans[i][1], i) for i in wrong()]
+        else:
+            # round k remasks the problem's node widened k-1 levels: the same region, decoded again, would
+            # often hold the same error (its context is what is wrong)
+            regions = _problem_regions(parse(code, language), verdict.problems, spans, widen=rounds)
+        if not regions:
+            break
+        rounds += 1
+        try:
+            fills, counts = _redo(lm, language, code, regions, holes, config, generator, counts)
+        except InputError:  # the whole program does not fit the model: stop remasking, fall back
+            break
+        code, spans = splice_regions(code, [(a, b) for a, b, _ in regions], fills, spans)
+        verdict = check(code, language, given=given)
+        cats = _categories_ok(language, code, spans, holes)
+    outcome = RemaskOutcome(code, spans, rounds, verdict, 0, cats, counts)
+    return _fallback(language, holes, outcome, given) if config.fallback else outcome
+
+
+def _redo(lm: DiffusionLM, language: str, code: str, regions: list[tuple[int, int, int]], holes: tuple[Hole, ...],
+          config: SamplerConfig, generator: torch.Generator, counts: DecodeCounts) -> tuple[list[str], DecodeCounts]:
+    """One remasking round: each region masked again (as many tokens as it held, plus slack) and decoded."""
+    data = code.encode("utf-8")
+    segments, lens = [], []
+    last = 0
+    for a, b, h in regions:
+        segments.append(data[last:a].decode("utf-8", "replace"))
+        old = data[a:b].decode("utf-8", "replace")
+        n_old = len(lm.encode(old, language)) if old.strip() else config.hole_tokens.get(holes[h].category, 16)
+        lens.append(n_old + _SLACK)
+        last = b
+    segments.append(data[last:].decode("utf-8", "replace"))
+    round_config = config
+    if config.remask_temperature is not None and config.temperature < config.remask_temperature:
+        round_config = round_config.replace(temperature=config.remask_temperature)
+    if config.remask_parallel > 1:  # (with a threshold, confident positions come on top)
+        steps = -(-sum(lens) // config.remask_parallel)
+        if config.steps is None or steps < config.steps:
+            round_config = round_config.replace(steps=steps)
+    out = generate_segments(lm, language, segments, lens, round_config, num_rows=1, generator=generator, cap=False)
+    return out.fills[0], counts.plus(out.result, out.guard[0])
+
+
+def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
+              given: str | bytes | None) -> RemaskOutcome:
+    """The typed fallback: each offending region of an invalid program gets its category's filler (else every
+    hole's whole fill its hole's); a valid program's holes of the wrong category get theirs."""
+    code, spans, verdict, cats = outcome.code, outcome.spans, outcome.verdict, outcome.categories_ok
+    n_fallback = 0
+    if not verdict.ok:
+        tree = parse(code, language)
+        regions = _problem_regions(tree, verdict.problems, spans)
+        texts = [filler(language, _region_category(tree, a, b, holes[h].category), indent=indent_at(tree.source, a))
+                 for a, b, h in regions]
+        new_verdict = None
+        if regions:
+            new_code, new_spans, new_verdict = fill_regions(code, [(a, b) for a, b, _ in regions], texts,
+                                                            spans, language, given)
+        if new_verdict is not None and new_verdict.ok:
+            code, spans, verdict, n_fallback = new_code, new_spans, new_verdict, len(regions)
+            cats = _categories_ok(language, code, spans, holes)
+        else:  # whole holes: each hole's fill becomes its category's filler
+            data = code.encode("utf-8")
+            texts = [filler(language, h.category, indent=indent_at(data, s)) for h, (s, e) in zip(holes, spans)]
+            code, spans, verdict = fill_regions(code, spans, texts, spans, language, given)  # the last resort
+            return replace(outcome, code=code, spans=spans, verdict=verdict, num_fallback=len(holes),
+                           categories_ok=_categories_ok(language, code, spans, holes))
+    off = [i for i, ok in enumerate(cats) if not ok] if verdict.ok else []
+    if off:  # valid, but a hole holds the wrong kind of code: that hole gets its category's filler
+        data = code.encode("utf-8")
+        texts = [filler(language, holes[i].category, indent=indent_at(data, spans[i][0])) for i in off]
+        new_code, new_spans = splice_regions(code, [spans[i] for i in off], texts, spans)
+        new_verdict = check(new_code, language, given=given)
+        if new_verdict.ok:
+            code, spans, verdict = new_code, new_spans, new_verdict
+            n_fallback += len(off)
+            cats = _categories_ok(language, code, spans, holes)
+    return replace(outcome, code=code, spans=spans, verdict=verdict, num_fallback=n_fallback, categories_ok=cats)

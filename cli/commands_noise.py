@@ -72,7 +72,7 @@ def _summary(mask: list[bool], alignment: Any, maskable: int) -> dict[str, Any]:
 
 
 @app.command()
-def mask(
+def mask(  # long: a command's option declarations
     file: Path = typer.Argument(..., help="Source file to mask."),
     strategy: str = typer.Option("ast-span", "--strategy", "-s", help="random | ast-span | block."),
     t: float = typer.Option(0.3, "--t", help="Noise level in [0, 1]."),

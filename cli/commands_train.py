@@ -57,18 +57,19 @@ def distill(
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Where the student bundle goes (default runs/distill)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint under OUT/checkpoints."),
 ) -> None:
     """Certainty-forcing self-distillation: a student that threshold decoding can run in parallel."""
     import json
 
-    from treediff.distill.certainty import distill as run_distill
-    from treediff.distill.certainty import load_distill_config
+    from treediff.distill import distill as run_distill
+    from treediff.distill import load_distill_config
 
     sets = list(overrides or [])
     sets += [f"teacher={teacher}"] if teacher is not None else []
     sets += [f"out={out}"] if out is not None else []
     cfg = load_distill_config(config, sets)
-    result = run_distill(cfg, progress=progress and not as_json)
+    result = run_distill(cfg, progress=progress and not as_json, resume=resume)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return

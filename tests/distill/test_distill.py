@@ -134,7 +134,9 @@ def test_distill_end_to_end_and_trajectory_cache(tmp_path, one_thread):
     assert len(lines) == 4
     meta = json.loads((tmp_path / "student" / "treediff_model.json").read_text())
     assert meta["distill"]["counts"]["kept"] == result.counts["kept"]
-    assert len((tmp_path / "student" / "metrics.jsonl").read_text().splitlines()) == 3
+    records = [json.loads(x) for x in (tmp_path / "student" / "metrics.jsonl").read_text().splitlines()]
+    assert len([r for r in records if r["kind"] == "train"]) == 3  # the trainer's log: one record a step
+    assert [r["step"] for r in records if r["kind"] == "val"] == [0, 3]
     student = load_model(str(tmp_path / "student"), device="cpu")
     teacher = get_model(None, device="cpu")
     changed = any(not torch.equal(a, b) for a, b in zip(student.model.parameters(), teacher.model.parameters()))
@@ -168,3 +170,19 @@ def test_cli_distill(tmp_path, one_thread):
     missing = runner.invoke(app, ["distill", "--set", "prompts=" + str(tmp_path / "nothing"), "--out",
                                   str(tmp_path / "t")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_distill_resumes_in_the_trainers_loop(tmp_path, one_thread):
+    """Distillation runs in the trainer's loop: a checkpoint every step, and `resume` continues from the newest
+    one (its optimizer, schedule and batch generator) instead of starting over."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "mod.py").write_text(MODULE + MODULE.replace("first", "last"), encoding="utf-8")
+    cfg = DistillConfig(prompts=str(tmp_path / "src"), out=str(tmp_path / "s"), max_new_tokens=6, block_size=3,
+                        steps=2, batch_size=2, val_fraction=0.3, device="cpu", checkpoint_every=1)
+    first = distill(cfg)
+    assert first.before and (tmp_path / "s" / "checkpoints" / "step_00000002").is_dir()
+    more = distill(DistillConfig.from_dict({**cfg.to_dict(), "steps": 3}), resume=True)
+    assert more.before == {} and more.after and more.counts == first.counts
+    records = [json.loads(x) for x in (tmp_path / "s" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2, 3]  # step 3 only, after the resume
+    assert any(r["kind"] == "event" and r["message"].startswith("resumed from") for r in records)

@@ -294,7 +294,7 @@ def _cached_stats(out: Path, fingerprint: str, seq_len: int | None) -> PrepareSt
     return stats
 
 
-def prepare_corpus(
+def prepare_corpus(  # long: the pipeline's steps in order (walk, tokenize, split, shard, manifest)
     corpus: Corpus,
     tokenizer: SyntaxTokenizer | str | os.PathLike[str],
     out: str | os.PathLike[str],

@@ -4,6 +4,7 @@ its own objective.  This package sits above both: neither imports it, nor each o
 """
 
 from treediff.distill.certainty import (
+    CertaintyObjective,
     DistillConfig,
     DistillResult,
     Trajectory,
@@ -17,6 +18,7 @@ from treediff.distill.certainty import (
 )
 
 __all__ = [
+    "CertaintyObjective",
     "DistillConfig",
     "DistillResult",
     "Trajectory",

@@ -54,11 +54,14 @@ import torch.nn.functional as F
 from treediff.errors import CheckpointError, InputError
 from treediff.files import walk_files
 from treediff.progress import ProgressBar
-from treediff.train.config import ConfigSection, bounded_field, apply_overrides, read_toml
+from treediff.train.config import ConfigSection, apply_overrides, bounded_field, read_toml
+from treediff.train.runner import Objective
 
 __all__ = [
     "DistillConfig",
     "DistillResult",
+    "CertaintyObjective",
+    "measure",
     "Trajectory",
     "load_distill_config",
     "collect_prompts",
@@ -94,7 +97,9 @@ class DistillConfig(ConfigSection):
       ``weight_decay``, ``grad_clip``, ``min_mask``, ``suffix_mask`` (see the module docstring),
       ``certainty_weight``, ``certainty_temperature``,
       ``val_fraction`` of the trajectories held out to measure the student;
-    * ``seed``, ``device`` (``auto|cpu|cuda``), ``threads`` (torch CPU threads, 0 = default).
+    * ``seed``, ``device`` (``auto|cpu|cuda``), ``threads`` (torch CPU threads, 0 = default);
+    * the trainer's loop: ``log_every`` (steps between ``metrics.jsonl`` records), ``checkpoint_every`` (0: at
+      the end only; ``treediff distill --resume`` continues from the newest).
     """
 
     SECTION: ClassVar[str] = ""
@@ -125,6 +130,8 @@ class DistillConfig(ConfigSection):
     seed: int = bounded_field(0, ge=0, lt=2**63)
     device: str = bounded_field("auto", choices=("auto", "cpu", "cuda"))
     threads: int = bounded_field(0, ge=0, le=1024)
+    log_every: int = bounded_field(1, ge=1)
+    checkpoint_every: int = bounded_field(0, ge=0)
 
     @property
     def excluded(self) -> frozenset[str]:
@@ -406,8 +413,8 @@ def _batch(trajs: Sequence[Trajectory], config: DistillConfig, mask_id: int, pad
 
 
 @torch.no_grad()
-def _measure(model, trajs: Sequence[Trajectory], config: DistillConfig, mask_id: int, pad_id: int,
-             device: torch.device) -> dict[str, float]:
+def measure(model, trajs: Sequence[Trajectory], config: DistillConfig, mask_id: int, pad_id: int,
+            device: torch.device) -> dict[str, float]:
     """Mean consistency stats of the model on ``trajs`` under a fixed masking (seeded)."""
     if not trajs:
         return {}
@@ -428,14 +435,53 @@ def _measure(model, trajs: Sequence[Trajectory], config: DistillConfig, mask_id:
     return {k: v / count for k, v in totals.items()}
 
 
+class CertaintyObjective(Objective):
+    """Certainty forcing as an objective of the trainer's loop: each micro-batch is ``batch_size`` trajectories
+    drawn with the run's generator and masked semi-autoregressively (:func:`mask_trajectory`), scored with
+    :func:`certainty_forcing_loss`; validation is :func:`measure` on the held-out trajectories."""
+
+    def __init__(self, config: DistillConfig, env, train_set: Sequence[Trajectory], val: Sequence[Trajectory],
+                 mask_id: int, pad_id: int, rng: random.Random) -> None:
+        self.config, self.env, self.train_set, self.val = config, env, list(train_set), list(val)
+        self.mask_id, self.pad_id, self.rng = mask_id, pad_id, rng
+        self._stats: dict[str, float] = {}
+
+    def micro_loss(self, model: torch.nn.Module, step: int, micro: int) -> tuple[torch.Tensor, int]:
+        config = self.config
+        batch = [self.train_set[self.rng.randrange(len(self.train_set))] for _ in range(config.batch_size)]
+        ids, targets, active, attn = _batch(batch, config, self.mask_id, self.pad_id, self.rng, self.env.device)
+        logits = model(ids, attention_mask=attn).logits
+        loss, self._stats = certainty_forcing_loss(logits, targets, active, weight=config.certainty_weight,
+                                                   temperature=config.certainty_temperature)
+        return loss, int(attn.sum())
+
+    def validate(self, model: torch.nn.Module) -> dict[str, float] | None:
+        return measure(model, self.val, self.config, self.mask_id, self.pad_id, self.env.device) or None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"distill_rng": self.rng.getstate()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        version, inner, gauss = state["distill_rng"]
+        self.rng.setstate((version, tuple(inner), gauss))
+
+    def log_fields(self, step: int) -> dict[str, Any]:
+        return dict(self._stats)
+
+    def describe(self, model: torch.nn.Module, env) -> str:
+        return (f"distilling {sum(p.numel() for p in model.parameters()):,} parameters on {env.device} "
+                f"x{env.world_size}, {len(self.train_set)} train / {len(self.val)} held-out trajectories")
+
+
 # --------------------------------------------------------------------------------------------- the run
 
 
 @dataclass(frozen=True)
 class DistillResult:
     """What a run did: the student bundle ``out``, prompt/trajectory ``counts``, the held-out
-    trajectories' stats ``before`` and ``after`` (``accuracy``, ``confidence``, ``above_0.9``, ``ce``),
-    optimizer ``steps`` and wall ``seconds`` spent decoding the teacher and training."""
+    trajectories' stats ``before`` and ``after`` (``accuracy``, ``confidence``, ``above_0.9``, ``ce``;
+    ``before`` is empty for a resumed run), optimizer ``steps`` and wall ``seconds`` spent decoding the
+    teacher and training."""
 
     out: Path
     counts: dict[str, int]
@@ -449,15 +495,32 @@ class DistillResult:
                 "steps": self.steps, "seconds": self.seconds}
 
 
-def distill(config: DistillConfig, *, progress: bool = False,
+def distill(config: DistillConfig, *, progress: bool = False, resume: bool = False,
             log: Callable[[dict[str, Any]], None] | None = None) -> DistillResult:
-    """Teacher trajectories → certainty-forcing training → a student bundle in ``config.out``."""
-    from treediff.sample.api import get_model
-    from treediff.model.formats import TreediffLM, resolve_device
+    """Teacher trajectories → certainty-forcing training in the trainer's loop (:func:`~treediff.train.runner.
+    run_loop`: AdamW, cosine schedule to ``lr / 10``, DDP under torchrun, ``metrics.jsonl``, checkpoints in
+    ``out/checkpoints``, ``resume`` from the newest) → a student bundle in ``config.out``.  ``log`` gets
+    every 50th step's metrics."""
+    from treediff.train.distributed import setup_distributed, teardown_distributed
 
+    threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = resolve_device(config.device)
+    env = setup_distributed(config.device)
+    try:
+        return _distill(config, env, progress, resume, log)
+    finally:
+        torch.set_num_threads(threads)
+        teardown_distributed()
+
+
+def _distill(config: DistillConfig, env, progress: bool, resume: bool,
+             log: Callable[[dict[str, Any]], None] | None) -> DistillResult:
+    from treediff.model.formats import TreediffLM
+    from treediff.sample.api import get_model
+    from treediff.train.distributed import broadcast_object
+    from treediff.train.runner import LoopSettings, run_loop
+
     teacher = get_model(config.teacher or None, device="cpu")
     if not isinstance(teacher, TreediffLM):
         raise CheckpointError(f"{config.teacher}: distillation needs a treediff model (bundle or run); "
@@ -466,8 +529,11 @@ def distill(config: DistillConfig, *, progress: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     specs = collect_prompts(config)[: config.num_prompts]
     t0 = time.perf_counter()
-    cache = Path(config.trajectories) if config.trajectories else out / "trajectories.jsonl"
-    trajs, counts = teacher_trajectories(teacher, specs, config, progress=progress, cache=cache)
+    decoded = None
+    if env.is_main:  # the other ranks take rank 0's trajectories
+        cache = Path(config.trajectories) if config.trajectories else out / "trajectories.jsonl"
+        decoded = teacher_trajectories(teacher, specs, config, progress=progress, cache=cache)
+    trajs, counts = broadcast_object(decoded, env)
     t_teacher = time.perf_counter() - t0
     if len(trajs) < 2:
         raise InputError(f"the teacher kept {len(trajs)} of {len(specs)} prompts: too few trajectories to train on")
@@ -477,56 +543,34 @@ def distill(config: DistillConfig, *, progress: bool = False,
     n_val = min(len(order) - 1, max(1, round(config.val_fraction * len(order)))) if config.val_fraction else 0
     val, train_set = order[:n_val], order[n_val:]
     counts = {**counts, "train": len(train_set), "val": len(val)}
+    if env.rank:  # each rank draws its own batches
+        rng.seed(config.seed * 1_000_003 + env.rank)
     torch.manual_seed(config.seed)
     start = teacher if not config.init else get_model(config.init, device="cpu")
     if not isinstance(start, TreediffLM) or start.vocab_size != teacher.vocab_size:
         raise CheckpointError(f"{config.init}: the student must start from a treediff model with the teacher's vocabulary")
-    student = copy.deepcopy(start.model).to(device).train()
-    mask_id, pad_id = teacher.mask_id, teacher.tokenizer.pad_id
-    before = _measure(student, val, config, mask_id, pad_id, device)
-    decay = [p for n, p in student.named_parameters() if p.ndim >= 2]
-    rest = [p for n, p in student.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                             {"params": rest, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.95))
-    metrics = (out / "metrics.jsonl").open("w", encoding="utf-8")
-    bar = ProgressBar(config.steps, "distill", progress)
+    student = copy.deepcopy(start.model).train()
+    objective = CertaintyObjective(config, env, train_set, val, teacher.mask_id, teacher.tokenizer.pad_id, rng)
+    settings = LoopSettings(
+        out_dir=str(out), ckpt_dir=str(out / "checkpoints"), lr=config.lr, min_lr=config.lr / 10,
+        warmup_steps=config.warmup_steps, max_steps=config.steps, weight_decay=config.weight_decay,
+        config=config.to_dict(), beta1=0.9, beta2=0.95, grad_clip=config.grad_clip, log_every=config.log_every,
+        ckpt_every=config.checkpoint_every, keep_last=1, progress=progress, precision="fp32", lr_key="lr",
+    )
+
+    def on_log(step: int, metrics: dict[str, Any]) -> None:
+        if log is not None and (step % 50 == 0 or step == config.steps):
+            log({"step": step, **metrics})
+
     t1 = time.perf_counter()
-    try:
-        for step in range(1, config.steps + 1):
-            lr = _lr(step, config)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            batch = [train_set[rng.randrange(len(train_set))] for _ in range(config.batch_size)]
-            ids, targets, active, attn = _batch(batch, config, mask_id, pad_id, rng, device)
-            logits = student(ids, attention_mask=attn).logits
-            loss, stats = certainty_forcing_loss(logits, targets, active, weight=config.certainty_weight,
-                                                 temperature=config.certainty_temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(student.parameters(), config.grad_clip)
-            opt.step()
-            record = {"step": step, "lr": lr, "loss": loss.item(), **stats}
-            metrics.write(json.dumps(record) + "\n")
-            if log is not None and (step % 50 == 0 or step == config.steps):
-                log(record)
-            bar.advance()
-    finally:
-        bar.close()
-        metrics.close()
+    result = run_loop(student, objective, settings, env, resume=resume, on_log=on_log)
     t_train = time.perf_counter() - t1
-    after = _measure(student, val, config, mask_id, pad_id, device)
-    _save_student(student.cpu().eval(), teacher, out, config, counts, before, after)
+    strip = lambda rec: {k: v for k, v in rec.items() if k != "step"}  # noqa: E731
+    before = strip(result.val[0]) if result.val and result.val[0]["step"] == 0 else {}
+    after = strip(result.val[-1]) if result.val else {}
+    if env.is_main:
+        _save_student(student.cpu().eval(), teacher, out, config, counts, before, after)
     return DistillResult(out, counts, before, after, config.steps, {"teacher": t_teacher, "train": t_train})
-
-
-def _lr(step: int, config: DistillConfig) -> float:
-    if config.warmup_steps and step <= config.warmup_steps:
-        return config.lr * step / config.warmup_steps
-    span = max(1, config.steps - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
-    low = config.lr / 10
-    return low + 0.5 * (config.lr - low) * (1 + math.cos(math.pi * progress))
 
 
 def _save_student(model, teacher, out: Path, config: DistillConfig, counts, before, after) -> None:

@@ -37,13 +37,13 @@ from treediff.noise.base import (
     MaskedBatch,
     Masker,
     MaskerConfig,
-    _require,
+    require,
     check_t,
     maskable_positions,
     rand,
     register_masker,
 )
-from treediff.noise.random_mask import _check_schedule, mask_probability
+from treediff.noise.random_mask import check_schedule, mask_probability
 from treediff.noise.schedules import build_schedule
 from treediff.syntax.language import CATEGORIES, HOLE_CATEGORIES
 from treediff.tokens.batch import AlignedBatch
@@ -97,40 +97,40 @@ class AstSpanMaskerConfig(MaskerConfig):
 
     def __post_init__(self) -> None:
         cats = self.categories
-        _require(
+        require(
             isinstance(cats, (list, tuple)) and len(cats) > 0 and all(isinstance(c, str) for c in cats),
             "categories",
             f"must be a non-empty list of category names from {', '.join(CATEGORIES)}; got {cats!r}",
         )
         bad = [c for c in cats if c not in CATEGORIES]
-        _require(not bad, "categories", f"unknown {bad[0] if bad else ''!r}; allowed: {', '.join(CATEGORIES)}")
-        _require(len(set(cats)) == len(cats), "categories", f"has duplicates: {list(cats)!r}")
+        require(not bad, "categories", f"unknown {bad[0] if bad else ''!r}; allowed: {', '.join(CATEGORIES)}")
+        require(len(set(cats)) == len(cats), "categories", f"has duplicates: {list(cats)!r}")
         object.__setattr__(self, "categories", tuple(cats))
-        _require(isinstance(self.weights, Mapping), "weights", f"must map category → weight, got {self.weights!r}")
+        require(isinstance(self.weights, Mapping), "weights", f"must map category → weight, got {self.weights!r}")
         for key, value in self.weights.items():
-            _require(key in CATEGORIES, "weights", f"unknown category {key!r}; allowed: {', '.join(CATEGORIES)}")
-            _require(
+            require(key in CATEGORIES, "weights", f"unknown category {key!r}; allowed: {', '.join(CATEGORIES)}")
+            require(
                 isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value < float("inf"),
                 "weights",
                 f"weight of {key!r} must be a finite float >= 0, got {value!r}",
             )
-        _require(
+        require(
             any(self.weight(c) > 0 for c in self.categories), "weights", "every enabled category has weight 0"
         )
         object.__setattr__(self, "weights", MappingProxyType({k: float(v) for k, v in self.weights.items()}))
-        _require(
+        require(
             isinstance(self.mix_random, (int, float)) and not isinstance(self.mix_random, bool)
             and 0.0 <= self.mix_random <= 1.0,
             "mix_random",
             f"must be a float in [0, 1], got {self.mix_random!r}",
         )
-        _require(self.mix_mode in MIX_MODES, "mix_mode", f"got {self.mix_mode!r}; allowed: {', '.join(MIX_MODES)}")
-        _require(
+        require(self.mix_mode in MIX_MODES, "mix_mode", f"got {self.mix_mode!r}; allowed: {', '.join(MIX_MODES)}")
+        require(
             isinstance(self.eps, (int, float)) and not isinstance(self.eps, bool) and 0.0 <= self.eps < 1.0,
             "eps",
             f"must be a float in [0, 1), got {self.eps!r}",
         )
-        _check_schedule(self.schedule)
+        check_schedule(self.schedule)
 
     def weight(self, category: str) -> float:
         return float(self.weights.get(category, 1.0))

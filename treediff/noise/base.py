@@ -23,6 +23,7 @@ from treediff.registry import Registry
 from treediff.tokens.batch import AlignedBatch
 
 __all__ = [
+    "require",
     "MaskedBatch",
     "MaskerConfig",
     "Masker",
@@ -167,7 +168,8 @@ class MaskerConfig:
         return cls(**data)
 
 
-def _require(condition: bool, field_name: str, message: str) -> None:
+def require(condition: bool, field_name: str, message: str) -> None:
+    """A masker config's check: ``ConfigError("<field>: <message>")`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(f"{field_name}: {message}")
 

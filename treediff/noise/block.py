@@ -24,13 +24,13 @@ from treediff.noise.base import (
     MaskedBatch,
     Masker,
     MaskerConfig,
-    _require,
+    require,
     check_t,
     maskable_positions,
     rand,
     register_masker,
 )
-from treediff.noise.random_mask import _check_schedule
+from treediff.noise.random_mask import check_schedule
 from treediff.noise.schedules import ClippedSchedule
 from treediff.tokens.batch import AlignedBatch
 
@@ -49,13 +49,13 @@ class BlockMaskerConfig(MaskerConfig):
     suffix: str = "drop"
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             isinstance(self.block_size, int) and not isinstance(self.block_size, bool) and self.block_size >= 1,
             "block_size",
             f"must be an int >= 1, got {self.block_size!r}",
         )
-        _check_schedule(self.schedule)
-        _require(self.suffix in SUFFIX_MODES, "suffix", f"got {self.suffix!r}; allowed: {', '.join(SUFFIX_MODES)}")
+        check_schedule(self.schedule)
+        require(self.suffix in SUFFIX_MODES, "suffix", f"got {self.suffix!r}; allowed: {', '.join(SUFFIX_MODES)}")
 
 
 @register_masker

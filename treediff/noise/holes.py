@@ -31,7 +31,7 @@ import torch
 
 from treediff.errors import ConfigError
 from treediff.noise.ast_span import AstSpanMasker, AstSpanMaskerConfig
-from treediff.noise.base import MaskedBatch, Masker, MaskerConfig, _require, check_t, rand, register_masker
+from treediff.noise.base import MaskedBatch, Masker, MaskerConfig, require, check_t, rand, register_masker
 from treediff.noise.schedules import build_schedule
 from treediff.tokens.batch import AlignedBatch
 
@@ -72,13 +72,13 @@ class HoleMaskerConfig(MaskerConfig):
             except ConfigError as exc:
                 raise ConfigError(f"ast_span.{exc}") from None
             object.__setattr__(self, "ast_span", inner)
-        _require(isinstance(inner, AstSpanMaskerConfig), "ast_span", f"must be an AstSpanMaskerConfig, got {inner!r}")
-        _require(_is_fraction(self.hole_fraction), "hole_fraction", f"must be in [0, 1], got {self.hole_fraction!r}")
-        _require(_is_int(self.max_delta) and self.max_delta >= 1, "max_delta", f"must be an int >= 1, got {self.max_delta!r}")
-        _require(_is_fraction(self.shrink_prob), "shrink_prob", f"must be in [0, 1], got {self.shrink_prob!r}")
+        require(isinstance(inner, AstSpanMaskerConfig), "ast_span", f"must be an AstSpanMaskerConfig, got {inner!r}")
+        require(_is_fraction(self.hole_fraction), "hole_fraction", f"must be in [0, 1], got {self.hole_fraction!r}")
+        require(_is_int(self.max_delta) and self.max_delta >= 1, "max_delta", f"must be an int >= 1, got {self.max_delta!r}")
+        require(_is_fraction(self.shrink_prob), "shrink_prob", f"must be in [0, 1], got {self.shrink_prob!r}")
         for name in ("end_of_hole_id", "pad_id"):
             value = getattr(self, name)
-            _require(value is None or (_is_int(value) and value >= 0), name, f"must be None or an int >= 0, got {value!r}")
+            require(value is None or (_is_int(value) and value >= 0), name, f"must be None or an int >= 0, got {value!r}")
 
 
 def _maximal(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

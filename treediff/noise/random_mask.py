@@ -15,7 +15,7 @@ from treediff.noise.base import (
     MaskedBatch,
     Masker,
     MaskerConfig,
-    _require,
+    require,
     check_t,
     maskable_positions,
     rand,
@@ -24,7 +24,7 @@ from treediff.noise.base import (
 from treediff.noise.schedules import build_schedule
 from treediff.tokens.batch import AlignedBatch
 
-__all__ = ["RandomMaskerConfig", "RandomMasker", "mask_probability"]
+__all__ = ["RandomMaskerConfig", "RandomMasker", "mask_probability", "check_schedule"]
 
 
 def mask_probability(u: torch.Tensor, eps: float) -> torch.Tensor:
@@ -32,8 +32,9 @@ def mask_probability(u: torch.Tensor, eps: float) -> torch.Tensor:
     return (1.0 - eps) * u + eps
 
 
-def _check_schedule(name: object) -> None:
-    _require(isinstance(name, str), "schedule", f"must be a schedule name, got {name!r}")
+def check_schedule(name: object) -> None:
+    """A ``ConfigError`` unless ``name`` names a noise schedule."""
+    require(isinstance(name, str), "schedule", f"must be a schedule name, got {name!r}")
     try:
         build_schedule(name)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - re-raised naming the field
@@ -49,12 +50,12 @@ class RandomMaskerConfig(MaskerConfig):
     schedule: str = "linear"
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             isinstance(self.eps, (int, float)) and not isinstance(self.eps, bool) and 0.0 <= self.eps < 1.0,
             "eps",
             f"must be a float in [0, 1), got {self.eps!r}",
         )
-        _check_schedule(self.schedule)
+        check_schedule(self.schedule)
 
 
 @register_masker

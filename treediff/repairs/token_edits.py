@@ -19,7 +19,8 @@ _WORD = re.compile(r"[^\W\d]\w*")  # an identifier or keyword
 SYMBOL = re.compile(r"[^\w\s'\"`]{1,3}")  # a run of operator characters (``||``, ``,``, ``)``)
 
 
-def token_inserts(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, str]]:
+def token_inserts(code: str, language: str,  # long: the file's token statistics, the slots, the ranking
+                  verdict: ValidityResult) -> list[tuple[int, str]]:
     """``(offset, text)``: one operator or punctuation token (no closing bracket) put in between two
     tokens near the first problem (where a deleted ``,`` ``.`` ``=`` ``+`` leaves ``f(a b)``), or inside a
     word there made of two words the file uses (``superexplanation)`` where ``(`` went missing), spaced as

@@ -29,7 +29,8 @@ def fits(lm: DiffusionLM, code: str, language: str, extra: int = ROOM) -> bool:
     return len(lm.encode(code, language)) <= room
 
 
-def fill_long(lm: DiffusionLM, template: HoleTemplate, config: SamplerConfig) -> FillResult:
+def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's block, fill, splice back
+              config: SamplerConfig) -> FillResult:
     """Fill the holes of a template too long for the model, one block of lines at a time: per hole, the
     largest block around it that fits the model (with the holes' default lengths) and, its holes filled by
     their category's filler, stands alone once dedented or inside what :func:`surround` puts around it;

@@ -59,7 +59,7 @@ def _use_cache(lm: DiffusionLM, config: SamplerConfig) -> bool:
     return config.use_cache == "on" or lm.device.type == "cuda"
 
 
-def denoise(
+def denoise(  # long: the sampling loop reads top to bottom in one place (blocks, steps, guard, redo)
     lm: DiffusionLM,
     ids: Tensor,
     masked: Tensor,

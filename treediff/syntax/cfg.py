@@ -29,25 +29,12 @@ import tree_sitter as ts
 
 from treediff.errors import NotFound
 from treediff.syntax.blocks import basic_blocks, dominators, reachable, unreachable_statements
-from treediff.syntax.cfg_tables import CfgTable, cfg_table
+from treediff.syntax.cfg_tables import CfgTable, cfg_table, scope_query
 from treediff.syntax.tree import SyntaxTree
 
-__all__ = [
-    "EDGE_LABELS",
-    "CFG",
-    "build_cfgs",
-    "build_cfg",
-    "node_order",
-    "basic_blocks",
-    "reachable",
-    "unreachable_statements",
-    "dominators",
-    "cfg_to_node_link",
-    "cfg_to_json",
-    "cfg_to_dot",
-    "cfg_to_png",
-    "export_cfg",
-]
+__all__ = ["EDGE_LABELS", "CFG", "build_cfgs", "build_cfg", "node_order", "basic_blocks", "reachable",
+           "unreachable_statements", "dominators", "cfg_to_node_link", "cfg_to_json", "cfg_to_dot", "cfg_to_png",
+           "export_cfg"]
 
 #: Every edge label the engine emits (meanings in docs/cfg.md).
 EDGE_LABELS = (
@@ -510,21 +497,6 @@ class _ScopeBuilder:
 
 
 # -- discovery of scopes and yield/await marks ----------------------------------------
-_QUERIES: dict[int, tuple[Any, ts.Query]] = {}
-
-
-def _query(tree: SyntaxTree, table: CfgTable) -> ts.Query:
-    lang = tree.language
-    hit = _QUERIES.get(id(lang))
-    if hit is None or hit[0] is not lang:
-        parts = []
-        for capture, kinds in (("scope", table.scopes), ("yield", table.yields), ("await", table.awaits)):
-            if kinds:
-                parts.append("[" + " ".join(f"({k})" for k in sorted(kinds)) + f"] @{capture}")
-        hit = _QUERIES[id(lang)] = (lang, ts.Query(lang.ts_language, "\n".join(parts)))
-    return hit[1]
-
-
 def node_order(node: object) -> tuple[int, int]:
     """Sort key for CFG graph nodes: ENTRY, then statements by id, then EXIT."""
     if node == "ENTRY":
@@ -556,7 +528,7 @@ def build_cfgs(tree: SyntaxTree) -> list[CFG]:
     table = cfg_table(tree.language)
     root = tree.ts_tree.root_node
     cursor = root.walk()
-    captures = ts.QueryCursor(_query(tree, table)).captures(root)
+    captures = ts.QueryCursor(scope_query(tree.language, table)).captures(root)
     src = tree.source
     scopes = [(0, root)]
     scopes += [(tree.id_of(n), n) for n in captures.get("scope", ()) if n != root]

@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+import tree_sitter as ts
+
 from treediff.errors import GrammarError
 from treediff.syntax.language import Language
 
 __all__ = [
+    "scope_query",
     "SCOPE_KINDS",
     "JUMP_KINDS",
     "CfgTable",
@@ -179,7 +182,7 @@ class _Checker:
         return out
 
 
-def load_cfg_table(lang: Language) -> CfgTable:
+def load_cfg_table(lang: Language) -> CfgTable:  # long: one check per key of the [cfg] table, in order
     """Validate ``lang.cfg`` and build its :class:`CfgTable` (use :func:`cfg_table`, which caches)."""
     ck = _Checker(lang)
     raw = ck.keys(lang.cfg, _TOP_KEYS, "")
@@ -283,4 +286,20 @@ def cfg_table(lang: Language) -> CfgTable:
     hit = _CACHE.get(id(lang))
     if hit is None or hit[0] is not lang:
         hit = _CACHE[id(lang)] = (lang, load_cfg_table(lang))
+    return hit[1]
+
+
+_QUERIES: dict[int, tuple[Any, ts.Query]] = {}
+
+
+def scope_query(lang: Language, table: CfgTable) -> ts.Query:
+    """The compiled tree-sitter query that finds a language's nested scopes, ``yield`` and ``await`` nodes
+    (``@scope``, ``@yield``, ``@await``), built once per language."""
+    hit = _QUERIES.get(id(lang))
+    if hit is None or hit[0] is not lang:
+        parts = []
+        for capture, kinds in (("scope", table.scopes), ("yield", table.yields), ("await", table.awaits)):
+            if kinds:
+                parts.append("[" + " ".join(f"({k})" for k in sorted(kinds)) + f"] @{capture}")
+        hit = _QUERIES[id(lang)] = (lang, ts.Query(lang.ts_language, "\n".join(parts)))
     return hit[1]

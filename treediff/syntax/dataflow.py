@@ -192,7 +192,8 @@ def _children(ts_node, node_id: int) -> list[tuple[object, str | None, int]]:
     return out
 
 
-def _collect(tree: SyntaxTree, cfgs: Iterable) -> tuple[list[Access], list[tuple[int, int, int, int]], dict]:
+def _collect(tree: SyntaxTree, cfgs: Iterable,  # long: one pass, one branch per kind of access
+             ) -> tuple[list[Access], list[tuple[int, int, int, int]], dict]:
     """Accesses in evaluation order, COMPUTED_FROM candidates, and the scope → CFG map."""
     scope_cfg, stmt_scope = _cfg_maps(tree, cfgs)
     id_kinds = tree.language.categories.get("identifier", frozenset())

@@ -1,4 +1,4 @@
-"""The training loop: read it top to bottom in :func:`train`.
+"""Masked-diffusion training: the objective the loop of :mod:`treediff.train.runner` runs (:func:`train`).
 
 One optimizer step = ``optim.grad_accum`` micro-batches per process (see ``sampler.py`` for
 which samples), each masked by the configured masker with a generator seeded from
@@ -12,40 +12,23 @@ from the newest valid checkpoint with the same loss sequence as an uninterrupted
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 
-from treediff.errors import CheckpointError, ConfigError
-from treediff.train.checkpoint import latest_checkpoint, load_checkpoint, load_model_weights, save_checkpoint
+from treediff.errors import ConfigError
 from treediff.train.config import TrainConfig
-from treediff.train.distributed import DistEnv, all_reduce_mean, setup_distributed, teardown_distributed
-from treediff.train.logging import RunLogger
+from treediff.train.distributed import DistEnv, setup_distributed, teardown_distributed
 from treediff.train.objective import CategoryAccuracy, masked_diffusion_loss, token_categories
+from treediff.train.runner import LoopSettings, Objective, TrainResult, autocast_for, peak_flops, run_loop
 from treediff.train.sampler import DataOrder, DataPosition, RankBatchSampler
-from treediff.train.schedule import build_scheduler, cosine_lr
 
-__all__ = ["TrainResult", "train", "build_model", "build_masker_from", "load_datasets", "mask_seed", "forward_logits"]
-
-
-@dataclass
-class TrainResult:
-    """What a run did: the per-step training losses (global means) and validation records."""
-
-    start_step: int
-    step: int
-    losses: list[float] = field(default_factory=list)
-    val: list[dict[str, Any]] = field(default_factory=list)
-    checkpoint: Path | None = None
-    tokens_per_s: float = float("nan")
-    mfu: float | None = None
+__all__ = ["TrainResult", "train", "build_model", "build_masker_from", "load_datasets", "mask_seed", "forward_logits",
+           "DiffusionObjective", "loop_settings", "evaluate", "peak_flops"]
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -118,48 +101,6 @@ def forward_logits(model: torch.nn.Module, masked, batch, use_structure: bool) -
     return out.logits if hasattr(out, "logits") else out
 
 
-def _autocast(device: torch.device, precision: str):
-    if device.type == "cuda" and precision in ("auto", "bf16"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def _rng_state() -> dict[str, Any]:
-    state = {
-        "python": random.getstate(),
-        "numpy": _numpy_state_to_torch(np.random.get_state()),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _numpy_state_to_torch(state: tuple) -> dict[str, Any]:
-    name, keys, pos, has_gauss, cached = state
-    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "cached": float(cached)}
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """nanoGPT's split: decay matrices (ndim >= 2), not norms / biases."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-
-
 def _loader(dataset, order: DataOrder, pos: DataPosition, rank: int, collate, num_workers: int) -> Iterator:
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=RankBatchSampler(order, pos, rank), collate_fn=collate,
@@ -188,7 +129,7 @@ def evaluate(model, dataset, collate, masker, tokenizer, config: TrainConfig, en
         gen = torch.Generator().manual_seed(mask_seed(config.seed, 2**40, k))
         t = torch.rand(batch.batch_size, generator=gen)
         masked = masker(batch, t, gen, tokenizer.mask_id).to(env.device)
-        with _autocast(env.device, config.precision):
+        with autocast_for(env.device, config.precision):
             logits = forward_logits(model, masked, batch, use_structure)
         n_tok = (batch.attention_mask.bool() & ~batch.special_mask.bool()).sum()
         loss = masked_diffusion_loss(logits, masked.targets, masked.mask, masked.loss_weight, n_tok)
@@ -217,7 +158,7 @@ def evaluate(model, dataset, collate, masker, tokenizer, config: TrainConfig, en
             "val_ce": float(loss_sum[2] / loss_sum[3].clamp(min=1)), **CategoryAccuracy.summarize(counts)}
 
 
-# ----------------------------------------------------------------------------- the loop
+# ----------------------------------------------------------------------------- the run
 
 def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     """Train as configured (DDP when launched by torchrun); returns the run's losses."""
@@ -232,186 +173,99 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
         teardown_distributed()
 
 
+class DiffusionObjective(Objective):
+    """The masked-diffusion objective: ``grad_accum`` micro-batches per process (``sampler.py`` says which
+    samples), each masked with a generator seeded from ``(seed, step, micro-batch index)`` and scored with
+    :func:`~treediff.train.objective.masked_diffusion_loss` (unweighted while the corruption level warms up)."""
+
+    def __init__(self, config: TrainConfig, env: DistEnv, tokenizer, train_ds, val_ds, masker,
+                 use_structure: bool) -> None:
+        from treediff.data import collate as collate_fn
+
+        self.config, self.env, self.tokenizer = config, env, tokenizer
+        self.train_ds, self.val_ds, self.masker, self.use_structure = train_ds, val_ds, masker, use_structure
+        self.collate = _Collate(collate_fn, tokenizer, config.data.seq_len)
+        self.order = DataOrder(len(train_ds), config.data.batch_size, config.optim.grad_accum, env.world_size,
+                               config.seed)
+        self.pos = DataPosition()
+        self.mask_gen = torch.Generator()
+        self._batches: Iterator | None = None
+
+    def micro_loss(self, model: torch.nn.Module, step: int, micro: int) -> tuple[torch.Tensor, int]:
+        config, env = self.config, self.env
+        if self._batches is None:  # opened at the first step, where the data position is (after a resume)
+            self._batches = _loader(self.train_ds, self.order, self.pos, env.rank, self.collate,
+                                    config.data.num_workers)
+        batch = next(self._batches).to(env.device)
+        self.mask_gen.manual_seed(mask_seed(config.seed, step, micro * env.world_size + env.rank))
+        t = _sample_t(batch.batch_size, step, self.mask_gen, config)
+        masked = self.masker(batch, t, self.mask_gen, self.tokenizer.mask_id).to(env.device)
+        n_tok = (batch.attention_mask.bool() & ~batch.special_mask.bool()).sum()
+        with autocast_for(env.device, config.precision):
+            logits = forward_logits(model, masked, batch, self.use_structure)
+        loss = masked_diffusion_loss(logits, masked.targets, masked.mask, masked.loss_weight, n_tok,
+                                     weighted=step >= config.noise.warmup_steps)
+        return loss, int(batch.attention_mask.sum())
+
+    def advance(self) -> None:
+        self.pos = self.order.advance(self.pos)
+
+    def validate(self, model: torch.nn.Module) -> dict[str, float]:
+        return evaluate(model, self.val_ds, self.collate, self.masker, self.tokenizer, self.config, self.env,
+                        self.use_structure)
+
+    def validates_at_start(self) -> bool:
+        return len(self.val_ds) > 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"data_position": self.pos.to_dict()}
+
+    def rng_state(self) -> dict[str, Any]:
+        return {"mask_generator": self.mask_gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pos = DataPosition.from_dict(state["data_position"])
+        self.mask_gen.set_state(state["rng"]["mask_generator"])
+
+    def log_fields(self, step: int) -> dict[str, Any]:
+        return {"epoch": self.pos.epoch, "warmup": step < self.config.noise.warmup_steps}
+
+    def describe(self, model: torch.nn.Module, env: DistEnv) -> str:
+        return (f"training {sum(p.numel() for p in model.parameters()):,} parameters on {env.device} "
+                f"x{env.world_size}, {len(self.train_ds)} train / {len(self.val_ds)} val samples")
+
+
+def loop_settings(config: TrainConfig) -> LoopSettings:
+    """The loop's settings from a :class:`~treediff.train.config.TrainConfig`."""
+    optim, log = config.optim, config.log
+    return LoopSettings(
+        out_dir=config.out_dir, ckpt_dir=config.checkpoint.dir, lr=optim.lr, min_lr=optim.min_lr,
+        warmup_steps=optim.warmup_steps, max_steps=optim.max_steps, weight_decay=optim.weight_decay,
+        config=config.to_dict(), beta1=optim.beta1, beta2=optim.beta2, eps=optim.eps, grad_clip=optim.grad_clip,
+        grad_accum=optim.grad_accum, log_every=log.every, val_every=log.val_every, ckpt_every=config.checkpoint.every,
+        keep_last=config.checkpoint.keep_last, tensorboard=log.tensorboard, progress=log.progress,
+        precision=config.precision, seq_len=config.data.seq_len,
+    )
+
+
 def _train(config: TrainConfig, env: DistEnv, resume: bool) -> TrainResult:
-    from treediff.data import collate as collate_fn
     from treediff.tokens.tokenizer import SyntaxTokenizer
 
-    out_dir, ckpt_dir = Path(config.out_dir), Path(config.checkpoint.dir)
     random.seed(config.seed)
     np.random.seed(config.seed % 2**32)
     torch.manual_seed(config.seed)  # same init on every rank (DDP also broadcasts rank 0's weights)
-
-    # data, model, noise
     tokenizer = SyntaxTokenizer.from_pretrained(config.data.tokenizer)
     train_ds, val_ds = load_datasets(config, tokenizer, env)
-    collate = _Collate(collate_fn, tokenizer, config.data.seq_len)
-    order = DataOrder(len(train_ds), config.data.batch_size, config.optim.grad_accum, env.world_size, config.seed)
     model = build_model(config, tokenizer)
     use_structure = bool(getattr(model.config, "use_structure_encoder", False))
-    masker = build_masker_from(config)
-    mask_gen = torch.Generator()
-
-    # optimizer and LR schedule
-    optim = config.optim
-    lr_at = cosine_lr(optim.lr, optim.min_lr, optim.warmup_steps, optim.max_steps)
-    step, pos = 0, DataPosition()
-    ckpt = None
-    if resume:
-        path = latest_checkpoint(ckpt_dir)
-        if path is None and any(ckpt_dir.glob("step_*")):
-            raise CheckpointError(f"no valid checkpoint under {str(ckpt_dir)!r} to resume from (all corrupt)")
-        if path is not None:
-            ckpt = load_checkpoint(path)
-            load_model_weights(model, ckpt.model_dir)
-            step, pos = ckpt.step, DataPosition.from_dict(ckpt.state["data_position"])
-    model.to(env.device)
-    optimizer = torch.optim.AdamW(
-        _param_groups(model, optim.weight_decay), lr=optim.lr, betas=(optim.beta1, optim.beta2), eps=optim.eps,
-        fused=env.device.type == "cuda",
-    )
-    scheduler = build_scheduler(optimizer, lr_at)
-    if ckpt is not None:
-        optimizer.load_state_dict(ckpt.state["optimizer"])
-        scheduler.load_state_dict(ckpt.state["scheduler"])
-        _set_rng_state(ckpt.state["rng"])
-        mask_gen.set_state(ckpt.state["rng"]["mask_generator"])
-    ddp_model = model
-    if env.is_distributed:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[env.local_rank] if env.device.type == "cuda" else None
-        )
-
-    log = RunLogger(out_dir, total_steps=optim.max_steps, start_step=step, enabled=env.is_main,
-                    tensorboard=config.log.tensorboard, progress=config.log.progress)
-    result = TrainResult(start_step=step, step=step)
-    if ckpt is not None:
-        log.event(step, f"resumed from {ckpt.path} at step {step} (epoch {pos.epoch}, sample {pos.index})",
-                  checkpoint=str(ckpt.path))
-        _warn_config_drift(log, step, ckpt.config, config)
-    elif env.is_main:
-        log.event(step, f"training {sum(p.numel() for p in model.parameters()):,} parameters on {env.device} "
-                        f"x{env.world_size}, {len(train_ds)} train / {len(val_ds)} val samples", config=config.to_dict())
-
-    def validate_and_log(at: int) -> None:
-        metrics = evaluate(ddp_model, val_ds, collate, masker, tokenizer, config, env, use_structure)
-        result.val.append({"step": at, **metrics})
-        log.log(at, "val", metrics)
-
-    def save(at: int) -> None:
-        if env.is_main:
-            state = {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "rng": {**_rng_state(), "mask_generator": mask_gen.get_state()},
-                "data_position": pos.to_dict(),
-            }
-            result.checkpoint = save_checkpoint(ckpt_dir, at, model=model, trainer_state=state,
-                                                config=config.to_dict(), keep_last=config.checkpoint.keep_last)
-            log.event(at, f"checkpoint {result.checkpoint}", checkpoint=str(result.checkpoint))
-        if env.is_distributed:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    if step == 0 and len(val_ds):
-        validate_and_log(0)
-
-    batches = _loader(train_ds, order, pos, env.rank, collate, config.data.num_workers)
-    model.train()
-    t_log, tokens_since_log = time.perf_counter(), 0
-    t_start, tokens_total = time.perf_counter(), 0
-    while step < optim.max_steps:
-        warm = step < config.noise.warmup_steps
-        loss_acc = torch.zeros((), device=env.device)
-        tokens = 0
-        for micro in range(optim.grad_accum):
-            batch = next(batches).to(env.device)
-            mask_gen.manual_seed(mask_seed(config.seed, step, micro * env.world_size + env.rank))
-            t = _sample_t(batch.batch_size, step, mask_gen, config)
-            masked = masker(batch, t, mask_gen, tokenizer.mask_id).to(env.device)
-            n_tok = (batch.attention_mask.bool() & ~batch.special_mask.bool()).sum()
-            tokens += int(batch.attention_mask.sum())
-            last = micro == optim.grad_accum - 1
-            sync = contextlib.nullcontext() if (last or not env.is_distributed) else ddp_model.no_sync()
-            with sync:
-                with _autocast(env.device, config.precision):
-                    logits = forward_logits(ddp_model, masked, batch, use_structure)
-                loss = masked_diffusion_loss(logits, masked.targets, masked.mask, masked.loss_weight, n_tok,
-                                             weighted=not warm) / optim.grad_accum
-                loss.backward()
-            loss_acc += loss.detach()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip) if optim.grad_clip > 0 else None
-        lr = scheduler.get_last_lr()[0]
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        pos = order.advance(pos)
-
-        loss_value = float(all_reduce_mean(loss_acc, env))
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(f"loss is {loss_value} at step {step}; lower optim.lr or check the data")
-        result.losses.append(loss_value)
-        tokens_since_log += tokens * env.world_size
-        tokens_total += tokens * env.world_size
-        if step % config.log.every == 0 or step == optim.max_steps:
-            now = time.perf_counter()
-            tps = tokens_since_log / max(now - t_log, 1e-9)
-            metrics = {"loss": loss_value, "lr": lr, "tokens_per_s": tps, "epoch": pos.epoch, "warmup": warm}
-            if grad_norm is not None:
-                metrics["grad_norm"] = float(grad_norm)
-            log.log(step, "train", metrics)
-            t_log, tokens_since_log = now, 0
-        if config.log.val_every and step % config.log.val_every == 0 and step != optim.max_steps:
-            validate_and_log(step)
-        if config.checkpoint.every and step % config.checkpoint.every == 0 and step != optim.max_steps:
-            save(step)
-
-    elapsed = time.perf_counter() - t_start
-    result.step = step
-    result.tokens_per_s = tokens_total / max(elapsed, 1e-9)
-    if result.start_step < optim.max_steps or not result.val:
-        validate_and_log(step)
-        save(step)
-    result.mfu = _mfu(model, config, env, result.tokens_per_s)
-    if result.mfu is not None:
-        log.log(step, "event", {"message": "throughput", "tokens_per_s": result.tokens_per_s, "mfu": result.mfu})
-    log.close()
-    return result
+    objective = DiffusionObjective(config, env, tokenizer, train_ds, val_ds, build_masker_from(config), use_structure)
+    return run_loop(model, objective, loop_settings(config), env, resume=resume)
 
 
 def _sample_t(batch_size: int, step: int, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
     from treediff.noise.warmup import sample_t
 
     return sample_t(batch_size, step, generator, config.noise.warmup_steps, config.noise.u_init)
-
-
-def _mfu(model, config: TrainConfig, env: DistEnv, tokens_per_s: float) -> float | None:
-    """Model FLOPs utilisation on CUDA (:func:`treediff.model.flops.mfu`); ``None`` on CPU or an unknown GPU."""
-    if env.device.type != "cuda":
-        return None
-    from treediff.model.flops import PEAK_FLOPS, mfu
-
-    peak = peak_flops(torch.cuda.get_device_name(env.device), PEAK_FLOPS)
-    if peak is None:
-        return None
-    return float(mfu(tokens_per_s, model.config, config.data.seq_len, peak * env.world_size))
-
-
-def peak_flops(device_name: str, table: dict[str, float]) -> float | None:
-    """The bf16 peak of a GPU named like ``torch.cuda.get_device_name`` (``None`` if not in ``table``).
-
-    >>> peak_flops("NVIDIA H100 80GB HBM3", {"h100_sxm": 1.0, "h100_pcie": 2.0})
-    1.0
-    """
-    name = device_name.lower()
-    if "h200" in name:
-        return table.get("h200")
-    if "h100" in name:
-        return table.get("h100_pcie" if "pcie" in name else "h100_sxm")
-    if "a100" in name:
-        return table.get("a100")
-    return None
 
 
 class _Collate:
@@ -422,16 +276,3 @@ class _Collate:
 
     def __call__(self, items):
         return self.fn(items, pad_id=self.pad_id, pad_to=self.seq_len)
-
-
-def _warn_config_drift(log: RunLogger, step: int, saved: dict[str, Any], config: TrainConfig) -> None:
-    now = config.to_dict()
-    diffs = []
-    for section in now:
-        a, b = saved.get(section), now[section]
-        if isinstance(b, dict) and isinstance(a, dict):
-            diffs += [f"{section}.{k}" for k in b if a.get(k) != b[k]]
-        elif a != b:
-            diffs.append(section)
-    if diffs:
-        log.event(step, f"warning: config differs from the checkpoint's in {', '.join(diffs)}", changed=diffs)

@@ -20,7 +20,6 @@ the path: a file keeps its split when the corpus grows or moves.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import zipfile
@@ -29,8 +28,10 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from treediff.errors import InputError, LanguageNotFound
-from treediff.syntax.language import Language, detect_language, get_language
+from treediff.files import walk_files
+from treediff.progress import ProgressBar
 from treediff.samples import iter_jsonl_samples
+from treediff.syntax.language import Language, detect_language, get_language
 from treediff.syntax.tree import SyntaxTree
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "scan_corpus",
     "error_fraction",
     "split_of",
-    "progress_bar",
 ]
 
 SKIP_REASONS = (
@@ -104,33 +104,11 @@ class _Record:
     reason: str | None = None
 
 
-def progress_bar(show: bool):
-    """A rich progress bar (a no-op context when ``show`` is false)."""
-    if not show:
-        return contextlib.nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    )
-
-
 def _language_of(path: str) -> Language | None:
     try:
         return detect_language(path)
     except LanguageNotFound:
         return None
-
-
-def _walk_dir(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        for name in sorted(filenames):
-            yield Path(dirpath) / name
 
 
 def _file_record(path: Path, max_bytes: int) -> _Record:
@@ -206,7 +184,7 @@ def iter_records(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     for item in items:
         path = Path(item)
         if path.is_dir():
-            for f in _walk_dir(path):
+            for f in walk_files(path, _SKIP_DIRS):
                 yield _file_record(f, max_bytes)
         elif not path.exists():
             raise InputError(f"{path}: no such file or directory")
@@ -250,12 +228,10 @@ def scan_corpus(
     stats = ScanStats()
     seen: set[str] = set()
     kept: list[CorpusFile] = []
-    with progress_bar(show_progress) as bar:
-        task = bar.add_task("scanning", total=None) if bar else None
+    with ProgressBar(None, "scanning", show_progress, min_total=0) as bar:
         for rec in iter_records(inputs, max_bytes):
             stats.num_inputs += 1
-            if bar is not None:
-                bar.advance(task)
+            bar.advance()
             reason = rec.reason or _check(rec.data or b"", max_bytes)
             if reason is None:
                 digest = hashlib.sha256(rec.data).hexdigest()  # type: ignore[arg-type]

@@ -27,7 +27,6 @@ from treediff.data.corpus import (
     CorpusFile,
     ScanStats,
     error_fraction,
-    progress_bar,
     scan_corpus,
     split_of,
 )
@@ -40,6 +39,7 @@ from treediff.data.shards import (
     write_manifest,
 )
 from treediff.errors import CheckpointError, InputError
+from treediff.progress import ProgressBar
 from treediff.syntax.tree import parse
 from treediff.tokens.tokenizer import SyntaxTokenizer, words_of
 
@@ -175,8 +175,7 @@ def _run(fn: Callable, jobs: list[tuple[int, str, bytes]], initargs: tuple, work
          show_progress: bool, description: str) -> Iterator[Any]:
     """``fn`` over ``jobs`` in order, in a process pool when it pays, with a progress bar."""
     workers = min(os.cpu_count() or 1, 8) if workers is None else max(1, workers)
-    with progress_bar(show_progress) as bar:
-        task = bar.add_task(description, total=len(jobs)) if bar else None
+    with ProgressBar(len(jobs), description, show_progress, min_total=0) as bar:
         if workers == 1 or len(jobs) < 4 * workers:
             _init_worker(*initargs)
             results: Iterable[Any] = map(fn, jobs)
@@ -190,8 +189,7 @@ def _run(fn: Callable, jobs: list[tuple[int, str, bytes]], initargs: tuple, work
             results = pool.imap(fn, jobs, chunksize=4)
         try:
             for r in results:
-                if bar is not None:
-                    bar.advance(task)
+                bar.advance()
                 yield r
         finally:
             if pool is not None:

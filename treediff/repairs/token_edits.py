@@ -33,6 +33,7 @@ def token_inserts(code: str, language: str,  # long: the file's token statistics
     ``_MAX_TOKEN_INSERTS``, since each one costs the compiler a run.  A 1.4M-parameter model guesses which
     operator went missing badly even under the grammar; the file's own counts guess well.
 
+    >>> from treediff.sample.record import check
     >>> code = "f(a, b)\\ng(c, d)\\nh(x y)\\n"
     >>> token_inserts(code, "javascript", check(code, "javascript"))[0]
     (19, ',')

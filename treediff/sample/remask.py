@@ -14,7 +14,7 @@ from treediff.sample.loop import DenoiseResult
 from treediff.sample.record import check
 from treediff.validity import ValidityResult
 from treediff.sample.segments import GuardCounts, generate_segments
-from treediff.syntax.holes import Hole, enclosing_region, filler, fills_parse_as, indent_at, starts_line
+from treediff.syntax.holes import Hole, enclosing_region, filler, fills_parse_as, indent_at, splice, starts_line
 from treediff.syntax.tree import SyntaxTree, parse
 
 __all__ = ["DecodeCounts", "RemaskOutcome", "remask", "fill_regions", "splice_regions", "problem_span"]
@@ -70,18 +70,18 @@ def fill_regions(code: str, regions: list[tuple[int, int]], texts: list[str], sp
 
 
 def splice_regions(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]]):
-    """Replace byte ranges of ``code``; returns the new code and the hole spans moved accordingly."""
-    data = code.encode("utf-8")
+    """Replace byte ranges of ``code`` (disjoint; :func:`~treediff.syntax.holes.splice`); returns the new code and
+    the hole ``spans`` moved accordingly (a span holding a region grows with it)."""
     spans = list(spans)
     for (a, b), text in sorted(zip(regions, texts), reverse=True):
-        new = text.encode("utf-8")
-        delta = len(new) - (b - a)
-        data = data[:a] + new + data[b:]
+        delta = len(text.encode("utf-8")) - (b - a)
         for i, (s, e) in enumerate(spans):
             if s <= a and b <= e:
                 spans[i] = (s, e + delta)
             elif s >= b:
                 spans[i] = (s + delta, e + delta)
+    ordered = sorted(zip(regions, texts))
+    data, _ = splice(code.encode("utf-8"), [r for r, _ in ordered], [t for _, t in ordered])
     return data.decode("utf-8", "replace"), spans
 
 

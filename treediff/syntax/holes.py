@@ -35,7 +35,7 @@ from treediff.syntax.tree import Node, SyntaxTree, decode_source, parse
 
 __all__ = [
     "HOLE_PATTERN", "Hole", "HoleTemplate", "find_holes", "fill_parses_as", "fills_parse_as", "enclosing_region",
-    "filler", "indent_at",
+    "filler", "indent_at", "starts_line", "splice",
 ]
 
 #: ``<|hole|>`` or ``<|hole:CATEGORY|>``; group ``category`` is ``None`` for the bare marker.
@@ -100,12 +100,16 @@ class HoleTemplate:
         if isinstance(fills, (str, bytes)) or len(fills) != len(self.holes):
             got = "a single string" if isinstance(fills, (str, bytes)) else f"{len(fills)} fills"
             raise InputError(f"need one fill per hole ({len(self.holes)}), got {got}")
-        code, spans = _splice(self.source, [h.span for h in self.holes], fills)
+        code, spans = splice(self.source, [h.span for h in self.holes], fills)
         return code.decode("utf-8", "replace"), spans
 
 
-def _splice(source: bytes, bounds: Sequence[tuple[int, int]], texts: Sequence[str | bytes]):
-    """``source`` with each ``bounds[i]`` range replaced by ``texts[i]``, and the new ranges."""
+def splice(source: bytes, bounds: Sequence[tuple[int, int]], texts: Sequence[str | bytes]) -> tuple[bytes, list]:
+    """``source`` with each ``bounds[i]`` byte range (sorted, disjoint) replaced by ``texts[i]``, and the new ranges.
+
+    >>> splice(b"a = 1", [(4, 5)], ["22"])
+    (b'a = 22', [(4, 6)])
+    """
     out, spans, pos = bytearray(), [], 0
     for (start, end), text in zip(bounds, texts):
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
@@ -355,7 +359,7 @@ def _snippet(data: bytes, start: int, end: int) -> str:
 def _strip_markers(data: bytes, lang: Language) -> tuple[bytes, list[list]]:
     """The code without markers, and one ``[start, end, category or None, None]`` item per marker."""
     marks = list(_HOLE_BYTES.finditer(data))
-    source, spans = _splice(data, [m.span() for m in marks], [b""] * len(marks))
+    source, spans = splice(data, [m.span() for m in marks], [b""] * len(marks))
     items = []
     for m, (pos, _) in zip(marks, spans):
         cat = m.group("category")
@@ -400,7 +404,7 @@ def _trial(data: bytes, lang: Language, items: list[list], i: int, category: str
         filler(lang, category if j == i else cat, indent=indent_at(data, s)) if j == i or orig is None else orig
         for j, (s, _, cat, orig) in enumerate(items)
     ]
-    code, spans = _splice(data, [(s, e) for s, e, _, _ in items], texts)
+    code, spans = splice(data, [(s, e) for s, e, _, _ in items], texts)
     return parse(code, lang), *spans[i]
 
 

@@ -61,14 +61,10 @@ class RunLogger:
 
             self._console = Console(stderr=True)
             if self._console.is_terminal:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+                from treediff.progress import ProgressBar
 
-                self._progress = Progress(
-                    TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                    TimeRemainingColumn(), console=self._console, transient=False,
-                )
-                self._task = self._progress.add_task("train", total=total_steps, completed=start_step, info="")
-                self._progress.start()
+                self._progress = ProgressBar(total_steps, "[bold]train", True, completed=start_step, min_total=0,
+                                             info=True, transient=False)
 
     def log(self, step: int, kind: str, metrics: dict[str, Any]) -> None:
         if not self.enabled:
@@ -93,9 +89,9 @@ class RunLogger:
             info = f"val_loss {metrics.get('val_loss', float('nan')):.4f}  val_acc {metrics.get('val_acc', float('nan')):.3f}"
         if self._progress is not None:
             if kind == "train":
-                self._progress.update(self._task, completed=step, info=info)
+                self._progress.update(completed=step, info=info)
             else:
-                self._progress.console.print(f"step {step}: {info}")
+                self._progress.print(f"step {step}: {info}")
         else:
             self._console.print(f"{kind} step {step}/{self.total_steps}  {info}  eta {format_eta(eta)}", highlight=False)
 
@@ -109,7 +105,7 @@ class RunLogger:
 
     def close(self) -> None:
         if self._progress is not None:
-            self._progress.stop()
+            self._progress.close()
         if self._tb is not None:
             self._tb.close()
         if self._jsonl is not None:

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from treediff.errors import InputError, LanguageNotFound
+from treediff.files import walk_files
+from treediff.progress import ProgressBar
 from treediff.samples import iter_jsonl_samples
 from treediff.syntax.language import get_language, resolve_language
 from treediff.syntax.tree import DEFAULT_MAX_BYTES, read_source
@@ -59,13 +61,6 @@ def _result_record(result: ValidityResult, *, path: str, line: int | None = None
     return rec
 
 
-def _walk_dir(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        for name in sorted(filenames):
-            yield Path(dirpath, name)
-
-
 def _jsonl_tasks(path: Path, language: str | None) -> Iterator[Task]:
     try:
         lines = list(iter_jsonl_samples(path))
@@ -94,7 +89,7 @@ def iter_inputs(paths: Iterable[str | os.PathLike[str]], *, language: str | None
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for file in _walk_dir(path):
+            for file in walk_files(path, _SKIP_DIRS):
                 yield from _file_tasks(file, language, explicit=False)
         elif not path.exists():
             yield "record", _error_record(f"{path}: no such file or directory", path=str(path))
@@ -143,17 +138,6 @@ def _run_chunk(chunk: Sequence[tuple[int, Task]], options: dict[str, Any]) -> li
     return [(i, _run_task(t, options)) for i, t in chunk]
 
 
-def _progress(enabled: bool, total: int):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
-        return None
-    return Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=console, transient=True)
-
-
 def check_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
@@ -180,16 +164,13 @@ def check_paths(
     for i, t in tasks:
         if t[0] == "record":
             results[i] = t[1]
-    bar = _progress(progress, len(tasks))
-    if bar is not None:
-        bar.start()
-        bar_task = bar.add_task("check", total=len(tasks), completed=len(tasks) - len(work))
+    bar = ProgressBar(len(tasks), "checking", progress, completed=len(tasks) - len(work), min_total=0,
+                      terminal_only=True)
     try:
         if jobs == 1 or len(work) <= 1:
             for i, t in work:
                 results[i] = _run_task(t, options)
-                if bar is not None:
-                    bar.advance(bar_task)
+                bar.advance()
         else:
             size = max(1, min(32, len(work) // (jobs * 8)))
             chunks = [work[k : k + size] for k in range(0, len(work), size)]
@@ -198,11 +179,9 @@ def check_paths(
                 for fut in as_completed(futures):
                     for i, rec in fut.result():
                         results[i] = rec
-                    if bar is not None:
-                        bar.advance(bar_task, len(fut.result()))
+                    bar.advance(len(fut.result()))
     finally:
-        if bar is not None:
-            bar.stop()
+        bar.close()
     return [r for r in results if r is not None]
 
 

@@ -131,10 +131,34 @@ def test_no_private_names_imported_across_packages():
     assert not bad, "private names imported from another package:\n" + "\n".join(bad)
 
 
+def _is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a name inside a module, not a submodule
+        return False
+
+
+def _private_attributes(path: Path) -> list[str]:
+    """``module._name`` reads where ``module`` is a treediff module the file imported."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules |= {a.asname for a in node.names if a.asname and a.name.startswith("treediff")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("treediff"):
+            modules |= {a.asname or a.name for a in node.names
+                        if _is_module(f"{node.module}.{a.name}")}
+    return [f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}" for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+            and node.attr.startswith("_") and not node.attr.startswith("__")]
+
+
 def test_tests_use_public_names_only():
     tests = [p for p in sorted((ROOT / "tests").rglob("*.py"))]
-    bad = _private_imports(tests, lambda p: "tests")
-    assert not bad, "tests importing private names (make them public, with a docstring):\n" + "\n".join(bad)
+    bad = _private_imports(tests, lambda p: "tests") + [x for p in tests for x in _private_attributes(p)]
+    assert not bad, "tests using private names (make them public, with a docstring):\n" + "\n".join(bad)
 
 
 def _too_long() -> list[str]:

@@ -55,12 +55,10 @@ def grammars_env(tmp_path, monkeypatch):
     directory = tmp_path / "grammars"
     directory.mkdir()
     monkeypatch.setenv("TREEDIFF_GRAMMARS", str(directory))
-    language_module._all_languages.cache_clear()
-    language_module._lookup.cache_clear()
+    language_module.clear_language_cache()
     yield directory
     monkeypatch.undo()
-    language_module._all_languages.cache_clear()
-    language_module._lookup.cache_clear()
+    language_module.clear_language_cache()
 
 
 # -- every grammar file --------------------------------------------------------------

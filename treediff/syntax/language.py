@@ -35,6 +35,7 @@ __all__ = [
     "list_languages",
     "detect_language",
     "resolve_language",
+    "clear_language_cache",
 ]
 
 #: Node categories every grammar file must define (possibly as an empty list).
@@ -400,3 +401,9 @@ def resolve_language(language: str | Language | None = None, path: str | os.Path
     if path is not None:
         return detect_language(path)
     raise InputError(missing)
+
+
+def clear_language_cache() -> None:
+    """Forget the languages read so far (after ``TREEDIFF_GRAMMARS`` or a grammar file changed)."""
+    _all_languages.cache_clear()
+    _lookup.cache_clear()

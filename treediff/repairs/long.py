@@ -97,7 +97,7 @@ def chunk_around(lm: DiffusionLM, code: str, language: str,
     unit of the file; ``None`` when there is none.  Candidates grow from the problem's statement (its line
     and the deeper-indented lines after it) to each enclosing header's block, out to the unindented
     statement around it; what goes around an indented block comes from the language's ``[layout]``
-    (:func:`~treediff.sample.chunks.surround`): the header of the definition holding it (Python), or the
+    (:func:`~treediff.syntax.layout.surround`): the header of the definition holding it (Python), or the
     headers of every block holding it and their closing lines (brace languages).  When the problem is in a
     header whose block alone is too long, the chunk is the header's lines and ``tail`` starts with the
     statement filler, put in place of the block while the header is repaired (``end`` is then where the

@@ -75,7 +75,7 @@ def _filler_texts(code: str, language: str, regions: list[tuple[int, int]], *,
 def fills_valid(code: str, language: str, regions: list[tuple[int, int]], *, definitions: bool = False) -> bool:
     """Whether ``code`` is valid once its ``regions`` hold fillers (:func:`_filler_texts`), or, where a
     filler is no program's top-level item (Java's ``{}``), nothing for the regions at a line's start
-    (:func:`~treediff.sample.pipeline.fill_regions`).
+    (:func:`~treediff.sample.remask.fill_regions`).
 
     >>> code = "import java.util.*;\\nimport java..io.*;\\n\\nclass A {}\\n"
     >>> a = code.index("import java..")
@@ -103,7 +103,7 @@ def statement_regions(code: str, language: str, verdict: ValidityResult,
     fallback can always end the repair): the problem's own lines (cut before a dedent, so an ``except``
     clause the broken line swallowed stays); those lines with a header's indented block; the rest of the
     enclosing block (a broken ``try:`` header takes its ``except`` clauses along); then the statements
-    that hold the problem's line, smallest first (:func:`~treediff.sample.chunks.blocks_around`: an entry
+    that hold the problem's line, smallest first (:func:`~treediff.syntax.layout.blocks_around`: an entry
     of a multi-line object literal goes with its statement).  In a brace layout a shape whose regions
     hold unbalanced ``{`` ``}`` comes after every balanced one.  The ``rest`` shape when none passes.
 

@@ -275,7 +275,8 @@ def _fingerprint(tok: SyntaxTokenizer, files: list[CorpusFile], options: Prepare
     h.update(json.dumps({"format": FORMAT_VERSION, "tokenizer": tok.fingerprint, "options": options.to_dict()},
                         sort_keys=True).encode())
     for f in files:
-        h.update(f"\n{f.path}\t{f.language}\t{f.sha256}".encode("utf-8", "surrogateescape"))
+        split = f"\t{f.split}" if f.split else ""  # only gathered corpora carry a split
+        h.update(f"\n{f.path}\t{f.language}\t{f.sha256}{split}".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
@@ -331,7 +332,7 @@ def prepare_corpus(
             cached.seconds = time.perf_counter() - t0
             return cached
 
-    split_names = [split_of(f.sha256, val_fraction) for f in files]
+    split_names = [f.split or split_of(f.sha256, val_fraction) for f in files]  # a gathered corpus brings its split
     if "train" not in split_names:  # a tiny corpus hashed wholly into validation: train on it instead
         split_names = ["train"] * len(files)
     out.mkdir(parents=True, exist_ok=True)

@@ -216,7 +216,7 @@ def _fetched_members(spec: SourceSpec, cache: Path) -> tuple[str, Iterator[Membe
         pkg_info = root / "PKG-INFO"
         license = license_of_metadata(pkg_info.read_text(errors="replace")) if pkg_info.is_file() else "unknown"
     else:
-        root = root / "package"
+        root = _single_dir(root)  # "package/" in most tarballs, the bare name in @types/*
         license = license_of_package_json(root / "package.json")
     if license == "unknown" and spec.license:
         license = normalize_license(spec.license)

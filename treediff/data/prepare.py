@@ -295,6 +295,25 @@ def _cached_stats(out: Path, fingerprint: str, seq_len: int | None) -> PrepareSt
     return stats
 
 
+def _already_prepared(corpus: Corpus, tok: SyntaxTokenizer, out: Path, seq_len: int | None) -> PrepareStats | None:
+    """Stats of ``corpus`` when it is itself a prepared directory, given again as ``out`` (shards carried
+    without their sources, e.g. to a GPU machine); ``None`` when ``corpus`` is not a prepared directory."""
+    items = [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
+    if len(items) != 1 or not (Path(items[0]) / "manifest.json").is_file() or not (Path(items[0]) / "stats.json").is_file():
+        return None
+    src = Path(items[0])
+    manifest = read_manifest(src)
+    if manifest.get("tokenizer_fingerprint") != tok.fingerprint:
+        raise InputError(f"{src}: prepared with another tokenizer; use {src / 'tokenizer'} or prepare the sources again")
+    if src.resolve() != out.resolve():
+        raise InputError(f"{src}: already prepared; use it as the output directory (data.cache_dir) or give the sources")
+    stats = _cached_stats(out, str(manifest.get("fingerprint")), seq_len)
+    if stats is None:
+        raise InputError(f"{src}: prepared shards are incomplete; prepare the sources again")
+    stats.out_dir = str(out)
+    return stats
+
+
 def prepare_corpus(
     corpus: Corpus,
     tokenizer: SyntaxTokenizer | str | os.PathLike[str],
@@ -312,7 +331,8 @@ def prepare_corpus(
     """Scan, filter, dedup, split, tokenize and shard a corpus into ``out``.
 
     A second call with the same corpus contents, tokenizer and options reuses ``out`` and
-    returns stats with ``cached=True`` (``force=True`` rebuilds).  ``seq_len`` is only the
+    returns stats with ``cached=True`` (``force=True`` rebuilds).  A prepared directory given as both
+    ``corpus`` and ``out`` is used as it is (its tokenizer must be ``tokenizer``).  ``seq_len`` is only the
     default window length recorded for :class:`~treediff.data.dataset.CorpusDataset`.
     """
     t0 = time.perf_counter()
@@ -321,6 +341,10 @@ def prepare_corpus(
         raise InputError(f"seq_len must be >= 8, got {seq_len}")
     tok = tokenizer if isinstance(tokenizer, SyntaxTokenizer) else SyntaxTokenizer.from_pretrained(tokenizer)
     out = Path(out)
+    prepared = _already_prepared(corpus, tok, out, seq_len)
+    if prepared is not None:
+        prepared.seconds = time.perf_counter() - t0
+        return prepared
     files, scan = scan_corpus(corpus, max_bytes=max_bytes, show_progress=show_progress)
     if not files:
         raise _nothing_usable(corpus, scan)

@@ -1,4 +1,4 @@
-"""Data commands: ``treediff tokenizer train`` and ``treediff data prepare``."""
+"""Data commands: ``treediff tokenizer train``, ``treediff data prepare`` and ``treediff data gather``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ data_app = typer.Typer(help="Prepare corpora into memory-mapped training shards.
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(data_app, name="data")
 
-_CORPUS_HELP = "Directories, source files, .zip archives or .jsonl files (fields: code, language, path)."
+_CORPUS_HELP = ("Directories, source files, .zip archives, .jsonl files (fields: code, language, path), Parquet/Arrow "
+                "shards (columns content, lang) or a `data gather` output.")
 
 
 def _print_stats(title: str, rows: dict[str, Any]) -> None:
@@ -48,14 +49,16 @@ def tokenizer_train(
     max_bytes: int = typer.Option(1_000_000, "--max-bytes", help="Skip files larger than this (0 = no cap)."),
     max_error_fraction: float = typer.Option(0.1, "--max-error-fraction", help="Skip files whose parse errors cover more of their bytes."),
     workers: int = typer.Option(0, "--workers", help="Worker processes (0 = one per core)."),
+    sample_mb_per_language: float = typer.Option(0.0, "--sample-mb-per-language", help="Train on at most this many MB per language (0 = all)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Train a byte-level BPE whose tokens never cross a tree-sitter leaf."""
+    """Train a byte-level BPE whose tokens never cross a tree-sitter leaf (a gather output: its train split)."""
     from treediff.data import train_tokenizer
 
     _, stats = train_tokenizer(
         corpus, out=out, vocab_size=vocab_size, min_frequency=min_frequency, max_bytes=max_bytes,
-        max_error_fraction=max_error_fraction, workers=workers or None, show_progress=not quiet,
+        max_error_fraction=max_error_fraction, workers=workers or None,
+        sample_bytes_per_language=int(sample_mb_per_language * 1e6), show_progress=not quiet,
     )
     _print_stats("tokenizer train", stats.to_dict())
     typer.echo(str(out))
@@ -95,7 +98,7 @@ def data_gather(
     sources_file: Path = typer.Option(None, "--sources-file", help="A sources TOML (default: treediff/data/sources.toml)."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Download/extraction cache, reused across runs (default: OUT/cache)."),
     max_file_bytes: int = typer.Option(1_000_000, "--max-file-bytes", help="Skip files larger than this."),
-    heldout_fraction: float = typer.Option(0.05, "--heldout-fraction", help="Share of packages (by name hash) held out."),
+    heldout_fraction: float = typer.Option(0.1, "--heldout-fraction", help="Share of packages (by name hash) held out."),
     near_dup_threshold: float = typer.Option(0.85, "--near-dup-threshold", help="Estimated Jaccard at which a file is a near duplicate."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-source progress lines."),
 ) -> None:

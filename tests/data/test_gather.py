@@ -151,3 +151,15 @@ def test_minhash_index_is_deterministic():
     index = NearDuplicateIndex(h1, threshold=0.85)
     assert index.add("a", PY) is None and index.add("b", GO) is None and index.add("c", PY + "\n# tail\n") == "a"
     assert len(index) == 2
+
+
+def test_tokenizer_trains_on_the_train_split_sample(gathered):
+    out, _ = gathered
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["split"] == "train"]
+    assert 0 < len(train_rows) < len(rows)  # the fixture's split has both sides
+    _, stats = train_tokenizer(out, vocab_size=300, min_frequency=1, workers=1, show_progress=False)
+    assert stats.num_files == len(train_rows)
+    _, sampled = train_tokenizer(out, vocab_size=300, min_frequency=1, workers=1, show_progress=False,
+                                 sample_bytes_per_language=1)
+    assert sampled.languages == dict.fromkeys({r["language"] for r in train_rows}, 1)

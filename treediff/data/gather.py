@@ -81,7 +81,7 @@ class GatherOptions:
     languages: tuple[str, ...] = GATHER_LANGUAGES
     max_mb_per_language: float = 50.0
     max_file_bytes: int = 1_000_000
-    heldout_fraction: float = 0.05
+    heldout_fraction: float = 0.1
     near_dup_threshold: float = 0.85
     num_perm: int = 64
     bands: int = 8

@@ -24,6 +24,7 @@ from __future__ import annotations
 import email.parser
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 __all__ = [
@@ -52,6 +53,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"^(lgpl|gnu lesser|gnu library)", "LGPL-2.1-or-later"),
     (r"affero|^agpl", "AGPL-3.0"),
     (r"^(gpl|gnu general public)", "GPL"),
+    (r"^go$|^golang$", "BSD-3-Clause"),  # Debian's name for Go's BSD-3-Clause license
     (r"^mit-0$", "MIT-0"),
     (r"^(mit|expat)\b|mit license", "MIT"),
     (r"^0bsd$|zero-clause bsd", "0BSD"),
@@ -130,11 +132,15 @@ def license_of_copyright(path: str | Path) -> str:
     except OSError:
         return "unknown"
     stanzas = re.split(r"\n\s*\n", text)
+    found: list[str] = []
     for stanza in stanzas:
-        if re.search(r"^Files:\s*\*\s*$", stanza, re.MULTILINE):
-            m = re.search(r"^License:\s*(.+)$", stanza, re.MULTILINE)
-            if m:
+        m = re.search(r"^License:\s*(.+)$", stanza, re.MULTILINE)
+        if m and re.search(r"^Files:", stanza, re.MULTILINE):
+            if re.search(r"^Files:\s*\*\s*$", stanza, re.MULTILINE):
                 return normalize_license(m.group(1))
+            found.append(normalize_license(m.group(1)))
+    if found:  # no "Files: *" stanza: the license most files stanzas name
+        return Counter(found).most_common(1)[0][0]
     return license_in_text(text[:4000])
 
 
@@ -151,6 +157,8 @@ def license_in_text(head: str) -> str:
         ("GNU General Public License", "GPL"),
         ("Apache License", "Apache-2.0"),
         ("Permission is hereby granted, free of charge", "MIT"),
+        ("BSD-style license", "BSD-3-Clause"),
+        ("MIT license", "MIT"),
         ("Redistribution and use in source and binary forms", "BSD-3-Clause"),
         ("Permission to use, copy, modify, and/or distribute", "ISC"),
         ("Boost Software License", "BSL-1.0"),

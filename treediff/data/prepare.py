@@ -211,6 +211,25 @@ def _nothing_usable(inputs: Corpus, scan: ScanStats) -> InputError:
 
 
 # -- tokenizer training ----------------------------------------------------------------
+def _tokenizer_sample(files: list[CorpusFile], scan: ScanStats, per_language: int) -> list[CorpusFile]:
+    """Training-split files, at most ``per_language`` bytes per language (0 = all); ``scan`` counts what is kept."""
+    if per_language < 0:
+        raise InputError(f"sample_bytes_per_language must be >= 0, got {per_language}")
+    kept = [f for f in files if f.split != "validation"]
+    if per_language:
+        taken: dict[str, int] = {}
+        chosen = []
+        for f in sorted(kept, key=lambda f: f.sha256):
+            if taken.get(f.language, 0) < per_language:
+                taken[f.language] = taken.get(f.language, 0) + len(f.source)
+                chosen.append(f)
+        kept = chosen
+    scan.num_kept = len(kept)
+    scan.num_bytes = sum(len(f.source) for f in kept)
+    scan.languages = dict(Counter(f.language for f in kept))
+    return kept
+
+
 def train_tokenizer(
     corpus: Corpus,
     *,
@@ -220,11 +239,18 @@ def train_tokenizer(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_error_fraction: float = DEFAULT_MAX_ERROR_FRACTION,
     workers: int | None = None,
+    sample_bytes_per_language: int = 0,
     show_progress: bool = True,
 ) -> tuple[SyntaxTokenizer, TokenizerStats]:
-    """Train a :class:`SyntaxTokenizer` on a corpus; save it to ``out`` when given."""
+    """Train a :class:`SyntaxTokenizer` on a corpus; save it to ``out`` when given.
+
+    Files of a gathered corpus's held-out split are left out.  ``sample_bytes_per_language`` > 0
+    keeps, per language, files in SHA-256 order (a fixed pseudo-random order across sources) until
+    that many bytes, so that every language weighs about the same.
+    """
     t0 = time.perf_counter()
     files, scan = scan_corpus(corpus, max_bytes=max_bytes, show_progress=show_progress)
+    files = _tokenizer_sample(files, scan, sample_bytes_per_language)
     counts: Counter = Counter()
     for i, c in _run(_count_words, _jobs(files), (None, max_error_fraction), workers, show_progress, "counting words"):
         if c is None:

@@ -95,6 +95,33 @@ def _export(run_dir: Path, bundle: Path, shard_mb: float, note: str) -> list[dic
     return files
 
 
+def _train_in_budget(args: argparse.Namespace, config, t0: float):
+    """Calibrate, plan ``max_steps`` for the rest of the budget, train; (calibration, its seconds, run config,
+    result, run seconds)."""
+    from treediff.train import train
+
+    out = Path(args.out)
+    calib = replace(config, out_dir=str(out / "calibrate"),
+                    optim=replace(config.optim, max_steps=args.calibrate_steps),
+                    checkpoint=replace(config.checkpoint, dir=str(out / "calibrate" / "checkpoints"), every=0),
+                    log=replace(config.log, val_every=0, tensorboard=False, progress=False))
+    t_cal = time.perf_counter()
+    cal = train(calib)
+    cal_s = time.perf_counter() - t_cal
+    tokens_per_step = config.data.batch_size * config.data.seq_len * config.optim.grad_accum
+    step_s = tokens_per_step / cal.tokens_per_s
+    overhead = max(0.0, cal_s - args.calibrate_steps * step_s)
+    steps = plan_steps(args.budget_s, time.perf_counter() - t0, overhead, step_s)
+    if args.max_steps:
+        steps = min(steps, args.max_steps)
+    run = replace(config, optim=replace(config.optim, max_steps=steps,
+                                        warmup_steps=min(config.optim.warmup_steps, max(1, steps // 10))),
+                  noise=replace(config.noise, warmup_steps=min(config.noise.warmup_steps, steps // 5)))
+    t_run = time.perf_counter()
+    result = train(run)
+    return cal, cal_s, run, result, time.perf_counter() - t_run
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="a prepared directory (data prepare), or a corpus with --tokenizer")
@@ -113,34 +140,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         raise SystemExit(f"error: --budget-s must be in (0, 480], got {args.budget_s}")
 
     from treediff.errors import TreediffError
-    from treediff.train import train
 
     t0 = time.perf_counter()
     try:
         prepared, tokenizer = _prepare(args)
         config = _configure(args, prepared, tokenizer)
-        calib = replace(config, out_dir=str(Path(args.out) / "calibrate"),
-                        optim=replace(config.optim, max_steps=args.calibrate_steps),
-                        checkpoint=replace(config.checkpoint, dir=str(Path(args.out) / "calibrate" / "checkpoints"),
-                                           every=0),
-                        log=replace(config.log, val_every=0, tensorboard=False, progress=False))
-        t_cal = time.perf_counter()
-        cal = train(calib)
-        cal_s = time.perf_counter() - t_cal
+        cal, cal_s, run, result, run_s = _train_in_budget(args, config, t0)
         tokens_per_step = config.data.batch_size * config.data.seq_len * config.optim.grad_accum
-        step_s = tokens_per_step / cal.tokens_per_s
-        overhead = max(0.0, cal_s - args.calibrate_steps * step_s)
-        steps = plan_steps(args.budget_s, time.perf_counter() - t0, overhead, step_s)
-        if args.max_steps:
-            steps = min(steps, args.max_steps)
-        run = replace(config, optim=replace(config.optim, max_steps=steps,
-                                            warmup_steps=min(config.optim.warmup_steps, max(1, steps // 10))),
-                      noise=replace(config.noise, warmup_steps=min(config.noise.warmup_steps, steps // 5)))
-        t_run = time.perf_counter()
-        result = train(run)
-        run_s = time.perf_counter() - t_run
-        note = (f"bench/gpu/train_default.py: {steps} steps, {steps * tokens_per_step:,} tokens, "
-                f"{result.tokens_per_s:,.0f} tokens/s on {_device_name()}")
+        note = (f"bench/gpu/train_default.py: {run.optim.max_steps} steps, {run.optim.max_steps * tokens_per_step:,} "
+                f"tokens, {result.tokens_per_s:,.0f} tokens/s on {_device_name()}")
         files = _export(Path(run.out_dir), Path(args.out) / "bundle", args.shard_mb, note)
     except TreediffError as exc:
         raise SystemExit(f"error: {exc}") from None

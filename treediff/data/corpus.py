@@ -1,4 +1,5 @@
-"""Corpus scanning: read sources from directories, files, ``.zip`` archives or JSONL, filter, dedup, split.
+"""Corpus scanning: read sources from directories, files, ``.zip`` archives, JSONL, Parquet/Arrow shards
+or a ``treediff data gather`` output; filter, dedup, split.
 
 Every input is turned into records, and each record is either kept or skipped for exactly
 one counted reason (:data:`SKIP_REASONS`), checked in this order:
@@ -252,9 +253,12 @@ def iter_records(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str
         path = Path(item)
         if path.is_dir() and is_gathered(path):
             yield from _gathered_records(path, max_bytes)
-        elif path.is_dir():
+        elif path.is_dir():  # inside a directory only Parquet/Arrow shards are more than one file's source
             for f in _walk_dir(path):
-                yield from _path_records(f, max_bytes)
+                if f.suffix.lower() in ARROW_SUFFIXES:
+                    yield from _path_records(f, max_bytes)
+                else:
+                    yield _file_record(f, max_bytes)
         elif not path.exists():
             raise InputError(f"{path}: no such file or directory")
         else:

@@ -89,6 +89,8 @@ def test_gather_keeps_skips_and_records(gathered):
     assert skipped["native/blob.c"]["reason"] == "binary"
     assert skipped["x.py"]["reason"] == "license" and skipped["x.py"]["license"] == "GPL"
     assert stats.skipped["unknown_language"] == 1 and stats.licenses == {"MIT": 4, "Apache-2.0": 1}
+    assert stats.skipped_by_language["python"] == {"near_duplicate": 1, "duplicate": 1, "license": 1}
+    assert skipped["pkg/same.py"]["language"] == "python"
     saved = json.loads((out / "stats.json").read_text())
     assert saved["num_files"] == 5 and saved["languages"]["rust"]["files"] == 1
 

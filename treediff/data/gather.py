@@ -6,7 +6,8 @@ and writes every kept file to ``OUT/files/<language>/<source>/<origin>`` plus:
 ``manifest.jsonl``  one row per kept file: path (relative to OUT), source, version, origin, unit,
                     split (``train``/``heldout``), language, license, sha256 (of the bytes), bytes;
 ``skipped.jsonl``   one row per file skipped for a recorded reason (below), with the reason;
-``stats.json``      per-language files/bytes per split, skip counts, licenses, per-source status.
+``stats.json``      per-language files/bytes per split, skip counts (in all and per language), licenses,
+                    per-source status.
 
 Each file is kept or skipped for one reason, checked in this order: ``unknown_language`` and
 ``language_not_requested`` (counted only), ``oversized``, ``empty``, ``license`` (not on
@@ -121,6 +122,7 @@ class GatherStats:
     options: dict[str, Any]
     languages: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=lambda: {r: 0 for r in GATHER_SKIP_REASONS})
+    skipped_by_language: dict[str, dict[str, int]] = field(default_factory=dict)
     licenses: dict[str, int] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -199,10 +201,14 @@ class _Gatherer:
         self.manifest.close()
         self.skipped.close()
 
-    def _skip(self, reason: str, spec: SourceSpec, member: Member, **extra: str) -> str:
+    def _skip(self, reason: str, spec: SourceSpec, member: Member, language: str | None = None, **extra: str) -> str:
         self.stats.skipped[reason] += 1
+        if language is not None:
+            per = self.stats.skipped_by_language.setdefault(language, {})
+            per[reason] = per.get(reason, 0) + 1
         if reason not in _COUNTED_ONLY:
-            row = {"source": spec.name, "origin": member.origin, "reason": reason, **extra}
+            row = {"source": spec.name, "origin": member.origin, "reason": reason,
+                   **({"language": language} if language else {}), **extra}
             self.skipped.write(json.dumps(row, ensure_ascii=False) + "\n")
         return reason
 
@@ -246,25 +252,25 @@ class _Gatherer:
             if member.size <= self.options.max_file_bytes and _CPP_MARK.search(member.read()[:20000]):
                 lang = "cpp"  # a C++ header with a .h name (v8, boost, eigen)
         if lang not in self.options.languages:
-            self._skip("language_not_requested", spec, member)
+            self._skip("language_not_requested", spec, member, lang)
             return 0
         if self.stats.languages[lang]["bytes"] >= self.cap:
-            self._skip("language_cap", spec, member)
+            self._skip("language_cap", spec, member, lang)
             return 0
         reason, license, text = self._check(spec, member, lang, source_bytes)
         if reason is not None:
-            self._skip(reason, spec, member, **({"license": license} if reason == "license" else {}))
+            self._skip(reason, spec, member, lang, **({"license": license} if reason == "license" else {}))
             return 0
         normalized = hashlib.sha256(" ".join(text.split()).encode("utf-8", "surrogatepass")).hexdigest()
         key = f"{spec.name}:{member.origin}"
         if normalized in self.seen:
-            self._skip("duplicate", spec, member, of=self.seen[normalized])
+            self._skip("duplicate", spec, member, lang, of=self.seen[normalized])
             return 0
         index = self.indexes.setdefault(lang, NearDuplicateIndex(self.hasher, self.options.bands,
                                                                    self.options.near_dup_threshold))
         near = index.add(key, text)
         if near is not None:
-            self._skip("near_duplicate", spec, member, of=near)
+            self._skip("near_duplicate", spec, member, lang, of=near)
             return 0
         self.seen[normalized] = key
         data = text.encode("utf-8")

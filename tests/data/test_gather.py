@@ -165,3 +165,15 @@ def test_tokenizer_trains_on_the_train_split_sample(gathered):
     _, sampled = train_tokenizer(out, vocab_size=300, min_frequency=1, workers=1, show_progress=False,
                                  sample_bytes_per_language=1)
     assert sampled.languages == dict.fromkeys({r["language"] for r in train_rows}, 1)
+
+
+def test_local_fetchers_list_this_machines_sources(tmp_path):
+    from itertools import islice
+
+    from treediff.data.fetch import list_members
+
+    version, members = list_members(SourceSpec("cpython-stdlib", "python-stdlib", license="PSF-2.0"), tmp_path)
+    first = list(islice(members, 20))
+    assert version.count(".") == 2 and len(first) == 20
+    assert all(m.license == "PSF-2.0" and m.unit.startswith("cpython-stdlib/") for m in first)
+    assert not any(m.origin.startswith("site-packages/") for m in first) and first[0].read()[:0] == b""

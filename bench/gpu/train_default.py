@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "mfu": None if result.mfu is None or math.isnan(result.mfu) else round(result.mfu, 4),
         "first_loss": result.losses[0] if result.losses else None,
         "last_loss": result.losses[-1] if result.losses else None,
-        "val": result.val[-1] if result.val else None,
+        "val": result.val[-1] if result.val and _num_validation_files(prepared) else None,  # none: no held-out files
         "params": _params(Path(args.out) / "bundle", num_params),
         "bundle": files,
         "total_seconds": round(time.perf_counter() - t0, 1),
@@ -175,6 +175,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     (Path(args.out) / "run.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report))
     return report
+
+
+def _num_validation_files(prepared: Path) -> int:
+    from treediff.data import read_manifest
+
+    return int(read_manifest(prepared).get("splits", {}).get("validation", {}).get("files", 0))
 
 
 def _params(bundle: Path, num_params) -> int:

@@ -64,3 +64,31 @@ def test_recipe_rejects_bad_arguments(prepared, tmp_path):
     proc = _run([sys.executable, str(ROOT / "bench/gpu/train_default.py"), "--data", str(CORPUS), "--out",
                  str(tmp_path)], ROOT)
     assert proc.returncode != 0 and "give --tokenizer" in proc.stderr
+
+
+@pytest.mark.slow
+def test_recipe_prepares_a_carried_gathered_corpus(tmp_path):
+    import tarfile
+
+    from treediff.data.gather import GatherOptions, gather_corpus
+
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "local"\nkind = "directory"\nroot = "{CORPUS}"\nlicense = "PSF-2.0"\n'
+                       'unit_depth = 0\n')
+    gather_corpus(tmp_path / "gathered", GatherOptions(sources_file=str(sources), languages=("python",)))
+    archive = tmp_path / "corpus.tar.xz"
+    with tarfile.open(archive, "w:xz") as tf:
+        for name in ("manifest.jsonl", "files"):
+            tf.add(tmp_path / "gathered" / name, arcname=name)
+    tok, _ = train_tokenizer(sorted(CORPUS.glob("*.py"))[:4], vocab_size=400, workers=1, show_progress=False)
+    tok.save(tmp_path / "tok")
+    cmd = ["bash", str(ROOT / "bench/gpu/train_default.sh"), str(archive), str(tmp_path / "out"), "60",
+           "--tokenizer", str(tmp_path / "tok"), "--calibrate-steps", "1", "--max-steps", "2"]
+    for s in ["device=cpu", "precision=fp32", "threads=1", "model.preset=tiny", "model.overrides.max_position=128",
+              "data.seq_len=64", "data.batch_size=2", "data.num_workers=0", "log.val_batches=1"]:
+        cmd += ["--set", s]
+    proc = _run(cmd, ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["steps"] == 2 and report["val"] is None  # one package: nothing held out
+    assert (tmp_path / "out" / "data" / "manifest.json").is_file()  # prepared on the machine

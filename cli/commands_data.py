@@ -1,4 +1,4 @@
-"""Data commands: ``treediff tokenizer train`` and ``treediff data prepare``."""
+"""Data commands: ``treediff tokenizer train``, ``treediff data prepare`` and ``treediff data gather``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ data_app = typer.Typer(help="Prepare corpora into memory-mapped training shards.
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(data_app, name="data")
 
-_CORPUS_HELP = "Directories, source files, .zip archives or .jsonl files (fields: code, language, path)."
+_CORPUS_HELP = ("Directories, source files, .zip archives, .jsonl files (fields: code, language, path), Parquet/Arrow "
+                "shards (columns content, lang) or a `data gather` output.")
 
 
 def _print_stats(title: str, rows: dict[str, Any]) -> None:
@@ -48,14 +49,16 @@ def tokenizer_train(
     max_bytes: int = typer.Option(1_000_000, "--max-bytes", help="Skip files larger than this (0 = no cap)."),
     max_error_fraction: float = typer.Option(0.1, "--max-error-fraction", help="Skip files whose parse errors cover more of their bytes."),
     workers: int = typer.Option(0, "--workers", help="Worker processes (0 = one per core)."),
+    sample_mb_per_language: float = typer.Option(0.0, "--sample-mb-per-language", help="Train on at most this many MB per language (0 = all)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Train a byte-level BPE whose tokens never cross a tree-sitter leaf."""
+    """Train a byte-level BPE whose tokens never cross a tree-sitter leaf (a gather output: its train split)."""
     from treediff.data import train_tokenizer
 
     _, stats = train_tokenizer(
         corpus, out=out, vocab_size=vocab_size, min_frequency=min_frequency, max_bytes=max_bytes,
-        max_error_fraction=max_error_fraction, workers=workers or None, show_progress=not quiet,
+        max_error_fraction=max_error_fraction, workers=workers or None,
+        sample_bytes_per_language=int(sample_mb_per_language * 1e6), show_progress=not quiet,
     )
     _print_stats("tokenizer train", stats.to_dict())
     typer.echo(str(out))
@@ -82,4 +85,39 @@ def data_prepare(
         val_fraction=val_fraction, seq_len=seq_len, workers=workers or None, force=force, show_progress=not quiet,
     )
     _print_stats("data prepare (cached)" if stats.cached else "data prepare", stats.to_dict())
+    typer.echo(str(out))
+
+
+@data_app.command("gather")
+def data_gather(
+    out: Path = typer.Option(..., "--out", help="Directory for files/, manifest.jsonl, skipped.jsonl, stats.json."),
+    languages: str = typer.Option(",".join(("python", "javascript", "typescript", "java", "c", "cpp", "go", "rust")),
+                                  "--languages", help="Comma-separated language families to keep."),
+    max_mb_per_language: float = typer.Option(50.0, "--max-mb-per-language", help="Stop taking a language's files past this many MB."),
+    sources: str = typer.Option("", "--sources", help="Comma-separated source names or kinds (default: all in the sources file)."),
+    sources_file: Path = typer.Option(None, "--sources-file", help="A sources TOML (default: treediff/data/sources.toml)."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Download/extraction cache, reused across runs (default: OUT/cache)."),
+    max_file_bytes: int = typer.Option(1_000_000, "--max-file-bytes", help="Skip files larger than this."),
+    heldout_fraction: float = typer.Option(0.1, "--heldout-fraction", help="Share of packages (by name hash) held out."),
+    near_dup_threshold: float = typer.Option(0.85, "--near-dup-threshold", help="Estimated Jaccard at which a file is a near duplicate."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-source progress lines."),
+) -> None:
+    """Gather a license-filtered, deduplicated multi-language corpus from pinned local and registry sources."""
+    from treediff.data.gather import GatherOptions, gather_corpus
+
+    options = GatherOptions(
+        languages=tuple(x for x in languages.split(",") if x.strip()), max_mb_per_language=max_mb_per_language,
+        max_file_bytes=max_file_bytes, heldout_fraction=heldout_fraction, near_dup_threshold=near_dup_threshold,
+        sources=tuple(x for x in sources.split(",") if x.strip()), sources_file=str(sources_file or ""),
+    )
+    log = (lambda msg: None) if quiet else (lambda msg: typer.echo(msg, err=True))
+    stats = gather_corpus(out, options, cache_dir=cache_dir, log=log)
+    rows: dict[str, Any] = {
+        lang: f"{v['files']:,} files, {v['bytes'] / 1e6:.1f} MB (held out {v['heldout_files']:,})"
+        for lang, v in stats.languages.items()
+    }
+    rows["total"] = f"{stats.num_files:,} files, {stats.num_bytes / 1e6:.1f} MB in {stats.seconds:.0f} s"
+    rows["skipped"] = {k: v for k, v in stats.skipped.items() if v}
+    rows["failed sources"] = ", ".join(k for k, v in stats.sources.items() if v["status"].startswith("failed")) or "none"
+    _print_stats("data gather", rows)
     typer.echo(str(out))

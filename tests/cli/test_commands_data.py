@@ -37,3 +37,25 @@ def test_prepare_empty_corpus_exits_2(tmp_path):
     r = runner.invoke(app, ["tokenizer", "train", str(tmp_path / "c"), "--out", str(tmp_path / "t"), "-q"])
     assert r.exit_code != 0
     assert "no usable source files" in str(r.exception) or "no usable source files" in r.output
+
+
+def test_data_gather_from_a_directory_source(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.go").write_text("package main\n\nfunc main() {}\n")
+    (src / "b.rs").write_text("fn main() {}\n")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "local"\nkind = "directory"\nroot = "{src}"\nlicense = "MIT"\n')
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["data", "gather", "--out", str(out), "--sources-file", str(sources),
+                            "--languages", "go,rust"])
+    assert r.exit_code == 0, r.output
+    assert "[1/1] local" in r.output and r.output.strip().endswith(str(out))
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == 2
+    r = runner.invoke(app, ["data", "gather", "--out", str(out), "--sources-file", str(sources), "--languages", "java"])
+    assert r.exit_code == 2 and "no code gathered for java" in r.output
+
+
+def test_data_gather_rejects_an_unknown_language(tmp_path):
+    r = runner.invoke(app, ["data", "gather", "--out", str(tmp_path / "o"), "--languages", "python,cobol"])
+    assert r.exit_code == 2 and "unknown language 'cobol'" in r.output and "Traceback" not in r.output

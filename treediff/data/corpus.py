@@ -1,4 +1,5 @@
-"""Corpus scanning: read sources from directories, files, ``.zip`` archives or JSONL, filter, dedup, split.
+"""Corpus scanning: read sources from directories, files, ``.zip`` archives, JSONL, Parquet/Arrow shards
+or a ``treediff data gather`` output; filter, dedup, split.
 
 Every input is turned into records, and each record is either kept or skipped for exactly
 one counted reason (:data:`SKIP_REASONS`), checked in this order:
@@ -21,12 +22,14 @@ the path: a file keeps its split when the corpus grows or moves.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from treediff.data.arrow import ARROW_SUFFIXES
 from treediff.errors import InputError, LanguageNotFound
 from treediff.files import walk_files
 from treediff.progress import ProgressBar
@@ -41,6 +44,7 @@ __all__ = [
     "CorpusFile",
     "ScanStats",
     "iter_records",
+    "is_gathered",
     "scan_corpus",
     "error_fraction",
     "split_of",
@@ -72,6 +76,7 @@ class CorpusFile:
     language: str
     source: bytes
     sha256: str
+    split: str | None = None
 
 
 @dataclass
@@ -102,6 +107,7 @@ class _Record:
     data: bytes | None
     language: Language | None
     reason: str | None = None
+    split: str | None = None
 
 
 def _language_of(path: str) -> Language | None:
@@ -155,45 +161,86 @@ def _jsonl_records(path: Path) -> Iterator[_Record]:
         if row is None:
             yield _Record(name, None, None, "non_utf8" if problem == "non_utf8" else "unreadable")
             continue
-        code = row["code"]
-        name = str(row.get("path") or name)
-        lang: Language | None
-        if row.get("language"):
-            try:
-                lang = get_language(str(row["language"]))
-            except LanguageNotFound:
-                lang = None
-        else:
-            lang = _language_of(name)
-        if lang is None:
-            yield _Record(name, None, None, "unknown_language")
-            continue
+        yield _text_record(str(row.get("path") or name), row["code"], str(row.get("language") or ""))
+
+
+def _path_records(path: Path, max_bytes: int) -> Iterator[_Record]:
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        yield from _zip_records(path, max_bytes)
+    elif suffix == ".jsonl":
+        yield from _jsonl_records(path)
+    elif suffix in ARROW_SUFFIXES:
+        from treediff.data.arrow import arrow_rows
+
+        for name, code, language in arrow_rows(path):
+            yield _text_record(name, code, language)
+    else:
+        yield _file_record(path, max_bytes)
+
+
+def _text_record(name: str, code: str, language: str | None, split: str | None = None) -> _Record:
+    """A record of text whose language is named (any alias or case: "Python", "C++") or taken from ``name``."""
+    lang: Language | None
+    if language:
         try:
-            data = code.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates: the text was not UTF-8
-            yield _Record(name, None, lang, "non_utf8")
+            lang = get_language(language)
+        except LanguageNotFound:
+            lang = None
+    else:
+        lang = _language_of(name)
+    if lang is None:
+        return _Record(name, None, None, "unknown_language")
+    try:
+        data = code.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: the text was not UTF-8
+        return _Record(name, None, lang, "non_utf8")
+    return _Record(name, data, lang, split=split)
+
+
+def _gathered_records(root: Path, max_bytes: int) -> Iterator[_Record]:
+    """Files of a ``treediff data gather`` output, with their split (``heldout`` → ``validation``)."""
+    for num, line in enumerate((root / "manifest.jsonl").open(encoding="utf-8"), start=1):
+        try:
+            row = json.loads(line)
+            rel, language, split = str(row["path"]), str(row["language"]), str(row["split"])
+        except (ValueError, KeyError, TypeError):
+            yield _Record(f"{root}/manifest.jsonl:{num}", None, None, "unreadable")
             continue
-        yield _Record(name, data, lang)
+        rec = _file_record(root / rel, max_bytes)
+        try:
+            lang = get_language(language)
+        except LanguageNotFound:
+            yield _Record(rec.path, None, None, "unknown_language")
+            continue
+        yield _Record(rec.path, rec.data, lang, rec.reason, "validation" if split == "heldout" else "train")
+
+
+def is_gathered(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is the output directory of ``treediff data gather`` (``manifest.jsonl`` + ``files/``)."""
+    return (Path(path) / "manifest.jsonl").is_file() and (Path(path) / "files").is_dir()
 
 
 def iter_records(inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], max_bytes: int) -> Iterator[_Record]:
-    """Raw records of every input: a directory (recursive), a ``.zip``, a ``.jsonl`` or a source file."""
+    """Raw records of every input: a directory (recursive), a gather output, a ``.zip``, a ``.jsonl``,
+    Parquet/Arrow shards or a source file."""
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     if not items:
-        raise InputError("no corpus given: pass a directory, source files, a .zip or a .jsonl file")
+        raise InputError("no corpus given: pass a directory, source files, a .zip, .jsonl or .parquet file")
     for item in items:
         path = Path(item)
-        if path.is_dir():
+        if path.is_dir() and is_gathered(path):
+            yield from _gathered_records(path, max_bytes)
+        elif path.is_dir():  # inside a directory only Parquet/Arrow shards are more than one file's source
             for f in walk_files(path, _SKIP_DIRS):
-                yield _file_record(f, max_bytes)
+                if f.suffix.lower() in ARROW_SUFFIXES:
+                    yield from _path_records(f, max_bytes)
+                else:
+                    yield _file_record(f, max_bytes)
         elif not path.exists():
             raise InputError(f"{path}: no such file or directory")
-        elif path.suffix.lower() == ".zip":
-            yield from _zip_records(path, max_bytes)
-        elif path.suffix.lower() == ".jsonl":
-            yield from _jsonl_records(path)
         else:
-            yield _file_record(path, max_bytes)
+            yield from _path_records(path, max_bytes)
 
 
 def _check(data: bytes, max_bytes: int) -> str | None:
@@ -240,7 +287,7 @@ def scan_corpus(
                 else:
                     seen.add(digest)
                     assert rec.language is not None and rec.data is not None
-                    kept.append(CorpusFile(rec.path, rec.language.name, rec.data, digest))
+                    kept.append(CorpusFile(rec.path, rec.language.name, rec.data, digest, rec.split))
                     stats.num_kept += 1
                     stats.num_bytes += len(rec.data)
                     stats.languages[rec.language.name] = stats.languages.get(rec.language.name, 0) + 1

@@ -209,6 +209,25 @@ def _nothing_usable(inputs: Corpus, scan: ScanStats) -> InputError:
 
 
 # -- tokenizer training ----------------------------------------------------------------
+def _tokenizer_sample(files: list[CorpusFile], scan: ScanStats, per_language: int) -> list[CorpusFile]:
+    """Training-split files, at most ``per_language`` bytes per language (0 = all); ``scan`` counts what is kept."""
+    if per_language < 0:
+        raise InputError(f"sample_bytes_per_language must be >= 0, got {per_language}")
+    kept = [f for f in files if f.split != "validation"]
+    if per_language:
+        taken: dict[str, int] = {}
+        chosen = []
+        for f in sorted(kept, key=lambda f: f.sha256):
+            if taken.get(f.language, 0) < per_language:
+                taken[f.language] = taken.get(f.language, 0) + len(f.source)
+                chosen.append(f)
+        kept = chosen
+    scan.num_kept = len(kept)
+    scan.num_bytes = sum(len(f.source) for f in kept)
+    scan.languages = dict(Counter(f.language for f in kept))
+    return kept
+
+
 def train_tokenizer(
     corpus: Corpus,
     *,
@@ -218,11 +237,18 @@ def train_tokenizer(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_error_fraction: float = DEFAULT_MAX_ERROR_FRACTION,
     workers: int | None = None,
+    sample_bytes_per_language: int = 0,
     show_progress: bool = True,
 ) -> tuple[SyntaxTokenizer, TokenizerStats]:
-    """Train a :class:`SyntaxTokenizer` on a corpus; save it to ``out`` when given."""
+    """Train a :class:`SyntaxTokenizer` on a corpus; save it to ``out`` when given.
+
+    Files of a gathered corpus's held-out split are left out.  ``sample_bytes_per_language`` > 0
+    keeps, per language, files in SHA-256 order (a fixed pseudo-random order across sources) until
+    that many bytes, so that every language weighs about the same.
+    """
     t0 = time.perf_counter()
     files, scan = scan_corpus(corpus, max_bytes=max_bytes, show_progress=show_progress)
+    files = _tokenizer_sample(files, scan, sample_bytes_per_language)
     counts: Counter = Counter()
     for i, c in _run(_count_words, _jobs(files), (None, max_error_fraction), workers, show_progress, "counting words"):
         if c is None:
@@ -273,7 +299,8 @@ def _fingerprint(tok: SyntaxTokenizer, files: list[CorpusFile], options: Prepare
     h.update(json.dumps({"format": FORMAT_VERSION, "tokenizer": tok.fingerprint, "options": options.to_dict()},
                         sort_keys=True).encode())
     for f in files:
-        h.update(f"\n{f.path}\t{f.language}\t{f.sha256}".encode("utf-8", "surrogateescape"))
+        split = f"\t{f.split}" if f.split else ""  # only gathered corpora carry a split
+        h.update(f"\n{f.path}\t{f.language}\t{f.sha256}{split}".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
@@ -289,6 +316,25 @@ def _cached_stats(out: Path, fingerprint: str, seq_len: int | None) -> PrepareSt
         manifest["seq_len"] = seq_len
         write_manifest(out, manifest)
     stats.cached = True
+    return stats
+
+
+def _already_prepared(corpus: Corpus, tok: SyntaxTokenizer, out: Path, seq_len: int | None) -> PrepareStats | None:
+    """Stats of ``corpus`` when it is itself a prepared directory, given again as ``out`` (shards carried
+    without their sources, e.g. to a GPU machine); ``None`` when ``corpus`` is not a prepared directory."""
+    items = [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
+    if len(items) != 1 or not (Path(items[0]) / "manifest.json").is_file() or not (Path(items[0]) / "stats.json").is_file():
+        return None
+    src = Path(items[0])
+    manifest = read_manifest(src)
+    if manifest.get("tokenizer_fingerprint") != tok.fingerprint:
+        raise InputError(f"{src}: prepared with another tokenizer; use {src / 'tokenizer'} or prepare the sources again")
+    if src.resolve() != out.resolve():
+        raise InputError(f"{src}: already prepared; use it as the output directory (data.cache_dir) or give the sources")
+    stats = _cached_stats(out, str(manifest.get("fingerprint")), seq_len)
+    if stats is None:
+        raise InputError(f"{src}: prepared shards are incomplete; prepare the sources again")
+    stats.out_dir = str(out)
     return stats
 
 
@@ -309,7 +355,8 @@ def prepare_corpus(  # long: the pipeline's steps in order (walk, tokenize, spli
     """Scan, filter, dedup, split, tokenize and shard a corpus into ``out``.
 
     A second call with the same corpus contents, tokenizer and options reuses ``out`` and
-    returns stats with ``cached=True`` (``force=True`` rebuilds).  ``seq_len`` is only the
+    returns stats with ``cached=True`` (``force=True`` rebuilds).  A prepared directory given as both
+    ``corpus`` and ``out`` is used as it is (its tokenizer must be ``tokenizer``).  ``seq_len`` is only the
     default window length recorded for :class:`~treediff.data.dataset.CorpusDataset`.
     """
     t0 = time.perf_counter()
@@ -318,6 +365,10 @@ def prepare_corpus(  # long: the pipeline's steps in order (walk, tokenize, spli
         raise InputError(f"seq_len must be >= 8, got {seq_len}")
     tok = tokenizer if isinstance(tokenizer, SyntaxTokenizer) else SyntaxTokenizer.from_pretrained(tokenizer)
     out = Path(out)
+    prepared = _already_prepared(corpus, tok, out, seq_len)
+    if prepared is not None:
+        prepared.seconds = time.perf_counter() - t0
+        return prepared
     files, scan = scan_corpus(corpus, max_bytes=max_bytes, show_progress=show_progress)
     if not files:
         raise _nothing_usable(corpus, scan)
@@ -329,7 +380,7 @@ def prepare_corpus(  # long: the pipeline's steps in order (walk, tokenize, spli
             cached.seconds = time.perf_counter() - t0
             return cached
 
-    split_names = [split_of(f.sha256, val_fraction) for f in files]
+    split_names = [f.split or split_of(f.sha256, val_fraction) for f in files]  # a gathered corpus brings its split
     if "train" not in split_names:  # a tiny corpus hashed wholly into validation: train on it instead
         split_names = ["train"] * len(files)
     out.mkdir(parents=True, exist_ok=True)

@@ -7,10 +7,12 @@ from typing import Any
 
 import typer
 
-from treediff_cli.app import app
+from treediff_cli.app import CommandGroup, app
 
-tokenizer_app = typer.Typer(help="Train the syntax-aligned BPE tokenizer.", no_args_is_help=True)
-data_app = typer.Typer(help="Prepare corpora into memory-mapped training shards.", no_args_is_help=True)
+tokenizer_app = typer.Typer(cls=CommandGroup, no_args_is_help=True,
+                            help="Train the syntax-aligned BPE tokenizer.\n\nExamples:\n\n  treediff tokenizer train examples/corpus --out tok/")
+data_app = typer.Typer(cls=CommandGroup, no_args_is_help=True,
+                       help="Prepare corpora into memory-mapped training shards.\n\nExamples:\n\n  treediff data prepare examples/corpus --tokenizer tok/ --out data/")
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(data_app, name="data")
 
@@ -50,7 +52,12 @@ def tokenizer_train(
     workers: int = typer.Option(0, "--workers", help="Worker processes (0 = one per core)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Train a byte-level BPE whose tokens never cross a tree-sitter leaf."""
+    """Train a byte-level BPE whose tokens never cross a tree-sitter leaf.
+
+    Examples:
+
+      treediff tokenizer train examples/corpus --vocab-size 2048 --out tok/
+    """
     from treediff.data import train_tokenizer
 
     _, stats = train_tokenizer(
@@ -74,7 +81,12 @@ def data_prepare(
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache matches."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Scan, filter, dedup, split and tokenize a corpus into memory-mapped shards (cached)."""
+    """Scan, filter, dedup, split and tokenize a corpus into memory-mapped shards (cached).
+
+    Examples:
+
+      treediff data prepare examples/corpus --tokenizer tok/ --out data/
+    """
     from treediff.data import prepare_corpus
 
     stats = prepare_corpus(

@@ -22,7 +22,17 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest valid checkpoint in checkpoint.dir."),
     device: Optional[str] = typer.Option(None, "--device", help="Shorthand for --set device=cpu|cuda|auto."),
 ) -> None:
-    """Train a denoiser with masked-diffusion loss; logs to <out_dir>/metrics.jsonl."""
+    """Train a denoiser with masked-diffusion loss; logs to <out_dir>/metrics.jsonl.
+
+    A directory that already holds another run's checkpoints needs --resume (continue it) or --overwrite
+    (delete its checkpoints and start again).
+
+    Examples:
+
+      treediff train --config examples/configs/tiny.toml
+      treediff train --config examples/configs/tiny.toml --set optim.max_steps=300 --resume
+      torchrun --standalone --nproc-per-node 2 -m treediff train --config examples/configs/tiny.toml --overwrite
+    """
     from treediff.errors import TreediffError
     from treediff.train import apply_overrides, load_config
     from treediff.train import train as run_training
@@ -58,7 +68,13 @@ def distill(
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
 ) -> None:
-    """Certainty-forcing self-distillation: a student that threshold decoding can run in parallel."""
+    """Certainty-forcing self-distillation: a student that threshold decoding can run in parallel.
+
+    Examples:
+
+      treediff distill --config examples/configs/distill.toml
+      treediff distill --set steps=50 --out runs/student --json
+    """
     import json
 
     from treediff.train.distill import distill as run_distill

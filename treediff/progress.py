@@ -15,9 +15,10 @@ class ProgressBar:
     def __init__(self, total: int, label: str, enabled: bool) -> None:
         self._bar = None
         if enabled and total > 1:
+            from rich.console import Console
             from rich.progress import Progress
 
-            self._bar = Progress(transient=True)
+            self._bar = Progress(console=Console(stderr=True), transient=True)  # stdout carries results only
             self._bar.start()
             self._task = self._bar.add_task(label, total=total)
 

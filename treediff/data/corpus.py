@@ -108,6 +108,7 @@ def progress_bar(show: bool):
     """A rich progress bar (a no-op context when ``show`` is false)."""
     if not show:
         return contextlib.nullcontext(None)
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     return Progress(
@@ -115,6 +116,7 @@ def progress_bar(show: bool):
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),  # stdout carries the result (the output directory) only
         transient=True,
     )
 

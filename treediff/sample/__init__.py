@@ -7,7 +7,7 @@ Data flow: :mod:`~treediff.sample.holes` (typed holes) → :mod:`~treediff.sampl
 Models: :mod:`~treediff.sample.models`.  See docs/sampling.md.
 """
 
-from treediff.sample.api import SynthResult, get_model, infill, make_config, repair, sample, synth
+from treediff.sample.api import SynthResult, get_model, infill, iter_synth, make_config, repair, sample, synth
 from treediff.sample.config import CONSTRAINTS, ORDERS, SamplerConfig
 from treediff.sample.models import DiffusionLM, ExternalLM, TreediffLM, export_bundle, load_model
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord
@@ -40,4 +40,5 @@ __all__ = [
     "repair",
     "sample",
     "synth",
+    "iter_synth",
 ]

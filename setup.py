@@ -6,8 +6,12 @@ The top-level ``grammars/`` data directory ships inside the wheel as the
 
 from setuptools import find_packages, setup
 
+# The embedded models are data directories inside treediff.assets; naming them as (data) packages keeps
+# setuptools from warning that an importable directory "would be ignored".
+MODELS = ["treediff.assets.default_model", "treediff.assets.parallel_model"]
+
 setup(
-    packages=find_packages(include=["treediff", "treediff.*"]) + ["treediff.grammars", "treediff_cli"],
+    packages=find_packages(include=["treediff", "treediff.*"]) + MODELS + ["treediff.grammars", "treediff_cli"],
     package_dir={"treediff.grammars": "grammars", "treediff_cli": "cli"},
-    package_data={"treediff.grammars": ["*.toml", "*.lark"], "treediff.assets": ["default_model/*", "parallel_model/*"]},
+    package_data={"treediff.grammars": ["*.toml", "*.lark"], **{name: ["*"] for name in MODELS}},
 )

@@ -20,6 +20,8 @@ def train(
         None, "--set", help="Override one config field, e.g. --set optim.lr=3e-4 (repeatable)."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest valid checkpoint in checkpoint.dir."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Delete the checkpoints of an earlier run in checkpoint.dir and start again."),
     device: Optional[str] = typer.Option(None, "--device", help="Shorthand for --set device=cpu|cuda|auto."),
 ) -> None:
     """Train a denoiser with masked-diffusion loss; logs to <out_dir>/metrics.jsonl.
@@ -42,7 +44,9 @@ def train(
         sets.append(f"device={device}")
     try:
         cfg = apply_overrides(load_config(config), sets)
-        result = run_training(cfg, resume=resume)
+        if resume and overwrite:
+            raise fail("--resume and --overwrite exclude each other: continue the run, or start it again")
+        result = run_training(cfg, resume=resume, overwrite=overwrite)
     except TreediffError as exc:
         raise fail(str(exc), exc.exit_code) from None
     if result.val:

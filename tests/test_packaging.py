@@ -20,7 +20,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build = tmp_path_factory.mktemp("build")
     env = {**os.environ, "PIP_NO_INPUT": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v", "-w", str(out), str(ROOT)],
         capture_output=True,
         text=True,
         env=env,
@@ -29,8 +29,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     if proc.returncode != 0:
         pytest.fail(f"wheel build failed: {proc.stderr[-2000:]}")
+    (out / "build.log").write_text(proc.stdout + proc.stderr)
     (whl,) = out.glob("treediff-*.whl")
     return whl
+
+
+def test_wheel_builds_without_setuptools_warnings(wheel: Path) -> None:
+    """No deprecation (license table) or "package would be ignored" warnings from the build backend."""
+    log = (wheel.parent / "build.log").read_text()
+    noisy = [line for line in log.splitlines()
+             if "SetuptoolsDeprecationWarning" in line or "_Warning" in line or "would be ignored" in line]
+    assert not noisy, "\n".join(noisy[:5])
 
 
 def test_wheel_contains_grammars_and_cli(wheel: Path) -> None:

@@ -102,14 +102,15 @@ def run_synth(spec: str, *, model=None, n: int = 1, signature: str | None = None
     many = n > 1 or Path(spec).suffix.lower() in (".jsonl", ".ndjson")
 
     def emit(s) -> dict[str, Any]:
-        if as_json:
+        row = _record_row(f"{s.spec_id}#{s.sample}", s.language, s.result, {"spec_id": s.spec_id})
+        if as_json:  # the row first, then the write: a Ctrl-C between them loses no written result
             out.write(json.dumps(s.to_json()) + "\n")
         else:
             if many:
                 out.write(f"# --- {s.spec_id} sample {s.sample}: ok={s.record.ok} fallback={s.record.fallback}\n")
             _write_code(s.code, out)
         out.flush()
-        return _record_row(f"{s.spec_id}#{s.sample}", s.language, s.result, {"spec_id": s.spec_id})
+        return row
 
     return _stream(results, emit, report, f"treediff synth {spec if len(spec) < 60 else spec[:57] + '...'}")
 
@@ -179,10 +180,11 @@ def run_sample(prompt: str = "", *, model=None, language: str = "python", n: int
 
     def emit(item) -> dict[str, Any]:
         i, r = item
+        row = _record_row(f"sample#{i}", language, r)
         if as_json:
             sys.stdout.write(json.dumps({"sample": i, **r.to_dict()}) + "\n")
         else:
             _write_code(r.code)
-        return _record_row(f"sample#{i}", language, r)
+        return row
 
     return _stream(enumerate(results), emit, report, "treediff sample")

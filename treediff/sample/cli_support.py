@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterable, Sequence
 from treediff.errors import InputError
 from treediff.sample.api import get_model, infill, iter_synth, make_config, repair, sample
 from treediff.sample.record import FillResult, check
+from treediff.sample.report import write_sample_report
 from treediff.syntax.language import detect_language
 from treediff.syntax.tree import read_source
-from treediff.sample.report import write_sample_report
 from treediff.threads import set_num_threads
 
 __all__ = ["run_synth", "run_infill", "run_repair", "run_sample", "load_for_cli"]
@@ -62,6 +62,7 @@ def _stream(results: Iterable[Any], emit: Callable[[Any], dict[str, Any]], repor
             rows.append(emit(item))
             sys.stdout.flush()
     except KeyboardInterrupt:
+        getattr(results, "close", lambda: None)()  # a generator's progress bar stops now, not at collection
         sys.stderr.write(f"interrupted: {len(rows)} result(s) written\n")
         if report is not None and rows:
             sys.stderr.write(f"wrote {write_sample_report(rows, report, title=title)} (partial)\n")

@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/python -m pip install -q --upgrade pip
 	@if $(BIN)/python -c "import torch" 2>/dev/null; then \
 	  echo "keeping the installed torch $$($(BIN)/python -c 'import torch; print(torch.__version__)')"; \
-	elif ! $(BIN)/python -m pip install -q --timeout 5 --retries 0 --index-url $(TORCH_INDEX) $(TORCH) 2>/dev/null; then \
+	elif echo "installing $(TORCH), the CPU build, from $(TORCH_INDEX)" && \
+	     ! $(BIN)/python -m pip install -q --timeout 5 --retries 0 --index-url $(TORCH_INDEX) $(TORCH) 2>/dev/null; then \
 	  echo "note: $(TORCH_INDEX) not reachable; installing $(TORCH) from the default index"; \
 	  $(BIN)/python -m pip install -q $(TORCH); \
 	fi

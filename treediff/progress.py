@@ -1,4 +1,5 @@
-"""A progress bar for long library calls: rich on stderr when asked and there is more than one item."""
+"""A progress bar for long library calls: rich on stderr when asked, stderr is a terminal, and there is more
+than one item."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ class ProgressBar:
 
     def __init__(self, total: int, label: str, enabled: bool) -> None:
         self._bar = None
-        if enabled and total > 1:
-            from rich.console import Console
+        from rich.console import Console
+
+        console = Console(stderr=True)  # stdout carries results only
+        if enabled and total > 1 and console.is_terminal:  # no bar, and no blank line, in a log file
             from rich.progress import Progress
 
-            self._bar = Progress(console=Console(stderr=True), transient=True)  # stdout carries results only
+            self._bar = Progress(console=console, transient=True)
             self._bar.start()
             self._task = self._bar.add_task(label, total=total)
 

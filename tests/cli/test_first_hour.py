@@ -28,6 +28,18 @@ def run_main(*args: str, **kwargs) -> subprocess.CompletedProcess:
                           cwd=ROOT, timeout=300, **kwargs)
 
 
+def _default_sigint() -> None:
+    """Let the child see Ctrl-C even where this test runs with SIGINT ignored (a background job)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _rest_of(proc: subprocess.Popen) -> tuple[str, str]:
+    """The rest of stdout after a readline() (communicate() would skip what readline() buffered), and stderr."""
+    out, err = proc.stdout.read(), proc.stderr.read()  # stdout to its end: the child cannot block on a full pipe
+    proc.wait(timeout=300)
+    return out, err
+
+
 def _command_paths() -> list[tuple[str, ...]]:
     """Every command and subcommand the app registers (new commands are covered without editing this)."""
     paths: list[tuple[str, ...]] = [()]
@@ -142,7 +154,7 @@ def test_synth_writes_each_result_before_the_last_spec_is_done(tmp_path: Path) -
     try:
         first = proc.stdout.readline()
         still_running = proc.poll() is None
-        rest, err = proc.communicate(timeout=300)
+        rest, err = _rest_of(proc)
     finally:
         proc.kill()
     assert first.startswith("{") and json.loads(first)["spec_id"]
@@ -158,11 +170,12 @@ def test_ctrl_c_keeps_written_results_and_exits_130(tmp_path: Path) -> None:
     report = tmp_path / "partial.html"
     proc = subprocess.Popen([sys.executable, "-m", "treediff", "synth", str(specs), "--json", "--threads", "1",
                              "--max-new-tokens", "48", "--report", str(report)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=_default_sigint)
     try:
         first = proc.stdout.readline()
         proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=120)
+        rest, err = _rest_of(proc)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
@@ -171,6 +184,37 @@ def test_ctrl_c_keeps_written_results_and_exits_130(tmp_path: Path) -> None:
     assert f"interrupted: {len(rows)} result(s) written" in err
     assert "Traceback" not in err
     assert report.is_file() and rows[0]["spec_id"] in report.read_text()
+
+
+@pytest.mark.slow
+def test_validate_ctrl_c_exits_130_with_a_count(tmp_path: Path) -> None:
+    for i in range(400):
+        (tmp_path / f"m{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n" * 50)
+    proc = subprocess.Popen([sys.executable, "-m", "treediff", "validate", str(tmp_path), "--json", "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=_default_sigint)
+    try:
+        first = proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        rest, err = _rest_of(proc)
+    finally:
+        proc.kill()
+    rows = [json.loads(line) for line in [first, *rest.splitlines()] if line.strip()]
+    if proc.returncode == 0:  # the machine finished all 400 before the signal landed
+        assert len(rows) == 400
+        return
+    assert proc.returncode == 130, err
+    assert 1 <= len(rows) < 400 and f"interrupted: {len(rows)} result(s) written" in err
+    assert "Traceback" not in err
+
+
+def test_iter_check_paths_streams_what_check_paths_returns() -> None:
+    from treediff.validity.batch import check_paths, iter_check_paths
+
+    streamed = iter_check_paths([ROOT / "examples" / "python", ROOT / "examples" / "go"], jobs=2, progress=False)
+    first = next(streamed)
+    together = check_paths([ROOT / "examples" / "python", ROOT / "examples" / "go"], jobs=2, progress=False)
+    assert [(r["path"], r["ok"]) for r in [first, *streamed]] == [(r["path"], r["ok"]) for r in together]
 
 
 def test_iter_synth_yields_before_the_rest_is_done() -> None:

@@ -21,6 +21,7 @@ from treediff.sample.record import FillResult, check
 from treediff.sample.report import write_sample_report
 from treediff.syntax.language import detect_language
 from treediff.syntax.tree import read_source
+from treediff.stream import write_each
 from treediff.threads import set_num_threads
 
 __all__ = ["run_synth", "run_infill", "run_repair", "run_sample", "load_for_cli"]
@@ -56,13 +57,8 @@ def _stream(results: Iterable[Any], emit: Callable[[Any], dict[str, Any]], repor
 
     Ctrl-C stops the run: what was written stays written, the report covers it, and the exit code is 130.
     """
-    rows: list[dict[str, Any]] = []
-    try:
-        for item in results:
-            rows.append(emit(item))
-            sys.stdout.flush()
-    except KeyboardInterrupt:
-        getattr(results, "close", lambda: None)()  # a generator's progress bar stops now, not at collection
+    rows, interrupted = write_each(results, emit)
+    if interrupted:
         sys.stderr.write(f"interrupted: {len(rows)} result(s) written\n")
         if report is not None and rows:
             sys.stderr.write(f"wrote {write_sample_report(rows, report, title=title)} (partial)\n")
@@ -104,7 +100,7 @@ def run_synth(spec: str, *, model=None, n: int = 1, signature: str | None = None
 
     def emit(s) -> dict[str, Any]:
         row = _record_row(f"{s.spec_id}#{s.sample}", s.language, s.result, {"spec_id": s.spec_id})
-        if as_json:  # the row first, then the write: a Ctrl-C between them loses no written result
+        if as_json:
             out.write(json.dumps(s.to_json()) + "\n")
         else:
             if many:
@@ -186,6 +182,7 @@ def run_sample(prompt: str = "", *, model=None, language: str = "python", n: int
             sys.stdout.write(json.dumps({"sample": i, **r.to_dict()}) + "\n")
         else:
             _write_code(r.code)
+        sys.stdout.flush()
         return row
 
     return _stream(enumerate(results), emit, report, "treediff sample")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from treediff.errors import InputError
+from treediff.stream import write_each
 from treediff.syntax.language import get_language, list_languages
 from treediff.syntax.tree import DEFAULT_MAX_BYTES
 from treediff.validity.batch import NOT_SAMPLES, check_paths, exit_code, iter_check_paths
@@ -85,14 +86,15 @@ def run_validate(
     for p in [*paths, *(compare or ())]:
         if not Path(p).exists():
             raise InputError(f"{p}: no such file or directory")
-    records: list[dict[str, Any]] = []
-    try:
-        for r in iter_check_paths(paths, jobs=jobs, compiler=compiler, language=language,
-                                  max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
-                                  allow_unresolved=allow_unresolved):
-            records.append(r)
-            _write_record(r, as_json, out)
-    except KeyboardInterrupt:
+    def emit(record: dict[str, Any]) -> dict[str, Any]:
+        _write_record(record, as_json, out)
+        return record
+
+    records, interrupted = write_each(iter_check_paths(
+        paths, jobs=jobs, compiler=compiler, language=language,
+        max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes, allow_unresolved=allow_unresolved,
+    ), emit)
+    if interrupted:
         sys.stderr.write(f"interrupted: {len(records)} result(s) written\n")
         return 130
     if not as_json:

@@ -67,8 +67,9 @@ def synth(
 ) -> None:
     """Synthesise programs from specifications, each with its validity record.
 
-    Each program is written as soon as it is done (one JSON line each with --json); progress and the
-    summary go to stderr; Ctrl-C stops, says how many were written, and exits 130.
+    Each program is written as soon as it is done; progress and the summary go to stderr.
+
+    Ctrl-C stops, says how many were written, and exits 130.
 
     Examples:
 

@@ -137,8 +137,11 @@ def validate(
 ) -> None:
     """Check syntactic validity with tree-sitter and the language's compiler front end.
 
-    Exit code 0 when everything is valid, 1 when invalid code is found, 2 on input errors (and when there is
-    nothing to check).  Directories are walked; JSONL files there that are not samples files are skipped.
+    Exit code 0 when everything is valid, 1 when invalid code is found, 2 on input errors.
+
+    Exit code 2 also when there is nothing to check.
+
+    Directories are walked; JSONL files there that are not samples files are skipped.
 
     Examples:
 

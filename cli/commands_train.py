@@ -26,8 +26,7 @@ def train(
 ) -> None:
     """Train a denoiser with masked-diffusion loss; logs to <out_dir>/metrics.jsonl.
 
-    A directory that already holds another run's checkpoints needs --resume (continue it) or --overwrite
-    (delete its checkpoints and start again).
+    A checkpoint directory that holds another run's checkpoints needs --resume or --overwrite.
 
     Examples:
 

@@ -49,6 +49,7 @@ def run_validate(
     compare: Sequence[str | os.PathLike[str]] | None = None,
     labels: Sequence[str] | None = None,
     allow_unresolved: bool = False,
+    allow_unknown: bool = False,
     stream=None,
 ) -> int:
     """Check ``paths``, print JSON lines or a summary, write a report; return the exit code.
@@ -58,6 +59,8 @@ def run_validate(
     0 = everything valid, 1 = invalid code found, 2 = some input could not be checked.
     ``allow_unresolved`` passes files whose only compiler errors are references to code outside them
     (imports, headers, crates this machine lacks; the language's ``[compiler] unresolved`` patterns).
+    An input with verdict ``unknown`` (compiler timeout, resource limit, crash) makes the exit code 1
+    unless ``allow_unknown``.
     """
     out = stream or sys.stdout
     for p in [*paths, *(compare or ())]:
@@ -80,12 +83,16 @@ def run_validate(
             where = r.get("path") if r.get("line") is None else f"{r.get('path')}:{r['line']}"
             if r.get("error"):
                 out.write(f"ERROR    {r['error']}\n")
+            elif r.get("verdict") == "unknown":
+                out.write(f"UNKNOWN  {where} [{r.get('language')}] {r.get('compiler_note', 'no verdict')}\n")
             elif r.get("ok") is False:
                 first = r["problems"][0] if r["problems"] else {}
                 msg = f"{first.get('start_line', '?')}:{first.get('start_col', '?')} {first.get('message', '')}"
                 out.write(f"INVALID  {where} [{r.get('language')}, {r.get('level')}] {msg}\n")
         skipped = sum(1 for r in records if r.get("skipped"))
-        out.write(f"{valid}/{len(checked)} valid" + (f", {skipped} skipped" if skipped else "") + "\n")
+        unknown = sum(1 for r in records if r.get("verdict") == "unknown")
+        out.write(f"{valid}/{len(checked)} valid" + (f", {unknown} unknown" if unknown else "")
+                  + (f", {skipped} skipped" if skipped else "") + "\n")
     other = None
     if compare:
         if report is None:
@@ -104,4 +111,4 @@ def run_validate(
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         write_report(records, report, compare=other, labels=labels)
         print(f"report: {report}", file=sys.stderr)
-    return exit_code(records)
+    return exit_code(records, allow_unknown=allow_unknown)

@@ -13,6 +13,7 @@ that runs past ``timeout`` has its worker killed the same way.
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing as mp
 import signal
 import threading
@@ -34,6 +35,7 @@ class Crashed:
 
 
 def _serve(conn, fn: Callable[[Any], Any]) -> None:
+    faulthandler.disable()  # a crash here is expected and reported by the parent; no dump on stderr
     while True:
         try:
             item = conn.recv()

@@ -24,7 +24,13 @@ import numpy as np
 import torch
 
 from treediff.errors import CheckpointError, ConfigError
-from treediff.train.checkpoint import latest_checkpoint, load_checkpoint, load_model_weights, save_checkpoint
+from treediff.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    load_model_weights,
+    lock_run_dir,
+    save_checkpoint,
+)
 from treediff.train.config import TrainConfig
 from treediff.train.distributed import DistEnv, all_reduce_mean, setup_distributed, teardown_distributed
 from treediff.train.logging import RunLogger
@@ -226,7 +232,11 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _train(config, env, resume)
+        with contextlib.ExitStack() as locks:
+            if env.is_main:  # one run per directory: a second one fails at once (CheckpointError)
+                for folder in dict.fromkeys([Path(config.checkpoint.dir).resolve(), Path(config.out_dir).resolve()]):
+                    locks.enter_context(lock_run_dir(folder))
+            return _train(config, env, resume)
     finally:
         torch.set_num_threads(threads)
         teardown_distributed()

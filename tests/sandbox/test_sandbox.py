@@ -102,3 +102,20 @@ def test_fallback_mode_still_limits_and_kills(monkeypatch) -> None:
         assert ok.ok and ok.stdout == b"hi\n"
     finally:
         isolation_mode.cache_clear()
+
+
+def test_missing_bubblewrap_warns_once(monkeypatch, caplog) -> None:
+    import treediff.sandbox.isolation as iso
+
+    real_which = iso.shutil.which
+    monkeypatch.setattr(iso.shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
+    monkeypatch.delenv("TREEDIFF_SANDBOX", raising=False)
+    isolation_mode.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="treediff.sandbox"):
+            assert isolation_mode() == "rlimits" and isolation_mode() == "rlimits"
+            result, _ = _run("print('still runs')")
+        assert result.ok and result.isolation == "rlimits"
+        assert len([r for r in caplog.records if "bubblewrap" in r.getMessage()]) == 1
+    finally:
+        isolation_mode.cache_clear()

@@ -69,12 +69,17 @@ def test_c_include_of_another_file_leaks_nothing(mode, language) -> None:
     assert not any("expected" in p.message for p in r.problems if p.kind == "compile_error")
 
 
-@needs_gcc
-def test_dev_zero_include_is_unknown_and_leaves_nothing_running() -> None:
-    r = check('#include "/dev/zero"\nint x;\n', "c", timeout=20)
+@pytest.mark.parametrize("language,code,binary,process", [
+    ("c", '#include "/dev/zero"\nint x;\n', "gcc", "cc1"),
+    ("rust", 'const S: &[u8] = include_bytes!("/dev/zero");\n', "rustc", "rustc"),
+])
+def test_dev_zero_include_is_unknown_and_leaves_nothing_running(language, code, binary, process) -> None:
+    if shutil.which(binary) is None:
+        pytest.skip(f"needs {binary}")
+    r = check(code, language, timeout=20)
     assert r.ok is False and r.verdict == "unknown" and r.compiler_note
     time.sleep(0.3)
-    assert "cc1" not in subprocess.run(["ps", "-eo", "comm"], capture_output=True, text=True).stdout.split()
+    assert process not in subprocess.run(["ps", "-eo", "comm"], capture_output=True, text=True).stdout.split()
 
 
 @needs_gcc

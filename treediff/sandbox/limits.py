@@ -61,7 +61,9 @@ class Limits:
         return cls(**data)
 
 
-#: Compiler front ends: generous threads (a JVM starts dozens), 2 GiB unless the language asks for more.
-COMPILE_LIMITS = Limits()
-#: Generated programs and their tests: small and short.
-EXEC_LIMITS = Limits(memory_mb=1024, cpu_seconds=10, wall_seconds=10.0, file_size_mb=8, open_files=64, processes=32)
+#: Compiler front ends: 2 GiB unless the language asks for more; many threads, since the count is per
+#: user (``nobody``) and parallel checks each start a JVM with dozens.
+COMPILE_LIMITS = Limits(processes=4096)
+#: Generated programs and their tests: small and short.  The process count is per user (every sandbox
+#: runs as ``nobody``), so it also has to leave room for compilers checking at the same time.
+EXEC_LIMITS = Limits(memory_mb=1024, cpu_seconds=10, wall_seconds=10.0, file_size_mb=8, open_files=64, processes=128)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from treediff.eval import SECRET_ENV, hostile_programs, run_program
-from treediff.sandbox import EXEC_LIMITS, isolation_mode
+from treediff.sandbox import EXEC_LIMITS, Sandbox, isolation_mode
 from treediff.syntax.language import get_language
 from treediff.validity import check
 from treediff.validity.compilers import compiler_spec
@@ -68,6 +68,13 @@ def _paired_ms(bare, boxed, repeat: int) -> tuple[float, float]:
 def overhead(repeat: int) -> list[dict]:
     rows = []
     python = os.path.realpath(sys.executable)
+    def boxed_true() -> None:
+        with Sandbox(EXEC_LIMITS) as box:
+            box.run(["true"])
+
+    bare, boxed = _paired_ms(lambda: subprocess.run(["true"], capture_output=True), boxed_true, repeat)
+    rows.append({"what": "`true` (fixed cost: temp dir, prlimit, bwrap, setpriv)", "bare_ms": round(bare, 1),
+                 "sandboxed_ms": round(boxed, 1), "overhead_ms": round(boxed - bare, 1)})
     with tempfile.TemporaryDirectory() as tmp:
         prog = Path(tmp, "p.py")
         prog.write_text("print(sum(range(1000)))\n")
@@ -101,8 +108,8 @@ def main() -> None:
     ap.add_argument("--wall", type=float, default=3.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    hostile = hostile_table(args.wall)
     costs = overhead(args.repeat)
+    hostile = hostile_table(args.wall)
     if args.json:
         print(json.dumps({"isolation": isolation_mode(), "hostile": hostile, "overhead": costs}, indent=2))
         return
@@ -111,7 +118,8 @@ def main() -> None:
     for r in hostile:
         print(f"| {r['program']} | {'yes' if r['contained'] else 'NO'} | {r['reason']} | {r['seconds']} "
               f"| {r['peak_memory_mb']} |")
-    print(f"\ncontained: {sum(r['contained'] for r in hostile)}/{len(hostile)}\n")
+    print(f"\ncontained: {sum(r['contained'] for r in hostile)}/{len(hostile)}; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs\n")
     print("| run (median of {}) | bare (ms) | sandboxed (ms) | overhead (ms) |\n|---|---:|---:|---:|".format(args.repeat))
     for r in costs:
         print(f"| {r['what']} | {r['bare_ms']} | {r['sandboxed_ms']} | {r['overhead_ms']} |")

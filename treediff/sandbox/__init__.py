@@ -8,7 +8,7 @@ Every compiler check (:mod:`treediff.validity.compilers`) and every test executi
 (:mod:`treediff.eval`) goes through here.  See docs/validity.md, "Sandbox".
 """
 
-from treediff.sandbox.isolation import ISOLATION_MODES, SANDBOX_ROOT, isolation_mode, toolchain_paths
+from treediff.sandbox.isolation import ISOLATION_MODES, SANDBOX_ROOT, SANDBOX_UIDS, isolation_mode, toolchain_paths
 from treediff.sandbox.limits import COMPILE_LIMITS, EXEC_LIMITS, Limits
 from treediff.sandbox.run import BASE_ENV, Sandbox, SandboxResult, kill_group
 
@@ -19,6 +19,7 @@ __all__ = [
     "ISOLATION_MODES",
     "Limits",
     "SANDBOX_ROOT",
+    "SANDBOX_UIDS",
     "Sandbox",
     "SandboxResult",
     "isolation_mode",

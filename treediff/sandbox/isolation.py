@@ -4,9 +4,11 @@ bubblewrap (Debian package ``bubblewrap``) gives the program new PID, network, I
 namespaces and a file system holding only the toolchain (``/usr`` and its kin, a few
 ``/etc`` entries the dynamic loader and the JVM read, the install prefix of the program's
 binary, and paths the caller names) plus the sandbox's own temp directory.  Run as root,
-bubblewrap needs no user namespace; the program then drops to ``nobody`` through
-``setpriv`` so that the kernel enforces ``RLIMIT_NPROC`` (it never does for uid 0) and no
-root-only file is readable.
+bubblewrap needs no user namespace; the program then drops, through ``setpriv``, to a fresh
+unprivileged uid of its own (:func:`sandbox_uid`) so that the kernel enforces ``RLIMIT_NPROC``
+(it never does for uid 0) for this sandbox alone — the count is per user, and a shared user
+would let one sandbox's fork bomb stop another's program from starting — and no root-only
+file is readable.
 
 Where bubblewrap is missing or cannot create namespaces, :func:`isolation_mode` says
 ``"rlimits"`` and logs one warning: the program then runs with the same rlimits, a clean
@@ -20,6 +22,7 @@ import functools
 import glob
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,14 +31,14 @@ from typing import Iterable, Mapping, Sequence
 from treediff.errors import ConfigError
 from treediff.sandbox.limits import Limits
 
-__all__ = ["ISOLATION_MODES", "SANDBOX_ROOT", "SANDBOX_UID", "isolation_mode", "toolchain_paths",
+__all__ = ["ISOLATION_MODES", "SANDBOX_ROOT", "SANDBOX_UIDS", "isolation_mode", "sandbox_uid", "toolchain_paths",
            "limit_prefix", "bwrap_prefix"]
 
 ISOLATION_MODES = ("bwrap", "rlimits")
 #: Where the sandbox's temp directory appears inside bubblewrap.
 SANDBOX_ROOT = "/sandbox"
-#: The unprivileged user a program runs as when treediff runs as root (Debian's ``nobody``).
-SANDBOX_UID = 65534
+#: The uids a program runs as when treediff runs as root: one drawn per sandbox, owned by no account.
+SANDBOX_UIDS = range(1 << 20, 1 << 21)
 _SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
                  "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/ssl")
 _SYSTEM_GLOBS = ("/etc/java-*",)  # the JDK's conf/ directory links here
@@ -44,6 +47,11 @@ _log = logging.getLogger("treediff.sandbox")
 
 def _is_root() -> bool:
     return os.geteuid() == 0
+
+
+def sandbox_uid() -> int:
+    """A fresh uid (and gid) for one sandbox, drawn from :data:`SANDBOX_UIDS`."""
+    return SANDBOX_UIDS.start + secrets.randbelow(len(SANDBOX_UIDS))
 
 
 @functools.lru_cache(maxsize=None)
@@ -115,8 +123,10 @@ def limit_prefix(limits: Limits) -> list[str]:
             "--core=0", "--"]
 
 
-def bwrap_prefix(readable: Sequence[str], env: Mapping[str, str], *, cwd: str, host_root: str) -> list[str]:
-    """bubblewrap arguments: namespaces, read-only toolchain, ``host_root`` at :data:`SANDBOX_ROOT`."""
+def bwrap_prefix(readable: Sequence[str], env: Mapping[str, str], *, cwd: str, host_root: str,
+                 uid: int | None = None) -> list[str]:
+    """bubblewrap arguments: namespaces, read-only toolchain, ``host_root`` at :data:`SANDBOX_ROOT`;
+    as root, the program then runs as ``uid`` (default: a fresh :func:`sandbox_uid`)."""
     argv = [shutil.which("bwrap") or "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
     if _is_root():
@@ -137,6 +147,7 @@ def bwrap_prefix(readable: Sequence[str], env: Mapping[str, str], *, cwd: str, h
         argv += ["--setenv", key, value]
     argv.append("--")
     if _is_root():
-        argv += [shutil.which("setpriv") or "setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}",
+        uid = sandbox_uid() if uid is None else uid
+        argv += [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}",
                  "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
     return argv

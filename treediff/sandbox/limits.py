@@ -25,8 +25,8 @@ class Limits:
     ``memory_mb`` caps the address space (``RLIMIT_AS``), ``cpu_seconds`` the CPU time
     (``RLIMIT_CPU``), ``wall_seconds`` the wall clock (the whole process group is killed),
     ``file_size_mb`` any file it writes (``RLIMIT_FSIZE``), ``open_files`` its descriptors
-    (``RLIMIT_NOFILE``) and ``processes`` the processes and threads of the sandbox user
-    (``RLIMIT_NPROC``; see docs/validity.md for when the kernel enforces it).
+    (``RLIMIT_NOFILE``) and ``processes`` the processes and threads of the sandbox's user
+    (``RLIMIT_NPROC``; each sandbox has its own uid when treediff runs as root, see docs/eval.md).
     ``output_bytes`` is how much of stdout and of stderr is kept; the rest is read and dropped.
     """
 
@@ -61,9 +61,7 @@ class Limits:
         return cls(**data)
 
 
-#: Compiler front ends: 2 GiB unless the language asks for more; many threads, since the count is per
-#: user (``nobody``) and parallel checks each start a JVM with dozens.
-COMPILE_LIMITS = Limits(processes=4096)
-#: Generated programs and their tests: small and short.  The process count is per user (every sandbox
-#: runs as ``nobody``), so it also has to leave room for compilers checking at the same time.
-EXEC_LIMITS = Limits(memory_mb=1024, cpu_seconds=10, wall_seconds=10.0, file_size_mb=8, open_files=64, processes=128)
+#: Compiler front ends: 2 GiB unless the language asks for more; a JVM starts dozens of threads.
+COMPILE_LIMITS = Limits(processes=512)
+#: Generated programs and their tests: small and short.
+EXEC_LIMITS = Limits(memory_mb=1024, cpu_seconds=10, wall_seconds=10.0, file_size_mb=8, open_files=64, processes=64)

@@ -28,10 +28,10 @@ from typing import Mapping, Sequence
 
 from treediff.sandbox.isolation import (
     SANDBOX_ROOT,
-    SANDBOX_UID,
     bwrap_prefix,
     isolation_mode,
     limit_prefix,
+    sandbox_uid,
     toolchain_paths,
 )
 from treediff.sandbox.limits import COMPILE_LIMITS, Limits
@@ -103,13 +103,14 @@ class Sandbox:
         self.readable = tuple(readable)
         self.env = {**BASE_ENV, **(env or {})}
         self.root = Path(tempfile.mkdtemp(prefix="treediff-sandbox-"))
-        self._drop_to_nobody = self.isolation == "bwrap" and os.geteuid() == 0
+        # as root under bubblewrap, programs run as a uid of this sandbox's own (see isolation.py)
+        self.uid = sandbox_uid() if self.isolation == "bwrap" and os.geteuid() == 0 else None
         self._own(self.root)
 
     # -- files -------------------------------------------------------------------------
     def _own(self, path: Path) -> None:
-        if self._drop_to_nobody:
-            os.chown(path, SANDBOX_UID, SANDBOX_UID)
+        if self.uid is not None:
+            os.chown(path, self.uid, self.uid)
 
     def mkdir(self, rel: str) -> str:
         """Create a directory (and parents) writable by the program; return its in-sandbox path."""
@@ -155,7 +156,7 @@ class Sandbox:
         prefix = limit_prefix(limits)
         if self.isolation == "bwrap":
             readable = toolchain_paths(argv, self.readable)
-            prefix += bwrap_prefix(readable, self.env, cwd=self.path(cwd), host_root=str(self.root))
+            prefix += bwrap_prefix(readable, self.env, cwd=self.path(cwd), host_root=str(self.root), uid=self.uid)
         return prefix + argv
 
     def popen(self, argv: Sequence[str], *, cwd: str = "", limits: Limits | None = None, text: bool = False,

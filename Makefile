@@ -9,7 +9,7 @@ JOBS ?= 2
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: setup run test test-all bench clean
+.PHONY: setup sandbox-tools run test test-all bench clean
 
 # torch first, the CPU build from PyTorch's own CPU index: the default index's torch is the CUDA build
 # (~17 nvidia-* packages and triton). An unreachable index fails within seconds and the default index is
@@ -28,7 +28,15 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/python -m pip install -q -e '.[test,data]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) sandbox-tools
+
+# bubblewrap isolates compiler checks and test runs (docs/eval.md). Installed when missing and we are
+# root with apt (CI); never fatal: without it the sandbox falls back to rlimits and says so once.
+sandbox-tools:
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1; }; }; } || \
+	  echo "note: bubblewrap (bwrap) is not installed; sandboxed runs fall back to rlimits only" >&2
 
 run: setup
 	$(BIN)/treediff synth examples/specs/humaneval_head.jsonl --report runs/synth.html

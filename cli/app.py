@@ -90,6 +90,7 @@ from treediff_cli import commands_noise  # noqa: E402,F401
 from treediff_cli import commands_data  # noqa: E402,F401
 from treediff_cli import commands_train  # noqa: E402,F401
 from treediff_cli import commands_sample  # noqa: E402,F401
+from treediff_cli import commands_eval  # noqa: E402,F401
 
 
 def main() -> None:

@@ -134,10 +134,14 @@ def validate(
         False, "--allow-unresolved",
         help="Pass files whose only compiler errors are references to code outside them (missing imports, headers, crates).",
     ),
+    allow_unknown: bool = typer.Option(
+        False, "--allow-unknown",
+        help="Exit 0 even when some input got no verdict (compiler timeout, resource limit, checker crash).",
+    ),
 ) -> None:
     """Check syntactic validity with tree-sitter and the language's compiler front end.
 
-    Exit code 0 when everything is valid, 1 when invalid code is found, 2 on input errors.
+    Exit code 0 when everything is valid, 1 when invalid code is found or a verdict is unknown (unless --allow-unknown), 2 on input errors.
 
     Exit code 2 also when there is nothing to check.
 
@@ -162,5 +166,6 @@ def validate(
         compare=compare or None,
         labels=None if labels is None else [s.strip() for s in labels.split(",")],
         allow_unresolved=allow_unresolved,
+        allow_unknown=allow_unknown,
     )
     raise typer.Exit(code)

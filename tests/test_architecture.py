@@ -17,13 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 #: ``__init__`` (the public calls), ``cli`` the command line.
 FLOORS: dict[str, int] = {
     "errors": 0, "assets": 0,
-    "registry": 1, "files": 1, "progress": 1, "samples": 1, "stream": 1, "threads": 1,
+    "registry": 1, "files": 1, "progress": 1, "samples": 2, "stream": 1, "threads": 1, "sandbox": 1,
     "syntax": 2,
     "tokens": 3, "validity": 3,
     "noise": 4, "data": 4,
     "model": 5,
     "sample": 6, "train": 6,
-    "repairs": 7, "distill": 7,
+    "repairs": 7, "distill": 7, "eval": 7,
     "cli_support": 8, "treediff": 8,
     "cli": 9,
     "__main__": 10,

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from treediff.errors import InputError, TreediffError
 
-__all__ = ["read_json", "walk_files"]
+__all__ = ["read_json", "walk_files", "open_regular"]
 
 
 def read_json(path: str | os.PathLike[str], *, what: str = "", error: type[TreediffError] = InputError,
@@ -42,3 +43,30 @@ def walk_files(root: str | os.PathLike[str], skip: Iterable[str] = (), *, hidden
         dirnames[:] = sorted(d for d in dirnames if d not in skipped and (hidden or not d.startswith(".")))
         for name in sorted(filenames):
             yield Path(dirpath, name)
+
+
+def open_regular(path: str | os.PathLike[str]):
+    """Open a regular file for reading (binary); anything else is an :class:`InputError`.
+
+    Opened non-blocking and checked with ``fstat`` on the open descriptor, so a FIFO never hangs
+    and a symlink to ``/dev/zero`` is refused before a byte is read.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (device, FIFO or socket)"
+        raise InputError(f"{path}: is {kind}")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
 from treediff.errors import InputError
+from treediff.files import open_regular
 
 __all__ = ["SampleLine", "iter_jsonl_samples"]
 
@@ -40,10 +41,7 @@ def iter_jsonl_samples(path: str | os.PathLike[str]) -> Iterator[SampleLine]:
     [(1, None), (3, 'no_code')]
     """
     path = Path(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    handle = open_regular(path)  # a FIFO or device is an InputError, not an endless read
     with handle:
         for num, raw in enumerate(handle, 1):
             if not raw.strip():
@@ -55,6 +53,9 @@ def iter_jsonl_samples(path: str | os.PathLike[str]) -> Iterator[SampleLine]:
                 continue
             except ValueError as exc:
                 yield SampleLine(num, None, "bad_json", f"not valid JSON: {exc}")
+                continue
+            except RecursionError:  # one deeply nested line is one bad line
+                yield SampleLine(num, None, "bad_json", "not valid JSON: nested too deeply")
                 continue
             if not isinstance(row, dict) or not isinstance(row.get("code"), str):
                 yield SampleLine(num, None, "no_code", "needs a string field 'code'")

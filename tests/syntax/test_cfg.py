@@ -11,7 +11,7 @@ import warnings
 
 import networkx as nx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from treediff.errors import GrammarError, NotFound
@@ -322,9 +322,32 @@ def _completes(stmts) -> bool:
     return True
 
 
-def _loop_breaks(body) -> bool:
-    """Does a *reachable* break leave this loop body?"""
-    return any(isinstance(s, ast.Break) and ok and depth == 0 for s, ok, depth in _walk_live(body, True))
+def _loop_breaks(body, live: bool = True) -> bool:
+    """Does a *reachable* break leave this loop body?  A ``finally`` that cannot complete (it returns or
+    raises) swallows a break in its ``try``: the break never leaves the loop."""
+    for s in body:
+        if not live:
+            return False
+        if isinstance(s, ast.Break):
+            return True
+        if isinstance(s, ast.If):
+            found = _loop_breaks(s.body) or _loop_breaks(s.orelse)
+        elif isinstance(s, (ast.While, ast.For, ast.AsyncFor)):  # a break in its body is the inner loop's
+            found = _loop_breaks(s.orelse, not _infinite(s))
+        elif isinstance(s, (ast.With, ast.AsyncWith)):
+            found = _loop_breaks(s.body)
+        elif isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
+            inside = (_loop_breaks(s.body) or _loop_breaks(s.orelse, _completes(s.body))
+                      or any(_loop_breaks(h.body) for h in s.handlers))
+            found = (inside and _completes(s.finalbody)) or _loop_breaks(s.finalbody)
+        elif isinstance(s, ast.Match):
+            found = any(_loop_breaks(c.body) for c in s.cases)
+        else:
+            found = False
+        if found:
+            return True
+        live = _stmt_completes(s)
+    return False
 
 
 def _infinite(s) -> bool:
@@ -497,6 +520,9 @@ def _render(stmts, depth=1, in_loop=False) -> list[str]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_programs())
+# the `return` in `finally` swallows the `break`: the loop never completes, so the last `x = 1` is dead
+# (found by hypothesis: the reference once counted that break as leaving the loop)
+@example([("while", [("tryf", ["break"], ["return x"])], [("while", ["x = 1"], ["return x"])]), "x = 1"])
 def test_generated_programs_reach_exit(stmts):
     src = "\n".join(["def f(x):", *_render(stmts)]) + "\n"
     compile(src, "<gen>", "exec")  # only valid programs are generated

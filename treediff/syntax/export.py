@@ -24,7 +24,8 @@ from typing import Any
 
 import networkx as nx
 
-from treediff.errors import InputError
+from treediff.errors import InputError, TreediffError
+from treediff.sandbox.workers import Crashed, run_one_isolated
 from treediff.syntax.graph import CFG_LABELS, EDGE_TYPES, build_graph
 from treediff.syntax.language import CATEGORIES, Language, get_language
 from treediff.syntax.tree import SyntaxTree, parse, walk
@@ -273,6 +274,15 @@ def export_tree(
     fmt = str(format).strip().lower()
     if fmt not in TREE_FORMATS:
         raise InputError(f"unknown tree format {format!r}; choose one of: {', '.join(TREE_FORMATS)}")
+    if not isinstance(path_or_tree, SyntaxTree) and _is_large(path_or_tree):
+        # tree-sitter (C) can crash on large erroneous or deeply nested input: parse in a child process
+        name = language.name if isinstance(language, Language) else language
+        out = run_one_isolated(_export_tree_child, (str(path_or_tree), fmt, name))
+        if isinstance(out, Crashed):
+            raise InputError(f"{path_or_tree}: the parser crashed on this input ({out.reason})")
+        if isinstance(out, TreediffError):
+            raise out
+        return out
     tree = path_or_tree if isinstance(path_or_tree, SyntaxTree) else parse(Path(path_or_tree), language)
     if fmt == "sexp":
         return indent_sexp(tree.sexp())
@@ -330,6 +340,24 @@ def indent_sexp(sexp: str, indent: str = "  ") -> str:
         if isinstance(top, list):
             emit(top, 0)
     return "\n".join(lines) if lines else sexp
+
+
+_ISOLATE_BYTES = 16_384  # above this, a file is parsed and printed in a child process
+
+
+def _is_large(path: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(path).stat().st_size > _ISOLATE_BYTES
+    except OSError:
+        return False  # parse() reports it
+
+
+def _export_tree_child(args: tuple[str, str, str | None]) -> str | TreediffError:
+    path, fmt, language = args
+    try:
+        return export_tree(parse(Path(path), language), fmt)
+    except TreediffError as exc:
+        return exc
 
 
 # -- syntax trees ---------------------------------------------------------------------------

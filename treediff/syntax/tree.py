@@ -18,6 +18,7 @@ from typing import Iterator, NamedTuple
 import tree_sitter as ts
 
 from treediff.errors import InputError
+from treediff.files import open_regular
 from treediff.syntax.language import Language, resolve_language
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Edit",
     "cached_parser",
     "read_source",
+    "open_regular",
     "decode_source",
     "parse",
     "walk",
@@ -62,24 +64,20 @@ def decode_source(data: bytes, *, name: str = "<source>", max_bytes: int | None 
 
 
 def read_source(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> bytes:
-    """Read a file as source bytes, with the same checks as :func:`decode_source`."""
+    """Read a regular file as source bytes, with the same checks as :func:`decode_source`.
+
+    The size cap applies to the bytes actually read (at most one past the cap is read), not to
+    what ``stat`` claims.
+    """
     path = Path(path)
     cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
-    try:
-        if path.is_dir():
-            raise InputError(f"{path}: is a directory")
-        size = path.stat().st_size
-        if cap and size > cap:
-            raise InputError(f"{path}: {size:,} bytes is over the size cap of {cap:,} bytes")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with open_regular(path) as handle:
+        try:
+            data = handle.read(cap + 1) if cap else handle.read()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if cap and len(data) > cap:
+        raise InputError(f"{path}: more than the size cap of {cap:,} bytes")
     return decode_source(data, name=str(path), max_bytes=max_bytes)
 
 

@@ -19,6 +19,8 @@ manifest first: a missing, truncated or altered file raises
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -51,7 +53,12 @@ __all__ = [
     "list_checkpoints",
     "latest_checkpoint",
     "load_model_weights",
+    "lock_run_dir",
+    "LOCK_FILE",
 ]
+
+LOCK_FILE = ".treediff-train.lock"
+
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -195,3 +202,29 @@ def load_model_weights(model: torch.nn.Module, model_dir: str | Path) -> None:
         raise CheckpointError(
             f"weights in {str(model_dir)!r} do not match the model: missing {untied[:5]}, unexpected {result.unexpected_keys[:5]}"
         )
+
+
+@contextlib.contextmanager
+def lock_run_dir(path: str | os.PathLike[str]):
+    """Hold an exclusive ``flock`` on ``path/.treediff-train.lock`` for a training run.
+
+    A second run into the same directory fails at once with a :class:`CheckpointError` (the two
+    would delete each other's temp checkpoints).  The kernel drops the lock when the process dies.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    lock = path / LOCK_FILE
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise CheckpointError(f"{path}: another treediff train (pid {holder}) is using this directory") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield lock
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -12,6 +12,7 @@ from the newest valid checkpoint with the same loss sequence as an uninterrupted
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from treediff.errors import CheckpointError, ConfigError
+from treediff.train.checkpoint import lock_run_dir
 from treediff.train.config import TrainConfig
 from treediff.train.distributed import DistEnv, setup_distributed, teardown_distributed
 from treediff.train.objective import CategoryAccuracy, masked_diffusion_loss, token_categories
@@ -200,8 +202,12 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads or default_num_threads())
     try:
-        check_fresh_start(config.checkpoint.dir, resume=resume, overwrite=overwrite, is_main=env.is_main)
-        return _train(config, env, resume)
+        with contextlib.ExitStack() as locks:
+            if env.is_main:  # one run per directory: a second one fails at once (CheckpointError)
+                for folder in dict.fromkeys([Path(config.checkpoint.dir).resolve(), Path(config.out_dir).resolve()]):
+                    locks.enter_context(lock_run_dir(folder))
+            check_fresh_start(config.checkpoint.dir, resume=resume, overwrite=overwrite, is_main=env.is_main)
+            return _train(config, env, resume)
     finally:
         torch.set_num_threads(threads)
         teardown_distributed()

@@ -6,6 +6,11 @@ become records with an ``error``.  Records have the keys ``path`` (and ``line`` 
 a JSONL sample), ``language``, ``ok``, ``level``, ``problems``, plus ``warnings``,
 ``num_lines``, ``compiler_missing``/``compiler_note`` and ``error`` where they apply.
 
+Every input is checked in a worker process (:mod:`treediff.validity.workers`): an input that
+crashes the parser becomes one record with verdict ``unknown`` and the batch goes on.  Only
+regular files are read (a FIFO or a link to ``/dev/zero`` is an input error), and the size cap
+applies to the bytes read.
+
 Files met while recursing a directory whose extension no grammar claims are
 recorded with ``skipped`` (``ok: None``) rather than as errors, so a README does not
 fail a run; a file named explicitly with an unknown extension is an error.
@@ -16,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -27,6 +31,7 @@ from treediff.samples import iter_jsonl_samples
 from treediff.syntax.language import get_language, resolve_language
 from treediff.syntax.tree import DEFAULT_MAX_BYTES, read_source
 from treediff.validity.check import Problem, ValidityResult, check
+from treediff.sandbox.workers import Crashed, iter_isolated
 
 __all__ = ["check_paths", "iter_check_paths", "iter_inputs", "exit_code", "write_jsonl", "JSONL_SUFFIXES"]
 
@@ -43,7 +48,7 @@ def _error_record(message: str, *, path: str, line: int | None = None, language:
     if line is not None:
         rec["line"] = line
     problem = Problem("input_error", message, 1, 1, 1, 1, 0, 0).to_dict()
-    rec.update(language=language, ok=False, level=_INPUT_LEVEL, problems=[problem], error=message)
+    rec.update(language=language, ok=False, verdict="invalid", level=_INPUT_LEVEL, problems=[problem], error=message)
     return rec
 
 
@@ -135,13 +140,23 @@ def _run_task(task: Task, options: dict[str, Any]) -> dict[str, Any]:
             return _error_record(str(exc), path=path, language=payload["language"])
         result = check(data, payload["language"], path=path, **options)
         return _result_record(result, path=path)
-    except Exception as exc:  # a bug must not sink the batch; report it on the input
-        return _error_record(f"internal error: {type(exc).__name__}: {exc}", path=payload.get("path", "?"),
-                             line=payload.get("line"), language=payload.get("language"))
+    except Exception as exc:  # a crash of the checker must not sink the batch: no verdict on this input
+        return _crash_record(task, Crashed(f"internal error: {type(exc).__name__}: {str(exc)[:200]}"))
 
 
-def _run_chunk(chunk: Sequence[tuple[int, Task]], options: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    return [(i, _run_task(t, options)) for i, t in chunk]
+def _run_payload(payload: tuple[Task, dict[str, Any]]) -> dict[str, Any]:
+    return _run_task(*payload)
+
+
+def _crash_record(task: Task, crashed: Crashed) -> dict[str, Any]:
+    """The record of an input that killed its worker: not ok, verdict ``unknown``, the batch goes on."""
+    payload = task[1]
+    rec: dict[str, Any] = {"path": payload.get("path", "?")}
+    if payload.get("line") is not None:
+        rec["line"] = payload["line"]
+    rec.update(language=payload.get("language"), ok=False, verdict="unknown", level="tree-sitter", problems=[],
+               compiler_note=crashed.reason)
+    return rec
 
 
 def check_paths(
@@ -157,20 +172,15 @@ def check_paths(
 ) -> list[dict[str, Any]]:
     """Check files, directories and JSONL sample files; one record per input, input order.
 
-    ``jobs`` worker processes (default: CPU count; 1 = in this process).  Compiling is
-    CPU-bound (Python's ``compile``) or a subprocess; processes serve both.  A rich
+    ``jobs`` worker processes (default: CPU count).  Compiling is CPU-bound (Python's
+    ``compile``) or a sandboxed subprocess; processes serve both, and keep a parser crash away
+    from this process.  A rich
     progress bar goes to stderr when it is a terminal and ``progress`` is true.
     ``allow_unresolved`` sets aside compiler errors about code outside each file (:func:`check`).
     :func:`iter_check_paths` yields the records as they are done.
     """
     return list(iter_check_paths(paths, jobs=jobs, progress=progress, compiler=compiler, language=language,
                                  timeout=timeout, max_bytes=max_bytes, allow_unresolved=allow_unresolved))
-
-
-def _ignore_sigint() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
 def iter_check_paths(
@@ -202,36 +212,26 @@ def iter_check_paths(
             yield results[done]
             done += 1
 
+    watchdog = 2 * (timeout or 60.0) + 60.0  # compilers have their own limits; this catches a hung parser
     bar = ProgressBar(len(tasks), "checking", progress, completed=len(tasks) - len(work), min_total=0)
+    tasks_by_index = dict(work)
     try:
         yield from ready()
-        if jobs == 1 or len(work) <= 1:
-            for i, t in work:
-                results[i] = _run_task(t, options)
-                bar.advance()
-                yield from ready()
-        else:
-            size = max(1, min(32, len(work) // (jobs * 8)))
-            chunks = [work[k : k + size] for k in range(0, len(work), size)]
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), initializer=_ignore_sigint)
-            try:
-                futures = [pool.submit(_run_chunk, c, options) for c in chunks]
-                for fut in as_completed(futures):
-                    for i, rec in fut.result():
-                        results[i] = rec
-                    bar.advance(len(fut.result()))
-                    yield from ready()
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        for i, value in iter_isolated([(i, (t, options)) for i, t in work], _run_payload,
+                                      jobs=min(jobs, max(1, len(work))), timeout=watchdog):
+            results[i] = _crash_record(tasks_by_index[i], value) if isinstance(value, Crashed) else value
+            bar.advance()
+            yield from ready()
     finally:
         bar.close()
 
 
-def exit_code(records: Sequence[dict[str, Any]]) -> int:
-    """The CLI's exit status: 2 if any input could not be checked, 1 if any is invalid, else 0."""
+def exit_code(records: Sequence[dict[str, Any]], *, allow_unknown: bool = False) -> int:
+    """The CLI's exit status: 2 if any input could not be read, 1 if any is invalid or (unless
+    ``allow_unknown``) got no verdict, else 0."""
     if any(r.get("error") for r in records):
         return 2
-    if any(r.get("ok") is False for r in records):
+    if any(r.get("ok") is False and not (allow_unknown and r.get("verdict") == "unknown") for r in records):
         return 1
     return 0
 

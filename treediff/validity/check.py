@@ -10,6 +10,10 @@ others, so tree-sitter findings the compiler disagrees with become ``warnings``.
 (False, 'compiler:python', 'compile_error', 1)
 >>> check("x = (1,\\n", "python", compiler=False).problems[0].kind
 'ts_error'
+
+Verdicts have three values (:data:`VERDICTS`): ``valid``, ``invalid`` and ``unknown`` (the
+compiler timed out, hit a resource limit or crashed; a parser crash in a batch worker).
+``unknown`` is never ``ok``.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ from treediff.syntax.tree import SyntaxTree, cached_parser, decode_source
 from treediff.validity.compilers import CompileOutcome, CompilerSpec, compiler_spec, run_compiler
 from treediff.validity.positions import LineIndex
 
-__all__ = ["PROBLEM_KINDS", "Problem", "ValidityResult", "check", "check_tree"]
+__all__ = ["PROBLEM_KINDS", "VERDICTS", "Problem", "ValidityResult", "check", "check_tree"]
 
 #: ``input_error`` marks text that cannot be source at all (binary, not UTF-8, over the size cap).
 #: ``unresolved`` is a compiler error that only the code's environment can resolve (an import, header,
 #: module or name defined outside the file: the language's ``[compiler] unresolved`` patterns).
 PROBLEM_KINDS = ("ts_error", "ts_missing", "compile_error", "unresolved", "cfg_error", "input_error")
 TS_LEVEL = "tree-sitter"
+VERDICTS = ("valid", "invalid", "unknown")
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,9 @@ class ValidityResult:
     ``level`` is the strongest check that decided ``ok``: ``"tree-sitter"`` or
     ``"compiler:<name>"``.  ``compiler_missing`` names the compiler binary when the
     language has one but it is not installed; ``compiler_note`` says why a compiler
-    that ran gave no verdict (timeout, crash).  In both cases ``level`` stays
-    ``"tree-sitter"``.  ``unresolved`` holds the compiler's ``unresolved`` problems when the check was
+    that ran gave no verdict (timeout, resource limit, crash).  In both cases ``level`` stays
+    ``"tree-sitter"``; with a ``compiler_note`` the ``verdict`` is ``"unknown"`` and ``ok`` is
+    false, whatever tree-sitter thought.  ``unresolved`` holds the compiler's ``unresolved`` problems when the check was
     asked to set them aside (``allow_unresolved=True``); ``ok`` then ignores them.
     """
 
@@ -81,6 +87,11 @@ class ValidityResult:
     compiler_seconds: float = 0.0
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    verdict: str = ""
+
+    def __post_init__(self) -> None:  # derived, so that dataclasses.replace(result, ok=...) stays consistent
+        unknown = bool(self.compiler_note) or self.verdict == "unknown"
+        object.__setattr__(self, "verdict", "valid" if self.ok else ("unknown" if unknown else "invalid"))
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
@@ -206,9 +217,9 @@ def check_tree(
             seconds=time.perf_counter() - start, **common,
         )
     outcome = run_compiler(spec, data, None if path is None else str(path), timeout)
-    if outcome.ok is None:  # the compiler gave no verdict: tree-sitter's stands, and says so
+    if outcome.ok is None:  # the compiler gave no verdict (timeout, limit, crash): unknown, never ok
         return ValidityResult(
-            not ts_found, TS_LEVEL, problems=tuple(ts_found), compiler_note=outcome.note,
+            False, TS_LEVEL, problems=tuple(ts_found), compiler_note=outcome.note or "the compiler gave no verdict",
             compiler_seconds=outcome.seconds, seconds=time.perf_counter() - start, **common,
         )
     level = f"compiler:{spec.name}"

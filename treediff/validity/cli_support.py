@@ -48,6 +48,8 @@ def _write_record(r: dict[str, Any], as_json: bool, out) -> None:
     where = r.get("path") if r.get("line") is None else f"{r.get('path')}:{r['line']}"
     if r.get("error"):
         out.write(f"ERROR    {r['error']}\n")
+    elif r.get("verdict") == "unknown":
+        out.write(f"UNKNOWN  {where} [{r.get('language')}] {r.get('compiler_note', 'no verdict')}\n")
     elif r.get("ok") is False:
         first = r["problems"][0] if r["problems"] else {}
         msg = f"{first.get('start_line', '?')}:{first.get('start_col', '?')} {first.get('message', '')}"
@@ -70,15 +72,19 @@ def run_validate(
     compare: Sequence[str | os.PathLike[str]] | None = None,
     labels: Sequence[str] | None = None,
     allow_unresolved: bool = False,
+    allow_unknown: bool = False,
     stream=None,
 ) -> int:
     """Check ``paths``, print JSON lines or a summary, write a report; return the exit code.
 
     ``compare`` checks a second set of inputs (e.g. unconstrained samples) and puts it
     beside the first in the report, named by ``labels``.  The exit code covers ``paths``:
-    0 = everything valid, 1 = invalid code found, 2 = some input could not be checked.
+    0 = everything valid, 1 = invalid code found (or, unless ``allow_unknown``, a verdict is unknown), 2 = some
+    input could not be checked.
     ``allow_unresolved`` passes files whose only compiler errors are references to code outside them
     (imports, headers, crates this machine lacks; the language's ``[compiler] unresolved`` patterns).
+    An input with verdict ``unknown`` (compiler timeout, resource limit, crash) makes the exit code 1
+    unless ``allow_unknown``.
     """
     out = stream or sys.stdout
     if language is not None:
@@ -100,7 +106,9 @@ def run_validate(
     if not as_json:
         checked = [r for r in records if r.get("ok") is not None]
         skipped = sum(1 for r in records if r.get("skipped"))
+        unknown = sum(1 for r in records if r.get("verdict") == "unknown")
         sys.stderr.write(f"{sum(1 for r in checked if r['ok'])}/{len(checked)} valid"
+                         + (f", {unknown} unknown" if unknown else "")
                          + (f", {skipped} skipped" if skipped else "") + "\n")
     not_samples = [r["path"] for r in records if r.get("skipped") == NOT_SAMPLES]
     if not_samples:
@@ -127,4 +135,4 @@ def run_validate(
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         write_report(records, report, compare=other, labels=labels)
         print(f"report: {report}", file=sys.stderr)
-    return exit_code(records)
+    return exit_code(records, allow_unknown=allow_unknown)

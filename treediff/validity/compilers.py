@@ -2,21 +2,27 @@
 
 Drivers (registered in :data:`DRIVERS`):
 
-- ``python``: in-process ``compile(src, name, "exec", dont_inherit=True)``;
-- ``command``: run an argv template on a temp file and parse its diagnostics;
-- ``node-worker``: a persistent node process doing what ``node --check`` does,
+- ``python``: in-process ``compile(src, name, "exec", dont_inherit=True)`` (it parses, never runs);
+- ``command``: run an argv template on a temp file, in a :class:`~treediff.sandbox.Sandbox`, and
+  parse its diagnostics;
+- ``node-worker``: a persistent, sandboxed node process doing what ``node --check`` does,
   falling back to the ``command`` driver (the spec's argv) when it cannot start.
+
+Only diagnostics located in the checked file are kept: an error the compiler reports in another
+file (an ``#include`` of ``/etc/passwd``) is never copied, and a message's ``withhold`` parts (a
+compile-time panic's text) are withheld unless they appear in the checked source.  A timeout, a
+resource limit or a crash of the compiler is no verdict (``ok is None``).
 
 Nothing here names a language; the schema is in ``docs/validity.md``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,6 +31,7 @@ from typing import Any, Callable, Mapping
 
 from treediff.errors import GrammarError
 from treediff.registry import Registry
+from treediff.sandbox import COMPILE_LIMITS, Limits, Sandbox
 from treediff.validity.node_worker import get_worker
 
 __all__ = [
@@ -39,6 +46,15 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 30.0
 _FILE_NAME_SAFE = re.compile(r"^[A-Za-z_$][\w$]{0,200}$")
+_MESSAGE_CHARS = 300
+_WITHHELD = "<withheld: not from the checked file>"
+#: Compiler output that means it ran out of its memory limit (a limit, not a verdict on the code).
+_OUT_OF_MEMORY = re.compile(r"out of memory|virtual memory exhausted|cannot allocate memory|std::bad_alloc|"
+                            r"OutOfMemoryError|memory allocation of \d+ bytes failed|Could not reserve enough space",
+                            re.IGNORECASE)
+#: A crash of the checker itself (an internal compiler error).
+_CRASHED = re.compile(r"internal compiler error|error: the compiler unexpectedly panicked|"
+                      r"A fatal error has been detected by the Java Runtime", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,12 @@ class CompilerSpec:
     (searched in a diagnostic's message) for errors that only the code's environment can resolve: an
     import, header, module or name defined outside the file (``package com.foo does not exist``,
     ``missing.h: No such file or directory``).  They become problems of kind ``unresolved``.
+
+    Sandbox (``docs/validity.md``): ``memory_mb`` is the address-space limit (a JVM needs more
+    than the default), ``sandbox_paths`` are host paths the compiler reads besides ``/usr``
+    (``~`` expands; missing ones are skipped), ``sandbox_env`` names environment variables passed
+    through (nothing else is), and ``withhold`` lists regexes whose group 1, in a diagnostic's
+    message, is replaced unless it occurs in the checked source (text a compile-time panic prints).
     """
 
     name: str
@@ -90,6 +112,10 @@ class CompilerSpec:
     version: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     unresolved: tuple[str, ...] = ()
+    memory_mb: int = COMPILE_LIMITS.memory_mb
+    sandbox_paths: tuple[str, ...] = ()
+    sandbox_env: tuple[str, ...] = ()
+    withhold: tuple[str, ...] = ()
     notes: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -105,13 +131,13 @@ class CompilerSpec:
                 raise GrammarError(f"{where} [compiler] needs {key!r}")
         driver = str(table["driver"])
         DRIVERS.resolve(driver)  # raises with the valid choices
-        for key in ("argv", "version", "unresolved"):
+        for key in _STRING_LISTS:
             if key in table and not (isinstance(table[key], list) and all(isinstance(a, str) for a in table[key])):
                 raise GrammarError(f"{where} [compiler].{key} must be a list of strings, got {table[key]!r}")
         if table.get("column_unit", "char") not in ("char", "byte"):
             raise GrammarError(f"{where} [compiler].column_unit must be 'char' or 'byte'")
         patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex") if table.get(key)]
-        patterns += [(f"unresolved: {p!r}", p) for p in table.get("unresolved", ())]
+        patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "withhold") for p in table.get(key, ())]
         for label, pattern in patterns:
             try:
                 re.compile(pattern, re.MULTILINE)
@@ -120,15 +146,27 @@ class CompilerSpec:
         if driver != "python" and not table.get("argv"):
             raise GrammarError(f"{where} [compiler] driver {driver!r} needs an 'argv' template")
         kwargs = {k: v for k, v in table.items() if k in known}
-        for key in ("argv", "version", "unresolved"):
+        for key in _STRING_LISTS:
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
         kwargs["timeout"] = float(kwargs.get("timeout", DEFAULT_TIMEOUT))
+        memory = kwargs.get("memory_mb", COMPILE_LIMITS.memory_mb)
+        if not isinstance(memory, int) or isinstance(memory, bool) or memory < 64:
+            raise GrammarError(f"{where} [compiler].memory_mb must be an int >= 64, got {memory!r}")
         return cls(**kwargs, extra={k: v for k, v in table.items() if k not in known})
 
     def is_unresolved(self, message: str) -> bool:
         """Whether a diagnostic's message is one of the ``unresolved`` kinds (outside the file's reach)."""
         return any(re.search(pattern, message) for pattern in self.unresolved)
+
+    def limits(self, timeout: float) -> Limits:
+        """The sandbox limits of one check: the spec's memory, ``timeout`` as wall and CPU clock."""
+        return Limits(memory_mb=self.memory_mb, file_size_mb=COMPILE_LIMITS.file_size_mb).with_wall(timeout)
+
+    def sandbox(self, timeout: float) -> Sandbox:
+        """A fresh :class:`~treediff.sandbox.Sandbox` set up for this compiler."""
+        env = {k: os.environ[k] for k in self.sandbox_env if k in os.environ}
+        return Sandbox(self.limits(timeout), readable=self.sandbox_paths, env=env)
 
     def binary_path(self) -> str | None:
         """Where the deciding binary is on ``PATH`` (``None``: missing)."""
@@ -141,6 +179,7 @@ class CompilerSpec:
         return self.binary_path() is not None
 
 
+_STRING_LISTS = ("argv", "version", "unresolved", "sandbox_paths", "sandbox_env", "withhold")
 _SPECS: dict[int, CompilerSpec | None] = {}
 
 
@@ -201,12 +240,23 @@ def _temp_name(spec: CompilerSpec, source: bytes, path: str | None) -> str:
     return spec.file_name + spec.suffix
 
 
-def _parse_diagnostics(spec: CompilerSpec, output: str) -> tuple[Diagnostic, ...]:
+def _parse_diagnostics(spec: CompilerSpec, output: str, names: tuple[str, ...],
+                       source: str) -> tuple[tuple[Diagnostic, ...], int]:
+    """Diagnostics located in the checked file (named ``names`` in the output), and how many others were dropped.
+
+    The text a match has before its ``line`` group is where the compiler says the error is; an error
+    in any other file (an included one) is counted, never copied.
+    """
     if not spec.error_regex:
-        return ()
-    found = []
+        return (), 0
+    found, elsewhere = [], 0
     for m in re.finditer(spec.error_regex, output, re.MULTILINE):
         g = m.groupdict()
+        cut = m.start("line") if g.get("line") is not None else m.start("message")
+        where = output[m.start():cut].strip().rstrip(":(").strip()
+        if where and where not in names:
+            elsewhere += 1
+            continue
 
         def num(key: str) -> int | None:
             v = g.get(key)
@@ -215,59 +265,104 @@ def _parse_diagnostics(spec: CompilerSpec, output: str) -> tuple[Diagnostic, ...
         col = num("col")
         if col is None and g.get("caret") is not None:
             col = len(g["caret"].expandtabs(1)) + 1
-        found.append(Diagnostic((g.get("message") or "").strip(), num("line"), col, num("end_line"), num("end_col"), spec.column_unit))
-    return tuple(found)
+        message = _withhold(spec, (g.get("message") or "").strip(), source)
+        found.append(Diagnostic(message, num("line"), col, num("end_line"), num("end_col"), spec.column_unit))
+    return tuple(found), elsewhere
+
+
+def _withhold(spec: CompilerSpec, message: str, source: str) -> str:
+    """One line, trimmed, with each ``withhold`` group not found in the checked source replaced."""
+    message = message.splitlines()[0] if message else ""
+    for pattern in spec.withhold:
+        def keep_or_hide(m: re.Match) -> str:
+            text = m.group(1)
+            if not text or text in source:
+                return m.group(0)
+            return m.group(0)[: m.start(1) - m.start()] + _WITHHELD + m.group(0)[m.end(1) - m.start():]
+
+        message = re.sub(pattern, keep_or_hide, message)
+    return message[:_MESSAGE_CHARS]
+
+
+def _no_verdict(spec: CompilerSpec, returncode: int, output: str, timed_out: bool, reason: str,
+                timeout: float) -> str | None:
+    """Why the compiler gave no verdict (timeout, limit, crash), or ``None`` when it gave one."""
+    if timed_out:
+        return f"{spec.name} timed out after {timeout:g}s"
+    if returncode < 0:
+        return f"{spec.name} was {reason}"
+    if returncode != 0 and _OUT_OF_MEMORY.search(output):
+        return f"{spec.name} ran out of its memory limit ({spec.memory_mb} MB)"
+    if returncode != 0 and _CRASHED.search(output):
+        return f"{spec.name} crashed (internal compiler error)"
+    return None
 
 
 def _command_driver(spec: CompilerSpec, source: bytes, path: str | None, timeout: float) -> CompileOutcome:
     binary = spec.binary_path()
     if binary is None:
         return CompileOutcome(None, note=f"{spec.binary} not found on PATH")
-    with tempfile.TemporaryDirectory(prefix="treediff-check-") as tmp:
-        src_dir = Path(tmp, "src")
-        out_dir = Path(tmp, "out")
-        src_dir.mkdir()
-        out_dir.mkdir()
-        file = src_dir / _temp_name(spec, source, path)
-        file.write_bytes(source)
-        subs = {"file": str(file), "dir": str(src_dir), "outdir": str(out_dir)}
+    name = _temp_name(spec, source, path)
+    with spec.sandbox(timeout) as box:
+        subs = {"outdir": box.mkdir("out"), "dir": box.mkdir("src"), "file": box.write(f"src/{name}", source)}
         argv = [a.format(**subs) for a in spec.argv]
         if spec.binary and argv and argv[0] == spec.binary:
             argv[0] = binary
-        env = {**os.environ, "LC_ALL": "C", "LANG": "C", "NO_COLOR": "1", "TERM": "dumb"}
-        try:
-            proc = subprocess.run(argv, cwd=src_dir, capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return CompileOutcome(None, note=f"{spec.name} timed out after {timeout:g}s")
-        except OSError as exc:
-            return CompileOutcome(None, note=f"{spec.name} could not run: {exc}")
-    output = (proc.stderr + b"\n" + proc.stdout).decode("utf-8", "replace")
-    if proc.returncode == 0:
+        result = box.run(argv, cwd="src")
+    output = (result.stderr + b"\n" + result.stdout).decode("utf-8", "replace")
+    note = _no_verdict(spec, result.returncode, output, result.timed_out, result.reason, timeout)
+    if note is not None:
+        return CompileOutcome(None, note=note)
+    if result.returncode == 0:
         return CompileOutcome(True)
-    if proc.returncode < 0:
-        return CompileOutcome(None, note=f"{spec.name} was killed by signal {-proc.returncode}")
-    diags = _parse_diagnostics(spec, output)
+    text = source.decode("utf-8", "replace")
+    diags, elsewhere = _parse_diagnostics(spec, output, (subs["file"], name, f"./{name}"), text)
     if not diags:
-        tail = output.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        diags = (Diagnostic(tail[0][:500]),)
+        message = (f"{spec.name} reported {elsewhere} error(s) in other files this one includes (not shown)"
+                   if elsewhere else f"{spec.name} rejected the file (exit status {result.returncode}) "
+                                     "without a diagnostic located in it")
+        diags = (Diagnostic(message),)
     return CompileOutcome(False, diags)
+
+
+def _node_format(path: str | None) -> str | None:
+    """The module format node gives a file: by extension, else the nearest package.json's ``type``."""
+    if path is None:
+        return None
+    p = Path(path).resolve()
+    if p.suffix in (".mjs", ".mts"):
+        return "module"
+    if p.suffix in (".cjs", ".cts"):
+        return "commonjs"
+    for folder in p.parents:
+        pkg = folder / "package.json"
+        if pkg.is_file():
+            try:
+                kind = json.loads(pkg.read_bytes()[:1_000_000]).get("type")
+            except (OSError, ValueError, AttributeError):
+                return None
+            return kind if kind in ("module", "commonjs") else None
+    return None
 
 
 def _node_worker_driver(spec: CompilerSpec, source: bytes, path: str | None, timeout: float) -> CompileOutcome:
     binary = spec.binary_path()
     if binary is None:
         return CompileOutcome(None, note=f"{spec.binary} not found on PATH")
-    filename = str(Path(path).resolve()) if path else None
-    if filename is None:
-        # no file: behave like `node --check` on a temp file named as the command driver would
-        filename = str(Path(tempfile.gettempdir(), "treediff-check", _temp_name(spec, source, path)))
+    # the worker sees no host file: it is told the format, and names the source by its base name only
+    filename = "/" + (Path(path).name if path else _temp_name(spec, source, path))
     try:
-        verdict = get_worker(binary).check(source.decode("utf-8", "surrogateescape"), filename, timeout=timeout)
-    except (OSError, TimeoutError, ValueError):
+        worker = get_worker(binary, spec.limits(timeout), spec.sandbox_paths)
+        verdict = worker.check(source.decode("utf-8", "surrogateescape"), filename, format=_node_format(path),
+                               timeout=timeout)
+    except TimeoutError:  # the worker was killed; a second try would take as long
+        return CompileOutcome(None, note=f"{spec.name} timed out after {timeout:g}s")
+    except (OSError, ValueError):
         return _command_driver(spec, source, path, timeout)
     if verdict.ok:
         return CompileOutcome(True)
-    return CompileOutcome(False, (Diagnostic(verdict.message, verdict.line, verdict.col, unit="char"),))
+    message = _withhold(spec, verdict.message, source.decode("utf-8", "replace"))
+    return CompileOutcome(False, (Diagnostic(message, verdict.line, verdict.col, unit="char"),))
 
 
 DRIVERS.register("python", _python_driver)

@@ -10,6 +10,9 @@ sources go through ``ModuleWrap``, everything else through the CommonJS
 ``--expose-internals``; where they are missing the worker falls back to the public
 ``vm`` API (CommonJS wrapper / ``vm.SourceTextModule``) and says so in its hello
 line.  Protocol: one JSON object per line each way.
+
+The worker runs in a :class:`~treediff.sandbox.Sandbox` (no host files, no network, the
+compiler's memory limit) and is killed with its whole process group after a timeout.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import json
 import os
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+from treediff.sandbox import COMPILE_LIMITS, Limits, Sandbox, kill_group
 
 __all__ = ["NODE_WORKER_JS", "NodeWorker", "NodeVerdict", "get_worker"]
 
@@ -123,9 +129,13 @@ class NodeWorker:
     forked child never shares the parent's pipes.
     """
 
-    def __init__(self, binary: str = "node") -> None:
+    def __init__(self, binary: str = "node", limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = ()) -> None:
         self.binary = binary
+        # a long-lived process: the CPU clock covers its life; each check has its own timeout
+        self.limits = replace(limits, cpu_seconds=3600, wall_seconds=3600.0)
+        self.readable = tuple(readable)
         self.mode: str | None = None
+        self._box: Sandbox | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -133,7 +143,8 @@ class NodeWorker:
 
     def _start(self, timeout: float) -> None:
         argv = [self.binary, "--expose-internals", "--no-warnings", "--experimental-vm-modules", "-e", NODE_WORKER_JS]
-        proc = subprocess.Popen(
+        self._box = Sandbox(self.limits, readable=self.readable)
+        proc = self._box.popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, encoding="utf-8", errors="surrogateescape", bufsize=1,
         )
@@ -159,7 +170,7 @@ class NodeWorker:
         """Check one source; raises ``OSError``/``TimeoutError`` when the worker fails."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None or self._pid != os.getpid():
-                self._proc = None
+                self.close()
                 self._start(timeout)
             self._next_id += 1
             req = {"id": self._next_id, "source": source, "filename": filename}
@@ -180,30 +191,33 @@ class NodeWorker:
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
+        box, self._box = self._box, None
         if proc is not None and self._pid == os.getpid():
+            kill_group(proc)
             try:
-                proc.kill()
                 proc.wait(timeout=5)
-            except OSError:
+            except (OSError, subprocess.TimeoutExpired):
                 pass
+        if box is not None and self._pid == os.getpid():
+            box.close()
 
 
-_WORKERS: dict[tuple[int, str], NodeWorker] = {}
+_WORKERS: dict[tuple[int, str, int, tuple[str, ...]], NodeWorker] = {}
 _WORKERS_LOCK = threading.Lock()
 
 
-def get_worker(binary: str) -> NodeWorker:
-    """The shared worker of this process for a node binary (started lazily)."""
-    key = (os.getpid(), binary)
+def get_worker(binary: str, limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = ()) -> NodeWorker:
+    """The shared worker of this process for a node binary and memory limit (started lazily)."""
+    key = (os.getpid(), binary, limits.memory_mb, tuple(readable))
     with _WORKERS_LOCK:
         worker = _WORKERS.get(key)
         if worker is None:
-            worker = _WORKERS[key] = NodeWorker(binary)
+            worker = _WORKERS[key] = NodeWorker(binary, limits, readable)
         return worker
 
 
 @atexit.register
 def _close_all() -> None:
-    for (pid, _), worker in list(_WORKERS.items()):
+    for (pid, *_), worker in list(_WORKERS.items()):
         if pid == os.getpid():
             worker.close()

@@ -69,6 +69,8 @@ def summarize(records: Records) -> dict[str, Any]:
         "valid": valid,
         "invalid": len(checked) - valid,
         "errors": sum(1 for r in records if r.get("error")),
+        # checked but no verdict (compiler timeout, resource limit, checker crash): never counted valid
+        "unknown": sum(1 for r in checked if r.get("verdict") == "unknown"),
         "skipped": sum(1 for r in records if r.get("ok") is None and not r.get("error")),
         "rate": valid / len(checked) if checked else None,
         # valid programs whose compiler errors were all references to code this machine lacks (set aside)
@@ -123,11 +125,12 @@ def _md_cell(text: str) -> str:
 
 def render_markdown(runs: list[dict[str, Any]]) -> str:
     out = ["# Validity report", ""]
-    out += ["| run | inputs | checked | valid | invalid | errors | skipped | validity |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out += ["| run | inputs | checked | valid | invalid | unknown | errors | skipped | validity |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run in runs:
         s = run["summary"]
-        out.append(f"| {run['label']} | {s['inputs']} | {s['checked']} | {s['valid']} | {s['invalid']} | {s['errors']} "
-                   f"| {s['skipped']} | {_pct(s['rate'])} |")
+        out.append(f"| {run['label']} | {s['inputs']} | {s['checked']} | {s['valid']} | {s['invalid']} | {s['unknown']} "
+                   f"| {s['errors']} | {s['skipped']} | {_pct(s['rate'])} |")
     out += ["", "## Validity per language", ""]
     head = "| language | " + " | ".join(f"{r['label']} valid/checked | {r['label']} rate" for r in runs) + " |"
     out += [head, "|---|" + "---:|---:|" * len(runs)]
@@ -221,13 +224,14 @@ def render_html(runs: list[dict[str, Any]]) -> str:
     langs = _languages(runs)
     out = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
            f"<style>{REPORT_CSS}</style></head><body><h1>{e(title)}</h1>"]
-    out.append("<table><tr><th>run</th><th>inputs</th><th>checked</th><th>valid</th><th>invalid</th><th>errors</th>"
-               "<th>skipped</th><th>validity</th><th>levels</th></tr>")
+    out.append("<table><tr><th>run</th><th>inputs</th><th>checked</th><th>valid</th><th>invalid</th><th>unknown</th>"
+               "<th>errors</th><th>skipped</th><th>validity</th><th>levels</th></tr>")
     for run in runs:
         s = run["summary"]
         levels = ", ".join(f"{k}: {v}" for k, v in sorted(s["levels"].items()))
         out.append(f"<tr><td>{e(run['label'])}</td><td>{s['inputs']}</td><td>{s['checked']}</td><td>{s['valid']}</td>"
-                   f"<td>{s['invalid']}</td><td>{s['errors']}</td><td>{s['skipped']}</td><td>{_pct(s['rate'])}</td>"
+                   f"<td>{s['invalid']}</td><td>{s['unknown']}</td><td>{s['errors']}</td><td>{s['skipped']}</td>"
+                   f"<td>{_pct(s['rate'])}</td>"
                    f"<td>{e(levels)}</td></tr>")
     out.append("</table>")
     missing = sorted({m for run in runs for m in run["summary"]["compiler_missing"]})

@@ -33,11 +33,11 @@ import numpy as np
 from treediff.errors import TreediffError
 from treediff.syntax.cfg import EDGE_LABELS, build_cfgs
 from treediff.syntax.dataflow import compute_dataflow, supports_dataflow
-from treediff.syntax.tree import SyntaxTree, walk
+from treediff.syntax.tree import SyntaxTree, parse, walk
 
 __all__ = ["DATAFLOW_LABELS", "FLOW_LABELS", "UNIT_KINDS", "PLACEHOLDER", "VisibleProgram", "named_rows",
            "flow_edges", "flow_units", "visible_program", "token_spans",
-           "TokenText"]
+           "TokenText", "cfg_region"]
 
 DATAFLOW_LABELS = ("LAST_READ", "LAST_WRITE", "COMPUTED_FROM")
 #: Every label :func:`flow_edges` can emit: the CFG's, then the dataflow ones.
@@ -229,3 +229,76 @@ class TokenText:
         pieces = [None if m else self.token_bytes[int(x)] for x, m in zip(row, masked)]
         skip = [not a or p == b"" for p, a in zip(pieces, attended)]
         return visible_program(pieces, skip)
+
+
+def cfg_region(tree: SyntaxTree, start: int, end: int, *, within: tuple[int, int]) -> tuple[int, int] | None:
+    """The byte range to remask for a problem at ``[start, end)`` chosen from the CFG and dataflow.
+
+    The statements of the problem's basic block (its straight-line run, cut at compound
+    statements), plus the statements that flow into it: those holding the last writes of the
+    names it reads (the definition a use needs; Python's dataflow).  The covering range, clamped
+    to ``within``; ``None`` when no statement of a CFG covers the problem.
+
+    >>> tree = parse("def f(a):\\n    b = a + 1\\n    c = 2\\n    return b +\\n", "python")
+    >>> p = next(tree.errors()); s, e = cfg_region(tree, p.start_byte, p.end_byte, within=(10, 49))
+    >>> tree.source[s:e].decode()
+    'b = a + 1\\n    c = 2\\n    return b +'
+    """
+    from treediff.syntax.blocks import basic_blocks
+
+    lo, hi = within
+    cfgs = _cfgs(tree)
+    best = None  # (size, cfg, statement)
+    for cfg in cfgs:
+        for n, d in cfg.graph.nodes(data=True):
+            if isinstance(n, int) and d["start_byte"] <= start and end <= max(d["end_byte"], start + 1):
+                size = d["end_byte"] - d["start_byte"]
+                if best is None or size < best[0]:
+                    best = (size, cfg, n)
+    if best is None:
+        return None
+    _, cfg, stmt = best
+    g = cfg.graph
+    block = next((d["statements"] for _, d in basic_blocks(cfg).nodes(data=True) if stmt in d["statements"]), [stmt])
+    picked = {stmt}
+    i = block.index(stmt)
+    for step in (-1, 1):  # the straight-line run around the statement, inside its block
+        j = i + step
+        while 0 <= j < len(block) and not _contains_others(g, block[j]):
+            picked.add(block[j])
+            j += step
+    names = _reads_in(tree, g, picked)
+    for label, u, v in flow_edges(tree, cfgs=cfgs):
+        if label == "LAST_WRITE" and u in names:
+            owner = _statement_of(g, tree, v)
+            if owner is not None:
+                picked.add(owner)
+    a = min(start, *(g.nodes[n]["start_byte"] for n in picked))
+    b = max(end, *(g.nodes[n]["end_byte"] for n in picked))
+    a, b = max(a, lo), min(b, hi)
+    return (a, b) if a < b else None
+
+
+def _contains_others(g, n) -> bool:
+    s, e = g.nodes[n]["start_byte"], g.nodes[n]["end_byte"]
+    return any(isinstance(m, int) and m != n and s <= d["start_byte"] and d["end_byte"] <= e
+               and (d["start_byte"], d["end_byte"]) != (s, e) for m, d in g.nodes(data=True))
+
+
+def _reads_in(tree: SyntaxTree, g, stmts: set) -> set[int]:
+    """Node ids of identifiers inside the given statements."""
+    spans = [(g.nodes[n]["start_byte"], g.nodes[n]["end_byte"]) for n in stmts]
+    out = set()
+    for i, (node, _, _) in enumerate(walk(tree.ts_tree.root_node)):
+        if node.type == "identifier" and any(s <= node.start_byte and node.end_byte <= e for s, e in spans):
+            out.add(i)
+    return out
+
+
+def _statement_of(g, tree: SyntaxTree, node_id: int):
+    """The smallest statement of ``g`` around a node id."""
+    node = tree.node_by_id(node_id)
+    s, e = node.span
+    inside = [(d["end_byte"] - d["start_byte"], n) for n, d in g.nodes(data=True)
+              if isinstance(n, int) and d["start_byte"] <= s and e <= d["end_byte"]]
+    return min(inside)[1] if inside else None

@@ -15,6 +15,11 @@ Design (see ``docs/model.md``):
   ``GATv2Conv`` as learned edge-type embeddings (``edge_dim``).  GATv2 rather than ``RGCNConv``:
   RGCN loops over relations with boolean edge masks (a host sync per relation on GPU) and holds
   one weight matrix per relation; GATv2 handles typed edges in one gather/scatter pass.
+* **edges of the visible program** (``config.structure_edges`` ``ast`` / ``ast+cfg``,
+  :func:`structure_from_visible`): the same four AST types over the parse of what is visible
+  (masked runs as a placeholder), then one type per CFG label and Python dataflow label.  A
+  statement's edge to itself (``loop_back`` of an empty loop) is dropped by ``GATv2Conv``,
+  which adds its own self-loops.
 * **back to tokens**: token ``t`` receives the *mean* of ``out(h_v)`` over every node ``v`` whose
   span ``[s_v, e_v)`` covers it (sum would grow with nesting depth).  Computed with difference
   arrays and a cumulative sum: no loop over tokens or nodes.

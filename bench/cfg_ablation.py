@@ -12,7 +12,11 @@ rate averaged over seeds; 2,000 resamples), and a paired bootstrap of the differ
 * ``enc_cfg``  — the same plus the CFG's labelled edges and Python dataflow edges;
 * ``random``, ``cfg_mask`` — ``random`` / control-flow masking, no encoder (``ast_span`` = ``enc_off``).
 
-    python bench/cfg_ablation.py --arms enc_off,enc_ast,enc_cfg --seeds 0,1,2 --steps 150 --json a.json
+    python bench/cfg_ablation.py --arms enc_off,enc_ast,enc_cfg --seeds 0,1,2 --steps 100 --json a.json
+    python bench/cfg_ablation.py --arms random,cfg_mask --seeds 0,1,2 --steps 100 --json b.json
+    python bench/cfg_ablation.py --merge a.json b.json --base enc_off   # cfg_mask and random vs AST-span
+
+``--merge`` summarises the runs of several result files together (same problems, seeds and steps).
 """
 
 from __future__ import annotations
@@ -77,13 +81,15 @@ def summarise(results: dict, base: str) -> dict:
     bootstrap intervals, and the paired differences to ``base``."""
     table = {}
     for name, runs in results.items():
+        if not runs:
+            continue
         row = {"seeds": len(runs), "val_loss": float(np.mean([r["val_loss"] for r in runs.values()])),
                "per_seed": {s: float(np.mean(r["hits"])) for s, r in runs.items()}}
         for metric, key in (("exact", "hits"), ("token_acc", "token_hits")):
-            per_item = np.mean([r[key] for r in runs.values()], axis=0)
+            per_item = np.mean([np.asarray(r[key], dtype=float) for r in runs.values()], axis=0)
             row[metric], row[f"{metric}_ci95"] = float(per_item.mean()), bootstrap(per_item)
             if base in results and name != base and set(results[base]) == set(runs):
-                diff = per_item - np.mean([r[key] for r in results[base].values()], axis=0)
+                diff = per_item - np.mean([np.asarray(r[key], dtype=float) for r in results[base].values()], axis=0)
                 row[f"{metric}_diff"], row[f"{metric}_diff_ci95"] = float(diff.mean()), bootstrap(diff)
         table[name] = row
     return table
@@ -99,7 +105,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--per-category", type=int, default=30)
     ap.add_argument("--max-node-tokens", type=int, default=16)
     ap.add_argument("--json", default=None, help="write the results here (after every run)")
+    ap.add_argument("--merge", nargs="+", default=None, help="summarise these result files together")
     args = ap.parse_args(argv)
+    if args.merge:
+        runs: dict = {}
+        for path in args.merge:
+            for name, by_seed in json.loads(Path(path).read_text())["runs"].items():
+                runs.setdefault(name, {}).update(by_seed)
+        table = summarise(runs, args.base)
+        print(json.dumps(table, indent=1))
+        return table
     torch.set_num_threads(1)
     from treediff.tokens.tokenizer import SyntaxTokenizer
     from treediff.train.loop import load_datasets

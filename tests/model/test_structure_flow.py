@@ -157,3 +157,20 @@ def test_structure_source_follows_the_config():
     assert structure_source(_config(), Tok()) is True
     vs = structure_source(_config(structure_edges="ast"), Tok())
     assert isinstance(vs, VisibleStructure) and not vs.with_flow
+
+
+@pytest.mark.parametrize("name", ["default", "parallel"])
+def test_embedded_models_load_with_todays_settings_and_outputs(name):
+    from treediff.model import load_model
+    from treediff.model.formats import embedded_model_path
+
+    path = embedded_model_path(name)
+    if path is None:
+        pytest.skip("embedded model not installed")
+    lm = load_model(path, device="cpu")
+    cfg = lm.model.config
+    assert cfg.structure_edges == "spans" and cfg.num_edge_types == 4
+    assert lm.visible_structure is None  # sampling feeds these models exactly what it fed them before
+    ids = torch.tensor([lm.prefix_ids("python") + lm.encode("x = 1\n", "python") + [lm.mask_id] * 3 + lm.suffix_ids()])
+    with torch.no_grad():
+        assert torch.equal(lm.logits(ids)[0], lm.model(ids).logits)

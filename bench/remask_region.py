@@ -1,14 +1,16 @@
 """CFG-guided vs smallest-enclosing remasking (issue 22): held-out repair and infilling, paired, several seeds.
 
 Cases are ``repair_heldout.py``'s (one-slip corruptions of held-out stdlib functions, repaired with
-``edit_attempts=0`` so every fix goes through remasking) and ``infill_heldout.py``'s (typed holes in the
+``edit_attempts=0`` so every fix goes through the statement pass, whose regions the rule also picks:
+``repairs.statements.statement_regions(rule=)``) and ``infill_heldout.py``'s (typed holes in the
 same functions, ``constraint=full``), drawn once with seed 0.  Each case is run with
 ``remask_region="smallest"`` (today's rule) and ``"cfg"`` (``syntax.cfg_flow.cfg_region``: the error's
 basic block plus the statements holding the last writes of the names it reads) for every sampler seed.
 Per case the seeds are averaged; 95 % bootstrap intervals are over cases (2,000 resamples), and the
 difference cfg − smallest is paired by case.
 
-    python bench/remask_region.py --repair-per-kind 6 --infill-per-file 3 --seeds 0,1,2 --json out.json
+    python bench/remask_region.py --only repair --repair-per-kind 3 --seeds 0,1,2 --json repair.json
+    python bench/remask_region.py --only infill --infill-per-file 3 --seeds 0,1,2 --json infill.json
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--infill-per-file", type=int, default=3)
     ap.add_argument("--max-chars", type=int, default=1200)
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--only", choices=("repair", "infill"), default=None, help="run one of the two benchmarks")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -80,10 +83,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     lm = get_model(args.model, device="cpu")
     seeds = [int(s) for s in args.seeds.split(",")]
-    benches = {
-        "repair": (list(repair_heldout.cases(args.max_chars, args.repair_per_kind, 0)), run_repair),
-        "infill": (list(infill_heldout.cases(args.infill_per_file, args.max_chars, 0)), run_infill),
-    }
+    benches = {}
+    if args.only in (None, "repair"):
+        benches["repair"] = (list(repair_heldout.cases(args.max_chars, args.repair_per_kind, 0)), run_repair)
+    if args.only in (None, "infill"):
+        benches["infill"] = (list(infill_heldout.cases(args.infill_per_file, args.max_chars, 0)), run_infill)
     out: dict = {"seeds": seeds}
     for name, (items, fn) in benches.items():
         t0 = time.perf_counter()

@@ -12,8 +12,7 @@ changes :meth:`candidates`), so the two compare at equal corruption.  ``ast_weig
 in AST-span masking: AST nodes join the candidates with their category weight times
 ``ast_weight``; ``mix_random`` mixes in random tokens as for the AST-span masker.
 
->>> import numpy as np
-import torch
+>>> import torch
 >>> from treediff.noise.testing import batch_from_sources
 >>> batch = batch_from_sources(["x = 1\\nwhile x:\\n    x = x - 1\\n    y = 2\\n"], "python")
 >>> batch.flow_spans.tolist()  # (row, start, end, unit): "x = 1", the whole loop, the loop body

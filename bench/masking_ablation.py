@@ -64,8 +64,14 @@ def draw_problems(val_ds, per_category: int, max_tokens: int, seed: int) -> list
 
 
 @torch.no_grad()
-def fill(model, val_ds, problems, tokenizer, decode: str, batch_size: int = 64) -> list[bool]:
-    """Fill each problem's node; return exact-match flags (decoded text equality)."""
+def fill(model, val_ds, problems, tokenizer, decode: str, batch_size: int = 64, structure=None,
+         token_hits: list[float] | None = None) -> list[bool]:
+    """Fill each problem's node; return exact-match flags (decoded text equality).
+
+    ``structure``: ``treediff.model.structure_source``'s callable for models whose encoder reads the
+    visible program (rebuilt before every forward pass, as sampling does); ``None`` otherwise.
+    ``token_hits``: when given, gets each problem's share of tokens predicted right.
+    """
     special = torch.tensor(sorted(set(tokenizer.special_ids)), dtype=torch.long)
     hits: list[bool] = []
     for lo in range(0, len(problems), batch_size):
@@ -82,7 +88,8 @@ def fill(model, val_ds, problems, tokenizer, decode: str, batch_size: int = 64) 
         truth = ids.clone()
         ids[masked] = tokenizer.mask_id
         while masked.any():
-            logits = model(ids, attention_mask=attn).logits.float()
+            extra = {} if structure is None else {"structure": structure(ids, ids == tokenizer.mask_id, attn)}
+            logits = model(ids, attention_mask=attn, **extra).logits.float()
             logits[..., special] = float("-inf")
             prob, pred = logits.softmax(-1).max(-1)
             if decode == "argmax":
@@ -96,6 +103,8 @@ def fill(model, val_ds, problems, tokenizer, decode: str, batch_size: int = 64) 
             ids[r, best[r]] = pred[r, best[r]]
             masked[r, best[r]] = False
         for i, (_, s, e, _) in enumerate(chunk):
+            if token_hits is not None:
+                token_hits.append(float((ids[i, s:e] == truth[i, s:e]).float().mean()))
             hits.append(tokenizer.decode(ids[i, s:e].numpy()) == tokenizer.decode(truth[i, s:e].numpy()))
     return hits
 

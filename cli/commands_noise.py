@@ -11,7 +11,7 @@ import typer
 from treediff.errors import InputError
 from treediff_cli.app import app
 
-STRATEGIES = ("random", "ast-span", "block")
+STRATEGIES = ("random", "ast-span", "cfg", "block")
 
 
 def _tokenize(tree: Any, tokenizer_dir: Path | None) -> tuple[Any, list[int], int]:
@@ -74,7 +74,7 @@ def _summary(mask: list[bool], alignment: Any, maskable: int) -> dict[str, Any]:
 @app.command()
 def mask(  # long: a command's option declarations
     file: Path = typer.Argument(..., help="Source file to mask."),
-    strategy: str = typer.Option("ast-span", "--strategy", "-s", help="random | ast-span | block."),
+    strategy: str = typer.Option("ast-span", "--strategy", "-s", help="random | ast-span | cfg | block."),
     t: float = typer.Option(0.3, "--t", help="Noise level in [0, 1]."),
     seed: int = typer.Option(0, "--seed", help="Seed of the masker's generator."),
     lang: str | None = typer.Option(None, "--lang", help="Language (default: from the extension)."),
@@ -109,7 +109,7 @@ def mask(  # long: a command's option declarations
     if strategy == "block":
         config["block_size"] = block_size
     masker = build_masker(config)
-    batch = batch_from_alignments([ids], [alignment], pad_id=0, bos_id=None, eos_id=None)
+    batch = batch_from_alignments([ids], [alignment], pad_id=0, bos_id=None, eos_id=None, trees=[tree])
     generator = torch.Generator().manual_seed(seed)
     out = masker(batch, torch.tensor([t]), generator, mask_id)
     mask_row = [bool(x) for x in out.mask[0].tolist()]

@@ -83,3 +83,13 @@ def test_trained_tokenizer(source_file):
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
     assert abs(info["num_masked"] - 0.5 * info["num_maskable"]) < 1.01
+
+
+def test_cfg_strategy_is_listed_and_masks_whole_units(source_file):
+    result = CliRunner().invoke(app, ["mask", "--help"])
+    assert "cfg" in result.output
+    result = CliRunner().invoke(app, ["mask", str(source_file), "--strategy", "cfg", "--t", "0.3", "--plain"])
+    assert result.exit_code == 0, result.output
+    assert "[MASK]" in result.output and result.output.splitlines()[-1].startswith("cfg t=0.3")
+    bad = CliRunner().invoke(app, ["mask", str(source_file), "--strategy", "cfgs"])
+    assert bad.exit_code == 2 and "cfg" in bad.output

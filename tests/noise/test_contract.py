@@ -16,12 +16,15 @@ CONFIGS = {
     "random": {"name": "random", "eps": 0.01, "schedule": "cosine"},
     "ast_span": {"name": "ast_span", "mix_random": 0.3, "mix_mode": "token", "weights": {"block": 0.3}},
     "block": {"name": "block", "block_size": 3, "suffix": "drop"},
+    "cfg": {"name": "cfg", "unit_weights": {"branch": 2.0}, "ast_weight": 0.5, "mix_random": 0.2},
     "holes": {"name": "holes", "hole_fraction": 1.0, "max_delta": 3, "end_of_hole_id": END_OF_HOLE_ID},
 }
 BAD = {
     "random": [("eps", 1.5), ("schedule", "nope"), ("schedule", "clipped")],
     "ast_span": [("categories", ["statement", "bogus"]), ("weights", {"block": -1.0}), ("mix_random", 2.0),
                  ("mix_mode", "both"), ("eps", -0.1)],
+    "cfg": [("unit_weights", {"loop": 1.0}), ("unit_weights", {"block": -1.0}), ("ast_weight", -1.0),
+            ("unit_weights", {"block": 0, "control": 0, "branch": 0})],
     "block": [("block_size", 0), ("suffix", "keep"), ("schedule", "nope")],
     "holes": [("hole_fraction", -0.5), ("max_delta", 0), ("shrink_prob", 3), ("end_of_hole_id", -2)],
 }
@@ -66,7 +69,7 @@ def test_shapes_dtypes_and_targets(masker, batch, t):
     assert (out.input_ids[out.mask] == MASK_ID).all()
     clean = ~out.mask & has_src & out.attention_mask
     assert torch.equal(out.input_ids[clean], gathered[clean])
-    if t == 1.0 and masker.name in ("random", "ast_span"):
+    if t == 1.0 and masker.name in ("random", "ast_span", "cfg"):
         maskable = batch.attention_mask & ~batch.special_mask
         assert torch.equal(out.mask, maskable)
 

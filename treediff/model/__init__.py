@@ -26,7 +26,15 @@ from treediff.model.formats import (
     resolve_device,
 )
 from treediff.model.flops import PEAK_FLOPS, flops_per_token, mfu, num_params
-from treediff.model.structure import EDGE_TYPES, StructureBatch, StructureEncoder, structure_from_batch
+from treediff.model.structure import (
+    EDGE_TYPES,
+    StructureBatch,
+    StructureEncoder,
+    VisibleStructure,
+    structure_from_batch,
+    structure_from_visible,
+    structure_source,
+)
 
 __all__ = [
     "PRESETS",
@@ -39,6 +47,9 @@ __all__ = [
     "StructureBatch",
     "StructureEncoder",
     "structure_from_batch",
+    "structure_from_visible",
+    "structure_source",
+    "VisibleStructure",
     "load_denoiser",
     "validate_checkpoint",
     "EMBEDDED_MODELS",

@@ -22,15 +22,26 @@ from transformers import PretrainedConfig
 
 from treediff.errors import ConfigError
 from treediff.registry import normalize_name
+from treediff.syntax.cfg_flow import FLOW_LABELS
 from treediff.syntax.language import CATEGORIES
 
-__all__ = ["TreediffConfig", "PRESETS", "NUM_NODE_TYPES", "NUM_EDGE_TYPES"]
+__all__ = ["TreediffConfig", "PRESETS", "NUM_NODE_TYPES", "NUM_EDGE_TYPES", "STRUCTURE_EDGES", "edge_type_count"]
 
 #: Node types of the structure encoder: 0 = no category, 1 + i = ``CATEGORIES[i]``.
 NUM_NODE_TYPES = len(CATEGORIES) + 1
 #: AST edge types built by :func:`treediff.model.structure.structure_from_batch`
 #: (child→parent, parent→child, next sibling, previous sibling); CFG edges may use ids above these.
 NUM_EDGE_TYPES = 4
+#: What the structure encoder's graph is built from (``structure.py``): ``spans`` = the AST of the
+#: batch's clean spans, fully masked nodes dropped (the original encoder; old checkpoints); ``ast`` =
+#: the AST of the visible program (masked runs parsed as a placeholder); ``ast+cfg`` = that plus
+#: the CFG's labelled statement edges and, for Python, the dataflow edges.
+STRUCTURE_EDGES = ("spans", "ast", "ast+cfg")
+
+
+def edge_type_count(structure_edges: str) -> int:
+    """Edge types a graph of this kind uses: the 4 AST ones, plus ``FLOW_LABELS`` for ``ast+cfg``."""
+    return NUM_EDGE_TYPES + (len(FLOW_LABELS) if structure_edges == "ast+cfg" else 0)
 
 # Sizes are named by their *non-embedding* parameter count (Kaplan et al.); the total adds
 # ``vocab_size * d_model`` (once, embeddings are tied by default). Heads are 64 wide so the
@@ -102,7 +113,8 @@ class TreediffConfig(PretrainedConfig):
         gnn_hidden: int = 32,
         gnn_heads: int = 2,
         num_node_types: int = NUM_NODE_TYPES,
-        num_edge_types: int = NUM_EDGE_TYPES,
+        num_edge_types: int | None = None,
+        structure_edges: str = "spans",
         **kwargs: Any,
     ) -> None:
         self.vocab_size = vocab_size
@@ -124,7 +136,8 @@ class TreediffConfig(PretrainedConfig):
         self.gnn_hidden = gnn_hidden
         self.gnn_heads = gnn_heads
         self.num_node_types = num_node_types
-        self.num_edge_types = num_edge_types
+        self.structure_edges = structure_edges
+        self.num_edge_types = edge_type_count(structure_edges) if num_edge_types is None else num_edge_types
         # The lm head shares the embedding tensor inside the model itself (no lm_head parameter
         # when tied), so transformers' own tying machinery must stay off.
         kwargs["tie_word_embeddings"] = False
@@ -164,7 +177,9 @@ class TreediffConfig(PretrainedConfig):
         if self.gnn_hidden % self.gnn_heads:
             raise ConfigError(f"gnn_hidden ({self.gnn_hidden}) must be divisible by gnn_heads ({self.gnn_heads})")
         _check_int("num_node_types", self.num_node_types, 1)
-        _check_int("num_edge_types", self.num_edge_types, 1)
+        if self.structure_edges not in STRUCTURE_EDGES:
+            raise ConfigError(f"structure_edges must be one of {', '.join(STRUCTURE_EDGES)}, got {self.structure_edges!r}")
+        _check_int("num_edge_types", self.num_edge_types, edge_type_count(self.structure_edges))
         return self
 
     @property

@@ -30,6 +30,7 @@ from torch import Tensor
 from treediff.errors import CheckpointError, InputError
 from treediff.files import read_json
 from treediff.model.run_dirs import CONFIG_FILE, MODEL_DIR, latest_checkpoint, save_pretrained_quietly
+from treediff.model.structure import structure_source
 
 __all__ = ["DiffusionLM", "TreediffLM", "ExternalLM", "load_model", "export_bundle", "resolve_device", "default_model_path",
            "embedded_model_path", "model_path", "EMBEDDED_MODELS"]
@@ -151,6 +152,11 @@ class TreediffLM(DiffusionLM):
         special = tokenizer.is_special(np.arange(tokenizer.vocab_size))
         self._token_bytes = [b"" if special[i] else tokenizer.decode_bytes([i]) for i in range(tokenizer.vocab_size)]
         self.supports_cache = hasattr(self.model, "forward") and "prefix_cache" in _forward_params(self.model)
+        # A structure encoder over the visible program (``ast``/``ast+cfg``) needs the whole sequence.
+        source = structure_source(cfg, tokenizer)
+        self.visible_structure = source if callable(source) else None
+        if self.visible_structure is not None:
+            self.supports_cache = False
 
     def prefix_ids(self, language: str) -> list[int]:
         return [self.tokenizer.lang_id(language), self.tokenizer.bos_id]
@@ -169,6 +175,8 @@ class TreediffLM(DiffusionLM):
 
     @torch.no_grad()
     def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
+        if self.visible_structure is not None:
+            return self.model(ids, structure=self.visible_structure(ids, ids == self.mask_id)).logits, None
         if cache is not None:
             out = self.model(ids, prefix_cache=cache)
             return out.logits, None

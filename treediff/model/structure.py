@@ -15,6 +15,11 @@ Design (see ``docs/model.md``):
   ``GATv2Conv`` as learned edge-type embeddings (``edge_dim``).  GATv2 rather than ``RGCNConv``:
   RGCN loops over relations with boolean edge masks (a host sync per relation on GPU) and holds
   one weight matrix per relation; GATv2 handles typed edges in one gather/scatter pass.
+* **edges of the visible program** (``config.structure_edges`` ``ast`` / ``ast+cfg``,
+  :func:`structure_from_visible`): the same four AST types over the parse of what is visible
+  (masked runs as a placeholder), then one type per CFG label and Python dataflow label.  A
+  statement's edge to itself (``loop_back`` of an empty loop) is dropped by ``GATv2Conv``,
+  which adds its own self-loops.
 * **back to tokens**: token ``t`` receives the *mean* of ``out(h_v)`` over every node ``v`` whose
   span ``[s_v, e_v)`` covers it (sum would grow with nesting depth).  Computed with difference
   arrays and a cumulative sum: no loop over tokens or nodes.
@@ -30,11 +35,19 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATv2Conv
 
 from treediff.model.config import TreediffConfig
+from treediff.syntax import parse
+from treediff.syntax.cfg_flow import FLOW_LABELS, TokenText, VisibleProgram, flow_edges, named_rows
+from treediff.tokens.alignment import align
 from treediff.tokens.batch import AlignedBatch
 
-__all__ = ["StructureBatch", "StructureEncoder", "structure_from_batch", "reconstruct_parents", "EDGE_TYPES"]
+__all__ = ["StructureBatch", "StructureEncoder", "structure_from_batch", "reconstruct_parents", "EDGE_TYPES",
+           "AST_EDGE_TYPES", "structure_from_visible", "VisibleStructure", "structure_source"]
 
-EDGE_TYPES = ("child_to_parent", "parent_to_child", "next_sibling", "prev_sibling")
+AST_EDGE_TYPES = ("child_to_parent", "parent_to_child", "next_sibling", "prev_sibling")
+#: Edge type ``i`` of the encoder: the AST's four, then the CFG labels and the dataflow labels
+#: (:data:`treediff.syntax.cfg_flow.FLOW_LABELS`); a table, so a new label is a new row, not a branch.
+EDGE_TYPES = (*AST_EDGE_TYPES, *FLOW_LABELS)
+_EDGE_TYPE = {name: i for i, name in enumerate(EDGE_TYPES)}
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,7 @@ class StructureBatch:
 
     * ``node_kind``: ``[N]`` long, node type (``category + 1``; 0 = none);
     * ``edge_index``: ``[2, E]`` long, ``(source, target)`` node rows;
-    * ``edge_type``: ``[E]`` long, index into :data:`EDGE_TYPES` (CFG types may follow);
+    * ``edge_type``: ``[E]`` long, index into :data:`EDGE_TYPES` (AST types 0..3, then CFG and dataflow);
     * ``node_batch``: ``[N]`` long, sample of each node;
     * ``node_token_spans``: ``[N, 2]`` long, token span ``[s, e)``;
     * ``node_visible``: ``[N]`` bool, ``False`` when every token of the node is masked.
@@ -183,6 +196,94 @@ def structure_from_batch(batch: AlignedBatch, mask: Tensor | None = None, drop_m
         node_token_spans=t(np.stack([s, e], axis=1).reshape(-1, 2)),
         node_visible=t(visible, torch.bool),
     )
+
+
+def _visible_row(program: VisibleProgram, language: str, with_flow: bool, shown: np.ndarray, seq_len: int):
+    """Nodes and edges of one row's visible program: ``(kind, spans, visible, edge_index, edge_type)``."""
+    tree = parse(program.source, language)
+    al = align(tree, program.offsets)
+    s, e = al.node_spans[:, 0], al.node_spans[:, 1]
+    pstart = np.append(program.token_start, seq_len)  # piece index → first token of the row
+    pend = np.append(program.token_end, seq_len)
+    ts = pstart[s]
+    te = np.where(e > s, pend[np.maximum(e - 1, 0)], ts)
+    visible = (shown[te] - shown[ts]) > 0
+    edge_index, edge_type = _ast_edges(al.node_parent.astype(np.int64))
+    if with_flow:
+        rows = named_rows(tree)
+        flows = [(_EDGE_TYPE[label], rows[u], rows[v]) for label, u, v in flow_edges(tree)]
+        flows = [f for f in flows if f[1] >= 0 and f[2] >= 0]
+        if flows:
+            f = np.asarray(flows, dtype=np.int64)
+            edge_index = np.concatenate([edge_index, f[:, 1:].T], axis=1)
+            edge_type = np.concatenate([edge_type, f[:, 0]])
+    kind = np.clip(al.node_category.astype(np.int64), -1, None) + 1
+    return kind, np.stack([ts, te], axis=1), visible, edge_index, edge_type
+
+
+def structure_from_visible(
+    ids: Tensor, masked: Tensor, text: TokenText, *, with_flow: bool = True, attention_mask: Tensor | None = None,
+) -> StructureBatch:
+    """The graph of what is visible: each row's tokens as text, masked runs as a placeholder, parsed.
+
+    ``text`` turns ids into bytes and finds each row's language (its language tag).  Nodes are the
+    named nodes of that parse (spans in row token coordinates; a node made only of masked tokens
+    is not ``visible``), edges the AST's four types and, with ``with_flow``, the CFG's labelled
+    statement edges plus Python's dataflow edges (:func:`treediff.syntax.cfg_flow.flow_edges`).
+    Training and sampling call this same function, so the encoder never sees structure that
+    decoding will not have.
+    """
+    device = ids.device
+    bsz, seq_len = ids.shape
+    ids_np = ids.detach().cpu().numpy()
+    masked_np = masked.detach().bool().cpu().numpy()
+    attn = np.ones_like(masked_np) if attention_mask is None else attention_mask.detach().bool().cpu().numpy()
+    parts = []
+    offset = 0
+    for i in range(bsz):
+        row = ids_np[i].tolist()
+        program = text.program(row, masked_np[i], attn[i])
+        real = attn[i] & ~masked_np[i] & np.array([text.token_bytes[x] != b"" for x in row], dtype=bool)
+        shown = np.concatenate([[0], np.cumsum(real)])
+        kind, spans, visible, ei, et = _visible_row(program, text.language(row), with_flow, shown, seq_len)
+        parts.append((kind, spans, visible, ei + offset, et, np.full(len(kind), i)))
+        offset += len(kind)
+
+    def cat(k: int, shape: tuple[int, ...]) -> np.ndarray:
+        return np.concatenate([p[k] for p in parts], axis=-1 if k == 3 else 0) if parts else np.zeros(shape)
+
+    t = lambda a, dt=torch.long: torch.from_numpy(np.ascontiguousarray(a)).to(dtype=dt, device=device)  # noqa: E731
+    return StructureBatch(
+        node_kind=t(cat(0, (0,))), edge_index=t(cat(3, (2, 0)).reshape(2, -1)), edge_type=t(cat(4, (0,))),
+        node_batch=t(cat(5, (0,))), node_token_spans=t(cat(1, (0, 2)).reshape(-1, 2)),
+        node_visible=t(cat(2, (0,)), torch.bool),
+    )
+
+
+@dataclass(frozen=True)
+class VisibleStructure:
+    """``(ids, masked, attention_mask) -> StructureBatch``: :func:`structure_from_visible` for one tokenizer."""
+
+    text: TokenText
+    with_flow: bool
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer, with_flow: bool) -> "VisibleStructure":
+        return cls(TokenText.from_tokenizer(tokenizer), with_flow)
+
+    def __call__(self, ids: Tensor, masked: Tensor, attention_mask: Tensor | None = None) -> StructureBatch:
+        return structure_from_visible(ids, masked, self.text, with_flow=self.with_flow, attention_mask=attention_mask)
+
+
+def structure_source(config: TreediffConfig, tokenizer) -> "bool | VisibleStructure":
+    """How a model with ``config`` gets its graph: ``False`` (no encoder), ``True`` (the batch's spans,
+    :func:`structure_from_batch`) or a :class:`VisibleStructure` (``ast`` / ``ast+cfg``)."""
+    if not getattr(config, "use_structure_encoder", False):
+        return False
+    mode = getattr(config, "structure_edges", "spans")
+    if mode == "spans":
+        return True
+    return VisibleStructure.from_tokenizer(tokenizer, with_flow=mode == "ast+cfg")
 
 
 class StructureEncoder(nn.Module):

@@ -1,7 +1,7 @@
 """Noise for masked diffusion over code: maskers, schedules and warmup (see ``docs/noise.md``).
 
 Every masker is ``masker(batch, t, generator, mask_id) -> MaskedBatch`` and is registered in
-:data:`MASKERS` (``random``, ``ast_span``, ``block``, ``holes``); :func:`build_masker` builds one
+:data:`MASKERS` (``random``, ``ast_span``, ``cfg``, ``block``, ``holes``); :func:`build_masker` builds one
 from its config dict.
 """
 
@@ -18,6 +18,7 @@ from treediff.noise.schedules import (
 from treediff.noise.random_mask import RandomMasker, RandomMaskerConfig
 from treediff.noise.ast_span import AstSpanMasker, AstSpanMaskerConfig, SpanDraw
 from treediff.noise.block import BlockMasker, BlockMaskerConfig
+from treediff.noise.cfg_mask import ControlFlowMasker, ControlFlowMaskerConfig
 from treediff.noise.holes import HoleMasker, HoleMaskerConfig, source_index
 from treediff.noise.warmup import Warmup, is_warmup, sample_t, u_max
 
@@ -42,6 +43,8 @@ __all__ = [
     "SpanDraw",
     "BlockMasker",
     "BlockMaskerConfig",
+    "ControlFlowMasker",
+    "ControlFlowMaskerConfig",
     "HoleMasker",
     "HoleMaskerConfig",
     "source_index",

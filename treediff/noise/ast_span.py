@@ -276,6 +276,10 @@ class AstSpanMasker(Masker):
     config_class = AstSpanMaskerConfig
     config: AstSpanMaskerConfig
 
+    def candidates(self, batch: AlignedBatch) -> SpanCandidates:
+        """The spans this masker draws from (the AST nodes of enabled categories)."""
+        return candidate_spans(batch, self.config.category_weights())
+
     def draw(self, batch: AlignedBatch, t: torch.Tensor, generator: torch.Generator) -> SpanDraw:
         """Decide the mask (on the CPU); :meth:`__call__` turns it into a :class:`MaskedBatch`."""
         cfg = self.config
@@ -289,7 +293,7 @@ class AstSpanMasker(Masker):
         # All randomness is drawn up front, in a fixed order, so a seed fixes the mask.
         u_round = rand((bsz,), generator, cpu)
         u_mix = rand((bsz,), generator, cpu)
-        cand = candidate_spans(batch, cfg.category_weights())
+        cand = self.candidates(batch)
         u_draw = rand((len(cand),), generator, cpu)
         u_order = rand((len(cand),), generator, cpu)
         u_extra = rand((len(cand),), generator, cpu)

@@ -16,7 +16,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from treediff.syntax import parse
+from treediff.syntax import SyntaxTree, parse
+from treediff.syntax.cfg_flow import flow_units, token_spans
 from treediff.tokens.alignment import Alignment, leaf_alignment
 from treediff.tokens.batch import AlignedBatch
 
@@ -33,10 +34,12 @@ def batch_from_alignments(
     pad_id: int = PAD_ID,
     bos_id: int | None = BOS_ID,
     eos_id: int | None = EOS_ID,
+    trees: Sequence[SyntaxTree] | None = None,
 ) -> AlignedBatch:
     """Frame each id row as ``[BOS] ids [EOS]`` (when given), right-pad, and carry the node spans.
 
-    ``ids[i]`` must hold one id per token of ``alignments[i]`` (node spans index it).
+    ``ids[i]`` must hold one id per token of ``alignments[i]`` (node spans index it).  With the
+    parsed ``trees``, the batch also carries their control-flow units (``flow_spans``).
     """
     if len(ids) != len(alignments):
         raise ValueError(f"{len(ids)} id rows for {len(alignments)} alignments")
@@ -59,12 +62,21 @@ def batch_from_alignments(
         c = torch.as_tensor(al.node_category, dtype=torch.long).reshape(-1, 1)
         spans.append(torch.cat([torch.full_like(c, i), s, c], dim=1))
         depths.append(torch.as_tensor(al.node_depth, dtype=torch.long).reshape(-1))
+    flow = None
+    if trees is not None:
+        rows = []
+        for i, (tree, al) in enumerate(zip(trees, alignments)):
+            units = flow_units(tree)
+            tok = token_spans(units[:, 1:], al.token_offsets) + lead
+            rows.append(np.column_stack([np.full(len(units), i), tok, units[:, 0]]))
+        flow = torch.from_numpy(np.concatenate(rows).astype(np.int64).reshape(-1, 4)) if rows else None
     return AlignedBatch(
         input_ids=input_ids,
         attention_mask=attention,
         special_mask=special,
         spans=torch.cat(spans) if spans else torch.zeros((0, 4), dtype=torch.long),
         span_depth=torch.cat(depths) if depths else torch.zeros((0,), dtype=torch.long),
+        flow_spans=flow,
     ).validate()
 
 
@@ -79,6 +91,7 @@ def batch_from_sources(
 
     Ids only need to differ from the special ids here; maskers never read their values.
     """
-    alignments = [leaf_alignment(parse(src, language)) for src in sources]
+    trees = [parse(src, language) for src in sources]
+    alignments = [leaf_alignment(tree) for tree in trees]
     ids = [np.arange(FIRST_ID, FIRST_ID + al.num_tokens) for al in alignments]
-    return batch_from_alignments(ids, alignments, bos_id=bos_id, eos_id=eos_id)
+    return batch_from_alignments(ids, alignments, bos_id=bos_id, eos_id=eos_id, trees=trees)

@@ -10,6 +10,7 @@ from treediff.sample.config import SamplerConfig
 from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult, check
 from treediff.sample.remask import fill_regions, problem_span
+from treediff.syntax.cfg_flow import cfg_region
 from treediff.syntax.holes import enclosing_region, filler, find_holes, indent_at
 from treediff.syntax.language import get_language
 from treediff.syntax.layout import (blocks_around, definition_keyword, indentation, line_index, line_starts,
@@ -88,7 +89,7 @@ def fills_valid(code: str, language: str, regions: list[tuple[int, int]], *, def
 
 def statement_repair(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
                       verdict: ValidityResult, *, given: str | None = None) -> FillResult:
-    regions = statement_regions(code, language, verdict)
+    regions = statement_regions(code, language, verdict, rule=config.remask_region)
     data = code.encode("utf-8")
     template = find_holes(code, language, spans=[(a, b, "statement") for a, b in regions])
     lengths = [len(lm.encode(data[a:b].decode("utf-8", "replace"), language)) + _STATEMENT_SLACK
@@ -97,7 +98,7 @@ def statement_repair(lm: DiffusionLM, code: str, language: str, config: SamplerC
 
 
 def statement_regions(code: str, language: str, verdict: ValidityResult,
-                      floor: int | None = None) -> list[tuple[int, int]]:
+                      floor: int | None = None, rule: str = "smallest") -> list[tuple[int, int]]:
     """Byte regions the statement pass remasks: per problem, whole lines around it, in the first of these
     shapes where the language's statement filler in every region gives a valid program (so the typed
     fallback can always end the repair): the problem's own lines (cut before a dedent, so an ``except``
@@ -115,6 +116,9 @@ def statement_regions(code: str, language: str, verdict: ValidityResult,
     data = code.encode("utf-8")
     spans = [enclosing_region(tree, *problem_span(p, len(data)), within=(0, len(data)), categories=("statement",))
              for p in verdict.problems]
+    if rule == "cfg":
+        flows = [cfg_region(tree, *problem_span(p, len(data)), within=(0, len(data))) for p in verdict.problems]
+        spans = [(min(a, f[0]), max(b, f[1])) if f else (a, b) for (a, b), f in zip(spans, flows)]
     layout = get_language(language).layout
     opener, closer = layout.block_open.encode("utf-8"), layout.block_close.encode("utf-8")
 

@@ -16,11 +16,15 @@ from typing import Any, Mapping
 
 from treediff.errors import ConfigError
 
-__all__ = ["CONSTRAINTS", "ORDERS", "SamplerConfig", "MAX_TOKENS"]
+__all__ = ["CONSTRAINTS", "ORDERS", "REMASK_REGIONS", "SamplerConfig", "MAX_TOKENS"]
 
 #: ``none``: plain diffusion decoding; ``grammar``: incremental grammar check at commit time;
 #: ``remask``: compiler remasking after each block and at the end; ``full``: both, plus typed fallback.
 CONSTRAINTS = ("none", "grammar", "remask", "full")
+#: How a remasking round picks the region around a compiler error: ``smallest`` = the smallest
+#: enclosing statement or expression (widened each round); ``cfg`` = the error's basic block and
+#: the statements that flow into it (``syntax.cfg_flow.cfg_region``), widened the same way after.
+REMASK_REGIONS = ("smallest", "cfg")
 ORDERS = ("random", "low_confidence", "margin", "entropy")
 #: Hard cap on generated tokens per request; longer requests are cut to it with a warning.
 MAX_TOKENS = 4096
@@ -43,6 +47,7 @@ class SamplerConfig:
     * ``constraint``: :data:`CONSTRAINTS`; ``max_rounds``: compiler-remasking rounds K;
       ``remask_temperature``: the least temperature of a remasking round (greedy decoding would
       write the same error again; seeded, so runs repeat; ``None``: the run's own temperature);
+      ``remask_region``: :data:`REMASK_REGIONS`, how a round picks what to remask;
       ``remask_parallel``: tokens committed per step when remasked regions are decoded again (a
       block's redo and the remasking rounds);
     * ``num_candidates``: tokens tried per grammar-checked commit before the position is left masked;
@@ -70,6 +75,7 @@ class SamplerConfig:
     max_rounds: int = 3
     remask_temperature: float | None = 0.7
     remask_parallel: int = 4
+    remask_region: str = "smallest"
     num_candidates: int = 16
     extra_steps: float = 0.0
     close_horizon: int = 16
@@ -106,6 +112,8 @@ class SamplerConfig:
         if self.remask_temperature is not None and not (
                 isinstance(self.remask_temperature, (int, float)) and self.remask_temperature >= 0.0):
             bad("remask_temperature", "must be None or >= 0")
+        if self.remask_region not in REMASK_REGIONS:
+            bad("remask_region", f"must be one of {', '.join(REMASK_REGIONS)}")
         if not (_is_int(self.remask_parallel) and 1 <= self.remask_parallel <= 64):
             bad("remask_parallel", "must be an int in [1, 64]")
         if not (_is_int(self.num_candidates) and 1 <= self.num_candidates <= 4096):

@@ -14,6 +14,7 @@ from treediff.sample.loop import DenoiseResult
 from treediff.sample.record import check
 from treediff.validity import ValidityResult
 from treediff.sample.segments import GuardCounts, generate_segments
+from treediff.syntax.cfg_flow import cfg_region
 from treediff.syntax.holes import Hole, enclosing_region, filler, fills_parse_as, indent_at, splice, starts_line
 from treediff.syntax.tree import SyntaxTree, parse
 
@@ -104,9 +105,11 @@ def problem_span(problem, size: int) -> tuple[int, int]:
     return a, min(max(problem.end_byte, a + 1), size)
 
 
-def _problem_regions(tree: SyntaxTree, problems, spans, widen: int = 0) -> list[tuple[int, int, int]]:
+def _problem_regions(tree: SyntaxTree, problems, spans, widen: int = 0,
+                     rule: str = "smallest") -> list[tuple[int, int, int]]:
     """``(start, end, hole)`` byte regions to remask, merged, each inside one hole span (``widen``: see
-    :func:`~treediff.syntax.holes.enclosing_region`)."""
+    :func:`~treediff.syntax.holes.enclosing_region`; ``rule="cfg"``: the first round takes
+    :func:`~treediff.syntax.cfg_flow.cfg_region`, later ones its union with the widened node)."""
     found: list[tuple[int, int, int]] = []
     for p in problems:
         h = _owner(spans, p.start_byte)
@@ -114,7 +117,11 @@ def _problem_regions(tree: SyntaxTree, problems, spans, widen: int = 0) -> list[
         if s == e:
             region = (s, e)
         else:
-            region = enclosing_region(tree, *problem_span(p, len(tree.source)), within=(s, e), widen=widen)
+            span = problem_span(p, len(tree.source))
+            region = enclosing_region(tree, *span, within=(s, e), widen=max(widen - 1, 0) if rule == "cfg" else widen)
+            flow = cfg_region(tree, *span, within=(s, e)) if rule == "cfg" else None
+            if flow is not None:
+                region = (min(region[0], flow[0]), max(region[1], flow[1])) if widen else flow
         found.append((region[0], region[1], h))
     found.sort()
     merged: list[tuple[int, int, int]] = []
@@ -167,7 +174,8 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
         else:
             # round k remasks the problem's node widened k-1 levels: the same region, decoded again, would
             # often hold the same error (its context is what is wrong)
-            regions = _problem_regions(parse(code, language), verdict.problems, spans, widen=rounds)
+            regions = _problem_regions(parse(code, language), verdict.problems, spans, widen=rounds,
+                                       rule=config.remask_region)
         if not regions:
             break
         rounds += 1

@@ -21,7 +21,10 @@ class AlignedBatch:
       token span ``[start, end)`` of each named AST node, in this padded
       sequence's coordinates; ``category`` indexes :data:`treediff.syntax.CATEGORIES`
       (−1 for nodes without one);
-    * ``span_depth``: ``[S]`` long, depth of each node below its root (optional use).
+    * ``span_depth``: ``[S]`` long, depth of each node below its root (optional use);
+    * ``flow_spans``: ``[F, 4]`` long rows ``(batch_index, start, end, unit)`` of control-flow
+      units (``unit`` indexes :data:`treediff.syntax.cfg_flow.UNIT_KINDS`), or ``None`` when the
+      batch was built without CFGs (only the control-flow masker needs them).
     """
 
     input_ids: torch.Tensor
@@ -29,6 +32,7 @@ class AlignedBatch:
     special_mask: torch.Tensor
     spans: torch.Tensor
     span_depth: torch.Tensor
+    flow_spans: torch.Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -46,6 +50,7 @@ class AlignedBatch:
             special_mask=self.special_mask.to(device),
             spans=self.spans.to(device),
             span_depth=self.span_depth.to(device),
+            flow_spans=None if self.flow_spans is None else self.flow_spans.to(device),
         )
 
     def validate(self) -> "AlignedBatch":

@@ -87,15 +87,18 @@ def mask_seed(seed: int, step: int, micro: int) -> int:
     return (seed * 1_000_003 + step * 10_007 + micro) % (2**63 - 1)
 
 
-def forward_logits(model: torch.nn.Module, masked, batch, use_structure: bool) -> torch.Tensor:
+def forward_logits(model: torch.nn.Module, masked, batch, use_structure) -> torch.Tensor:
     """Run the denoiser on a masked batch; ``[B, L, V]`` logits.
 
-    With the structure encoder on, the AST graph drops fully masked nodes
-    (``structure_from_batch(..., drop_masked=True)``): the model must not see the kinds or shape
-    of the subtrees it is asked to fill, as it will not at inference.
+    ``use_structure`` is :func:`~treediff.model.structure_source`'s answer.  ``True``: the AST graph
+    of the batch's spans drops fully masked nodes (``structure_from_batch(..., drop_masked=True)``):
+    the model must not see the kinds or shape of the subtrees it is asked to fill.  A callable
+    (``ast``, ``ast+cfg``) builds the graph from the visible program, as sampling does.
     """
     kwargs: dict[str, Any] = {"attention_mask": masked.attention_mask}
-    if use_structure:
+    if callable(use_structure):
+        kwargs["structure"] = use_structure(masked.input_ids, masked.mask, masked.attention_mask)
+    elif use_structure:
         from treediff.model import structure_from_batch
 
         kwargs["structure"] = structure_from_batch(batch, mask=masked.mask, drop_masked=True)
@@ -113,7 +116,7 @@ def _loader(dataset, order: DataOrder, pos: DataPosition, rank: int, collate, nu
 
 @torch.no_grad()
 def evaluate(model, dataset, collate, masker, tokenizer, config: TrainConfig, env: DistEnv,
-             use_structure: bool) -> dict[str, float]:
+             use_structure) -> dict[str, float]:
     """Validation loss (the weighted objective), ``val_ce`` (plain mean cross-entropy over masked
     tokens) and masked-token accuracy, overall and per AST category.
 
@@ -219,12 +222,17 @@ class DiffusionObjective(Objective):
     :func:`~treediff.train.objective.masked_diffusion_loss` (unweighted while the corruption level warms up)."""
 
     def __init__(self, config: TrainConfig, env: DistEnv, tokenizer, train_ds, val_ds, masker,
-                 use_structure: bool) -> None:
+                 use_structure) -> None:
         from treediff.data import collate as collate_fn
 
         self.config, self.env, self.tokenizer = config, env, tokenizer
         self.train_ds, self.val_ds, self.masker, self.use_structure = train_ds, val_ds, masker, use_structure
-        self.collate = _Collate(collate_fn, tokenizer, config.data.seq_len)
+        flow_text = None
+        if getattr(masker, "name", None) == "cfg":  # the control-flow masker reads CFG units
+            from treediff.syntax.cfg_flow import TokenText
+
+            flow_text = TokenText.from_tokenizer(tokenizer)
+        self.collate = _Collate(collate_fn, tokenizer, config.data.seq_len, flow_text)
         self.order = DataOrder(len(train_ds), config.data.batch_size, config.optim.grad_accum, env.world_size,
                                config.seed)
         self.pos = DataPosition()
@@ -297,7 +305,9 @@ def _train(config: TrainConfig, env: DistEnv, resume: bool) -> TrainResult:
     tokenizer = SyntaxTokenizer.from_pretrained(config.data.tokenizer)
     train_ds, val_ds = load_datasets(config, tokenizer, env)
     model = build_model(config, tokenizer)
-    use_structure = bool(getattr(model.config, "use_structure_encoder", False))
+    from treediff.model import structure_source
+
+    use_structure = structure_source(model.config, tokenizer)
     objective = DiffusionObjective(config, env, tokenizer, train_ds, val_ds, build_masker_from(config), use_structure)
     return run_loop(model, objective, loop_settings(config), env, resume=resume)
 
@@ -311,8 +321,14 @@ def _sample_t(batch_size: int, step: int, generator: torch.Generator, config: Tr
 class _Collate:
     """Picklable ``collate_fn``: pad every micro-batch to ``seq_len`` (static shapes)."""
 
-    def __init__(self, fn, tokenizer, seq_len: int) -> None:
+    def __init__(self, fn, tokenizer, seq_len: int, flow_text=None) -> None:
         self.fn, self.pad_id, self.seq_len = fn, tokenizer.pad_id, seq_len
+        self.flow_text = flow_text  # a TokenText when the masker needs control-flow units
 
     def __call__(self, items):
-        return self.fn(items, pad_id=self.pad_id, pad_to=self.seq_len)
+        batch = self.fn(items, pad_id=self.pad_id, pad_to=self.seq_len)
+        if self.flow_text is not None:
+            from treediff.noise.cfg_mask import attach_flow_units
+
+            batch = attach_flow_units(batch, self.flow_text)
+        return batch

@@ -47,6 +47,9 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
                           typer.Option(False, "--trust-remote-code", help="Run an external model's own modelling code.")),
     "threads": ("run", "threads", int, typer.Option(0, "--threads", help="torch CPU threads (0 = torch default).")),
     # taken only by the commands that name them
+    "batch_size": ("sampler", "batch_size", int,
+                   typer.Option(1, "--batch-size", min=1, max=1024,
+                                help="Specs decoded together (padded; each spec gets the program it gets alone).")),
     "max_new_tokens": ("sampler", "max_new_tokens", Optional[int],
                        typer.Option(None, "--max-new-tokens", help="Tokens generated per sample (default 128).")),
     "edits": ("sampler", "edit_attempts", int,
@@ -54,7 +57,7 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
                            help="Point edits (insert or replace one unit at the parser's failure point) tried "
                                 "before whole statements are remasked; 0 = statements only.")),
 }
-_SHARED = [name for name in _FLAGS if name not in ("max_new_tokens", "edits")]
+_SHARED = [name for name in _FLAGS if name not in ("max_new_tokens", "edits", "batch_size")]
 _LANG = typer.Option(None, "--lang", "-l", help="Language; detected from the extension by default.")
 
 
@@ -100,7 +103,7 @@ def _sampling_command(*extra: str) -> Callable:
 
 
 @app.command()
-@_sampling_command("max_new_tokens")
+@_sampling_command("max_new_tokens", "batch_size")
 def synth(
     spec: str = typer.Argument(..., help="Task text, a stub file (.py), code with <|hole|>, or a .jsonl of specs."),
     n: int = typer.Option(1, "--n", help="Samples per spec."),

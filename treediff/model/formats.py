@@ -122,9 +122,11 @@ class DiffusionLM:
         return self.text_of([token_id])
 
     @torch.no_grad()
-    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
+    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None,
+               attention_mask: Tensor | None = None) -> tuple[Tensor, Any]:
         """``[B, L, V]`` logits for ``ids`` (``[B, L - cache.length]`` tail when ``cache`` is given), and a new cache
-        of the first ``prefix_length`` positions when asked (``None`` otherwise)."""
+        of the first ``prefix_length`` positions when asked (``None`` otherwise).  ``attention_mask`` (same
+        shape as ``ids``, 1 = real token) marks the right padding of a batch."""
         raise NotImplementedError
 
 
@@ -168,14 +170,15 @@ class TreediffLM(DiffusionLM):
         return b"".join([tb[int(i)] for i in ids]).decode("utf-8", "replace")
 
     @torch.no_grad()
-    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
+    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None,
+               attention_mask: Tensor | None = None) -> tuple[Tensor, Any]:
         if cache is not None:
-            out = self.model(ids, prefix_cache=cache)
+            out = self.model(ids, prefix_cache=cache, attention_mask=attention_mask)
             return out.logits, None
         if prefix_length is not None and self.supports_cache:
-            out = self.model(ids, prefix_length=prefix_length, return_cache=True)
+            out = self.model(ids, prefix_length=prefix_length, return_cache=True, attention_mask=attention_mask)
             return out.logits, out.cache
-        return self.model(ids).logits, None
+        return self.model(ids, attention_mask=attention_mask).logits, None
 
 
 def _forward_params(model: torch.nn.Module) -> set[str]:
@@ -233,8 +236,10 @@ class ExternalLM(DiffusionLM):
         return self.tokenizer.decode(arr.tolist(), skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
     @torch.no_grad()
-    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
-        out = self.model(input_ids=ids)
+    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None,
+               attention_mask: Tensor | None = None) -> tuple[Tensor, Any]:
+        out = self.model(input_ids=ids) if attention_mask is None else self.model(input_ids=ids,
+                                                                                  attention_mask=attention_mask.long())
         logits = out.logits if hasattr(out, "logits") else out[0]
         if self.shift_logits:
             logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)

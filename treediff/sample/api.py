@@ -21,19 +21,19 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from treediff.errors import InputError
 from treediff.progress import ProgressBar
 from treediff.sample.config import SamplerConfig
 from treediff.syntax.holes import Hole, HoleTemplate, find_holes
 from treediff.model.formats import DiffusionLM, load_model, model_path
-from treediff.sample.pipeline import fill_template
+from treediff.sample.pipeline import FillRequest, fill_batch, fill_template
 from treediff.sample.record import FillResult
 from treediff.sample.spec import Spec, read_specs
 from treediff.syntax.language import get_language, resolve_language
 
-__all__ = ["infill", "synth", "sample", "SynthResult", "get_model", "make_config", "synth_template"]
+__all__ = ["infill", "synth", "sample", "SynthResult", "get_model", "make_config", "synth_template", "iter_synth"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -134,14 +134,24 @@ def synth(
         specs = list(read_specs(spec, signature=signature, language=language))
     templates = [(s, synth_template(s, cfg)) for s in specs]  # all specs are checked before any work
     lm = get_model(model, device=cfg.device)
-    out: list[SynthResult] = []
     bar = ProgressBar(len(templates), "synth", progress)
-    for s, (template, lengths) in templates:
-        for i, result in enumerate(fill_template(lm, template, cfg, num_samples=n, lengths=lengths)):
-            out.append(SynthResult(s.id, i, result, s.language))
+    out = []
+    for results in iter_synth(lm, templates, cfg, n=n):
+        out += results
         bar.advance()
     bar.close()
     return out
+
+
+def iter_synth(lm: DiffusionLM, templates: Sequence[tuple[Spec, tuple[HoleTemplate, list[int] | None]]],
+               cfg: SamplerConfig, *, n: int = 1) -> Iterator[list[SynthResult]]:
+    """The ``n`` results of each ``(spec, synth_template(spec))`` as soon as they are done, in order;
+    ``cfg.batch_size`` specs are decoded together (each exactly as alone, see :func:`fill_batch`)."""
+    for lo in range(0, len(templates), cfg.batch_size):
+        chunk = templates[lo: lo + cfg.batch_size]
+        requests = [FillRequest(template, n, lengths) for _, (template, lengths) in chunk]
+        for (s, _), results in zip(chunk, fill_batch(lm, requests, cfg)):
+            yield [SynthResult(s.id, i, result, s.language) for i, result in enumerate(results)]
 
 
 def synth_template(spec: Spec, cfg: SamplerConfig) -> tuple[HoleTemplate, list[int] | None]:

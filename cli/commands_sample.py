@@ -28,8 +28,9 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
     "device": ("sampler", "device", str, typer.Option("auto", "--device", help="auto | cpu | cuda")),
     "steps": ("sampler", "steps", Optional[int],
               typer.Option(None, "--steps", help="Denoising steps in all (default: one token per step).")),
-    "block": ("sampler", "block_size", int,
-              typer.Option(32, "--block", help="Semi-autoregressive block length in tokens (0 = one block).")),
+    "block": ("sampler", "block_size", Optional[int],
+              typer.Option(None, "--block", help="Semi-autoregressive block length in tokens (0 = one block; "
+                                                  "default 32, or the external model family's).")),
     "threshold": ("sampler", "threshold", Optional[float],
                   typer.Option(None, "--threshold", help="Confidence-threshold parallel decoding, e.g. 0.9.")),
     "order": ("sampler", "order", str,
@@ -45,6 +46,9 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
     "as_json": ("run", "as_json", bool, typer.Option(False, "--json", help="One JSON object per sample.")),
     "trust_remote_code": ("run", "trust_remote_code", bool,
                           typer.Option(False, "--trust-remote-code", help="Run an external model's own modelling code.")),
+    "chat": ("run", "chat", str,
+             typer.Option("auto", "--chat", help="auto | on | off: wrap the code in an external instruct model's "
+                                                 "chat template (auto: instruct checkpoints).")),
     "threads": ("run", "threads", int, typer.Option(0, "--threads", help="torch CPU threads (0 = torch default).")),
     # taken only by the commands that name them
     "batch_size": ("sampler", "batch_size", int,
@@ -74,7 +78,7 @@ def _run_options(flags: dict[str, Any]):
             run[key] = value
         elif value is not None:
             sampler[key] = value
-    return RunOptions(sampler=SamplerConfig.from_dict(sampler), **run)
+    return RunOptions(sampler=SamplerConfig.from_dict(sampler), given=frozenset(sampler), **run)
 
 
 def _sampling_command(*extra: str) -> Callable:

@@ -13,11 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from treediff.errors import InputError
 from treediff.repairs import repair
-from treediff.sample.api import get_model, infill, sample, synth
+from treediff.progress import ProgressBar
+from treediff.sample.api import get_model, infill, iter_synth, sample, synth_template
+from treediff.sample.spec import read_specs
 from treediff.sample.config import SamplerConfig
 from treediff.sample.record import FillResult, check
 from treediff.syntax.language import resolve_language
@@ -32,7 +34,9 @@ class RunOptions:
     """What every sampling command takes besides its input, declared once: the ``model`` (``None``: the
     embedded default), how to decode (``sampler``, a :class:`~treediff.sample.config.SamplerConfig`),
     ``trust_remote_code``, torch CPU ``threads`` (0 = torch's default), and the output: ``as_json`` (one
-    JSON object per program) and ``report`` (a validity report path).  The CLI maps its flags to these
+    JSON object per program) and ``report`` (a validity report path); ``chat`` (``auto|on|off``: an external
+    instruct model's chat template) and ``given`` (the sampler fields set explicitly: the others take the
+    model family's defaults, :meth:`for_model`).  The CLI maps its flags to these
     fields in one table (``cli/commands_sample.py``).
 
     >>> RunOptions(sampler=SamplerConfig(block_size=0)).sampler.block_size
@@ -45,16 +49,24 @@ class RunOptions:
     threads: int = 0
     as_json: bool = False
     report: str | os.PathLike[str] | None = None
+    chat: str = "auto"
+    given: frozenset[str] = frozenset()
+
+    def for_model(self, lm) -> "RunOptions":
+        """These options with the model family's decoding defaults (block length, steps) for every sampler
+        field not ``given`` explicitly."""
+        defaults = {k: v for k, v in lm.sampler_defaults.items() if k not in self.given}
+        return self if not defaults else replace(self, sampler=self.sampler.replace(**defaults))
 
 
-def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int):
+def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int, chat: str = "auto"):
     """Check the model before any work; set torch threads (0 = torch's default)."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     try:
-        return get_model(model, device=device, trust_remote_code=trust_remote_code)
+        return get_model(model, device=device, trust_remote_code=trust_remote_code, chat=chat)
     except InputError:
         raise
     except Exception as err:  # a CheckpointError explains itself; anything else becomes one line
@@ -94,25 +106,35 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
 
 
 def _load(options: RunOptions):
-    return load_for_cli(options.model, options.sampler.device, options.trust_remote_code, options.threads)
+    """The model, and the options with its family's decoding defaults."""
+    lm = load_for_cli(options.model, options.sampler.device, options.trust_remote_code, options.threads,
+                      options.chat)
+    return lm, options.for_model(lm)
 
 
 def run_synth(spec: str, options: RunOptions = RunOptions(), *, n: int = 1, signature: str | None = None,
               language: str = "python", out=None, progress: bool = True) -> int:
-    lm = _load(options)
-    results = synth(spec, model=lm, n=n, signature=signature, language=language, config=options.sampler,
-                    progress=progress)
+    """Programs are written as each batch of specs is done (``--batch-size``), in spec order."""
+    specs = list(read_specs(spec, signature=signature, language=language))
+    templates = [(s, synth_template(s, options.sampler)) for s in specs]  # bad specs fail before the model loads
+    lm, options = _load(options)
+    cfg = options.sampler
     as_json, report = options.as_json, options.report
     out = out or sys.stdout
     rows = []
-    for s in results:
-        rows.append(_record_row(f"{s.spec_id}#{s.sample}", s.language, s.result, {"spec_id": s.spec_id}))
-        if as_json:
-            out.write(json.dumps(s.to_json()) + "\n")
-        else:
-            if len(results) > 1:
-                out.write(f"# --- {s.spec_id} sample {s.sample}: ok={s.record.ok} fallback={s.record.fallback}\n")
-            out.write(s.code if s.code.endswith("\n") else s.code + "\n")
+    bar = ProgressBar(len(templates), "synth", progress)
+    for results in iter_synth(lm, templates, cfg, n=n):
+        for s in results:
+            rows.append(_record_row(f"{s.spec_id}#{s.sample}", s.language, s.result, {"spec_id": s.spec_id}))
+            if as_json:
+                out.write(json.dumps(s.to_json()) + "\n")
+            else:
+                if len(templates) * n > 1:
+                    out.write(f"# --- {s.spec_id} sample {s.sample}: ok={s.record.ok} fallback={s.record.fallback}\n")
+                out.write(s.code if s.code.endswith("\n") else s.code + "\n")
+            out.flush()
+        bar.advance()
+    bar.close()
     return _finish(rows, report)
 
 
@@ -140,7 +162,7 @@ def run_infill(file: str, options: RunOptions = RunOptions(), *, language: str |
     from treediff.syntax.holes import find_holes
 
     find_holes(code, lang, select=list(select) if select else None)  # bad holes fail before the model loads
-    lm = _load(options)
+    lm, options = _load(options)
     result = infill(code, lang, model=lm, select=list(select) if select else None, config=options.sampler)
     return _emit_fill(result, str(file), lang, options.as_json, options.report)
 
@@ -149,7 +171,7 @@ def run_repair(file: str, options: RunOptions = RunOptions(), *, language: str |
                diff: bool = False) -> int:
     """``diff``: print a unified diff of the input and the repaired code instead of the code."""
     code, lang = _read_code(file, language)
-    lm = _load(options)
+    lm, options = _load(options)
     result = repair(code, lang, model=lm, config=options.sampler)
     as_json, report = options.as_json, options.report
     if diff and not as_json:
@@ -165,7 +187,7 @@ def run_repair(file: str, options: RunOptions = RunOptions(), *, language: str |
 
 def run_sample(prompt: str = "", options: RunOptions = RunOptions(), *, language: str = "python", n: int = 1,
                length: int | None = None) -> int:
-    lm = _load(options)
+    lm, options = _load(options)
     results = sample(prompt, language, model=lm, n=n, length=length, config=options.sampler)
     as_json, report = options.as_json, options.report
     out = sys.stdout

@@ -37,17 +37,17 @@ __all__ = ["infill", "synth", "sample", "SynthResult", "get_model", "make_config
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_model(path: str | None, device: str, trust_remote_code: bool) -> DiffusionLM:
-    return load_model(path, device=device, trust_remote_code=trust_remote_code)
+def _cached_model(path: str | None, device: str, trust_remote_code: bool, chat: str) -> DiffusionLM:
+    return load_model(path, device=device, trust_remote_code=trust_remote_code, chat=chat)
 
 
 def get_model(model: DiffusionLM | str | os.PathLike[str] | None = None, *, device: str = "auto",
-              trust_remote_code: bool = False) -> DiffusionLM:
+              trust_remote_code: bool = False, chat: str = "auto") -> DiffusionLM:
     """A loaded model (cached per directory): pass a model through, load a directory, or the default."""
     if isinstance(model, DiffusionLM):
         return model
     path = None if model is None else str(model_path(model).resolve())
-    return _cached_model(path, device, trust_remote_code)
+    return _cached_model(path, device, trust_remote_code, chat)
 
 
 def make_config(config: SamplerConfig | None = None, **settings: Any) -> SamplerConfig:

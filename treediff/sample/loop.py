@@ -148,7 +148,7 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
         cache, start = None, 0
         if cache_on:
             first = torch.where(eligible.any(1), eligible.float().argmax(1), torch.full_like(per_row, ids.shape[1]))
-            start = int(first.min())
+            start = lm.cache_boundary(int(first.min()))
         for s in range(int(row_total.max()) if row_total.numel() else 0):
             live = (row_total > s).to(masked.device)  # a row stops when its group's budget is spent
             eligible = block & masked & live[:, None]

@@ -23,7 +23,7 @@ else
 fi
 status=0
 echo "== 1. gpu-marked tests ($DEV)"
-timeout "$T_TEST" "$PY" -m pytest -q -n 0 -m gpu -p no:cacheprovider tests > "$OUT/gpu_tests.txt" 2>&1
+timeout "$T_TEST" "$PY" -m pytest -n 0 -m gpu -p no:cacheprovider -p no:warnings tests > "$OUT/gpu_tests.txt" 2>&1
 rc=$?; tail -n 3 "$OUT/gpu_tests.txt"; [ $rc -eq 0 ] || [ $rc -eq 5 ] || status=1
 echo "== 2. training throughput, preset $PRESET"
 for bs in $BATCHES; do

@@ -147,3 +147,13 @@ def test_bad_directory_is_one_line(tmp_path, family_root, case):
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.output, result.output
+
+
+def test_cli_options_take_the_family_defaults_unless_given(family_root):
+    from treediff.cli_support import RunOptions
+    from treediff.sample.config import SamplerConfig
+
+    lm = _load(family_root, "sdar")
+    assert RunOptions().for_model(lm).sampler.block_size == 4
+    given = RunOptions(sampler=SamplerConfig(block_size=16), given=frozenset({"block_size"}))
+    assert given.for_model(lm).sampler.block_size == 16

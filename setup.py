@@ -20,5 +20,5 @@ MODELS = ["treediff.assets.default_model", "treediff.assets.parallel_model"]
 setup(
     packages=find_packages(include=["treediff", "treediff.*"]) + MODELS + ["treediff.grammars", "treediff_cli"],
     package_dir={"treediff.grammars": "grammars", "treediff_cli": "cli"},
-    package_data={"treediff.grammars": ["*.toml", "*.lark"], "treediff.data": ["sources.toml"], **{name: ["*"] for name in MODELS}},
+    package_data={"treediff.grammars": ["*.toml", "*.lark"], "treediff.data": ["sources.toml"], "treediff.model": ["*.toml"], **{name: ["*"] for name in MODELS}},
 )

@@ -30,16 +30,15 @@ from treediff.train.config import apply_overrides, load_config
 from treediff.train.distributed import DistEnv
 from treediff.train.loop import (
     _Collate,
-    _autocast,
     _loader,
-    _param_groups,
     build_masker_from,
     build_model,
     forward_logits,
     load_datasets,
     mask_seed,
-    peak_flops,
 )
+from treediff.train.runner import _param_groups, peak_flops
+from treediff.train.runner import autocast_for as _autocast
 from treediff.train.objective import masked_diffusion_loss
 from treediff.train.sampler import DataOrder, DataPosition
 

@@ -28,8 +28,9 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
     "device": ("sampler", "device", str, typer.Option("auto", "--device", help="auto | cpu | cuda")),
     "steps": ("sampler", "steps", Optional[int],
               typer.Option(None, "--steps", min=1, help="Denoising steps in all (default: one token per step).")),
-    "block": ("sampler", "block_size", int,
-              typer.Option(32, "--block", min=0, help="Semi-autoregressive block length in tokens (0 = one block).")),
+    "block": ("sampler", "block_size", Optional[int],
+              typer.Option(None, "--block", min=0, help="Semi-autoregressive block length in tokens (0 = one block; "
+                                                         "default 32, or the external model family's).")),
     "threshold": ("sampler", "threshold", Optional[float],
                   typer.Option(None, "--threshold", help="Confidence-threshold parallel decoding, e.g. 0.9.")),
     "order": ("sampler", "order", str,
@@ -48,10 +49,16 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
     "as_json": ("run", "as_json", bool, typer.Option(False, "--json", help="One JSON object per sample.")),
     "trust_remote_code": ("run", "trust_remote_code", bool,
                           typer.Option(False, "--trust-remote-code", help="Run an external model's own modelling code.")),
+    "chat": ("run", "chat", str,
+             typer.Option("auto", "--chat", help="auto | on | off: wrap the code in an external instruct model's "
+                                                 "chat template (auto: instruct checkpoints).")),
     "threads": ("run", "threads", Optional[int],
                 typer.Option(None, "--threads", min=1, help="torch CPU threads (default: the free cores, 1 on a busy "
                                                             "2-core machine; see docs/sampling.md).")),
     # taken only by the commands that name them
+    "batch_size": ("sampler", "batch_size", int,
+                   typer.Option(1, "--batch-size", min=1, max=1024,
+                                help="Specs decoded together (padded; each spec gets the program it gets alone).")),
     "max_new_tokens": ("sampler", "max_new_tokens", Optional[int],
                        typer.Option(None, "--max-new-tokens", min=1, help="Tokens generated per sample (default 128).")),
     "edits": ("sampler", "edit_attempts", int,
@@ -59,7 +66,7 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
                            help="Point edits (insert or replace one unit at the parser's failure point) tried "
                                 "before whole statements are remasked; 0 = statements only.")),
 }
-_SHARED = [name for name in _FLAGS if name not in ("max_new_tokens", "edits")]
+_SHARED = [name for name in _FLAGS if name not in ("max_new_tokens", "edits", "batch_size")]
 _LANG = typer.Option(None, "--lang", "-l", help="Language; detected from the extension by default.")
 
 
@@ -85,7 +92,7 @@ def _run_options(flags: dict[str, Any]):
         flag = next((opt.param_decls[0] for where, key, _, opt in _FLAGS.values() if where == "sampler" and key == field),
                     field)
         raise InputError(f"{flag} {rest}") from None
-    return RunOptions(sampler=config, **run)
+    return RunOptions(sampler=config, given=frozenset(sampler), **run)
 
 
 def _sampling_command(*extra: str) -> Callable:
@@ -114,7 +121,7 @@ def _sampling_command(*extra: str) -> Callable:
 
 
 @app.command()
-@_sampling_command("max_new_tokens")
+@_sampling_command("max_new_tokens", "batch_size")
 def synth(
     spec: str = typer.Argument(..., help="Task text, a stub file (.py), code with <|hole|>, or a .jsonl of specs."),
     n: int = typer.Option(1, "--n", min=1, help="Samples per spec."),

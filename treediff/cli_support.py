@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from treediff.errors import InputError
 from treediff.repairs import repair
-from treediff.sample.api import get_model, infill, iter_synth, sample
+from treediff.sample.api import get_model, infill, iter_synth, sample, synth_template
+from treediff.sample.spec import read_specs
 from treediff.sample.config import SamplerConfig
 from treediff.sample.record import FillResult, check
 from treediff.sample.report import write_sample_report
@@ -34,8 +35,10 @@ __all__ = ["RunOptions", "run_synth", "run_infill", "run_repair", "run_sample", 
 class RunOptions:
     """What every sampling command takes besides its input, declared once: the ``model`` (``None``: the
     embedded default), how to decode (``sampler``, a :class:`~treediff.sample.config.SamplerConfig`),
-    ``trust_remote_code``, torch CPU ``threads`` (``None``: the free cores, :mod:`treediff.threads`), and the output: ``as_json`` (one
-    JSON object per program) and ``report`` (a validity report path).  The CLI maps its flags to these
+    ``trust_remote_code``, torch CPU ``threads`` (``None``: the free cores, :mod:`treediff.threads`), and the
+    output: ``as_json`` (one JSON object per program) and ``report`` (a validity report path); ``chat``
+    (``auto|on|off``: an external instruct model's chat template) and ``given`` (the sampler fields set
+    explicitly: the others take the model family's defaults, :meth:`for_model`).  The CLI maps its flags to these
     fields in one table (``cli/commands_sample.py``).
 
     >>> RunOptions(sampler=SamplerConfig(block_size=0)).sampler.block_size
@@ -48,13 +51,21 @@ class RunOptions:
     threads: int | None = None
     as_json: bool = False
     report: str | os.PathLike[str] | None = None
+    chat: str = "auto"
+    given: frozenset[str] = frozenset()
+
+    def for_model(self, lm) -> "RunOptions":
+        """These options with the model family's decoding defaults (block length, steps) for every sampler
+        field not ``given`` explicitly."""
+        defaults = {k: v for k, v in lm.sampler_defaults.items() if k not in self.given}
+        return self if not defaults else replace(self, sampler=self.sampler.replace(**defaults))
 
 
-def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int | None):
+def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int | None, chat: str = "auto"):
     """Check the model before any work; set torch threads (``None``: the free cores, :mod:`treediff.threads`)."""
     set_num_threads(threads)
     try:
-        return get_model(model, device=device, trust_remote_code=trust_remote_code)
+        return get_model(model, device=device, trust_remote_code=trust_remote_code, chat=chat)
     except InputError:
         raise
     except Exception as err:  # a CheckpointError explains itself; anything else becomes one line
@@ -113,14 +124,20 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
 
 
 def _load(options: RunOptions):
-    return load_for_cli(options.model, options.sampler.device, options.trust_remote_code, options.threads)
+    """The model, and the options with its family's decoding defaults."""
+    lm = load_for_cli(options.model, options.sampler.device, options.trust_remote_code, options.threads,
+                      options.chat)
+    return lm, options.for_model(lm)
 
 
 def run_synth(spec: str, options: RunOptions = RunOptions(), *, n: int = 1, signature: str | None = None,
               language: str = "python", out=None, progress: bool = True) -> int:
-    lm = _load(options)
-    results = iter_synth(spec, model=lm, n=n, signature=signature, language=language, config=options.sampler,
-                         progress=progress)
+    """Programs are written as they are done (``--batch-size`` specs decoded together), in spec order."""
+    specs = list(read_specs(spec, signature=signature, language=language))
+    for s in specs:
+        synth_template(s, options.sampler)  # bad specs fail before the model loads
+    lm, options = _load(options)
+    results = iter_synth(specs, model=lm, n=n, config=options.sampler, progress=progress)
     as_json, report = options.as_json, options.report
     out = out or sys.stdout
     many = n > 1 or Path(spec).suffix.lower() in (".jsonl", ".ndjson")
@@ -170,7 +187,7 @@ def run_infill(file: str, options: RunOptions = RunOptions(), *, language: str |
     from treediff.syntax.holes import find_holes
 
     find_holes(code, lang, select=list(select) if select else None)  # bad holes fail before the model loads
-    lm = _load(options)
+    lm, options = _load(options)
     result = infill(code, lang, model=lm, select=list(select) if select else None, config=options.sampler)
     return _emit_fill(result, str(file), lang, options.as_json, options.report, f"treediff infill {file}")
 
@@ -179,7 +196,7 @@ def run_repair(file: str, options: RunOptions = RunOptions(), *, language: str |
                diff: bool = False) -> int:
     """``diff``: a unified diff of the input and the repaired code instead of the code (``"diff"`` in JSON)."""
     code, lang = _read_code(file, language, "repair")
-    lm = _load(options)
+    lm, options = _load(options)
     result = repair(code, lang, model=lm, config=options.sampler)
     as_json, report = options.as_json, options.report
     patch = None
@@ -194,7 +211,7 @@ def run_repair(file: str, options: RunOptions = RunOptions(), *, language: str |
 
 def run_sample(prompt: str = "", options: RunOptions = RunOptions(), *, language: str = "python", n: int = 1,
                length: int | None = None) -> int:
-    lm = _load(options)
+    lm, options = _load(options)
     results = sample(prompt, language, model=lm, n=n, length=length, config=options.sampler)  # one batch
     as_json, report = options.as_json, options.report
 

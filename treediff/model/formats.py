@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,10 +30,11 @@ from torch import Tensor
 
 from treediff.errors import CheckpointError, InputError
 from treediff.files import read_json
+from treediff.model.families import FAMILIES, Family, attention_bias, family_for
 from treediff.model.run_dirs import CONFIG_FILE, MODEL_DIR, latest_checkpoint, save_pretrained_quietly
 from treediff.model.structure import structure_source
 
-__all__ = ["DiffusionLM", "TreediffLM", "ExternalLM", "load_model", "export_bundle", "resolve_device", "default_model_path",
+__all__ = ["DiffusionLM", "TreediffLM", "ExternalLM", "ExternalCache", "load_model", "export_bundle", "resolve_device", "default_model_path",
            "embedded_model_path", "model_path", "EMBEDDED_MODELS"]
 
 
@@ -122,10 +124,21 @@ class DiffusionLM:
     def token_text(self, token_id: int) -> str:
         return self.text_of([token_id])
 
+    @property
+    def sampler_defaults(self) -> dict[str, Any]:
+        """:class:`~treediff.sample.config.SamplerConfig` fields this model decodes with unless told otherwise."""
+        return {}
+
+    def cache_boundary(self, start: int) -> int:
+        """The prefix length to cache when the first undecided position is ``start``."""
+        return start
+
     @torch.no_grad()
-    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
+    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None,
+               attention_mask: Tensor | None = None) -> tuple[Tensor, Any]:
         """``[B, L, V]`` logits for ``ids`` (``[B, L - cache.length]`` tail when ``cache`` is given), and a new cache
-        of the first ``prefix_length`` positions when asked (``None`` otherwise)."""
+        of the first ``prefix_length`` positions when asked (``None`` otherwise).  ``attention_mask`` (same
+        shape as ``ids``, 1 = real token) marks the right padding of a batch."""
         raise NotImplementedError
 
 
@@ -174,16 +187,18 @@ class TreediffLM(DiffusionLM):
         return b"".join([tb[int(i)] for i in ids]).decode("utf-8", "replace")
 
     @torch.no_grad()
-    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
+    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None,
+               attention_mask: Tensor | None = None) -> tuple[Tensor, Any]:
         if self.visible_structure is not None:
-            return self.model(ids, structure=self.visible_structure(ids, ids == self.mask_id)).logits, None
+            structure = self.visible_structure(ids, ids == self.mask_id)
+            return self.model(ids, structure=structure, attention_mask=attention_mask).logits, None
         if cache is not None:
-            out = self.model(ids, prefix_cache=cache)
+            out = self.model(ids, prefix_cache=cache, attention_mask=attention_mask)
             return out.logits, None
         if prefix_length is not None and self.supports_cache:
-            out = self.model(ids, prefix_length=prefix_length, return_cache=True)
+            out = self.model(ids, prefix_length=prefix_length, return_cache=True, attention_mask=attention_mask)
             return out.logits, out.cache
-        return self.model(ids).logits, None
+        return self.model(ids, attention_mask=attention_mask).logits, None
 
 
 def _forward_params(model: torch.nn.Module) -> set[str]:
@@ -195,21 +210,34 @@ def _forward_params(model: torch.nn.Module) -> set[str]:
         return set()
 
 
-class ExternalLM(DiffusionLM):
-    """A ``transformers`` masked-diffusion LM from a local directory (LLaDA / Dream style).
+@dataclass(frozen=True)
+class ExternalCache:
+    """An external model's cache of positions ``[0, length)``: per-layer ``(key, value)`` tensors, and the raw
+    logits of position ``length - 1`` (a shifted family predicts the first tail token from there)."""
 
-    ``shift_logits``: Dream-style models predict token *i* from position *i − 1*; ``None`` detects
-    it from the config's ``model_type``.
+    kv: tuple
+    length: int
+    last_logits: Tensor
+
+
+class ExternalLM(DiffusionLM):
+    """A ``transformers`` masked-diffusion LM from a local directory, decoded by its family's conventions
+    (:class:`~treediff.model.families.Family`: mask token, logit shift, attention pattern, cache, chat).
+
+    ``shift_logits``: predict token *i* from position *i − 1* (``None``: the family's rule); ``chat``: wrap
+    the code in the tokenizer's chat template as the assistant's answer (instruct checkpoints).
     """
 
     def __init__(self, model, tokenizer, device: torch.device, *, name: str, mask_id: int,
-                 shift_logits: bool = False) -> None:
+                 shift_logits: bool | None = None, family: Family | None = None, chat: bool = False) -> None:
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.device = device
         self.name = name
+        self.family = family if family is not None else FAMILIES["generic"]
         self.mask_id = int(mask_id)
-        self.shift_logits = shift_logits
+        self.shift_logits = self.family.logit_shift if shift_logits is None else shift_logits
+        self.chat = chat
         self.vocab_size = int(getattr(model.config, "vocab_size", len(tokenizer)))
         eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
         if eos is None:
@@ -220,12 +248,26 @@ class ExternalLM(DiffusionLM):
         specials = {int(i) for i in tokenizer.all_special_ids}
         self.banned_ids = sorted((specials | {self.mask_id}) - {self.end_id})
         self.banned_ids += list(range(len(tokenizer), self.vocab_size))  # model rows with no token
-        self.max_length = int(getattr(model.config, "max_position_embeddings", None)
-                              or getattr(model.config, "max_sequence_length", None) or 4096)
-        self._special = np.zeros(max(self.vocab_size, len(tokenizer)), dtype=bool)
+        self.banned_ids = sorted(set(self.banned_ids) - {self.end_id})
+        length = int(getattr(model.config, "max_position_embeddings", None)
+                     or getattr(model.config, "max_sequence_length", None) or 4096)
+        self.max_length = min(length, self.family.context)
+        table = max(self.vocab_size, len(tokenizer), self.mask_id + 1)
+        self._special = np.zeros(table, dtype=bool)
         self._special[sorted(specials | {self.mask_id})] = True
+        self.supports_cache = self.family.cache != "none" and "past_key_values" in _forward_params(self.model)
+
+    @property
+    def sampler_defaults(self) -> dict[str, Any]:
+        """Decoding defaults of the model's family (block length, steps)."""
+        return self.family.sampler_defaults
 
     def prefix_ids(self, language: str) -> list[int]:
+        if self.chat:
+            out = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": f"Complete this {language} code."}], add_generation_prompt=True,
+                tokenize=True)
+            return [int(i) for i in (out["input_ids"] if hasattr(out, "keys") else out)]
         bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.cls_token_id
         return [] if bos is None else [int(bos)]
 
@@ -240,13 +282,38 @@ class ExternalLM(DiffusionLM):
         arr = arr[(arr < len(self._special)) & ~self._special[np.clip(arr, 0, len(self._special) - 1)]]
         return self.tokenizer.decode(arr.tolist(), skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
+    def cache_boundary(self, start: int) -> int:
+        """Block-causal families cache whole blocks only (then the cache is exact)."""
+        if self.family.attention == "block_causal" and self.family.block_length:
+            return start - start % self.family.block_length
+        return start
+
     @torch.no_grad()
-    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None) -> tuple[Tensor, Any]:
-        out = self.model(input_ids=ids)
+    def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None,
+               attention_mask: Tensor | None = None) -> tuple[Tensor, Any]:
+        offset = 0 if cache is None else cache.length
+        length = ids.shape[1]
+        mask = attention_bias(self.family, attention_mask, length, offset=offset, total=offset + length)
+        kwargs: dict[str, Any] = {"input_ids": ids}
+        if mask is not None:
+            kwargs["attention_mask"] = mask
+        if cache is not None:
+            kwargs["past_key_values"] = cache.kv
+        keep = prefix_length if cache is None and prefix_length and self.supports_cache else None
+        if keep:
+            kwargs["use_cache"] = True
+        out = self.model(**kwargs)
         logits = out.logits if hasattr(out, "logits") else out[0]
+        new_cache = None
+        if keep:
+            past = out["past_key_values"]
+            past = past.to_legacy_cache() if hasattr(past, "to_legacy_cache") else past
+            new_cache = ExternalCache(tuple((k[:, :, :keep], v[:, :, :keep]) for k, v in past), keep,
+                                      logits[:, keep - 1: keep])
         if self.shift_logits:
-            logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
-        return logits, None
+            first = logits[:, :1] if cache is None else cache.last_logits
+            logits = torch.cat([first, logits[:, :-1]], dim=1)
+        return logits, new_cache
 
 
 # ----------------------------------------------------------------------------- loading
@@ -290,9 +357,14 @@ def load_model(
     trust_remote_code: bool = False,
     shift_logits: bool | None = None,
     dtype: torch.dtype | None = None,
+    chat: str = "auto",
 ) -> DiffusionLM:
     """Load a model directory (see the module docstring); ``None`` takes the embedded default model, and an
-    embedded model's name (:data:`EMBEDDED_MODELS`) that is no local path takes that one."""
+    embedded model's name (:data:`EMBEDDED_MODELS`) that is no local path takes that one.  External models:
+    ``chat`` (``auto|on|off``) wraps the code in the chat template (``auto``: instruct checkpoints of a
+    family whose ``chat`` rule is ``auto``); ``dtype`` ``None`` is bf16 on a GPU."""
+    if chat not in ("auto", "on", "off"):
+        raise InputError(f"--chat must be auto, on or off; got {chat!r}")
     root = model_path(path)
     if not root.is_dir():
         raise CheckpointError(f"--model must be a directory, got the file {str(root)!r}")
@@ -306,11 +378,14 @@ def load_model(
         tokenizer = SyntaxTokenizer.from_pretrained(tok_dir)
         model = load_denoiser(weights, device=dev, dtype=dtype)
         return TreediffLM(model, tokenizer, dev, name=root.name)
-    return _load_external(root, dev, trust_remote_code=trust_remote_code, shift_logits=shift_logits, dtype=dtype)
+    if dtype is None and dev.type == "cuda":
+        dtype = torch.bfloat16
+    return _load_external(root, dev, trust_remote_code=trust_remote_code, shift_logits=shift_logits, dtype=dtype,
+                          chat=chat)
 
 
 def _load_external(root: Path, device: torch.device, *, trust_remote_code: bool, shift_logits: bool | None,
-                   dtype: torch.dtype | None) -> ExternalLM:
+                   dtype: torch.dtype | None, chat: str = "auto") -> ExternalLM:
     if not (root / "config.json").is_file():
         raise CheckpointError(f"{root}: not a model directory (no config.json)")
     config = read_json(root / "config.json", error=CheckpointError)
@@ -345,11 +420,14 @@ def _load_external(root: Path, device: torch.device, *, trust_remote_code: bool,
         raise CheckpointError(f"{root}: cannot load with transformers: {str(err).splitlines()[0]}") from None
     finally:
         hf_logging.set_verbosity(verbosity)
+    family = family_for(config)
     mask_id = tokenizer.mask_token_id
     if mask_id is None:
         mask_id = getattr(hf_config, "mask_token_id", None)
-    if mask_id is None and "<|mdm_mask|>" in tokenizer.get_vocab():
-        mask_id = tokenizer.convert_tokens_to_ids("<|mdm_mask|>")
+    if mask_id is None and family.mask_token and family.mask_token in tokenizer.get_vocab():
+        mask_id = tokenizer.convert_tokens_to_ids(family.mask_token)
+    if mask_id is None and 0 <= family.mask_id < int(getattr(hf_config, "vocab_size", 0) or 0):
+        mask_id = family.mask_id
     if mask_id is None:
         raise CheckpointError(f"{root}: no mask token (tokenizer.mask_token, config.mask_token_id): "
                               "not a masked-diffusion model")
@@ -357,11 +435,15 @@ def _load_external(root: Path, device: torch.device, *, trust_remote_code: bool,
     if vocab and (len(tokenizer) > vocab or mask_id >= vocab):
         raise CheckpointError(f"{root}: tokenizer has {len(tokenizer)} tokens (mask id {mask_id}) but the model's "
                               f"vocabulary is {vocab}: incompatible tokenizer")
-    if shift_logits is None:
-        shift_logits = "dream" in str(getattr(hf_config, "model_type", "")).lower()
     if not hasattr(model, "forward"):
         warnings.warn(f"{root}: model has no forward()", stacklevel=2)
-    return ExternalLM(model, tokenizer, device, name=root.name, mask_id=int(mask_id), shift_logits=shift_logits)
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if chat == "on" and not has_template:
+        raise CheckpointError(f"{root}: --chat on, but the tokenizer has no chat template")
+    use_chat = chat == "on" or (chat == "auto" and family.chat == "auto" and has_template
+                                and "instruct" in root.name.lower())
+    return ExternalLM(model, tokenizer, device, name=root.name, mask_id=int(mask_id), shift_logits=shift_logits,
+                      family=family, chat=use_chat)
 
 
 def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *, note: str | None = None) -> Path:

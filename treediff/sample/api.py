@@ -28,26 +28,27 @@ from treediff.progress import ProgressBar
 from treediff.sample.config import SamplerConfig
 from treediff.syntax.holes import Hole, HoleTemplate, find_holes
 from treediff.model.formats import DiffusionLM, load_model, model_path
-from treediff.sample.pipeline import fill_template
+from treediff.sample.pipeline import FillRequest, fill_batch, fill_template
 from treediff.sample.record import FillResult
 from treediff.sample.spec import Spec, read_specs
 from treediff.syntax.language import get_language, resolve_language
 
-__all__ = ["infill", "synth", "iter_synth", "sample", "SynthResult", "get_model", "make_config", "synth_template"]
+__all__ = ["infill", "synth", "iter_synth", "iter_synth_batches", "sample", "SynthResult", "get_model", "make_config",
+           "synth_template"]
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_model(path: str | None, device: str, trust_remote_code: bool) -> DiffusionLM:
-    return load_model(path, device=device, trust_remote_code=trust_remote_code)
+def _cached_model(path: str | None, device: str, trust_remote_code: bool, chat: str) -> DiffusionLM:
+    return load_model(path, device=device, trust_remote_code=trust_remote_code, chat=chat)
 
 
 def get_model(model: DiffusionLM | str | os.PathLike[str] | None = None, *, device: str = "auto",
-              trust_remote_code: bool = False) -> DiffusionLM:
+              trust_remote_code: bool = False, chat: str = "auto") -> DiffusionLM:
     """A loaded model (cached per directory): pass a model through, load a directory, or the default."""
     if isinstance(model, DiffusionLM):
         return model
     path = None if model is None else str(model_path(model).resolve())
-    return _cached_model(path, device, trust_remote_code)
+    return _cached_model(path, device, trust_remote_code, chat)
 
 
 def make_config(config: SamplerConfig | None = None, **settings: Any) -> SamplerConfig:
@@ -144,9 +145,8 @@ def iter_synth(
 def _iter_synth(templates, lm: DiffusionLM, n: int, cfg: SamplerConfig, progress: bool) -> Iterator[SynthResult]:
     bar = ProgressBar(len(templates), "synth", progress)
     try:
-        for s, (template, lengths) in templates:
-            for i, result in enumerate(fill_template(lm, template, cfg, num_samples=n, lengths=lengths)):
-                yield SynthResult(s.id, i, result, s.language)
+        for results in iter_synth_batches(lm, templates, cfg, n=n):
+            yield from results
             bar.advance()
     finally:
         bar.close()
@@ -167,6 +167,17 @@ def synth(
     :mod:`treediff.sample.spec`).  :func:`iter_synth` yields them as they are done."""
     return list(iter_synth(spec, model=model, n=n, signature=signature, language=language, config=config,
                            progress=progress, **settings))
+
+
+def iter_synth_batches(lm: DiffusionLM, templates: Sequence[tuple[Spec, tuple[HoleTemplate, list[int] | None]]],
+                       cfg: SamplerConfig, *, n: int = 1) -> Iterator[list[SynthResult]]:
+    """The ``n`` results of each ``(spec, synth_template(spec))`` as soon as they are done, in order;
+    ``cfg.batch_size`` specs are decoded together (each exactly as alone, see :func:`fill_batch`)."""
+    for lo in range(0, len(templates), cfg.batch_size):
+        chunk = templates[lo: lo + cfg.batch_size]
+        requests = [FillRequest(template, n, lengths) for _, (template, lengths) in chunk]
+        for (s, _), results in zip(chunk, fill_batch(lm, requests, cfg)):
+            yield [SynthResult(s.id, i, result, s.language) for i, result in enumerate(results)]
 
 
 def synth_template(spec: Spec, cfg: SamplerConfig) -> tuple[HoleTemplate, list[int] | None]:

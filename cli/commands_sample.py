@@ -27,9 +27,9 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
     "model": ("run", "model", Optional[str], typer.Option(None, "--model", "-m", help=_MODEL_HELP)),
     "device": ("sampler", "device", str, typer.Option("auto", "--device", help="auto | cpu | cuda")),
     "steps": ("sampler", "steps", Optional[int],
-              typer.Option(None, "--steps", help="Denoising steps in all (default: one token per step).")),
+              typer.Option(None, "--steps", min=1, help="Denoising steps in all (default: one token per step).")),
     "block": ("sampler", "block_size", int,
-              typer.Option(32, "--block", help="Semi-autoregressive block length in tokens (0 = one block).")),
+              typer.Option(32, "--block", min=0, help="Semi-autoregressive block length in tokens (0 = one block).")),
     "threshold": ("sampler", "threshold", Optional[float],
                   typer.Option(None, "--threshold", help="Confidence-threshold parallel decoding, e.g. 0.9.")),
     "order": ("sampler", "order", str,
@@ -37,7 +37,7 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
     "seed": ("sampler", "seed", int, typer.Option(0, "--seed")),
     "constraint": ("sampler", "constraint", str,
                    typer.Option("full", "--constraint", help="none | grammar | remask | full")),
-    "rounds": ("sampler", "max_rounds", int, typer.Option(3, "--rounds", help="Compiler-remasking rounds K.")),
+    "rounds": ("sampler", "max_rounds", int, typer.Option(3, "--rounds", min=0, max=100, help="Compiler-remasking rounds K.")),
     "temperature": ("sampler", "temperature", float, typer.Option(0.0, "--temperature", help="0 = greedy.")),
     "top_p": ("sampler", "top_p", float, typer.Option(1.0, "--top-p")),
     "report": ("run", "report", Optional[Path],
@@ -45,10 +45,12 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
     "as_json": ("run", "as_json", bool, typer.Option(False, "--json", help="One JSON object per sample.")),
     "trust_remote_code": ("run", "trust_remote_code", bool,
                           typer.Option(False, "--trust-remote-code", help="Run an external model's own modelling code.")),
-    "threads": ("run", "threads", int, typer.Option(0, "--threads", help="torch CPU threads (0 = torch default).")),
+    "threads": ("run", "threads", Optional[int],
+                typer.Option(None, "--threads", min=1, help="torch CPU threads (default: the free cores, 1 on a busy "
+                                                            "2-core machine; see docs/sampling.md).")),
     # taken only by the commands that name them
     "max_new_tokens": ("sampler", "max_new_tokens", Optional[int],
-                       typer.Option(None, "--max-new-tokens", help="Tokens generated per sample (default 128).")),
+                       typer.Option(None, "--max-new-tokens", min=1, help="Tokens generated per sample (default 128).")),
     "edits": ("sampler", "edit_attempts", int,
               typer.Option(6, "--edits", min=0, max=16,
                            help="Point edits (insert or replace one unit at the parser's failure point) tried "
@@ -68,6 +70,8 @@ def _run_options(flags: dict[str, Any]):
     from treediff.cli_support import RunOptions
     from treediff.sample.config import SamplerConfig
 
+    from treediff.errors import ConfigError, InputError
+
     run, sampler = {}, {}
     for name, value in flags.items():
         where, key, _, _ = _FLAGS[name]
@@ -75,7 +79,14 @@ def _run_options(flags: dict[str, Any]):
             run[key] = value
         elif value is not None:
             sampler[key] = value
-    return RunOptions(sampler=SamplerConfig.from_dict(sampler), **run)
+    try:
+        config = SamplerConfig.from_dict(sampler)
+    except ConfigError as err:  # reported by the flag's name, not the field's
+        field, _, rest = str(err).partition(" ")
+        flag = next((opt.param_decls[0] for where, key, _, opt in _FLAGS.values() if where == "sampler" and key == field),
+                    field)
+        raise InputError(f"{flag} {rest}") from None
+    return RunOptions(sampler=config, **run)
 
 
 def _sampling_command(*extra: str) -> Callable:
@@ -107,12 +118,23 @@ def _sampling_command(*extra: str) -> Callable:
 @_sampling_command("max_new_tokens")
 def synth(
     spec: str = typer.Argument(..., help="Task text, a stub file (.py), code with <|hole|>, or a .jsonl of specs."),
-    n: int = typer.Option(1, "--n", help="Samples per spec."),
+    n: int = typer.Option(1, "--n", min=1, help="Samples per spec."),
     signature: Optional[str] = typer.Option(None, "--signature", help="Target signature for a text spec, e.g. 'add(a, b)'."),
     lang: str = typer.Option("python", "--lang", "-l"),
     *, options,
 ) -> None:
-    """Synthesise programs from specifications, each with its validity record."""
+    """Synthesise programs from specifications, each with its validity record.
+
+    Each program is written as soon as it is done; progress and the summary go to stderr.
+
+    Ctrl-C stops, says how many were written, and exits 130.
+
+    Examples:
+
+      treediff synth "Return the largest element of xs." --signature "largest(xs)"
+      treediff synth examples/specs/humaneval_head.jsonl --json > programs.jsonl
+      treediff synth examples/specs/humaneval_head.jsonl --n 2 --report runs/synth.html
+    """
     from treediff.cli_support import run_synth
 
     raise typer.Exit(run_synth(spec, options, n=n, signature=signature, language=lang))
@@ -126,7 +148,13 @@ def infill(
     lang: Optional[str] = _LANG,
     *, options,
 ) -> None:
-    """Fill the typed holes of FILE (constrained infilling)."""
+    """Fill the typed holes of FILE (constrained infilling).
+
+    Examples:
+
+      printf 'def f(x):\\n    return <|hole:expression|>\\n' > h.py && treediff infill h.py
+      treediff infill examples/python/inventory.py --select "body of restock" --json
+    """
     from treediff.cli_support import run_infill
 
     raise typer.Exit(run_infill(str(file), options, language=lang, select=select))
@@ -141,7 +169,13 @@ def repair(
     *, options,
 ) -> None:
     """Repair FILE with the smallest edit that works: point edits at the parser's failure point, then each
-    invalid region's enclosing statement remasked and denoised again."""
+    invalid region's enclosing statement remasked and denoised again.
+
+    Examples:
+
+      treediff repair b.py --diff
+      treediff repair b.py --json --report repair.html
+    """
     from treediff.cli_support import run_repair
 
     raise typer.Exit(run_repair(str(file), options, language=lang, diff=diff))
@@ -151,12 +185,17 @@ def repair(
 @_sampling_command()
 def sample(
     prompt: str = typer.Option("", "--prompt", help="Text before the generated tokens (default: none)."),
-    n: int = typer.Option(1, "--n"),
-    length: int = typer.Option(64, "--length", help="Generated tokens per sample."),
+    n: int = typer.Option(1, "--n", min=1, help="Samples."),
+    length: int = typer.Option(64, "--length", min=1, help="Generated tokens per sample."),
     lang: str = typer.Option("python", "--lang", "-l"),
     *, options,
 ) -> None:
-    """Raw unconditional or prompted generation (research)."""
+    """Raw unconditional or prompted generation (research).
+
+    Examples:
+
+      treediff sample --prompt "def f(x):" --n 4 --json
+    """
     from treediff.cli_support import run_sample
 
     raise typer.Exit(run_sample(prompt, options, language=lang, n=n, length=length))
@@ -168,7 +207,12 @@ def export(
     out: Path = typer.Option(..., "--out", "-o", help="Directory to write the model bundle to."),
     note: Optional[str] = typer.Option(None, "--note", help="Free text stored in treediff_model.json."),
 ) -> None:
-    """Bundle a checkpoint with its tokenizer into one model directory for --model."""
+    """Bundle a checkpoint with its tokenizer into one model directory for --model.
+
+    Examples:
+
+      treediff export runs/tiny -o my_model && treediff synth "Return x." --model my_model
+    """
     from treediff.model.formats import export_bundle
 
     typer.echo(f"wrote {export_bundle(source, out, note=note)}", err=True)

@@ -25,7 +25,13 @@ def _emit(text: str, out: Optional[Path]) -> None:
 
 @app.command()
 def languages(as_json: bool = typer.Option(False, "--json", help="One JSON object per language.")) -> None:
-    """List languages, grammar versions and compiler availability."""
+    """List languages, grammar versions and compiler availability.
+
+    Examples:
+
+      treediff languages
+      treediff languages --json
+    """
     from treediff.validity import language_table
 
     rows = language_table()
@@ -55,7 +61,13 @@ def parse(
     fmt: str = typer.Option("sexp", "--format", "-f", help="sexp | json | dot"),
     out: Optional[Path] = _OUT,
 ) -> None:
-    """Parse a file and print its syntax tree."""
+    """Parse a file and print its syntax tree (sexp: indented, one node a line).
+
+    Examples:
+
+      treediff parse examples/python/inventory.py | head
+      treediff parse examples/python/inventory.py --format json -o tree.json
+    """
     from treediff.syntax.export import export_tree
 
     _emit(export_tree(file, fmt, language=lang), out)
@@ -70,7 +82,13 @@ def cfg(
     blocks: bool = typer.Option(False, "--blocks", help="Basic-block graph instead of statements."),
     out: Optional[Path] = _OUT,
 ) -> None:
-    """Build control-flow graphs (module and every function) and print them."""
+    """Build control-flow graphs (module and every function) and print them.
+
+    Examples:
+
+      treediff cfg examples/python/inventory.py --function restock --format dot > restock.dot
+      treediff cfg examples/python/inventory.py --format json --blocks
+    """
     from treediff.syntax.cfg import export_cfg
 
     result = export_cfg(file, fmt, function=function, language=lang, blocks=blocks, out=out)
@@ -85,7 +103,13 @@ def graph(
     fmt: str = typer.Option("json", "--format", "-f", help="json | dot | pyg"),
     out: Optional[Path] = _OUT,
 ) -> None:
-    """Export the program graph (AST, tokens, CFG, dataflow) for machine learning."""
+    """Export the program graph (AST, tokens, CFG, dataflow) for machine learning.
+
+    Examples:
+
+      treediff graph examples/python/inventory.py --format pyg -o graph.pt
+      treediff graph examples/python/inventory.py --format json | head
+    """
     from treediff.syntax.export import export_graph
 
     result = export_graph(file, fmt, language=lang, out=out)
@@ -114,6 +138,16 @@ def validate(
     """Check syntactic validity with tree-sitter and the language's compiler front end.
 
     Exit code 0 when everything is valid, 1 when invalid code is found, 2 on input errors.
+
+    Exit code 2 also when there is nothing to check.
+
+    Directories are walked; JSONL files there that are not samples files are skipped.
+
+    Examples:
+
+      treediff validate examples/ --json
+      treediff validate samples.jsonl --report report.html
+      treediff validate Foo.java --allow-unresolved
     """
     from treediff.validity import run_validate
 

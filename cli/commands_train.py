@@ -20,9 +20,20 @@ def train(
         None, "--set", help="Override one config field, e.g. --set optim.lr=3e-4 (repeatable)."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest valid checkpoint in checkpoint.dir."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Delete the checkpoints of an earlier run in checkpoint.dir and start again."),
     device: Optional[str] = typer.Option(None, "--device", help="Shorthand for --set device=cpu|cuda|auto."),
 ) -> None:
-    """Train a denoiser with masked-diffusion loss; logs to <out_dir>/metrics.jsonl."""
+    """Train a denoiser with masked-diffusion loss; logs to <out_dir>/metrics.jsonl.
+
+    A checkpoint directory that holds another run's checkpoints needs --resume or --overwrite.
+
+    Examples:
+
+      treediff train --config examples/configs/tiny.toml
+      treediff train --config examples/configs/tiny.toml --set optim.max_steps=300 --resume
+      torchrun --standalone --nproc-per-node 2 -m treediff train --config examples/configs/tiny.toml --overwrite
+    """
     from treediff.errors import TreediffError
     from treediff.train import apply_overrides, load_config
     from treediff.train import train as run_training
@@ -32,7 +43,9 @@ def train(
         sets.append(f"device={device}")
     try:
         cfg = apply_overrides(load_config(config), sets)
-        result = run_training(cfg, resume=resume)
+        if resume and overwrite:
+            raise fail("--resume and --overwrite exclude each other: continue the run, or start it again")
+        result = run_training(cfg, resume=resume, overwrite=overwrite)
     except TreediffError as exc:
         raise fail(str(exc), exc.exit_code) from None
     if result.val:
@@ -59,7 +72,13 @@ def distill(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint under OUT/checkpoints."),
 ) -> None:
-    """Certainty-forcing self-distillation: a student that threshold decoding can run in parallel."""
+    """Certainty-forcing self-distillation: a student that threshold decoding can run in parallel.
+
+    Examples:
+
+      treediff distill --config examples/configs/distill.toml
+      treediff distill --set steps=50 --out runs/student --json
+    """
     import json
 
     from treediff.distill import distill as run_distill

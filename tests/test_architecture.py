@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: ``__init__`` (the public calls), ``cli`` the command line.
 FLOORS: dict[str, int] = {
     "errors": 0, "assets": 0,
-    "registry": 1, "files": 1, "progress": 1, "samples": 1,
+    "registry": 1, "files": 1, "progress": 1, "samples": 1, "stream": 1, "threads": 1,
     "syntax": 2,
     "tokens": 3, "validity": 3,
     "noise": 4, "data": 4,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -20,7 +21,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build = tmp_path_factory.mktemp("build")
     env = {**os.environ, "PIP_NO_INPUT": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v", "-w", str(out), str(ROOT)],
         capture_output=True,
         text=True,
         env=env,
@@ -29,8 +30,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     if proc.returncode != 0:
         pytest.fail(f"wheel build failed: {proc.stderr[-2000:]}")
+    (out / "build.log").write_text(proc.stdout + proc.stderr)
     (whl,) = out.glob("treediff-*.whl")
     return whl
+
+
+def test_wheel_builds_without_setuptools_warnings(wheel: Path) -> None:
+    """No deprecation (license table) or "package would be ignored" warnings from the build backend."""
+    log = (wheel.parent / "build.log").read_text()
+    noisy = [line for line in log.splitlines()
+             if "SetuptoolsDeprecationWarning" in line or "_Warning" in line or "would be ignored" in line]
+    assert not noisy, "\n".join(noisy[:5])
 
 
 def test_wheel_contains_grammars_and_cli(wheel: Path) -> None:
@@ -86,3 +96,16 @@ def test_wheel_installs_into_fresh_venv(wheel: Path, tmp_path: Path) -> None:
         env=run_env,
     )
     assert str(env_dir) in where.splitlines()[0] and str(env_dir) in where.splitlines()[1]
+
+
+def test_editable_build_has_no_setuptools_warnings(tmp_path: Path) -> None:
+    """What `pip install -e .` runs (the backend's build_editable): no warning lines at all."""
+    code = "import sys; from setuptools import build_meta; build_meta.build_editable(sys.argv[1])"
+    proc = subprocess.run([sys.executable, "-W", "default", "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert list(tmp_path.glob("treediff-*.whl"))
+    # a Python warning line reads "file:line: Category: message" (pip shows these to the user)
+    noisy = [line for line in (proc.stdout + proc.stderr).splitlines()
+             if re.search(r"(Warning|InformationOnly): |would be ignored", line)]
+    assert not noisy, "\n".join(noisy[:5])

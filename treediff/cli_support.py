@@ -1,8 +1,10 @@
 """The sampling commands as single library calls (what ``treediff synth|infill|repair|sample`` run).
 
-Output: the program text (or one JSON object per sample with ``--json``), a one-line validity summary
-on stderr, and an optional validity report (``.html``/``.md``/``.json``, :mod:`treediff.validity.report`).
-Exit code 0 when every returned program is valid, 1 otherwise, 2 for bad input (raised as errors).
+Output: the program text (or one JSON object per sample with ``--json``) on stdout, each written as soon
+as it is done; a one-line validity summary on stderr; an optional report (``.html``: every program with its
+record, :mod:`treediff.sample.report`; ``.md``/``.json``: :mod:`treediff.validity.report`).
+Exit code 0 when every returned program is valid, 1 otherwise, 2 for bad input (raised as errors), 130 when
+stopped with Ctrl-C (after saying how many results were written).
 """
 
 from __future__ import annotations
@@ -10,19 +12,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Any, Sequence
-
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
 
 from treediff.errors import InputError
 from treediff.repairs import repair
-from treediff.sample.api import get_model, infill, sample, synth
+from treediff.sample.api import get_model, infill, iter_synth, sample
 from treediff.sample.config import SamplerConfig
 from treediff.sample.record import FillResult, check
+from treediff.sample.report import write_sample_report
 from treediff.syntax.language import resolve_language
 from treediff.syntax.tree import read_source
-from treediff.validity import write_report
+from treediff.stream import write_each
+from treediff.threads import set_num_threads
 
 __all__ = ["RunOptions", "run_synth", "run_infill", "run_repair", "run_sample", "load_for_cli"]
 
@@ -31,7 +34,7 @@ __all__ = ["RunOptions", "run_synth", "run_infill", "run_repair", "run_sample", 
 class RunOptions:
     """What every sampling command takes besides its input, declared once: the ``model`` (``None``: the
     embedded default), how to decode (``sampler``, a :class:`~treediff.sample.config.SamplerConfig`),
-    ``trust_remote_code``, torch CPU ``threads`` (0 = torch's default), and the output: ``as_json`` (one
+    ``trust_remote_code``, torch CPU ``threads`` (``None``: the free cores, :mod:`treediff.threads`), and the output: ``as_json`` (one
     JSON object per program) and ``report`` (a validity report path).  The CLI maps its flags to these
     fields in one table (``cli/commands_sample.py``).
 
@@ -42,17 +45,14 @@ class RunOptions:
     model: str | None = None
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     trust_remote_code: bool = False
-    threads: int = 0
+    threads: int | None = None
     as_json: bool = False
     report: str | os.PathLike[str] | None = None
 
 
-def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int):
-    """Check the model before any work; set torch threads (0 = torch's default)."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
+def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int | None):
+    """Check the model before any work; set torch threads (``None``: the free cores, :mod:`treediff.threads`)."""
+    set_num_threads(threads)
     try:
         return get_model(model, device=device, trust_remote_code=trust_remote_code)
     except InputError:
@@ -74,10 +74,29 @@ def _record_row(name: str, language: str, result: FillResult, extra: dict[str, A
     if r.reason:  # not a success although the code checks (a repair that removes the user's code)
         verdict.update(ok=False, reason=r.reason, would_remove=list(r.extra.get("would_remove", ())))
     return {**verdict, "path": name, "language": language, "rounds": r.rounds, "fallback": r.fallback, "nfe": r.nfe,
-            "sampler_seconds": r.seconds, "constraint": r.constraint, **(extra or {})}
+            "sampler_seconds": r.seconds, "constraint": r.constraint, "code": result.code, **(extra or {})}
 
 
-def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, err=None) -> int:
+def _stream(results: Iterable[Any], emit: Callable[[Any], dict[str, Any]], report, title: str) -> int:
+    """Write each result as it comes (``emit`` writes it and returns its record row), then the summary.
+
+    Ctrl-C stops the run: what was written stays written, the report covers it, and the exit code is 130.
+    """
+    rows, interrupted = write_each(results, emit)
+    if interrupted:
+        sys.stderr.write(f"interrupted: {len(rows)} result(s) written\n")
+        if report is not None and rows:
+            sys.stderr.write(f"wrote {write_sample_report(rows, report, title=title)} (partial)\n")
+        return 130
+    return _finish(rows, report, title=title)
+
+
+def _write_code(code: str, out=None) -> None:
+    (out or sys.stdout).write(code if code.endswith("\n") else code + "\n")
+
+
+def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, err=None,
+            title: str = "treediff results") -> int:
     err = err or sys.stderr
     ok = sum(1 for r in rows if r["ok"])
     fb = sum(1 for r in rows if r["fallback"])
@@ -94,7 +113,7 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
         err.write(f"note: {len(unresolved)} compiler error(s) refer to code this machine lacks and were left alone "
                   f"(first: {unresolved[0]!r}; 'unresolved' in --json)\n")
     if report is not None:
-        path = write_report(rows, report)
+        path = write_sample_report(rows, report, title=title)
         err.write(f"wrote {path}\n")
     return 0 if ok == len(rows) else 1
 
@@ -106,24 +125,31 @@ def _load(options: RunOptions):
 def run_synth(spec: str, options: RunOptions = RunOptions(), *, n: int = 1, signature: str | None = None,
               language: str = "python", out=None, progress: bool = True) -> int:
     lm = _load(options)
-    results = synth(spec, model=lm, n=n, signature=signature, language=language, config=options.sampler,
-                    progress=progress)
+    results = iter_synth(spec, model=lm, n=n, signature=signature, language=language, config=options.sampler,
+                         progress=progress)
     as_json, report = options.as_json, options.report
     out = out or sys.stdout
-    rows = []
-    for s in results:
-        rows.append(_record_row(f"{s.spec_id}#{s.sample}", s.language, s.result, {"spec_id": s.spec_id}))
+    many = n > 1 or Path(spec).suffix.lower() in (".jsonl", ".ndjson")
+
+    def emit(s) -> dict[str, Any]:
+        row = _record_row(f"{s.spec_id}#{s.sample}", s.language, s.result, {"spec_id": s.spec_id})
         if as_json:
             out.write(json.dumps(s.to_json()) + "\n")
         else:
-            if len(results) > 1:
+            if many:
                 out.write(f"# --- {s.spec_id} sample {s.sample}: ok={s.record.ok} fallback={s.record.fallback}\n")
-            out.write(s.code if s.code.endswith("\n") else s.code + "\n")
-    return _finish(rows, report)
+            _write_code(s.code, out)
+        out.flush()
+        return row
+
+    return _stream(results, emit, report, f"treediff synth {spec if len(spec) < 60 else spec[:57] + '...'}")
 
 
-def _read_code(file: str | os.PathLike[str], language: str | None) -> tuple[str, str]:
+def _read_code(file: str | os.PathLike[str], language: str | None, command: str) -> tuple[str, str]:
     path = Path(file)
+    if path.is_dir():
+        raise InputError(f"{file} is a directory; treediff {command} takes one file "
+                         f"(for each file: for f in {file}/*.py; do treediff {command} \"$f\"; done)")
     if not path.is_file():
         raise InputError(f"{file}: no such file")
     data = read_source(path)
@@ -131,55 +157,61 @@ def _read_code(file: str | os.PathLike[str], language: str | None) -> tuple[str,
     return data.decode("utf-8"), lang
 
 
-def _emit_fill(result: FillResult, name: str, language: str, as_json: bool, report, out=None) -> int:
-    out = out or sys.stdout
+def _emit_fill(result: FillResult, name: str, language: str, as_json: bool, report, title: str,
+               diff: str | None = None) -> int:
     if as_json:
-        out.write(json.dumps({"path": name, **result.to_dict()}) + "\n")
+        extra = {} if diff is None else {"diff": diff}
+        sys.stdout.write(json.dumps({"path": name, **result.to_dict(), **extra}) + "\n")
+    elif diff is not None:
+        sys.stdout.write(diff)
     else:
-        out.write(result.code if result.code.endswith("\n") else result.code + "\n")
-    return _finish([_record_row(name, language, result)], report)
+        _write_code(result.code)
+    sys.stdout.flush()
+    return _finish([_record_row(name, language, result)], report, title=title)
 
 
 def run_infill(file: str, options: RunOptions = RunOptions(), *, language: str | None = None,
                select: Sequence[str] | None = None) -> int:
-    code, lang = _read_code(file, language)
+    code, lang = _read_code(file, language, "infill")
     from treediff.syntax.holes import find_holes
 
     find_holes(code, lang, select=list(select) if select else None)  # bad holes fail before the model loads
     lm = _load(options)
     result = infill(code, lang, model=lm, select=list(select) if select else None, config=options.sampler)
-    return _emit_fill(result, str(file), lang, options.as_json, options.report)
+    return _emit_fill(result, str(file), lang, options.as_json, options.report, f"treediff infill {file}")
 
 
 def run_repair(file: str, options: RunOptions = RunOptions(), *, language: str | None = None,
                diff: bool = False) -> int:
-    """``diff``: print a unified diff of the input and the repaired code instead of the code."""
-    code, lang = _read_code(file, language)
+    """``diff``: a unified diff of the input and the repaired code instead of the code (``"diff"`` in JSON)."""
+    code, lang = _read_code(file, language, "repair")
     lm = _load(options)
     result = repair(code, lang, model=lm, config=options.sampler)
     as_json, report = options.as_json, options.report
-    if diff and not as_json:
+    patch = None
+    if diff:
         import difflib
 
-        sys.stdout.writelines(difflib.unified_diff(code.splitlines(keepends=True),
-                                                   result.code.splitlines(keepends=True),
-                                                   fromfile=f"a/{str(file).lstrip('/')}",
-                                                   tofile=f"b/{str(file).lstrip('/')}"))
-        return _finish([_record_row(str(file), lang, result)], report)
-    return _emit_fill(result, str(file), lang, as_json, report)
+        name = str(file).lstrip("/")
+        patch = "".join(difflib.unified_diff(code.splitlines(keepends=True), result.code.splitlines(keepends=True),
+                                             fromfile=f"a/{name}", tofile=f"b/{name}"))
+    return _emit_fill(result, str(file), lang, as_json, report, f"treediff repair {file}", diff=patch)
 
 
 def run_sample(prompt: str = "", options: RunOptions = RunOptions(), *, language: str = "python", n: int = 1,
                length: int | None = None) -> int:
     lm = _load(options)
-    results = sample(prompt, language, model=lm, n=n, length=length, config=options.sampler)
+    results = sample(prompt, language, model=lm, n=n, length=length, config=options.sampler)  # one batch
     as_json, report = options.as_json, options.report
-    out = sys.stdout
-    rows = []
-    for i, r in enumerate(results):
-        rows.append(_record_row(f"sample#{i}", language, r))
+
+    def emit(item) -> dict[str, Any]:
+        i, r = item
+        row = _record_row(f"sample#{i}", language, r)
         if as_json:
-            out.write(json.dumps({"sample": i, **r.to_dict()}) + "\n")
+            sys.stdout.write(json.dumps({"sample": i, **r.to_dict()}) + "\n")
         else:
-            out.write(r.code if r.code.endswith("\n") else r.code + "\n")
-    return _finish(rows, report)
+            _write_code(r.code)
+        sys.stdout.flush()
+        return row
+
+    return _stream(enumerate(results), emit, report, "treediff sample")

@@ -16,12 +16,12 @@ __all__ = ["ProgressBar"]
 class ProgressBar:
     """``ProgressBar(total, label, enabled)``; ``advance(n)`` per item, ``close()`` at the end (or use it as a
     context manager).  A no-op when not ``enabled``, when ``total`` is below ``min_total`` (one item needs no
-    bar; ``total=None``: unknown, counted), or, with ``terminal_only``, when stderr is no terminal.
+    bar; ``total=None``: unknown, counted), or, with ``terminal_only`` (the default), when stderr is no terminal, so a log file gets no bar and no blank line.
     ``completed``: items already done; ``info``: a free text column set by :meth:`update`;
     ``transient``: the bar disappears when closed."""
 
     def __init__(self, total: int | None, label: str, enabled: bool, *, completed: int = 0, min_total: int = 2,
-                 terminal_only: bool = False, info: bool = False, transient: bool = True) -> None:
+                 terminal_only: bool = True, info: bool = False, transient: bool = True) -> None:
         self._bar: Any = None
         if not enabled or (total is not None and total < min_total):
             return

@@ -282,6 +282,7 @@ def _long_java(n: int) -> str:
     return "package p;\n\n" + imports + "\nclass A {\n" + methods + "}\n"
 
 
+@pytest.mark.slow
 def test_a_slip_among_a_long_java_files_imports_is_repaired(untrained_lm):
     """Import lines are a block of their own: no statement stands among them (javac takes no `{}` there)."""
     _javac()
@@ -300,6 +301,7 @@ def test_a_slip_among_a_long_java_files_imports_is_repaired(untrained_lm):
     assert r.code.endswith("import java.io.File;\n" + good[good.index("\nclass A {"):])
 
 
+@pytest.mark.slow
 def test_references_the_model_makes_up_are_no_outside_code(untrained_lm):
     """An import of a class that does not exist is set aside only when the user's code names it."""
     from treediff.sample.record import check as sampler_check

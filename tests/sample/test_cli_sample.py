@@ -121,6 +121,7 @@ def test_corrupt_model_directory(tmp_path, bundle_dir):
     assert res.exit_code == 2 and "error:" in res.output
 
 
+@pytest.mark.slow
 def test_console_script_default_model_synth():
     """The embedded default model works through the real entry point (what `make run` does)."""
     proc = subprocess.run([sys.executable, "-m", "treediff", "synth", "Return x plus one.", "--signature", "inc(x)",

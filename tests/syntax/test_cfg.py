@@ -418,6 +418,7 @@ def check_python_file_against_reference(data: bytes) -> None:
     assert not dead, f"live statements unreachable from ENTRY at (line, col): {sorted(dead, key=str)[:5]}"
 
 
+@pytest.mark.slow
 def test_property_stdlib_sample():
     files = _stdlib_sample()
     assert len(files) >= 100

@@ -32,6 +32,7 @@ def _records(out_dir: Path, kind: str) -> list[dict]:
 LOSS_DROP = 0.15
 
 
+@pytest.mark.slow
 def test_tiny_run_validation_loss_drops(tmp_path: Path, prepared: Path, one_thread) -> None:
     """Acceptance (1), through the CLI: tiny.toml with 80 steps; val loss at the end <= 85 % of step 0."""
     args = cli_args(tmp_path, prepared, "optim.max_steps=80", "optim.warmup_steps=5", "log.val_every=0",
@@ -91,6 +92,7 @@ def test_resume_without_checkpoint_starts_fresh_and_all_corrupt_fails(tmp_path: 
 DDP_TOL = 1e-4
 
 
+@pytest.mark.slow
 def test_ddp_matches_single_process_with_doubled_accumulation(tmp_path: Path, prepared: Path, one_thread) -> None:
     sets = ("optim.max_steps=4", "optim.warmup_steps=1", "log.val_every=0", "checkpoint.every=0",
             "data.batch_size=4", "data.seq_len=64", "log.val_batches=2")
@@ -111,6 +113,7 @@ def test_ddp_matches_single_process_with_doubled_accumulation(tmp_path: Path, pr
     assert ddp_val == pytest.approx(single.val[-1]["val_loss"], abs=1e-3)
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume(tmp_path: Path, prepared: Path) -> None:
     """Acceptance (3): kill -9 after the first checkpoint, resume, continue; every checkpoint left loads."""
     args = cli_args(tmp_path, prepared, "optim.max_steps=14", "checkpoint.every=2", "checkpoint.keep_last=3",

@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -272,8 +273,10 @@ def train_tokenizer(
         if batch:
             yield batch
 
+    # the tokenizers library's own bars print blank lines on stdout: only where stdout is a terminal
     tok = SyntaxTokenizer.train_from_words(
-        batches(), vocab_size=vocab_size, min_frequency=min_frequency, show_progress=show_progress, length=None
+        batches(), vocab_size=vocab_size, min_frequency=min_frequency,
+        show_progress=show_progress and sys.stdout.isatty(), length=None,
     )
     if out is not None:
         tok.save(out)

@@ -7,7 +7,7 @@ Data flow: :mod:`~treediff.syntax.holes` (typed holes) → :mod:`~treediff.sampl
 Models: :mod:`~treediff.model.formats`.  See docs/sampling.md.
 """
 
-from treediff.sample.api import SynthResult, get_model, infill, make_config, sample, synth
+from treediff.sample.api import SynthResult, get_model, infill, iter_synth, make_config, sample, synth
 from treediff.sample.config import CONSTRAINTS, ORDERS, SamplerConfig
 from treediff.model.formats import DiffusionLM, ExternalLM, TreediffLM, export_bundle, load_model
 from treediff.sample.record import FillResult, HoleFill, ValidityRecord
@@ -39,4 +39,5 @@ __all__ = [
     "read_specs",
     "sample",
     "synth",
+    "iter_synth",
 ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from treediff.errors import InputError
 from treediff.progress import ProgressBar
@@ -33,7 +33,7 @@ from treediff.sample.record import FillResult
 from treediff.sample.spec import Spec, read_specs
 from treediff.syntax.language import get_language, resolve_language
 
-__all__ = ["infill", "synth", "sample", "SynthResult", "get_model", "make_config", "synth_template"]
+__all__ = ["infill", "synth", "iter_synth", "sample", "SynthResult", "get_model", "make_config", "synth_template"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -110,6 +110,48 @@ class SynthResult:
                 "num_forced": r.num_forced}
 
 
+def iter_synth(
+    spec: str | os.PathLike[str] | Spec | Sequence[Spec],
+    *,
+    model: DiffusionLM | str | os.PathLike[str] | None = None,
+    n: int = 1,
+    signature: str | None = None,
+    language: str = "python",
+    config: SamplerConfig | None = None,
+    progress: bool = False,
+    **settings: Any,
+) -> Iterator[SynthResult]:
+    """:func:`synth` one spec at a time: yields each spec's programs as soon as they are done, so a caller
+    can write them out (and keep them when stopped).  Every spec is checked before any work.
+
+    >>> results = iter_synth("Return x plus one.", signature="inc(x)", max_new_tokens=8)
+    >>> next(results).spec_id
+    'spec-0'
+    """
+    if not isinstance(n, int) or n < 1:
+        raise InputError(f"n must be an int >= 1, got {n!r}")
+    cfg = make_config(config, **settings)
+    if isinstance(spec, Spec):
+        specs = [spec]
+    elif isinstance(spec, (list, tuple)):
+        specs = list(spec)
+    else:
+        specs = list(read_specs(spec, signature=signature, language=language))
+    templates = [(s, synth_template(s, cfg)) for s in specs]  # all specs are checked before any work
+    return _iter_synth(templates, get_model(model, device=cfg.device), n, cfg, progress)
+
+
+def _iter_synth(templates, lm: DiffusionLM, n: int, cfg: SamplerConfig, progress: bool) -> Iterator[SynthResult]:
+    bar = ProgressBar(len(templates), "synth", progress)
+    try:
+        for s, (template, lengths) in templates:
+            for i, result in enumerate(fill_template(lm, template, cfg, num_samples=n, lengths=lengths)):
+                yield SynthResult(s.id, i, result, s.language)
+            bar.advance()
+    finally:
+        bar.close()
+
+
 def synth(
     spec: str | os.PathLike[str] | Spec | Sequence[Spec],
     *,
@@ -122,26 +164,9 @@ def synth(
     **settings: Any,
 ) -> list[SynthResult]:
     """Synthesise ``n`` programs per spec (text, stub, code with holes, or a ``.jsonl`` path; see
-    :mod:`treediff.sample.spec`)."""
-    if not isinstance(n, int) or n < 1:
-        raise InputError(f"n must be an int >= 1, got {n!r}")
-    cfg = make_config(config, **settings)
-    if isinstance(spec, Spec):
-        specs = [spec]
-    elif isinstance(spec, (list, tuple)):
-        specs = list(spec)
-    else:
-        specs = list(read_specs(spec, signature=signature, language=language))
-    templates = [(s, synth_template(s, cfg)) for s in specs]  # all specs are checked before any work
-    lm = get_model(model, device=cfg.device)
-    out: list[SynthResult] = []
-    bar = ProgressBar(len(templates), "synth", progress)
-    for s, (template, lengths) in templates:
-        for i, result in enumerate(fill_template(lm, template, cfg, num_samples=n, lengths=lengths)):
-            out.append(SynthResult(s.id, i, result, s.language))
-        bar.advance()
-    bar.close()
-    return out
+    :mod:`treediff.sample.spec`).  :func:`iter_synth` yields them as they are done."""
+    return list(iter_synth(spec, model=model, n=n, signature=signature, language=language, config=config,
+                           progress=progress, **settings))
 
 
 def synth_template(spec: Spec, cfg: SamplerConfig) -> tuple[HoleTemplate, list[int] | None]:

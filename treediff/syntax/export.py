@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from treediff.syntax.language import CATEGORIES, Language, get_language
 from treediff.syntax.tree import SyntaxTree, parse, walk
 
 __all__ = [
+    "indent_sexp",
     "FORMATS",
     "TREE_FORMATS",
     "EDGE_ATTRS",
@@ -263,7 +265,7 @@ def export_tree(
     *,
     language: Language | str | None = None,
 ) -> str:
-    """The syntax tree as text: ``sexp`` (tree-sitter's), ``json`` or ``dot``: ``treediff parse``.
+    """The syntax tree as text: ``sexp`` (tree-sitter's, indented), ``json`` or ``dot``: ``treediff parse``.
 
     The JSON text equals ``json.dumps(tree_to_json(tree))`` but is written
     iteratively, so 10,000-deep trees serialise too.
@@ -273,10 +275,61 @@ def export_tree(
         raise InputError(f"unknown tree format {format!r}; choose one of: {', '.join(TREE_FORMATS)}")
     tree = path_or_tree if isinstance(path_or_tree, SyntaxTree) else parse(Path(path_or_tree), language)
     if fmt == "sexp":
-        return tree.sexp()
+        return indent_sexp(tree.sexp())
     if fmt == "dot":
         return tree_to_dot(tree)
     return _tree_json_text(tree)
+
+
+_SEXP_TOKEN = re.compile(r'\(|\)|"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|[^\s()"\']+')
+
+
+def indent_sexp(sexp: str, indent: str = "  ") -> str:
+    """A one-line S-expression over lines: a node with children opens a line, each child (with its field
+    name) is indented under it, and the closing parentheses end the last child's line.
+
+    >>> print(indent_sexp('(module (expression_statement (assignment left: (identifier) right: (integer))))'))
+    (module
+      (expression_statement
+        (assignment
+          left: (identifier)
+          right: (integer))))
+    """
+    tokens = _SEXP_TOKEN.findall(sexp)
+    stack: list[list] = [[]]  # each open node: [head atoms..., child nodes...] as a list
+    field: str | None = None
+    for tok in tokens:
+        if tok == "(":
+            node: list = [field]
+            field = None
+            stack[-1].append(node)
+            stack.append(node)
+        elif tok == ")":
+            if len(stack) > 1:
+                stack.pop()
+        elif tok.endswith(":") and not tok.startswith('"'):
+            field = tok
+        else:
+            stack[-1].append(tok)
+    lines: list[str] = []
+
+    def emit(node: list, depth: int) -> None:
+        label, parts = node[0], node[1:]
+        atoms = [p for p in parts if isinstance(p, str)]
+        kids = [p for p in parts if isinstance(p, list)]
+        head = (f"{label} " if label else "") + "(" + " ".join(atoms)
+        if not kids:
+            lines.append(indent * depth + head + ")")
+            return
+        lines.append(indent * depth + head)
+        for kid in kids:
+            emit(kid, depth + 1)
+        lines[-1] += ")"
+
+    for top in stack[0]:
+        if isinstance(top, list):
+            emit(top, 0)
+    return "\n".join(lines) if lines else sexp
 
 
 # -- syntax trees ---------------------------------------------------------------------------

@@ -20,14 +20,14 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from treediff.errors import ConfigError
+from treediff.errors import CheckpointError, ConfigError
 from treediff.train.config import TrainConfig
 from treediff.train.distributed import DistEnv, setup_distributed, teardown_distributed
 from treediff.train.objective import CategoryAccuracy, masked_diffusion_loss, token_categories
 from treediff.train.runner import LoopSettings, Objective, TrainResult, autocast_for, peak_flops, run_loop
 from treediff.train.sampler import DataOrder, DataPosition, RankBatchSampler
 
-__all__ = ["TrainResult", "train", "build_model", "build_masker_from", "load_datasets", "mask_seed", "forward_logits",
+__all__ = ["TrainResult", "train", "check_fresh_start", "build_model", "build_masker_from", "load_datasets", "mask_seed", "forward_logits",
            "DiffusionObjective", "loop_settings", "evaluate", "peak_flops"]
 
 
@@ -160,13 +160,47 @@ def evaluate(model, dataset, collate, masker, tokenizer, config: TrainConfig, en
 
 # ----------------------------------------------------------------------------- the run
 
-def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
-    """Train as configured (DDP when launched by torchrun); returns the run's losses."""
+def check_fresh_start(ckpt_dir: str | Path, *, resume: bool, overwrite: bool, is_main: bool = True) -> None:
+    """A fresh run must not mix its checkpoints with another run's: refuse a directory that holds some
+    unless ``resume`` (continue that run) or ``overwrite`` (the main process deletes them first).
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "step_00000150").mkdir()
+    >>> check_fresh_start(d, resume=False, overwrite=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    treediff.errors.CheckpointError: ... holds another run's checkpoints (step_00000150); pass --resume to continue it or --overwrite to delete them and start again
+    >>> check_fresh_start(d, resume=False, overwrite=True); sorted(d.iterdir())
+    []
+    """
+    ckpt_dir = Path(ckpt_dir)
+    if resume or not ckpt_dir.is_dir():
+        return
+    old = sorted(p for p in ckpt_dir.iterdir() if p.name.startswith("step_") or p.name == "latest")
+    if not old:
+        return
+    if not overwrite:
+        steps = [p.name for p in old if p.name.startswith("step_")]
+        raise CheckpointError(f"{str(ckpt_dir)!r} holds another run's checkpoints ({', '.join(steps[-3:]) or 'latest'});"
+                              " pass --resume to continue it or --overwrite to delete them and start again")
+    if is_main:
+        import shutil
+
+        for p in old:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> TrainResult:
+    """Train as configured (DDP when launched by torchrun); returns the run's losses.
+
+    A fresh run (no ``resume``) in a checkpoint directory that holds another run's checkpoints raises a
+    :class:`~treediff.errors.CheckpointError` unless ``overwrite`` (:func:`check_fresh_start`).
+    """
+    from treediff.threads import default_num_threads
+
     env = setup_distributed(config.device)
     threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(config.threads or default_num_threads())
     try:
+        check_fresh_start(config.checkpoint.dir, resume=resume, overwrite=overwrite, is_main=env.is_main)
         return _train(config, env, resume)
     finally:
         torch.set_num_threads(threads)

@@ -28,12 +28,13 @@ from treediff.syntax.language import get_language, resolve_language
 from treediff.syntax.tree import DEFAULT_MAX_BYTES, read_source
 from treediff.validity.check import Problem, ValidityResult, check
 
-__all__ = ["check_paths", "iter_inputs", "exit_code", "write_jsonl", "JSONL_SUFFIXES"]
+__all__ = ["check_paths", "iter_check_paths", "iter_inputs", "exit_code", "write_jsonl", "JSONL_SUFFIXES"]
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__"}
 _INPUT_LEVEL = "input"
 
+NOT_SAMPLES = "not a samples file (no line has a string field 'code')"
 Task = tuple[str, dict[str, Any]]  # ("file" | "sample" | "record", payload)
 
 
@@ -61,11 +62,16 @@ def _result_record(result: ValidityResult, *, path: str, line: int | None = None
     return rec
 
 
-def _jsonl_tasks(path: Path, language: str | None) -> Iterator[Task]:
+def _jsonl_tasks(path: Path, language: str | None, *, explicit: bool = True) -> Iterator[Task]:
     try:
         lines = list(iter_jsonl_samples(path))
     except InputError as exc:
         yield "record", _error_record(str(exc), path=str(path))
+        return
+    if not explicit and lines and all(line.row is None for line in lines):
+        # found by walking a directory (e.g. a file of specs), not named: not ours to judge
+        yield "record", {"path": str(path), "language": None, "ok": None, "level": _INPUT_LEVEL, "problems": [],
+                         "skipped": NOT_SAMPLES}
         return
     for num, obj, _, message in lines:
         where = f"{path}:{num}"
@@ -99,7 +105,7 @@ def iter_inputs(paths: Iterable[str | os.PathLike[str]], *, language: str | None
 
 def _file_tasks(path: Path, language: str | None, *, explicit: bool) -> Iterator[Task]:
     if path.suffix.lower() in JSONL_SUFFIXES:
-        yield from _jsonl_tasks(path, language)
+        yield from _jsonl_tasks(path, language, explicit=explicit)
         return
     try:
         lang = resolve_language(language or None, path).name
@@ -155,7 +161,31 @@ def check_paths(
     CPU-bound (Python's ``compile``) or a subprocess; processes serve both.  A rich
     progress bar goes to stderr when it is a terminal and ``progress`` is true.
     ``allow_unresolved`` sets aside compiler errors about code outside each file (:func:`check`).
+    :func:`iter_check_paths` yields the records as they are done.
     """
+    return list(iter_check_paths(paths, jobs=jobs, progress=progress, compiler=compiler, language=language,
+                                 timeout=timeout, max_bytes=max_bytes, allow_unresolved=allow_unresolved))
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def iter_check_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    jobs: int | None = None,
+    progress: bool = True,
+    compiler: bool = True,
+    language: str | None = None,
+    timeout: float | None = None,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    allow_unresolved: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """:func:`check_paths` as a generator: each record, in input order, as soon as it and those before it
+    are done (so a caller can write them out while the rest is checked)."""
     options = {"compiler": compiler, "timeout": timeout, "max_bytes": max_bytes, "allow_unresolved": allow_unresolved}
     tasks = list(enumerate(iter_inputs(paths, language=language)))
     results: list[dict[str, Any] | None] = [None] * len(tasks)
@@ -164,25 +194,37 @@ def check_paths(
     for i, t in tasks:
         if t[0] == "record":
             results[i] = t[1]
-    bar = ProgressBar(len(tasks), "checking", progress, completed=len(tasks) - len(work), min_total=0,
-                      terminal_only=True)
+    done = 0  # records before this index have been yielded
+
+    def ready() -> Iterator[dict[str, Any]]:
+        nonlocal done
+        while done < len(results) and results[done] is not None:
+            yield results[done]
+            done += 1
+
+    bar = ProgressBar(len(tasks), "checking", progress, completed=len(tasks) - len(work), min_total=0)
     try:
+        yield from ready()
         if jobs == 1 or len(work) <= 1:
             for i, t in work:
                 results[i] = _run_task(t, options)
                 bar.advance()
+                yield from ready()
         else:
             size = max(1, min(32, len(work) // (jobs * 8)))
             chunks = [work[k : k + size] for k in range(0, len(work), size)]
-            with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), initializer=_ignore_sigint)
+            try:
                 futures = [pool.submit(_run_chunk, c, options) for c in chunks]
                 for fut in as_completed(futures):
                     for i, rec in fut.result():
                         results[i] = rec
                     bar.advance(len(fut.result()))
+                    yield from ready()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
-    return [r for r in results if r is not None]
 
 
 def exit_code(records: Sequence[dict[str, Any]]) -> int:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from treediff.errors import InputError
-from treediff.syntax.language import list_languages
+from treediff.stream import write_each
+from treediff.syntax.language import get_language, list_languages
 from treediff.syntax.tree import DEFAULT_MAX_BYTES
-from treediff.validity.batch import check_paths, exit_code, write_jsonl
+from treediff.validity.batch import NOT_SAMPLES, check_paths, exit_code, iter_check_paths
 from treediff.validity.compilers import compiler_spec, compiler_version
 from treediff.validity.report import write_report
 
@@ -37,6 +39,25 @@ def language_table(*, versions: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
+def _write_record(r: dict[str, Any], as_json: bool, out) -> None:
+    """One record as soon as it is checked: a JSON line, or (text) a line for each problem worth a look."""
+    if as_json:
+        out.write(json.dumps(r, ensure_ascii=False) + "\n")
+        out.flush()
+        return
+    where = r.get("path") if r.get("line") is None else f"{r.get('path')}:{r['line']}"
+    if r.get("error"):
+        out.write(f"ERROR    {r['error']}\n")
+    elif r.get("ok") is False:
+        first = r["problems"][0] if r["problems"] else {}
+        msg = f"{first.get('start_line', '?')}:{first.get('start_col', '?')} {first.get('message', '')}"
+        out.write(f"INVALID  {where} [{r.get('language')}, {r.get('level')}] {msg}\n")
+    for p in r.get("unresolved") or ():  # set aside by --allow-unresolved: listed, not hidden
+        out.write(f"ALLOWED  {where} [{r.get('language')}] {p.get('start_line', '?')}:{p.get('start_col', '?')} "
+                  f"{p.get('message', '')}\n")
+    out.flush()
+
+
 def run_validate(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -60,32 +81,34 @@ def run_validate(
     (imports, headers, crates this machine lacks; the language's ``[compiler] unresolved`` patterns).
     """
     out = stream or sys.stdout
+    if language is not None:
+        get_language(language)  # an unknown --lang is one line on stderr, before any work
     for p in [*paths, *(compare or ())]:
         if not Path(p).exists():
             raise InputError(f"{p}: no such file or directory")
-    records = check_paths(
-        paths,
-        jobs=jobs,
-        compiler=compiler,
-        language=language,
-        max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
-        allow_unresolved=allow_unresolved,
-    )
-    if as_json:
-        write_jsonl(records, out)
-    else:
+    def emit(record: dict[str, Any]) -> dict[str, Any]:
+        _write_record(record, as_json, out)
+        return record
+
+    records, interrupted = write_each(iter_check_paths(
+        paths, jobs=jobs, compiler=compiler, language=language,
+        max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes, allow_unresolved=allow_unresolved,
+    ), emit)
+    if interrupted:
+        sys.stderr.write(f"interrupted: {len(records)} result(s) written\n")
+        return 130
+    if not as_json:
         checked = [r for r in records if r.get("ok") is not None]
-        valid = sum(1 for r in checked if r["ok"])
-        for r in records:
-            where = r.get("path") if r.get("line") is None else f"{r.get('path')}:{r['line']}"
-            if r.get("error"):
-                out.write(f"ERROR    {r['error']}\n")
-            elif r.get("ok") is False:
-                first = r["problems"][0] if r["problems"] else {}
-                msg = f"{first.get('start_line', '?')}:{first.get('start_col', '?')} {first.get('message', '')}"
-                out.write(f"INVALID  {where} [{r.get('language')}, {r.get('level')}] {msg}\n")
         skipped = sum(1 for r in records if r.get("skipped"))
-        out.write(f"{valid}/{len(checked)} valid" + (f", {skipped} skipped" if skipped else "") + "\n")
+        sys.stderr.write(f"{sum(1 for r in checked if r['ok'])}/{len(checked)} valid"
+                         + (f", {skipped} skipped" if skipped else "") + "\n")
+    not_samples = [r["path"] for r in records if r.get("skipped") == NOT_SAMPLES]
+    if not_samples:
+        sys.stderr.write(f"note: skipped {len(not_samples)} JSONL file(s) that are not samples files: "
+                         f"{', '.join(not_samples[:3])}{' ...' if len(not_samples) > 3 else ''}\n")
+    if not any(r.get("ok") is not None or r.get("error") for r in records):
+        raise InputError(f"nothing to check in {', '.join(str(p) for p in paths)}: no source file of a known "
+                         f"language and no samples ({len(records)} file(s) skipped)")
     other = None
     if compare:
         if report is None:

@@ -21,7 +21,8 @@ from typing import Any, Sequence
 
 from treediff.errors import InputError
 
-__all__ = ["summarize", "write_report", "render_html", "render_markdown", "render_json", "NUM_POSITION_BINS"]
+__all__ = ["summarize", "write_report", "render_html", "render_markdown", "render_json", "bar_chart", "REPORT_CSS",
+           "NUM_POSITION_BINS"]
 
 NUM_POSITION_BINS = 10
 _COLORS = ("#3366cc", "#e8842c")
@@ -158,7 +159,7 @@ def _scaled(rate: float | None) -> float | None:
     return None if rate is None else 100 * rate
 
 
-def _bar_chart(title: str, categories: list[str], series: list[tuple[str, list[float | None]]], *,
+def bar_chart(title: str, categories: list[str], series: list[tuple[str, list[float | None]]], *,
                ymax: float | None = None, fmt=lambda v: f"{v:g}", width: int = 540, height: int = 270) -> str:
     """A grouped vertical bar chart as an inline ``<svg>``."""
     e = html.escape
@@ -202,7 +203,7 @@ def _bar_chart(title: str, categories: list[str], series: list[tuple[str, list[f
     return "".join(parts)
 
 
-_CSS = """
+REPORT_CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
@@ -219,7 +220,7 @@ def render_html(runs: list[dict[str, Any]]) -> str:
     title = "Validity report" + (" — " + " vs ".join(r["label"] for r in runs) if len(runs) > 1 else "")
     langs = _languages(runs)
     out = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-           f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>"]
+           f"<style>{REPORT_CSS}</style></head><body><h1>{e(title)}</h1>"]
     out.append("<table><tr><th>run</th><th>inputs</th><th>checked</th><th>valid</th><th>invalid</th><th>errors</th>"
                "<th>skipped</th><th>validity</th><th>levels</th></tr>")
     for run in runs:
@@ -238,11 +239,15 @@ def render_html(runs: list[dict[str, Any]]) -> str:
     kind_series = [(run["label"], [run["summary"]["problem_kinds"].get(k, 0) for k in kinds]) for run in runs]
     bins = [f"{b / NUM_POSITION_BINS:.1f}–{(b + 1) / NUM_POSITION_BINS:.1f}" for b in range(NUM_POSITION_BINS)]
     pos_series = [(run["label"], run["summary"]["error_position_bins"]) for run in runs]
-    out.append('<h2>Charts</h2><div class="charts">')
-    out.append(_bar_chart("Validity rate per language (%)", langs, rate_series, ymax=100, fmt=lambda v: f"{v:.0f}%"))
-    out.append(_bar_chart("Problem kinds (count)", kinds or ["(none)"], kind_series or [], fmt=lambda v: f"{v:.0f}"))
-    out.append(_bar_chart("First error position (line / program lines)", bins, pos_series, fmt=lambda v: f"{v:.0f}"))
-    out.append("</div>")
+    charts = []  # a chart with no data is left out, not drawn empty
+    if any(v is not None for _, vals in rate_series for v in vals):
+        charts.append(bar_chart("Validity rate per language (%)", langs, rate_series, ymax=100, fmt=lambda v: f"{v:.0f}%"))
+    if kinds:
+        charts.append(bar_chart("Problem kinds (count)", kinds, kind_series, fmt=lambda v: f"{v:.0f}"))
+    if any(v for _, vals in pos_series for v in vals):
+        charts.append(bar_chart("First error position (line / program lines)", bins, pos_series, fmt=lambda v: f"{v:.0f}"))
+    if charts:
+        out.append('<h2>Charts</h2><div class="charts">' + "".join(charts) + "</div>")
     out.append("<h2>Validity per language</h2><table id=\"per-language\"><tr><th>language</th>")
     out += [f"<th>{e(r['label'])} valid / checked</th><th>{e(r['label'])} rate</th><th>{e(r['label'])} errors</th>" for r in runs]
     out.append("</tr>")

@@ -3,8 +3,8 @@
     python bench/keyword_slips.py [--corpus /work/corpus] [--files 3] [--lines 40] [--json OUT]
 
 For each language, ``--files`` held-out files of the gathered corpus (``split == "heldout"``, docs/data.md)
-whose first ``--lines`` lines pass the language's check; in each, one keyword occurrence (a random one, seed
-0) gets two neighbouring letters swapped (``return`` → ``retrun``), and ``treediff.repair`` runs with the
+whose first ``--lines`` lines pass the language's check; in each, one keyword token (a tree-sitter leaf, not
+in a comment or string; a random one, seed 0) gets two neighbouring letters swapped (``return`` → ``retrun``), and ``treediff.repair`` runs with the
 default model.  Reports exact restorations, valid results, refused deletions and ok results that lost lines.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ LANGS = ("python", "c", "cpp", "go", "java", "javascript", "rust", "typescript")
 
 def cases(corpus: Path, language: str, n: int, lines: int, rng: random.Random):
     from treediff.syntax.keywords import keywords
+    from treediff.syntax.tree import parse
     from treediff.validity import check
 
     kws = sorted(k for k in keywords(language) if len(k) >= 4)
@@ -35,17 +35,20 @@ def cases(corpus: Path, language: str, n: int, lines: int, rng: random.Random):
             src = "".join((corpus / row["path"]).read_text(encoding="utf-8").splitlines(keepends=True)[:lines])
         except (OSError, UnicodeDecodeError):
             continue
-        hits = [m for k in kws for m in re.finditer(rf"(?<![\w.]){k}(?!\w)", src)
-                if not src[:m.start()].rstrip().endswith(("//", "#", "*"))]
+        tree = parse(src, language)
+        kwset = set(kws)
+        hits = [leaf.span for leaf in tree.leaves() if leaf.kind in kwset and tree.text(leaf) == leaf.kind]
         if not hits or not check(src, language).ok:
             continue
-        m = rng.choice(hits)
-        word = m.group()
+        a, b = rng.choice(hits)
+        data = src.encode("utf-8")
+        start, end = len(data[:a].decode("utf-8")), len(data[:b].decode("utf-8"))
+        word = src[start:end]
         i = rng.randrange(1, len(word) - 1)
         slip = word[:i] + word[i + 1] + word[i] + word[i + 2:]
         if slip == word:
             continue
-        yield row["path"], src, src[:m.start()] + slip + src[m.end():]
+        yield row["path"], src, src[:start] + slip + src[end:]
         found += 1
         if found == n:
             return

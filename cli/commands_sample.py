@@ -65,8 +65,12 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
               typer.Option(6, "--edits", min=0, max=16,
                            help="Point edits (insert or replace one unit at the parser's failure point) tried "
                                 "before whole statements are remasked; 0 = statements only.")),
+    "allow_deletions": ("sampler", "allow_deletions", bool,
+                        typer.Option(False, "--allow-deletions",
+                                     help="Accept a repair that removes more than a few lines of the code "
+                                          "(by default it is not ok: exit 1, the lines it would remove on stderr).")),
 }
-_SHARED = [name for name in _FLAGS if name not in ("max_new_tokens", "edits", "batch_size")]
+_SHARED = [name for name in _FLAGS if name not in ("max_new_tokens", "edits", "batch_size", "allow_deletions")]
 _LANG = typer.Option(None, "--lang", "-l", help="Language; detected from the extension by default.")
 
 
@@ -167,7 +171,7 @@ def infill(
 
 
 @app.command()
-@_sampling_command("edits")
+@_sampling_command("edits", "allow_deletions")
 def repair(
     file: Path = typer.Argument(..., help="Source file with syntax errors."),
     lang: Optional[str] = _LANG,

@@ -82,6 +82,8 @@ def _record_row(name: str, language: str, result: FillResult, extra: dict[str, A
     # the pipeline's final check, not a second compile of the same code
     verdict = (result.verdict if result.verdict is not None else check(result.code, language)).to_dict()
     r = result.record
+    if r.reason:  # not a success although the code checks (a repair that removes the user's code)
+        verdict.update(ok=False, reason=r.reason, would_remove=list(r.extra.get("would_remove", ())))
     return {**verdict, "path": name, "language": language, "rounds": r.rounds, "fallback": r.fallback, "nfe": r.nfe,
             "sampler_seconds": r.seconds, "constraint": r.constraint, "code": result.code, **(extra or {})}
 
@@ -113,6 +115,10 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
     rounds = sum(r["rounds"] for r in rows) / max(1, len(rows))
     err.write(f"{ok}/{len(rows)} valid, {len(rows) - fb}/{len(rows)} without fallback, "
               f"mean rounds {rounds:.2f}, mean NFE {nfe:.1f}\n")
+    for r in rows:
+        if r.get("reason"):
+            err.write(f"{r['path']}: not ok: {r['reason']}\n")
+            err.writelines(f"  - {line}\n" for line in r.get("would_remove", ()))
     unresolved = [p["message"] for r in rows for p in r.get("unresolved") or ()]
     if unresolved:
         err.write(f"note: {len(unresolved)} compiler error(s) refer to code this machine lacks and were left alone "

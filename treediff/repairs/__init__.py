@@ -43,6 +43,12 @@ with compiler-remasking rounds and the typed fallback.
 >>> r.record.ok, r.record.extra["edits"], r.record.extra["changed_bytes"], [h.text for h in r.holes]
 (True, 2, 0, [':', ']'])
 
+Misspelt keywords (``retrun``, ``whlie``: one or two edits from a keyword of the language's grammar,
+:func:`keyword_edits`) are model-free edit sites in every language.  No silent deletions: a repair that removes
+more than ``MAX_REMOVED_LINES`` non-blank lines of the user's code is no success (``ok`` false, a ``reason``,
+the code as given, the lines in ``extra["would_remove"]``) unless ``allow_deletions``; ``extra["removed_lines"]``
+counts them in every repair.
+
 The record counts everything: ``rounds`` is the number of decoding passes after the first (point
 edits tried, the statement pass, its own rounds), ``nfe`` and the guard's counters sum over all of
 them; ``extra`` holds ``edits`` (point edits kept), ``model_free_edits`` (of those, the ones no model
@@ -54,7 +60,8 @@ decoded, which take no forward pass: parser inserts, layout edits, token inserts
 from __future__ import annotations
 
 from treediff.repairs.diff import changes, edit_size
-from treediff.repairs.driver import repair, repair_code
+from treediff.repairs.driver import MAX_REMOVED_LINES, refuse_deletions, repair, repair_code
+from treediff.repairs.keyword_edits import keyword_edits
 from treediff.repairs.long import chunk_around, repair_chunks
 from treediff.repairs.model_free import bracket_inserts, layout_edits, model_free_edits, parser_inserts
 from treediff.repairs.point_edits import repair_whole
@@ -62,6 +69,7 @@ from treediff.repairs.sites import edit_sites, failure_point, made_progress
 from treediff.repairs.statements import statement_regions
 from treediff.repairs.token_edits import token_inserts
 
-__all__ = ["repair", "repair_code", "repair_whole", "repair_chunks", "chunk_around", "failure_point", "edit_sites",
+__all__ = ["repair", "repair_code", "refuse_deletions", "MAX_REMOVED_LINES", "keyword_edits", "repair_whole",
+           "repair_chunks", "chunk_around", "failure_point", "edit_sites",
            "made_progress", "parser_inserts", "bracket_inserts", "layout_edits", "model_free_edits", "token_inserts",
            "statement_regions", "changes", "edit_size"]

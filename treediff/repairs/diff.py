@@ -6,7 +6,7 @@ import difflib
 
 from treediff.sample.record import HoleFill
 
-__all__ = ["edit_size", "changes"]
+__all__ = ["edit_size", "changes", "removed_lines"]
 
 def _opcodes(a, b) -> list[tuple[str, int, int, int, int]]:
     """difflib's opcodes of ``a`` → ``b`` (strings or bytes), with the common head and tail taken off first:
@@ -38,3 +38,27 @@ def changes(old: str, new: str) -> tuple[tuple[HoleFill, ...], int]:
         changed += i2 - i1
         holes.append(HoleFill(len(holes), "edit", b[j1:j2].decode("utf-8", "replace"), (j1, j2), True))
     return tuple(holes), changed
+
+
+def removed_lines(old: str, new: str) -> list[str]:
+    """The non-blank lines of ``old`` that ``new`` drops: all of a deleted block; of a replaced block that
+    shrinks by ``k`` non-blank lines, the ``k`` least like any replacement line (difflib ratio), and any line
+    like none of them (ratio < 0.4).
+
+    >>> removed_lines("a = 1\\nb = 2\\nc = 3\\n", "a = 1\\nb = 22\\n")
+    ['c = 3']
+    """
+    a = [ln.strip() for ln in old.splitlines()]
+    b = [ln.strip() for ln in new.splitlines()]
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in _opcodes(a, b):
+        if tag == "delete":
+            out += [ln for ln in a[i1:i2] if ln]
+        elif tag == "replace":
+            pool = [ln for ln in b[j1:j2] if ln]
+            lines = [ln for ln in a[i1:i2] if ln]
+            like = [max((difflib.SequenceMatcher(None, ln, m).ratio() for m in pool), default=0.0) for ln in lines]
+            order = sorted(range(len(lines)), key=lambda i: like[i])
+            gone = set(order[:max(0, len(lines) - len(pool))]) | {i for i in range(len(lines)) if like[i] < 0.4}
+            out += [lines[i] for i in sorted(gone)]
+    return out

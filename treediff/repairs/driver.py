@@ -8,6 +8,7 @@ from typing import Any
 
 from treediff.errors import InputError
 from treediff.model.formats import DiffusionLM
+from treediff.repairs.diff import removed_lines
 from treediff.repairs.long import repair_chunks
 from treediff.repairs.point_edits import repair_whole
 from treediff.sample.api import get_model, make_config
@@ -17,7 +18,25 @@ from treediff.sample.record import FillResult, ValidityRecord, check, summed, ve
 from treediff.syntax.language import resolve_language
 from treediff.validity import ValidityResult
 
-__all__ = ["repair", "repair_code"]
+__all__ = ["repair", "repair_code", "refuse_deletions", "MAX_REMOVED_LINES"]
+
+#: A repair may drop at most this many non-blank lines of the user's code (a stray line, a doubled one).
+MAX_REMOVED_LINES = 2
+
+
+def refuse_deletions(code: str, result: FillResult, verdict: ValidityResult, allow: bool) -> FillResult:
+    """``result`` with ``extra["removed_lines"]`` counted; when it removes more than :data:`MAX_REMOVED_LINES`
+    non-blank lines of ``code`` and ``allow`` is false, no success: the code as given (``verdict``: its
+    check), ``ok`` false, a ``reason``, and the lines it would have removed in ``extra["would_remove"]``."""
+    gone = removed_lines(code, result.code)
+    record = replace(result.record, extra={**result.record.extra, "removed_lines": len(gone)})
+    if len(gone) <= MAX_REMOVED_LINES or allow:
+        return replace(result, record=record)
+    reason = (f"the repair would remove {len(gone)} lines of the code (more than {MAX_REMOVED_LINES}); "
+              "--allow-deletions accepts it")
+    record = replace(record, **verdict_fields(verdict), reason=reason,
+                     extra={**record.extra, "would_remove": gone, "rejected_code": result.code})
+    return FillResult(code=code, record=record, holes=(), verdict=verdict)
 
 
 def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig,
@@ -63,7 +82,8 @@ def repair(
     denoised again (:mod:`treediff.repairs`).
 
     Valid code comes back unchanged (``rounds == 0``, no holes).  The holes of the result are the
-    regions of the code that changed (category ``"edit"``).
+    regions of the code that changed (category ``"edit"``).  A repair that removes more than a few lines
+    is no success unless ``allow_deletions`` (:func:`refuse_deletions`).
     """
     lang = resolve_language(language, path).name
     cfg = make_config(config, **settings)
@@ -75,4 +95,5 @@ def repair(
         record = ValidityRecord(**verdict_fields(verdict), rounds=0, fallback=False, nfe=0,
                                 seconds=verdict.seconds, constraint=cfg.constraint)
         return FillResult(code=text, record=record, verdict=verdict)
-    return repair_code(get_model(model, device=cfg.device), text, lang, cfg, verdict=verdict)
+    result = repair_code(get_model(model, device=cfg.device), text, lang, cfg, verdict=verdict)
+    return refuse_deletions(text, result, verdict, cfg.allow_deletions)

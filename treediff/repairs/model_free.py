@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
+from treediff.repairs.keyword_edits import keyword_edits
 from treediff.repairs.sites import UNIT, char_offset, made_progress
 from treediff.repairs.token_edits import SYMBOL, token_inserts
 from treediff.sample.config import SamplerConfig
 from treediff.sample.constraints import grammar_for
 from treediff.sample.record import FillResult, ValidityRecord, check, verdict_fields
 from treediff.sample.remask import problem_span
+from treediff.syntax.keywords import edit_distance, keywords
 from treediff.syntax.language import get_language
 from treediff.syntax.layout import indentation, line_index, line_starts, without_comments
 from treediff.syntax.tree import parse
@@ -78,8 +80,10 @@ def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[
     """``(start, end, text)`` edits no model decodes: what tree-sitter's recovery says is missing
     (:func:`parser_inserts`); for a language without an incremental grammar also the brackets the
     indentation (:func:`layout_edits`) or the problem's line (:func:`bracket_inserts`) says are unclosed,
-    and a stray closer.  (The guesses of :func:`token_inserts` come on top, in :func:`model_free_results`.)"""
+    and a stray closer; in every language a misspelt keyword (:func:`keyword_edits`).  (The guesses of
+    :func:`token_inserts` come on top, in :func:`model_free_results`.)"""
     edits = [(pos, pos, text) for pos, text in parser_inserts(code, language)]
+    edits += [e for e in keyword_edits(code, language, verdict) if e not in edits]
     if grammar_for(language) is None:
         more = layout_edits(code, language, verdict)
         more += [(pos, pos, text) for pos, text in bracket_inserts(code, language, verdict)]
@@ -201,6 +205,10 @@ def model_free_results(code: str, language: str, verdict: ValidityResult, point:
         after = check(candidate, language, given=code if given is None else given)
         guess = (a, b, text) in guessed
         if after.ok or (not guess and made_progress(code, candidate, a, b, language, point)):
-            found.append((0 if after.ok else 1, len(text) + b - a, len(candidate),
+            size = len(text) + b - a
+            if text in keywords(language) and code[a:b].isidentifier():
+                # a misspelt keyword restored: no token added or removed (valid: before any other edit)
+                size = 0 if after.ok else edit_distance(code[a:b], text)
+            found.append((0 if after.ok else 1, size, len(candidate),
                           model_free_result(candidate, after, config, time.perf_counter() - t0)))
     return found

@@ -57,6 +57,8 @@ class SamplerConfig:
       which the program can still be closed in the positions left (0 = off);
     * ``fallback``: fill a region still invalid after K rounds with its category's minimal filler
       (always counted in the record); only applies with ``constraint`` ``remask`` or ``full``;
+    * ``allow_deletions``: accept a repair that removes more than a few lines of the user's code (by default
+      such a result is not ``ok``: its record says why and the code is left as given);
     * ``edit_attempts``: :func:`~treediff.repair` first tries up to this many point edits (insertions and
       single-unit replacements at the parser's failure point) before it remasks whole statements (0 = off);
     * ``max_new_tokens``: generated tokens per synthesis sample; ``hole_tokens``: default hole
@@ -83,6 +85,7 @@ class SamplerConfig:
     close_horizon: int = 16
     fallback: bool = True
     edit_attempts: int = 6
+    allow_deletions: bool = False
     max_new_tokens: int = 128
     hole_tokens: Mapping[str, int] = dataclasses.field(
         default_factory=lambda: {"expression": 16, "statement": 24, "block": 48, "identifier": 4, "literal": 6}

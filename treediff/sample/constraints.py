@@ -41,7 +41,7 @@ import numpy as np
 
 from treediff.model.formats import DiffusionLM
 
-__all__ = ["GrammarGuard", "GuardStats", "grammar_for"]
+__all__ = ["GrammarGuard", "GuardStats", "grammar_for", "guard_grammar_for"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,16 @@ def grammar_for(language) -> Any:
     from treediff.syntax.prefix_grammar import PrefixGrammar
 
     return PrefixGrammar.for_language(language)
+
+
+def guard_grammar_for(language) -> Any:
+    """What the sampler's guard checks prefixes against: the exact LALR grammar where the language has one
+    (:func:`grammar_for`), else the incremental tree-sitter guard of its ``[prefix_guard]`` table
+    (:mod:`treediff.syntax.ts_prefix`), else ``None``."""
+    from treediff.syntax.ts_prefix import TreeSitterGrammar
+
+    grammar = grammar_for(language)
+    return grammar if grammar is not None else TreeSitterGrammar.for_language(language)
 
 
 class GrammarGuard:
@@ -232,10 +242,10 @@ class GrammarGuard:
         return None
 
     def _as_code(self, session, text: str, after: str = "") -> bool:
-        """``text + after`` is viable, with ``after`` lexed as code: NUL is no code in any language, so if
-        ``text + NUL`` is viable too, ``text`` left a comment or string open that would swallow ``after``."""
+        """``text + after`` is viable, with ``after`` lexed as code: ``text`` leaves no comment or string open
+        that would swallow ``after`` (``session.swallows``)."""
         self._tally["num_checks"] += 2
-        return session.viable(text + after) and not session.viable(text + "\0")
+        return session.viable(text + after) and not session.swallows(text)
 
     def _open_end(self, ids: np.ndarray, masked: np.ndarray, lo: int, hi: int) -> bool:
         """True when only blank fixed text follows the last masked (or editable) position (generation at the

@@ -115,6 +115,8 @@ def _finish_rows(lm: DiffusionLM, req: FillRequest, out: Segments, config: Sampl
             grammar=out.used_grammar, num_rejected=counts.rejected, num_dropped=counts.dropped,
             num_forced=counts.forced,
             num_fallback_regions=done.num_fallback, categories_ok=cats,
+            extra={f"fallback_{k}": done.filler_kinds.count(k) for k in ("typed", "listed", "removed")}
+            if done.filler_kinds else {},
         )
         results.append(FillResult(code=code, record=record, holes=hole_fills, verdict=verdict))
     return results

@@ -89,6 +89,8 @@ class ValidityRecord:
       header or crate this machine lacks; the language's ``[compiler] unresolved`` patterns).  They do
       not count against ``ok``: the program passed everything else at ``level``.  A compiler that stops
       at one (gcc at a missing header) checked nothing after it, and only tree-sitter did.
+    * ``reason``: why a result that would have passed the check is not ``ok`` (a repair that removes more
+      than a few lines of the user's code; ``allow_deletions`` accepts it), else ``""``.
     """
 
     ok: bool
@@ -106,6 +108,7 @@ class ValidityRecord:
     problems: tuple[str, ...] = ()
     categories_ok: tuple[bool, ...] = ()
     unresolved: tuple[str, ...] = ()
+    reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

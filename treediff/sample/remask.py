@@ -16,6 +16,7 @@ from treediff.validity import ValidityResult
 from treediff.sample.segments import GuardCounts, generate_segments
 from treediff.syntax.cfg_flow import cfg_region
 from treediff.syntax.holes import Hole, enclosing_region, filler, fills_parse_as, indent_at, splice, starts_line
+from treediff.syntax.fillers import typed_choice, typed_fillers
 from treediff.syntax.tree import SyntaxTree, parse
 
 __all__ = ["DecodeCounts", "RemaskOutcome", "remask", "fill_regions", "splice_regions", "problem_span"]
@@ -52,6 +53,9 @@ class RemaskOutcome:
     num_fallback: int
     categories_ok: tuple[bool, ...]
     counts: DecodeCounts
+    #: how the fallback regions were filled, one word each: ``typed`` (the context's type), ``listed`` (the
+    #: language's ordered list, or its minimal filler), ``removed`` (nothing passed: the region left empty)
+    filler_kinds: tuple[str, ...] = ()
 
 
 def fill_regions(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]],
@@ -220,24 +224,22 @@ def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
     hole's whole fill its hole's); a valid program's holes of the wrong category get theirs."""
     code, spans, verdict, cats = outcome.code, outcome.spans, outcome.verdict, outcome.categories_ok
     n_fallback = 0
+    kinds: tuple[str, ...] = ()
     if not verdict.ok:
         tree = parse(code, language)
         regions = _problem_regions(tree, verdict.problems, spans)
-        texts = [filler(language, _region_category(tree, a, b, holes[h].category), indent=indent_at(tree.source, a))
-                 for a, b, h in regions]
-        new_verdict = None
-        if regions:
-            new_code, new_spans, new_verdict = fill_regions(code, [(a, b) for a, b, _ in regions], texts,
-                                                            spans, language, given)
-        if new_verdict is not None and new_verdict.ok:
-            code, spans, verdict, n_fallback = new_code, new_spans, new_verdict, len(regions)
+        found = _typed_fill(language, tree, regions, holes, code, spans, given) if regions else None
+        if found is not None:
+            code, spans, verdict, kinds = found
+            n_fallback = len(regions)
             cats = _categories_ok(language, code, spans, holes)
         else:  # whole holes: each hole's fill becomes its category's filler
             data = code.encode("utf-8")
             texts = [filler(language, h.category, indent=indent_at(data, s)) for h, (s, e) in zip(holes, spans)]
             code, spans, verdict = fill_regions(code, spans, texts, spans, language, given)  # the last resort
             return replace(outcome, code=code, spans=spans, verdict=verdict, num_fallback=len(holes),
-                           categories_ok=_categories_ok(language, code, spans, holes))
+                           categories_ok=_categories_ok(language, code, spans, holes),
+                           filler_kinds=("listed",) * len(holes))
     off = [i for i, ok in enumerate(cats) if not ok] if verdict.ok else []
     if off:  # valid, but a hole holds the wrong kind of code: that hole gets its category's filler
         data = code.encode("utf-8")
@@ -248,4 +250,29 @@ def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
             code, spans, verdict = new_code, new_spans, new_verdict
             n_fallback += len(off)
             cats = _categories_ok(language, code, spans, holes)
-    return replace(outcome, code=code, spans=spans, verdict=verdict, num_fallback=n_fallback, categories_ok=cats)
+    return replace(outcome, code=code, spans=spans, verdict=verdict, num_fallback=n_fallback, categories_ok=cats,
+                   filler_kinds=kinds + ("listed",) * (n_fallback - len(kinds)))
+
+
+_FILLER_TRIES = 4  # compiler checks of typed fillers per fallback (each region takes its next choice per try)
+
+
+def _typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans, given):
+    """Fill each region with its :func:`~treediff.syntax.fillers.typed_fillers` choice, verified by the check:
+    try ``k`` gives every region its ``k``-th choice (its last when it has fewer).  ``(code, spans, verdict,
+    kinds)`` of the first that passes, else ``None``."""
+    data = tree.source
+    options = [typed_fillers(language, data, a, b, _region_category(tree, a, b, holes[h].category))
+               for a, b, h in regions]
+    typed = [typed_choice(language, data, a, b) is not None for a, b, _ in regions]  # first choice: the type's
+    bounds = [(a, b) for a, b, _ in regions]
+    for k in range(min(_FILLER_TRIES, max(len(o) for o in options))):
+        texts = [o[min(k, len(o) - 1)].replace("\n", "\n" + indent_at(data, a)) for o, (a, _) in zip(options, bounds)]
+        new_code, new_spans, verdict = fill_regions(code, bounds, texts, spans, language, given)
+        if verdict.ok:
+            bare = new_code != splice_regions(code, bounds, texts, spans)[0]  # top-level regions left empty
+            kinds = tuple("removed" if bare and starts_line(data, a) else ("typed" if k == 0 and t else "listed")
+                          for (a, _), t in zip(bounds, typed))
+            return new_code, new_spans, verdict, kinds
+    return None
+

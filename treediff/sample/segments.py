@@ -13,7 +13,7 @@ import torch
 from treediff.errors import InputError
 from treediff.model.formats import DiffusionLM
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
-from treediff.sample.constraints import GrammarGuard, grammar_for
+from treediff.sample.constraints import GrammarGuard, guard_grammar_for
 from treediff.sample.loop import DenoiseResult, RowGroup, denoise
 from treediff.syntax.holes import enclosing_region
 from treediff.syntax.tree import parse
@@ -126,7 +126,7 @@ def decode_layouts(lm: DiffusionLM, requests: Sequence[tuple[Layout, int, torch.
     checks: list = []
     for (lay, _, _), g in zip(requests, groups):
         own = masked[g.start:g.stop, :len(lay.ids)]
-        grammar = grammar_for(lay.language) if config.uses_grammar else None
+        grammar = guard_grammar_for(lay.language) if config.uses_grammar else None
         guards.append(None if grammar is None else
                       GrammarGuard(lm, grammar, own.numpy(), lay.start, lay.end, language=lay.language,
                                    horizon=config.close_horizon, close_early=close_early))

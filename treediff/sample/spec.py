@@ -2,15 +2,17 @@
 
 A spec is one of:
 
-* **a Python stub**: code with a signature and a docstring (HumanEval's prompts are such stubs).
-  The program is the stub followed by a ``block`` hole at the body's indentation: the model writes
-  the rest of the last function's body.
+* **a Python stub**: code with a signature and a docstring (HumanEval's prompts are such stubs), or a
+  class with its docstring (``class Stack: \"\"\"...\"\"\"``).  The program is the stub followed by a
+  ``block`` hole at the body's indentation: the model writes the rest of the last definition's body.
 * **plain text** describing the task, with an optional target ``signature`` (``"add(a, b)"`` or
   ``"def add(a: int, b: int) -> int"``).  With a signature the prompt is
   ``def SIGNATURE:\\n    \"\"\"TEXT\"\"\"\\n`` and a body hole; without one it is the text as ``#``
-  comment lines followed by a module-level ``statement`` hole.
+  comment lines followed by a module-level ``statement`` hole.  A text that names its function or class
+  (```count_vowels(s)```, ``def count_vowels(s)``, "a function count_vowels(s)", "a class Stack") gets
+  that definition as its signature when none is given.
 * **code with hole markers** (``<|hole|>``, any language): used as written.
-* **a JSONL file** of such specs, one object per line: ``{"id" | "task_id": ..., "prompt" | "spec" |
+* **a JSONL file** of such specs, one object per line: ``{"id" | "spec_id" | "task_id": ..., "prompt" | "spec" |
   "text": ..., "signature": ..., "language": ...}``.
 
 The model sees ``<|lang:python|> <|bos|>`` then the prompt's tokens, the hole's mask tokens, and the
@@ -21,12 +23,21 @@ rest (``<|eos|>`` last), exactly the layout of the training stream.
 def add(a, b):
     \"\"\"Return the sum of a and b.\"\"\"
     <|hole:block|>
+>>> print(Spec.from_text("Write a function `count_vowels(s)` that counts vowels.").template_code(), end="")
+def count_vowels(s):
+    \"\"\"Write a function `count_vowels(s)` that counts vowels.\"\"\"
+    <|hole:block|>
+>>> print(Spec.from_text('class Stack:\\n    \\"\\"\\"A LIFO stack.\\"\\"\\"\\n').template_code(), end="")
+class Stack:
+    \"\"\"A LIFO stack.\"\"\"
+    <|hole:block|>
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -36,7 +47,7 @@ from treediff.syntax.holes import HOLE_PATTERN
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse, read_source
 
-__all__ = ["Spec", "read_specs"]
+__all__ = ["Spec", "read_specs", "named_definition"]
 
 _MAX_SPEC_FILE_BYTES = 100_000_000  # a .jsonl of many specs
 
@@ -67,7 +78,7 @@ class Spec:
             return cls(id, "stub", text, None, lang)
         if lang != "python":
             raise InputError(f"a plain-text spec needs language python; for {lang} give code with <|hole|> markers")
-        return cls(id, "text", text.strip(), signature, lang)
+        return cls(id, "text", text.strip(), signature if signature is not None else named_definition(text), lang)
 
     def template_code(self) -> str:
         """The program with its hole marker(s), as the sampler fills it."""
@@ -76,6 +87,9 @@ class Spec:
         if self.kind == "stub":
             code = self.text if self.text.endswith("\n") else self.text + "\n"
             return code + _body_indent(code) + "<|hole:block|>\n"
+        if self.signature and self.signature.strip().startswith("class "):
+            doc = self.text.replace('"""', '\\"\\"\\"')
+            return f'{self.signature.strip().rstrip(":")}:\n    """{doc}"""\n    <|hole:block|>\n'
         if self.signature:
             sig = self.signature.strip().rstrip(":")
             if not sig.startswith(("def ", "async def ")):
@@ -88,15 +102,38 @@ class Spec:
         return comment + "<|hole:statement|>\n"
 
 
+_NAMED = (  # how plain text names the definition it asks for: (pattern, is a class)
+    (re.compile(r"`(?:def\s+)?([A-Za-z_]\w*\s*\([^`()]*\))(?:\s*->\s*[^`]+)?`"), False),
+    (re.compile(r"\bdef\s+([A-Za-z_]\w*\s*\([^()]*\))"), False),
+    (re.compile(r"\b(?:function|method)\s+(?:called\s+|named\s+)?`?([A-Za-z_]\w*\s*\([^()]*\))"), False),
+    (re.compile(r"\bclass\s+(?:called\s+|named\s+)?`?([A-Z]\w*)"), True),
+)
+
+
+def named_definition(text: str) -> str | None:
+    """The signature (``name(args)``) or ``class Name`` a plain-text spec names, else ``None``.
+
+    >>> named_definition("Write a function `count_vowels(s)` ..."), named_definition("a class named Stack")
+    ('count_vowels(s)', 'class Stack')
+    """
+    for pattern, is_class in _NAMED:
+        m = pattern.search(text)
+        if m:
+            return f"class {m.group(1)}" if is_class else m.group(1)
+    return None
+
+
 def _is_python_stub(text: str) -> bool:
     tree = parse(text, "python")
-    return any(True for _ in tree.nodes("function_definition"))
+    if any(True for _ in tree.nodes("function_definition")):
+        return True
+    return not tree.ts_tree.root_node.has_error and any(True for _ in tree.nodes("class_definition"))
 
 
 def _body_indent(code: str) -> str:
-    """Indentation of the last function's body (its docstring's column), or the def's plus four spaces."""
+    """Indentation of the last definition's body (its docstring's column), or the header's plus four spaces."""
     tree = parse(code, "python")
-    funcs = list(tree.nodes("function_definition"))
+    funcs = list(tree.nodes("function_definition")) + list(tree.nodes("class_definition"))
     if not funcs:
         return "    "
     last = max(funcs, key=lambda n: n.start_byte)
@@ -143,7 +180,7 @@ def _jsonl_specs(path: Path, text: str, language: str) -> Iterator[Spec]:
         body = next((obj[k] for k in ("prompt", "spec", "text") if isinstance(obj.get(k), str)), None)
         if body is None:
             raise InputError(f"{path}:{lineno}: needs a string field prompt, spec or text")
-        sid = str(obj.get("id", obj.get("task_id", f"{path.stem}-{lineno}")))
+        sid = str(next((obj[k] for k in ("id", "spec_id", "task_id") if k in obj), f"{path.stem}-{lineno}"))
         try:
             yield Spec.from_text(body, signature=obj.get("signature"), language=obj.get("language", language), id=sid)
         except InputError as err:

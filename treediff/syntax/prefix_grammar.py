@@ -171,6 +171,11 @@ class PrefixSession:
             return False  # a cut lexeme, or a line continuation just before the end
         return any(self._finishes(end) for end in self._ends(text, run))
 
+    def swallows(self, text: str) -> bool:
+        """``text`` ends inside a comment or string: NUL is no code in any language, so if ``text + NUL`` is
+        viable, text after ``text`` would not be read as code."""
+        return self.viable(text + "\0")
+
     def closing_suffix(self, text: str, max_terminals: int = 40) -> str | None:
         """A short ``s`` with ``complete(text + s)``, or ``None`` if none is found within the bound.
 

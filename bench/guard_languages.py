@@ -1,0 +1,145 @@
+"""The sampler's prefix guard in every language: time per committed token, false rejections, overhead.
+
+    python bench/guard_languages.py [--corpus /work/corpus] [--files 4] [--lines 80] [--holes 3] [--json OUT]
+
+Part 1 (guard): for each language, ``--files`` held-out files of the gathered corpus (``split == "heldout"``
+in its manifest, docs/data.md) that parse without error; their first ``--lines`` lines are grown one
+tree-sitter leaf at a time (the texts a left-to-right sampler commits), in one guard session, and each
+prefix is checked with ``viable`` as the guard does on a commit (plus one refused candidate, a stray
+closer, per commit).  Reports the time per committed token (median, p95) and the prefixes of valid code
+the guard refused (false rejections; must be 0).  Python uses its LALR guard, the others the
+incremental tree-sitter guard (treediff.syntax.ts_prefix).
+
+Part 2 (overhead): ``--holes`` statement holes per language, in the same files, filled with the embedded
+model by ``treediff.infill`` with ``constraint`` ``none``, ``grammar`` and ``full`` (same seeds); reports
+the wall time ratios grammar/none and full/none (full adds compiler remasking and the fallback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+LANGS = ("python", "c", "cpp", "go", "java", "javascript", "rust", "typescript")
+
+
+def heldout_files(corpus: Path, language: str, n: int, lines: int) -> list[str]:
+    """The first ``lines`` lines of ``n`` held-out files of ``language`` that parse without error."""
+    from treediff.syntax.tree import parse
+
+    out = []
+    with open(corpus / "manifest.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("split") != "heldout" or row.get("language") != language or row.get("bytes", 0) > 60_000:
+                continue
+            try:
+                src = (corpus / row["path"]).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if len(src.splitlines()) < lines // 2 or parse(src, language).root.is_error or parse(
+                    src, language).ts_tree.root_node.has_error:
+                continue
+            out.append("".join(src.splitlines(keepends=True)[:lines]))
+            if len(out) == n:
+                break
+    return out
+
+
+def leaf_cuts(src: str, language: str) -> list[int]:
+    """Character offsets where tree-sitter leaves end."""
+    from treediff.syntax.tree import parse
+
+    tree = parse(src, language)
+    data = tree.source
+    ends = sorted({leaf.span[1] for leaf in tree.leaves()})
+    return [len(data[:e].decode("utf-8", "replace")) for e in ends if e > 0]
+
+
+def guard_times(language: str, texts: list[str]) -> dict:
+    from treediff.sample.constraints import guard_grammar_for
+
+    grammar = guard_grammar_for(language)
+    times, refused, tokens = [], 0, 0
+    for src in texts:
+        session = grammar.session()
+        for cut in leaf_cuts(src, language):
+            t0 = time.perf_counter()
+            session.viable(src[:cut] + " )]")  # a refused candidate first, as when the model's best is wrong
+            ok = session.viable(src[:cut])
+            times.append((time.perf_counter() - t0) * 1e6)
+            refused += not ok
+            tokens += 1
+    times.sort()
+    return {"tokens": tokens, "median_us": round(statistics.median(times), 1),
+            "p95_us": round(times[int(0.95 * (len(times) - 1))], 1), "false_rejections": refused,
+            "engine": type(grammar).__name__}
+
+
+def statement_holes(src: str, language: str, k: int) -> list[tuple[int, int]]:
+    from treediff.syntax.tree import parse
+
+    tree = parse(src, language)
+    nodes = [n for n in tree.nodes(category="statement") if 8 <= n.span[1] - n.span[0] <= 80
+             and b"\n" not in tree.text(n).encode("utf-8")]
+    step = max(1, len(nodes) // max(k, 1))
+    return [nodes[i].span for i in range(0, len(nodes), step)][:k]
+
+
+def overhead(language: str, texts: list[str], holes: int) -> dict:
+    import treediff
+    from treediff.errors import InputError
+    from treediff.sample.api import get_model, make_config
+
+    lm = get_model(None, device="cpu")
+    wall = {}
+    valid = {}
+    for constraint in ("none", "grammar", "full"):
+        t0 = time.perf_counter()
+        ok = n = 0
+        for src in texts[:2]:
+            data = src.encode("utf-8")
+            for a, b in statement_holes(src, language, holes):
+                try:
+                    res = treediff.infill(data[:a] + b"<|hole:statement|>" + data[b:], language, model=lm,
+                                          config=make_config(constraint=constraint, seed=0))
+                except InputError:  # no block of lines around the hole fits the model
+                    continue
+                ok += res.record.ok and not res.record.fallback
+                n += 1
+        wall[constraint] = time.perf_counter() - t0
+        valid[constraint] = f"{ok}/{n}"
+    return {"grammar_over_none": round(wall["grammar"] / wall["none"], 2),
+            "full_over_none": round(wall["full"] / wall["none"], 2), "ok_without_fallback": valid,
+            "seconds": {k: round(v, 1) for k, v in wall.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default="/work/corpus")
+    ap.add_argument("--files", type=int, default=4)
+    ap.add_argument("--lines", type=int, default=80)
+    ap.add_argument("--holes", type=int, default=3, help="statement holes per file for the overhead (0: skip)")
+    ap.add_argument("--languages", default=",".join(LANGS))
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    report = {}
+    for language in args.languages.split(","):
+        texts = heldout_files(Path(args.corpus), language, args.files, args.lines)
+        if not texts:
+            print(f"{language}: no held-out file in {args.corpus}")
+            continue
+        row = guard_times(language, texts)
+        if args.holes:
+            row.update(overhead(language, texts, args.holes))
+        report[language] = row
+        print(language, json.dumps(row), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

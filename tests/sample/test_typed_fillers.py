@@ -1,0 +1,35 @@
+"""Typed fallback fillers (issue 17): the filler comes from the hole's context and passes the compiler."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from treediff import infill
+from treediff.syntax.fillers import context_type, typed_fillers
+
+JAVA = 'class A {\n    String s = "";\n    int n = 0;\n    void f() {\n        s += <|hole:expression|>;\n    }\n}\n'
+
+
+def test_the_context_picks_the_filler():
+    code = JAVA.replace("<|hole:expression|>", "1").encode()
+    at = code.index(b"1;")
+    assert context_type("java", code, at, at + 1) == "String"
+    assert typed_fillers("java", code, at, at + 1, "expression")[0] == '""'  # not `null`: bad operand types
+    rust = b"fn f() -> bool {\n    return 1;\n}\n"
+    at = rust.index(b"1;")
+    assert typed_fillers("rust", rust, at, at + 1, "expression")[:2] == ["false", "todo!()"]
+    go = b"package main\n\nfunc f() string {\n\treturn 1\n}\n"
+    at = go.index(b"1\n")
+    assert typed_fillers("go", go, at, at + 1, "expression")[0] == '""'
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("javac") is None, reason="javac not installed")
+def test_java_string_append_falls_back_to_a_string(untrained_lm):
+    r = infill(JAVA, "java", model=untrained_lm, constraint="remask", max_rounds=0)
+    assert r.record.ok and r.record.level.startswith("compiler")
+    if r.record.fallback:
+        assert "s += null" not in r.code
+        assert r.record.extra["fallback_typed"] + r.record.extra["fallback_listed"] >= 1

@@ -1,0 +1,102 @@
+"""Typed fillers: the fallback text for a region, chosen from its context, then the language's ordered list.
+
+A region that stays invalid after the compiler-remasking rounds gets a filler that must pass the compiler.
+:func:`typed_fillers` lists the texts to try, best first: the filler of the type the context asks for (the
+declared type of the variable it initialises or is assigned to, the enclosing function's return type, the
+``[typed_fillers.types]`` table of ``grammars/<name>.toml``), then the category's ordered list from
+``[typed_fillers]``, then the category's minimal filler (``[fillers]``).  The caller verifies each.
+
+>>> code = b"class A {\\n  String s = \\"\\";\\n  void f() { s += 1; }\\n}\\n"
+>>> typed_fillers("java", code, code.index(b"1;"), code.index(b"1;") + 1, "expression")[:2]
+['""', '0']
+>>> code = b"fn f() -> bool {\\n    return 1;\\n}\\n"
+>>> typed_fillers("rust", code, code.index(b"1;"), code.index(b"1;") + 1, "expression")[0]
+'false'
+"""
+
+from __future__ import annotations
+
+import re
+
+from treediff.syntax.language import get_language
+from treediff.syntax.tree import parse
+
+__all__ = ["typed_fillers", "typed_choice", "context_type"]
+
+#: Fields that hold a declared type, and fields that hold a function's return type, across the grammars.
+_TYPE_FIELDS = ("type",)
+_RETURN_FIELDS = ("return_type", "result", "type")
+_FUNCTIONS = ("method_declaration", "function_item", "function_definition", "function_declaration",
+              "method_definition", "arrow_function", "func_literal", "lambda_expression", "closure_expression")
+_ASSIGN_WORDS = ("assignment", "augmented_assignment", "compound_assignment", "assignment_expression",
+                 "augmented_assignment_expression", "compound_assignment_expr")
+
+
+def context_type(language: str, source: bytes, a: int, b: int) -> str | None:
+    """The type the code around ``source[a:b]`` expects there, as written in the source, or ``None``."""
+    root = parse(source, language).ts_tree.root_node
+    node = root.descendant_for_byte_range(a, max(a, b - 1))
+    hops = 0
+    while node is not None and hops < 6:
+        for f in _TYPE_FIELDS:
+            t = node.child_by_field_name(f)
+            if t is not None and node.type not in _FUNCTIONS and t.end_byte <= a:
+                return source[t.start_byte:t.end_byte].decode("utf-8", "replace").lstrip(":").strip()
+        if node.type in ("return_statement", "return_expression"):
+            fn = node.parent
+            while fn is not None and fn.type not in _FUNCTIONS:
+                fn = fn.parent
+            for f in _RETURN_FIELDS if fn is not None else ():
+                t = fn.child_by_field_name(f)
+                if t is not None:
+                    return source[t.start_byte:t.end_byte].decode("utf-8", "replace").lstrip(":").strip()
+            return None
+        if node.type in _ASSIGN_WORDS or node.type.endswith("assignment_expression"):
+            left = node.child_by_field_name("left")
+            if left is not None and left.end_byte <= a:
+                return _declared_type(language, source, source[left.start_byte:left.end_byte].decode("utf-8"))
+            return None
+        node = node.parent
+        hops += 1
+    return None
+
+
+def _declared_type(language: str, source: bytes, name: str) -> str | None:
+    """The type a declaration in ``source`` gives ``name`` (the table's ``declared`` patterns), or ``None``."""
+    if not name.isidentifier():
+        return None
+    text = source.decode("utf-8", "replace")
+    for pattern in get_language(language).extra.get("typed_fillers", {}).get("declared", ()):
+        m = re.search(pattern.replace("{name}", re.escape(name)), text)
+        if m:
+            return m.group(1).strip()
+    return None
+
+
+def typed_choice(language: str, source: bytes, a: int, b: int) -> str | None:
+    """The ``[typed_fillers.types]`` filler of the type the context asks for at ``source[a:b]`` (an entry
+    ending in ``*`` matches a type by its start), or ``None``."""
+    typ = context_type(language, source, a, b)
+    if typ is None:
+        return None
+    types = get_language(language).extra.get("typed_fillers", {}).get("types", {})
+    hit = types.get(typ)
+    if hit is None:
+        hit = next((v for k, v in types.items() if k.endswith("*") and typ.startswith(k[:-1])), None)
+    return hit
+
+
+def typed_fillers(language: str, source: bytes, a: int, b: int, category: str) -> list[str]:
+    """The fillers to try for the region ``source[a:b]`` of ``category``, best first (see the module)."""
+    lang = get_language(language)
+    table = lang.extra.get("typed_fillers", {})
+    out: list[str] = []
+    if category in ("expression", "literal"):
+        hit = typed_choice(language, source, a, b)
+        if hit is not None:
+            out.append(hit)
+    out += [t for t in table.get(category, ()) if t not in out]
+    default = lang.filler(category)
+    if default not in out:
+        out.append(default)
+    return out

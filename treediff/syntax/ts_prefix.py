@@ -1,0 +1,302 @@
+"""A prefix guard for every tree-sitter language: "can this prefix still become a program?" by an
+incremental tree-sitter parse of the prefix.
+
+Languages without a lark grammar (``[constraint]``, :mod:`treediff.syntax.prefix_grammar`) carry a
+``[prefix_guard]`` table in ``grammars/<name>.toml`` (docs/grammars.md).  A :class:`TreeSitterSession`
+answers the same questions as the LALR :class:`~treediff.syntax.prefix_grammar.PrefixSession`
+(``viable``, ``complete``, ``closing_suffix``, ``swallows``), for texts that mostly grow by a token:
+
+* each check edits the previous tree (``Tree.edit`` from the first changed byte) and reparses with it, so
+  tree-sitter reuses everything before the edit;
+* a prefix is **not viable** when it holds an error that no suffix can repair: an ``ERROR`` node that ends
+  before the prefix's last code, a ``MISSING`` node with code after it, or a closing bracket (from the
+  table's ``brackets``) that closes nothing or the wrong opener;
+* **complete** means no error at all and no open bracket;
+* the **closing text** closes the open brackets innermost first (block openers get their closer on a
+  line of its own), trying the table's ``terminators`` (``;``) before it, first one that completes.
+
+What is not guaranteed: tree-sitter's error recovery is a heuristic, so an error may sit inside an
+``ERROR`` node that reaches the end and be accepted (no false rejection of a valid program's prefixes was
+found in the tests, but a slip may pass until the text around it is closed), and the open-literal test
+(:meth:`TreeSitterSession.swallows`) is lexical (the table's ``quotes`` and comment markers).
+
+>>> s = TreeSitterGrammar.for_language("java").session()
+>>> s.viable("class A {\\n  int f() {\\n    return 1 +"), s.viable("class A { int x = 1 ); }")
+(True, False)
+>>> s.complete("class A {}\\n"), s.closing_suffix("class A {\\n  int f() {\\n    return g(1")
+(True, ');\\n}\\n}')
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import tree_sitter as ts
+
+from treediff.errors import GrammarError
+from treediff.syntax.language import Language, get_language
+
+__all__ = ["TreeSitterGrammar", "TreeSitterSession", "GuardSpec"]
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    """A validated ``[prefix_guard]`` table: bracket pairs (``"()"``), the openers after which the closer goes on
+    its own line, statement terminators tried before the closers, string quotes, comment markers."""
+
+    brackets: tuple[str, ...] = ("()", "[]", "{}")
+    block_openers: tuple[str, ...] = ("{",)
+    terminators: tuple[str, ...] = ("", ";")
+    quotes: tuple[str, ...] = ('"', "'")
+    line_comment: str = "//"
+    block_comment: tuple[str, ...] = ("/*", "*/")
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], where: str) -> "GuardSpec":
+        if not isinstance(table, Mapping):
+            raise GrammarError(f"{where}: [prefix_guard] must be a table, not {type(table).__name__}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise GrammarError(f"{where}: [prefix_guard] has unknown keys {unknown}; allowed: {sorted(known)}")
+        values = {}
+        for key, value in table.items():
+            if key == "line_comment":
+                ok = isinstance(value, str)
+            else:
+                ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+                value = tuple(value) if ok else value
+            if not ok:
+                raise GrammarError(f"{where}: [prefix_guard].{key} has the wrong type: {value!r}")
+            values[key] = value
+        spec = cls(**values)
+        if any(len(b) != 2 for b in spec.brackets) or (spec.block_comment and len(spec.block_comment) != 2):
+            raise GrammarError(f"{where}: [prefix_guard] brackets are two characters, block_comment two strings")
+        return spec
+
+
+class TreeSitterGrammar:
+    """One per language; sessions (one per decoded row, not thread-safe) are made from it."""
+
+    def __init__(self, language: Language, spec: GuardSpec) -> None:
+        self.language = language
+        self.spec = spec
+        self.closer_of = {b[0]: b[1] for b in spec.brackets}
+        self.openers = frozenset(self.closer_of)
+        self.closers = frozenset(b[1] for b in spec.brackets)
+
+    @classmethod
+    def for_language(cls, language: Language | str) -> "TreeSitterGrammar | None":
+        """The guard of a language's ``[prefix_guard]`` table; ``None`` when it has none."""
+        return _for_language(get_language(language).name)
+
+    def session(self) -> "TreeSitterSession":
+        return TreeSitterSession(self)
+
+    def __repr__(self) -> str:
+        return f"TreeSitterGrammar({self.language.name!r})"
+
+
+@functools.lru_cache(maxsize=None)
+def _for_language(name: str) -> TreeSitterGrammar | None:
+    language = get_language(name)
+    table = language.extra.get("prefix_guard")
+    if table is None:
+        return None
+    return TreeSitterGrammar(language, GuardSpec.from_table(table, f"{name}.toml"))
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n  # a[:lo] == b[:lo], a[:hi] != b[:hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _point(data: bytes, offset: int) -> tuple[int, int]:
+    row = data.count(b"\n", 0, offset)
+    return row, offset - (data.rfind(b"\n", 0, offset) + 1)
+
+
+class TreeSitterSession:
+    """Checks on one row's texts, reusing the previous parse (see the module docstring)."""
+
+    def __init__(self, grammar: TreeSitterGrammar) -> None:
+        self.grammar = grammar
+        self._parser = grammar.language.parser()
+        self._data = b""
+        self._tree: ts.Tree | None = None
+        self._marks: list[tuple[int, tuple[str, ...] | None]] = []  # (end byte of a bracket, stack after it)
+        self._memo: dict[str, tuple[bool, bool]] = {}
+        self._closed = {q: re.compile(f"{re.escape(q)}(?:\\\\.|[^{re.escape(q)}\\\\\\n])*{re.escape(q)}")
+                        for q in grammar.spec.quotes}
+
+    # -- public checks ---------------------------------------------------------------------------------
+    def viable(self, text: str) -> bool:
+        """No error that a suffix cannot repair."""
+        return self._judge(text)[0]
+
+    def complete(self, text: str) -> bool:
+        """A whole program: no error, no open bracket."""
+        return self._judge(text)[1]
+
+    def swallows(self, text: str) -> bool:
+        """``text`` ends inside a comment or string, so text after it would not be read as code (lexical)."""
+        return self._literal_start(text) < len(text)
+
+    def _literal_start(self, text: str) -> int:
+        """Where the comment or string that ``text`` ends in starts (lexically), ``len(text)`` if none."""
+        spec = self.grammar.spec
+        if spec.block_comment:
+            at = text.rfind(spec.block_comment[0])
+            if at > text.rfind(spec.block_comment[1]) and at >= 0:
+                return at
+        start = text.rfind("\n") + 1
+        i = start
+        while i < len(text):  # the last line, one literal at a time
+            if spec.line_comment and text.startswith(spec.line_comment, i):
+                return i
+            q = next((q for q in spec.quotes if text.startswith(q, i)), None)
+            if q is None:
+                i += 1
+                continue
+            m = self._closed[q].match(text, i)
+            if m is None:
+                return i
+            i = m.end()
+        return len(text)
+
+    def closing_suffix(self, text: str) -> str | None:
+        """A short text that makes ``text`` a program: the open brackets' closers (block closers on their own
+        lines), one of the table's terminators before the first block closer; the plain closers when none
+        completes; ``None`` when
+        ``text`` is not viable."""
+        stack = self._stack(text) if self.viable(text) else None
+        if stack is None:
+            return None
+        spec, closer_of = self.grammar.spec, self.grammar.closer_of
+        inner = 0  # the closers before the innermost block closer: a terminator goes after them
+        while inner < len(stack) and stack[-1 - inner] not in spec.block_openers:
+            inner += 1
+        head = "".join(closer_of[o] for o in reversed(stack[len(stack) - inner:]))
+        tail = "".join("\n" + closer_of[o] if o in spec.block_openers else closer_of[o]
+                       for o in reversed(stack[:len(stack) - inner]))
+        for term in spec.terminators:
+            if self.complete(text + head + term + tail):
+                return head + term + tail
+        return head + tail
+
+    # -- machinery -------------------------------------------------------------------------------------
+    def _judge(self, text: str) -> tuple[bool, bool]:
+        hit = self._memo.get(text)
+        if hit is None and self.swallows(text):  # an open comment or string: judge the code before it
+            hit = (self._judge(text[:self._literal_start(text)])[0], False)
+        if hit is None:
+            tree = self._parse(text.encode("utf-8"))
+            stack = self._stack(text)
+            if stack is None:
+                hit = (False, False)
+            elif not tree.root_node.has_error:
+                hit = (True, not stack)
+            else:
+                hit = (self._errors_at_end(tree.root_node), False)
+            if len(self._memo) > 2048:
+                self._memo.clear()
+            self._memo[text] = hit
+        return hit
+
+    def _parse(self, data: bytes) -> ts.Tree:
+        if data == self._data and self._tree is not None:
+            return self._tree
+        if self._tree is None:
+            tree = self._parser.parse(data)
+        else:
+            old = self._data
+            cp = _common_prefix(old, data)
+            start = _point(data, cp)
+            self._tree.edit(start_byte=cp, old_end_byte=len(old), new_end_byte=len(data), start_point=start,
+                            old_end_point=_point(old, len(old)), new_end_point=_point(data, len(data)))
+            tree = self._parser.parse(data, self._tree)
+            keep = 0  # bracket marks before the first changed byte stay valid
+            while keep < len(self._marks) and self._marks[keep][0] < cp:
+                keep += 1
+            del self._marks[keep:]
+        self._data, self._tree = data, tree
+        return tree
+
+    def _errors_at_end(self, root: ts.Node) -> bool:
+        """Every ERROR node reaches the last code byte, every MISSING node has no code after it."""
+        data = self._data
+        end = len(data.rstrip())
+        cursor = root.walk()
+        while True:
+            node = cursor.node
+            descend = False
+            if node.is_missing:
+                rest = data[node.start_byte:end].lstrip()
+                if rest and not self._comment_only(rest):
+                    return False
+            elif node.is_error:
+                if node.end_byte < end and not self._comment_only(data[node.end_byte:end].lstrip()):
+                    return False
+            elif node.has_error:
+                descend = True
+            if descend and cursor.goto_first_child():
+                continue
+            while not cursor.goto_next_sibling():
+                if not cursor.goto_parent():
+                    return True
+
+    def _comment_only(self, rest: bytes) -> bool:
+        spec = self.grammar.spec
+        marks = [m for m in (spec.line_comment, spec.block_comment[0] if spec.block_comment else "") if m]
+        return any(rest.startswith(m.encode()) for m in marks)
+
+    def _stack(self, text: str) -> tuple[str, ...] | None:
+        """The open brackets at the end of the current parse (of ``text``), ``None`` when a closer mismatches.
+        Walks the leaves after the last bracket mark that the latest edit left valid."""
+        tree = self._parse(text.encode("utf-8"))
+        start, stack = (self._marks[-1] if self._marks else (0, ()))
+        if stack is None:
+            return None
+        closer_of, openers, closers = self.grammar.closer_of, self.grammar.openers, self.grammar.closers
+        cursor = tree.root_node.walk()
+        while cursor.goto_first_child_for_byte(start) is not None:
+            pass
+        node = cursor.node
+        if node.child_count:  # every child ends before ``start``: go on after this node
+            node = self._next_leaf(cursor)
+        marks = self._marks
+        while node is not None:
+            kind = node.type
+            if not node.is_named and not node.is_missing and node.start_byte >= start:
+                if kind[-1:] in openers and not any(ch.isalnum() for ch in kind):  # `(`, also `${`
+                    stack = stack + (kind[-1],)
+                    marks.append((node.end_byte, stack))
+                elif kind in closers:
+                    if not stack or closer_of[stack[-1]] != kind:
+                        marks.append((node.end_byte, None))
+                        return None
+                    stack = stack[:-1]
+                    marks.append((node.end_byte, stack))
+            node = self._next_leaf(cursor)
+        return stack
+
+    @staticmethod
+    def _next_leaf(cursor: ts.TreeCursor) -> ts.Node | None:
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return None
+        while cursor.goto_first_child():
+            pass
+        return cursor.node

@@ -176,3 +176,20 @@ def test_validate_allow_unresolved(tmp_path: Path) -> None:
     rec = json.loads(res.stdout.splitlines()[0])
     assert rec["ok"] is True and rec["problems"] == [] and rec["unresolved"][0]["kind"] == "unresolved"
     assert run_main("validate", str(broken), "--allow-unresolved").returncode == 1
+
+
+def test_validate_allow_unresolved_keeps_undeclared_names(tmp_path: Path) -> None:
+    """A name declared nowhere, in a file importing nothing that has it, fails even with --allow-unresolved."""
+    import shutil
+
+    if shutil.which("javac") is None:
+        pytest.skip("javac is not installed")
+    typo = tmp_path / "A.java"
+    typo.write_text("class A { int f() { int total = 1; return totl; } }\n")
+    res = run_main("validate", str(typo), "--allow-unresolved", "--json")
+    assert res.returncode == 1, res.stdout + res.stderr
+    rec = json.loads(res.stdout.splitlines()[0])
+    assert rec["ok"] is False and rec["problems"][0]["kind"] == "compile_error" and not rec.get("unresolved")
+    outside = tmp_path / "B.java"
+    outside.write_text("import com.foo.Bar;\nclass B { Bar b; }\n")
+    assert run_main("validate", str(outside), "--allow-unresolved").returncode == 0

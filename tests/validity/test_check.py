@@ -157,7 +157,7 @@ UNRESOLVED_CASES = {
           '#include "nowhere/missing.h"\nint f(void) { return 1 }\n', 2),
     "cpp": ("#include <nowhere/missing.hpp>\nint f() { return 1; }\n",
             "#include <nowhere/missing.hpp>\nint f() { return 1 }\n", 2),
-    "rust": ("use missing_crate::Thing;\n\npub fn f(t: Thing) -> i32 {\n    helper(t)\n}\n",
+    "rust": ("use missing_crate::Thing;\n\npub fn f(t: Thing) -> i32 {\n    missing_crate::helper(t)\n}\n",
              "use missing_crate::Thing;\n\npub fn f() -> i32 {\n    let s: i32 = \"text\";\n    s\n}\n", 4),
 }
 
@@ -177,6 +177,46 @@ def test_unresolved_references_are_their_own_kind(lang):
     bad = check(broken, lang, allow_unresolved=True)
     assert bad.ok is False
     assert any(p.start_line == line for p in bad.problems), bad.problems
+
+
+# -- a name declared nowhere, in a file that imports nothing that could provide it, is a real error --
+UNDECLARED_CASES = {
+    "java": ("class A { int f() { int total = 1; return totl; } }\n",
+             "import java.util.List;\nclass A { List<String> f() { return lst; } }\n"),
+    "rust": ("fn f() -> i32 { let total = 1; totl }\n",
+             "use std::collections::HashMap;\nfn f() -> i32 { let total = 1; totl }\n"),
+}
+# names an import (a glob, a supertype, a named import, a crate path) could provide: still set aside
+OUTSIDE_NAME_CASES = {
+    "java": ("import com.foo.Bar;\nclass A { Bar b; }\n", "import com.foo.*;\nclass A { Baz b; }\n",
+             "class A extends com.foo.Base { int g() { return size(); } }\n",
+             "import static com.foo.Util.helper;\nclass A { int g() { return helper(); } }\n"),
+    "rust": ("use missing::Thing;\nfn f(t: Thing) {}\n", "use missing::*;\nfn f() { helper(); }\n",
+             "fn f() { missing::helper(); }\n", "#[macro_use]\nextern crate missing;\nfn f() { thing!(); }\n"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(UNDECLARED_CASES))
+def test_undeclared_names_are_errors_not_unresolved(lang):
+    compiler_or_skip(lang)
+    for src in UNDECLARED_CASES[lang]:
+        r = check(src, lang, allow_unresolved=True)
+        assert r.ok is False and r.unresolved == (), (src, r.problems, r.unresolved)
+        assert {p.kind for p in r.problems} == {"compile_error"}, (src, r.problems)
+    for src in OUTSIDE_NAME_CASES[lang]:
+        r = check(src, lang, allow_unresolved=True)
+        assert r.ok is True and r.unresolved, (src, r.problems)
+
+
+def test_outside_names_option_is_validated():
+    base = {"name": "x", "driver": "command", "argv": ["x"]}
+    with pytest.raises(GrammarError, match="outside_names"):
+        CompilerSpec.from_table({**base, "outside_names": ["^[A-Z]"]}, "x.toml")
+    with pytest.raises(GrammarError, match="imports"):
+        CompilerSpec.from_table({**base, "imports": ["("]}, "x.toml")
+    spec = CompilerSpec.from_table({**base, "imports": [r"^import\s(?=(?P<glob>[^;]*\*)?)[^;]*;"]}, "x.toml")
+    assert spec.imported("import a.B;\nimport c.*;") == (frozenset({"import", "a", "B", "c"}), True)
+    assert spec.imported("class A {}") == (frozenset(), False)
 
 
 # -- subprocess compilers: valid + injected error, skipped when the binary is missing ----

@@ -19,6 +19,7 @@ compiler timed out, hit a resource limit or crashed; a parser crash in a batch w
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -129,6 +130,7 @@ def _problem(kind: str, message: str, start: int, end: int, index: LineIndex) ->
 
 def _compile_problems(outcome: CompileOutcome, index: LineIndex, spec: CompilerSpec) -> list[Problem]:
     problems = []
+    imported = None
     for d in outcome.diagnostics:
         start = index.to_byte(d.line, d.col, unit=d.unit)
         if d.end_line is not None and d.end_col is not None:
@@ -136,10 +138,28 @@ def _compile_problems(outcome: CompileOutcome, index: LineIndex, spec: CompilerS
         else:  # no end: cover the rest of the token-ish run, at least one byte
             end = min(len(index.source), start + 1)
         kind = "unresolved" if d.message and spec.is_unresolved(d.message) else "compile_error"
+        if kind == "compile_error" and d.message and spec.is_unresolved_name(d.message):
+            if imported is None:
+                imported = spec.imported(index.source.decode("utf-8", "replace"))
+            kind = _name_kind(index.source, start, imported, spec.outside_names)
         problems.append(_problem(kind, d.message or "compile error", start, end, index))
     if not problems:
         problems.append(_problem("compile_error", "rejected by the compiler", 0, 0, index))
     return problems
+
+
+_NAME_AT = re.compile(r"[^\W\d][\w$]*")
+
+
+def _name_kind(data: bytes, start: int, imported: tuple[frozenset[str], bool], outside: str | None) -> str:
+    """``unresolved`` for an undeclared name that something outside the file could provide (an
+    import that names it, a glob, an ``outside_names`` match), else ``compile_error``: a name
+    declared nowhere, in a file importing nothing that could have it."""
+    names, glob = imported
+    m = _NAME_AT.match(data[start:start + 256].decode("utf-8", "replace"))
+    name = "" if m is None else m.group()
+    provided = glob or name in names or bool(name and outside and re.search(outside, name))
+    return "unresolved" if provided else "compile_error"
 
 
 def _input_result(message: str, lang: Language, start: float, num_bytes: int) -> ValidityResult:

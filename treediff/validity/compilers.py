@@ -92,6 +92,13 @@ class CompilerSpec:
     (searched in a diagnostic's message) for errors that only the code's environment can resolve: an
     import, header, module or name defined outside the file (``package com.foo does not exist``,
     ``missing.h: No such file or directory``).  They become problems of kind ``unresolved``.
+    ``unresolved_names`` lists regexes for errors about a name the file never declares (``cannot find
+    symbol``): such an error is ``unresolved`` only when the file imports something that could
+    provide the name, i.e. an ``imports`` pattern (regexes matching whole import statements, searched
+    in the source) matches a statement that mentions the name, or one whose ``glob`` group matched
+    (``import com.foo.*;``), or the name matches ``outside_names`` (Java: a type name, which the
+    file's package may declare elsewhere).  Otherwise it is a ``compile_error``: a typo, not a
+    missing package.
 
     Sandbox (``docs/validity.md``): ``memory_mb`` is the address-space limit (a JVM needs more
     than the default), ``sandbox_paths`` are host paths the compiler reads besides ``/usr``
@@ -112,6 +119,9 @@ class CompilerSpec:
     version: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     unresolved: tuple[str, ...] = ()
+    unresolved_names: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+    outside_names: str | None = None
     memory_mb: int = COMPILE_LIMITS.memory_mb
     sandbox_paths: tuple[str, ...] = ()
     sandbox_env: tuple[str, ...] = ()
@@ -134,10 +144,13 @@ class CompilerSpec:
         for key in _STRING_LISTS:
             if key in table and not (isinstance(table[key], list) and all(isinstance(a, str) for a in table[key])):
                 raise GrammarError(f"{where} [compiler].{key} must be a list of strings, got {table[key]!r}")
+        if not isinstance(table.get("outside_names", ""), str):
+            raise GrammarError(f"{where} [compiler].outside_names must be a regex string, got {table['outside_names']!r}")
         if table.get("column_unit", "char") not in ("char", "byte"):
             raise GrammarError(f"{where} [compiler].column_unit must be 'char' or 'byte'")
-        patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex") if table.get(key)]
-        patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "withhold") for p in table.get(key, ())]
+        patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", "outside_names") if table.get(key)]
+        patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "unresolved_names", "imports", "withhold")
+                     for p in table.get(key, ())]
         for label, pattern in patterns:
             try:
                 re.compile(pattern, re.MULTILINE)
@@ -159,6 +172,29 @@ class CompilerSpec:
         """Whether a diagnostic's message is one of the ``unresolved`` kinds (outside the file's reach)."""
         return any(re.search(pattern, message) for pattern in self.unresolved)
 
+    def is_unresolved_name(self, message: str) -> bool:
+        """Whether a diagnostic's message is one of the ``unresolved_names`` kinds (a name not declared)."""
+        return any(re.search(pattern, message) for pattern in self.unresolved_names)
+
+    def imported(self, source: str) -> tuple[frozenset[str], bool]:
+        """The identifiers that the source's import statements (``imports``) mention, and whether
+        one of them is a glob (its ``glob`` group matched), which could provide any name.
+
+        >>> spec = CompilerSpec("j", "subprocess", argv=("x",), imports=(r"^\\s*import\\s(?=(?P<glob>[^;]*\\*)?)[^;]*;",))
+        >>> names, glob = spec.imported("import com.foo.Bar;\\nclass A {}")
+        >>> sorted(names), glob
+        (['Bar', 'com', 'foo', 'import'], False)
+        >>> spec.imported("import com.foo.*;")[1]
+        True
+        """
+        names: set[str] = set()
+        glob = False
+        for pattern in self.imports:
+            for m in re.finditer(pattern, source, re.MULTILINE):
+                names.update(_IDENTIFIER.findall(m.group()))
+                glob = glob or bool(m.groupdict().get("glob"))
+        return frozenset(names), glob
+
     def limits(self, timeout: float) -> Limits:
         """The sandbox limits of one check: the spec's memory, ``timeout`` as wall and CPU clock."""
         return Limits(memory_mb=self.memory_mb, file_size_mb=COMPILE_LIMITS.file_size_mb).with_wall(timeout)
@@ -179,7 +215,8 @@ class CompilerSpec:
         return self.binary_path() is not None
 
 
-_STRING_LISTS = ("argv", "version", "unresolved", "sandbox_paths", "sandbox_env", "withhold")
+_IDENTIFIER = re.compile(r"[^\W\d][\w$]*")
+_STRING_LISTS = ("argv", "version", "unresolved", "unresolved_names", "imports", "sandbox_paths", "sandbox_env", "withhold")
 _SPECS: dict[int, CompilerSpec | None] = {}
 
 

@@ -170,13 +170,30 @@ def test_unresolved_references_are_their_own_kind(lang):
     assert strict.ok is False and strict.problems
     assert {p.kind for p in strict.problems} == {"unresolved"}, strict.problems
     lenient = check(outside, lang, allow_unresolved=True)
-    assert (lenient.ok, lenient.level, lenient.problems) == (True, f"compiler:{spec.name}", ())
+    # gcc stops at a missing header: what was really checked after it is tree-sitter, and a note says so
+    stops = lang in ("c", "cpp")
+    assert (lenient.ok, lenient.level, lenient.problems) == (True, "tree-sitter" if stops else f"compiler:{spec.name}", ())
+    assert (lenient.compiler_note is not None) == stops and (strict.level == "tree-sitter") == stops
+    if stops:
+        assert "stopped at line 1" in lenient.compiler_note and "No such file" in lenient.compiler_note
+        assert lenient.verdict == "valid" and strict.verdict == "unknown"
     assert [p.message for p in lenient.unresolved] == [p.message for p in strict.problems]
     assert lenient.to_dict()["unresolved"][0]["kind"] == "unresolved"
     # a real error beside the outside references still counts
     bad = check(broken, lang, allow_unresolved=True)
     assert bad.ok is False
     assert any(p.start_line == line for p in bad.problems), bad.problems
+
+
+def test_early_stop_is_no_compiler_verdict():
+    """After gcc's fatal missing header nothing is compiled: an error after it is tree-sitter's to find."""
+    compiler_or_skip("c")
+    after = '#include "nowhere/missing.h"\nint f(void) { return 1 +; }\n'
+    r = check(after, "c", allow_unresolved=True)
+    assert (r.ok, r.level) == (False, "tree-sitter") and "nothing after it was compiled" in r.compiler_note
+    assert [p.kind for p in r.problems] and all(p.kind.startswith("ts_") for p in r.problems), r.problems
+    clean = check("int f(void) { return 1; }\n", "c")
+    assert (clean.ok, clean.level, clean.compiler_note) == (True, "compiler:gcc", None)
 
 
 # -- a name declared nowhere, in a file that imports nothing that could provide it, is a real error --

@@ -68,9 +68,11 @@ class ValidityResult:
     ``level`` is the strongest check that decided ``ok``: ``"tree-sitter"`` or
     ``"compiler:<name>"``.  ``compiler_missing`` names the compiler binary when the
     language has one but it is not installed; ``compiler_note`` says why a compiler
-    that ran gave no verdict (timeout, resource limit, crash).  In both cases ``level`` stays
-    ``"tree-sitter"``; with a ``compiler_note`` the ``verdict`` is ``"unknown"`` and ``ok`` is
-    false, whatever tree-sitter thought.  ``unresolved`` holds the compiler's ``unresolved`` problems when the check was
+    that ran gave no verdict (timeout, resource limit, crash) or stopped early (a missing header,
+    the ``[compiler] stops`` patterns).  In all these cases ``level`` stays
+    ``"tree-sitter"``.  With no verdict, ``ok`` is false whatever tree-sitter thought; after an early
+    stop, ``ok`` counts the compiler's findings up to the stop and tree-sitter's; a failing result
+    with a ``compiler_note`` has ``verdict`` ``"unknown"``.  ``unresolved`` holds the compiler's ``unresolved`` problems when the check was
     asked to set them aside (``allow_unresolved=True``); ``ok`` then ignores them.
     """
 
@@ -185,15 +187,17 @@ def check(
     ``allow_unresolved=True`` sets the compiler's ``unresolved`` problems aside (into
     ``ValidityResult.unresolved``): the code passes when nothing else is wrong with it.  The
     sampler checks this way, since no edit to the file can supply a missing package or header.
-    A compiler that stops at such an error (gcc at a missing header) checked nothing after it;
-    tree-sitter's findings then still count.
+    A compiler that stops at such an error (gcc at a missing header) checked nothing after it: the
+    result's ``level`` is then ``tree-sitter`` and its ``compiler_note`` says where the compiler stopped.
 
     >>> src = '#include "nowhere.h"\\nint f(void) { return 1; }\\n'
     >>> [(p.kind, p.message) for p in check(src, "c").problems]
     [('unresolved', 'nowhere.h: No such file or directory')]
     >>> r = check(src, "c", allow_unresolved=True)
-    >>> r.ok, [p.message for p in r.unresolved]
-    (True, ['nowhere.h: No such file or directory'])
+    >>> r.ok, r.level, [p.message for p in r.unresolved]
+    (True, 'tree-sitter', ['nowhere.h: No such file or directory'])
+    >>> r.compiler_note
+    'gcc stopped at line 1: nowhere.h: No such file or directory; nothing after it was compiled'
     """
     start = time.perf_counter()
     lang = resolve_language(language, path, missing="check() needs a language or a path to detect it from")
@@ -242,7 +246,7 @@ def check_tree(
             False, TS_LEVEL, problems=tuple(ts_found), compiler_note=outcome.note or "the compiler gave no verdict",
             compiler_seconds=outcome.seconds, seconds=time.perf_counter() - start, **common,
         )
-    level = f"compiler:{spec.name}"
+    level, note = f"compiler:{spec.name}", None
     unresolved: tuple[Problem, ...] = ()
     if outcome.ok:
         problems, warnings = (), tuple(ts_found)
@@ -251,7 +255,11 @@ def check_tree(
         if allow_unresolved:
             unresolved = tuple(p for p in problems if p.kind == "unresolved")
             problems = tuple(p for p in problems if p.kind != "unresolved")
+        stop = spec.stopped_at(outcome.diagnostics)
+        if stop is not None:  # the compiler checked nothing after it: what was checked is tree-sitter
+            level = TS_LEVEL
+            note = f"{spec.name} stopped at line {stop.line}: {stop.message}; nothing after it was compiled"
     return ValidityResult(
-        not problems, level, problems=problems, warnings=warnings, unresolved=unresolved,
+        not problems, level, problems=problems, warnings=warnings, unresolved=unresolved, compiler_note=note,
         compiler_seconds=outcome.seconds, seconds=time.perf_counter() - start, **common,
     )

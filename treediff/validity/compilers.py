@@ -100,6 +100,9 @@ class CompilerSpec:
     file's package may declare elsewhere).  Otherwise it is a ``compile_error``: a typo, not a
     missing package.
 
+    ``stops`` lists regexes over a diagnostic's message for errors after which the compiler checks
+    nothing more (gcc's fatal missing header): the verdict then rests on tree-sitter, with a note.
+
     Sandbox (``docs/validity.md``): ``memory_mb`` is the address-space limit (a JVM needs more
     than the default), ``sandbox_paths`` are host paths the compiler reads besides ``/usr``
     (``~`` expands; missing ones are skipped), ``sandbox_env`` names environment variables passed
@@ -122,6 +125,7 @@ class CompilerSpec:
     unresolved_names: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
     outside_names: str | None = None
+    stops: tuple[str, ...] = ()
     memory_mb: int = COMPILE_LIMITS.memory_mb
     sandbox_paths: tuple[str, ...] = ()
     sandbox_env: tuple[str, ...] = ()
@@ -149,7 +153,7 @@ class CompilerSpec:
         if table.get("column_unit", "char") not in ("char", "byte"):
             raise GrammarError(f"{where} [compiler].column_unit must be 'char' or 'byte'")
         patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", "outside_names") if table.get(key)]
-        patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "unresolved_names", "imports", "withhold")
+        patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "unresolved_names", "imports", "stops", "withhold")
                      for p in table.get(key, ())]
         for label, pattern in patterns:
             try:
@@ -171,6 +175,10 @@ class CompilerSpec:
     def is_unresolved(self, message: str) -> bool:
         """Whether a diagnostic's message is one of the ``unresolved`` kinds (outside the file's reach)."""
         return any(re.search(pattern, message) for pattern in self.unresolved)
+
+    def stopped_at(self, diagnostics: tuple[Diagnostic, ...]) -> Diagnostic | None:
+        """The first diagnostic after which the compiler checked nothing more (``stops``), if any."""
+        return next((d for d in diagnostics if d.message and any(re.search(p, d.message) for p in self.stops)), None)
 
     def is_unresolved_name(self, message: str) -> bool:
         """Whether a diagnostic's message is one of the ``unresolved_names`` kinds (a name not declared)."""
@@ -216,7 +224,7 @@ class CompilerSpec:
 
 
 _IDENTIFIER = re.compile(r"[^\W\d][\w$]*")
-_STRING_LISTS = ("argv", "version", "unresolved", "unresolved_names", "imports", "sandbox_paths", "sandbox_env", "withhold")
+_STRING_LISTS = ("argv", "version", "unresolved", "unresolved_names", "imports", "stops", "sandbox_paths", "sandbox_env", "withhold")
 _SPECS: dict[int, CompilerSpec | None] = {}
 
 

@@ -176,7 +176,8 @@ def test_unresolved_references_are_their_own_kind(lang):
     assert (lenient.compiler_note is not None) == stops and (strict.level == "tree-sitter") == stops
     if stops:
         assert "stopped at line 1" in lenient.compiler_note and "No such file" in lenient.compiler_note
-        assert lenient.verdict == "valid" and strict.verdict == "unknown"
+        # the missing header is a real error on this machine: invalid, not unknown (--allow-unknown must not pass it)
+        assert lenient.verdict == "valid" and strict.verdict == "invalid"
     assert [p.message for p in lenient.unresolved] == [p.message for p in strict.problems]
     assert lenient.to_dict()["unresolved"][0]["kind"] == "unresolved"
     # a real error beside the outside references still counts
@@ -191,6 +192,7 @@ def test_early_stop_is_no_compiler_verdict():
     after = '#include "nowhere/missing.h"\nint f(void) { return 1 +; }\n'
     r = check(after, "c", allow_unresolved=True)
     assert (r.ok, r.level) == (False, "tree-sitter") and "nothing after it was compiled" in r.compiler_note
+    assert r.verdict == "invalid"
     assert [p.kind for p in r.problems] and all(p.kind.startswith("ts_") for p in r.problems), r.problems
     clean = check("int f(void) { return 1; }\n", "c")
     assert (clean.ok, clean.level, clean.compiler_note) == (True, "compiler:gcc", None)

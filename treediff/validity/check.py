@@ -93,7 +93,8 @@ class ValidityResult:
     verdict: str = ""
 
     def __post_init__(self) -> None:  # derived, so that dataclasses.replace(result, ok=...) stays consistent
-        unknown = bool(self.compiler_note) or self.verdict == "unknown"
+        # a note means the compiler gave no full verdict, unless the check says the problems it found are real
+        unknown = self.verdict == "unknown" or (bool(self.compiler_note) and self.verdict != "invalid")
         object.__setattr__(self, "verdict", "valid" if self.ok else ("unknown" if unknown else "invalid"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,7 +260,8 @@ def check_tree(
         if stop is not None:  # the compiler checked nothing after it: what was checked is tree-sitter
             level = TS_LEVEL
             note = f"{spec.name} stopped at line {stop.line}: {stop.message}; nothing after it was compiled"
-    return ValidityResult(
+    return ValidityResult(  # problems found before (or, by tree-sitter, after) an early stop are real: invalid
         not problems, level, problems=problems, warnings=warnings, unresolved=unresolved, compiler_note=note,
-        compiler_seconds=outcome.seconds, seconds=time.perf_counter() - start, **common,
+        compiler_seconds=outcome.seconds, seconds=time.perf_counter() - start, verdict="invalid" if problems else "",
+        **common,
     )

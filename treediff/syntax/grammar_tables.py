@@ -24,7 +24,7 @@ from lark.utils import TextSlice
 
 from treediff.errors import GrammarError
 from treediff.registry import Registry
-from treediff.syntax.language import grammars_dir
+from treediff.syntax.language import check_table_keys, grammars_dir
 from treediff.syntax.layout import is_word
 
 __all__ = ["WINDOW", "ConstraintSpec", "ENGINES", "INDENTERS", "IndenterSpec", "CompiledGrammar", "compile_grammar"]
@@ -85,12 +85,7 @@ class ConstraintSpec:
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str) -> "ConstraintSpec":
-        if not isinstance(table, Mapping):
-            raise GrammarError(f"{where}: [constraint] must be a table, not {type(table).__name__}")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise GrammarError(f"{where}: [constraint] has unknown keys {unknown}; allowed: {sorted(known)}")
+        check_table_keys(table, cls.__dataclass_fields__, "constraint", where)
         for key in ("engine", "grammar", "start"):
             if not isinstance(table.get(key), str) or not table[key]:
                 raise GrammarError(f"{where}: [constraint].{key} must be a non-empty string")

@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import tree_sitter as ts
 
@@ -24,6 +24,7 @@ from treediff.errors import GrammarError, InputError, LanguageNotFound
 from treediff.registry import normalize_name
 
 __all__ = [
+    "check_table_keys",
     "CATEGORIES",
     "HOLE_CATEGORIES",
     "HOLE_MARKER",
@@ -99,6 +100,21 @@ class Layout:
     def opens_block(self, line: str) -> bool:
         """Whether ``line`` ends a header: its code ends with :attr:`block_open`."""
         return bool(self.block_open) and self.code_of(line).endswith(self.block_open)
+
+
+def check_table_keys(table: Any, known: Iterable[str], section: str, where: str) -> None:
+    """A ``[section]`` of a grammar file must be a table whose keys are all ``known`` (one line otherwise).
+
+    >>> check_table_keys({"a": 1}, ("a", "b"), "x", "g.toml")
+    >>> check_table_keys({"c": 1}, ("a",), "x", "g.toml")
+    Traceback (most recent call last):
+    treediff.errors.GrammarError: g.toml: [x] has unknown keys ['c']; allowed: ['a']
+    """
+    if not isinstance(table, Mapping):
+        raise GrammarError(f"{where}: [{section}] must be a table, not {type(table).__name__}")
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise GrammarError(f"{where}: [{section}] has unknown keys {unknown}; allowed: {sorted(known)}")
 
 
 _LAYOUT_KEYS = ("line_comment", "block_open", "block_close", "decorator")

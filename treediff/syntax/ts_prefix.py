@@ -37,7 +37,7 @@ from typing import Any, Mapping
 import tree_sitter as ts
 
 from treediff.errors import GrammarError
-from treediff.syntax.language import Language, get_language
+from treediff.syntax.language import Language, check_table_keys, get_language
 
 __all__ = ["TreeSitterGrammar", "TreeSitterSession", "GuardSpec"]
 
@@ -56,12 +56,7 @@ class GuardSpec:
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str) -> "GuardSpec":
-        if not isinstance(table, Mapping):
-            raise GrammarError(f"{where}: [prefix_guard] must be a table, not {type(table).__name__}")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise GrammarError(f"{where}: [prefix_guard] has unknown keys {unknown}; allowed: {sorted(known)}")
+        check_table_keys(table, cls.__dataclass_fields__, "prefix_guard", where)
         values = {}
         for key, value in table.items():
             if key == "line_comment":

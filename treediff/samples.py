@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
-from treediff.errors import InputError
 from treediff.files import open_regular
 
 __all__ = ["SampleLine", "iter_jsonl_samples"]

@@ -33,7 +33,7 @@ import numpy as np
 from treediff.errors import TreediffError
 from treediff.syntax.cfg import EDGE_LABELS, build_cfgs
 from treediff.syntax.dataflow import compute_dataflow, supports_dataflow
-from treediff.syntax.tree import SyntaxTree, parse, walk
+from treediff.syntax.tree import SyntaxTree, parse, walk  # parse: the doctests
 
 __all__ = ["DATAFLOW_LABELS", "FLOW_LABELS", "UNIT_KINDS", "PLACEHOLDER", "VisibleProgram", "named_rows",
            "flow_edges", "flow_units", "visible_program", "token_spans",

@@ -72,6 +72,10 @@ def run(lm: TimedLM, specs, forward_ms: float, **settings) -> dict:
     simulated = wall - lm.forward_seconds + lm.calls * forward_ms / 1000
     return {"wall_s": round(wall, 3), "forward_s": round(lm.forward_seconds, 3), "nfe": lm.calls,
             "simulated_s": round(simulated, 3), "valid": sum(r.record.ok for r in results), "n": len(results),
+            # how much of it the model wrote: programs with fallback text, with grammar-forced tokens, tokens dropped
+            "fallback": sum(bool(r.record.fallback) for r in results),
+            "forced_any": sum(r.record.num_forced > 0 for r in results),
+            "dropped": sum(r.record.num_dropped for r in results),
             "python_ms_per_step": round(1000 * (wall - lm.forward_seconds) / max(1, lm.calls), 3)}
 
 

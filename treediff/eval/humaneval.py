@@ -86,7 +86,8 @@ def evaluate_humaneval(*, n: int = 1, ks: Sequence[int] = (1,), model: str | os.
         samples = []
         for s in _synth_programs(problem["prompt"], n, None if model is None else str(model), settings):
             result = run_tests(s.code, problem["test"], problem["entry_point"])
-            samples.append({"code": s.code, "valid": s.record.ok, "passed": result.passed, "reason": result.reason,
+            samples.append({"code": s.code, "valid": s.record.ok, "fallback": bool(s.record.fallback),
+                            "num_forced": s.record.num_forced, "passed": result.passed, "reason": result.reason,
                             "seconds": round(result.seconds, 4)})
         c = sum(s["passed"] for s in samples)
         rec = {"task_id": problem["task_id"], "n": n, "num_passed": c}

@@ -130,6 +130,7 @@ def evaluate_infilling(problems: Sequence[Mapping[str, Any]], *, model: str | os
                             constraint=constraint, **settings)
             result = run_tests(filled.code, problem["test"], problem["entry_point"])
             records.append({**task.to_dict(), "constraint": constraint, "filled": filled.code, "valid": filled.record.ok,
+                            "fallback": bool(filled.record.fallback), "num_forced": filled.record.num_forced,
                             "passed": result.passed, "reason": result.reason})
             bar.advance()
     bar.close()

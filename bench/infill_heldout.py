@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-HELD_OUT = ["calendar", "csv", "gettext", "shutil", "tempfile", "tokenize", "traceback", "uuid", "weakref",
-            "zipapp", "ipaddress", "optparse"]
+from treediff.data.gather import BENCHMARK_UNITS
+
+HELD_OUT = [unit.split("/", 1)[1] for unit in BENCHMARK_UNITS]  # never in a gathered training split
 KINDS = {"expression": ("call", "binary_operator", "comparison_operator", "attribute", "subscript"),
          "statement": ("expression_statement", "return_statement", "if_statement", "for_statement"),
          "block": ("block",)}

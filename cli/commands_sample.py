@@ -216,13 +216,19 @@ def export(
     source: Path = typer.Argument(..., help="Training run, checkpoint directory or step_* checkpoint."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory to write the model bundle to."),
     note: Optional[str] = typer.Option(None, "--note", help="Free text stored in treediff_model.json."),
+    dtype: str = typer.Option("float32", "--dtype", help="Stored weight type: float32, float16 or bfloat16 "
+                              "(half the size; loaded back as float32 on the CPU)."),
+    max_shard_mb: int = typer.Option(15, "--max-shard-mb", help="Largest weight file in MB (10^6 bytes); "
+                                     "bigger models are split into shards."),
 ) -> None:
     """Bundle a checkpoint with its tokenizer into one model directory for --model.
 
     Examples:
 
       treediff export runs/tiny -o my_model && treediff synth "Return x." --model my_model
+      treediff export runs/multi -o my_model --dtype float16 --max-shard-mb 15
     """
     from treediff.model.formats import export_bundle
 
-    typer.echo(f"wrote {export_bundle(source, out, note=note)}", err=True)
+    path = export_bundle(source, out, note=note, dtype=dtype, max_shard_mb=max_shard_mb)
+    typer.echo(f"wrote {path}", err=True)

@@ -61,11 +61,13 @@ class RunOptions:
         return self if not defaults else replace(self, sampler=self.sampler.replace(**defaults))
 
 
-def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int | None, chat: str = "auto"):
-    """Check the model before any work; set torch threads (``None``: the free cores, :mod:`treediff.threads`)."""
+def load_for_cli(model: str | None, device: str, trust_remote_code: bool, threads: int | None, chat: str = "auto",
+                 language: str | None = None):
+    """Check the model before any work (``None``: the embedded one for ``language``); set torch threads
+    (``None``: the free cores, :mod:`treediff.threads`)."""
     set_num_threads(threads)
     try:
-        return get_model(model, device=device, trust_remote_code=trust_remote_code, chat=chat)
+        return get_model(model, device=device, trust_remote_code=trust_remote_code, chat=chat, language=language)
     except InputError:
         raise
     except Exception as err:  # a CheckpointError explains itself; anything else becomes one line
@@ -129,10 +131,11 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
     return 0 if ok == len(rows) else 1
 
 
-def _load(options: RunOptions):
-    """The model, and the options with its family's decoding defaults."""
+def _load(options: RunOptions, language: str | None = None):
+    """The model (``options.model``, or the embedded one for ``language``), and the options with its family's
+    decoding defaults."""
     lm = load_for_cli(options.model, options.sampler.device, options.trust_remote_code, options.threads,
-                      options.chat)
+                      options.chat, language=language)
     return lm, options.for_model(lm)
 
 
@@ -142,8 +145,13 @@ def run_synth(spec: str, options: RunOptions = RunOptions(), *, n: int = 1, sign
     specs = list(read_specs(spec, signature=signature, language=language))
     for s in specs:
         synth_template(s, options.sampler)  # bad specs fail before the model loads
-    lm, options = _load(options)
-    results = iter_synth(specs, model=lm, n=n, config=options.sampler, progress=progress)
+    models = {}
+    for s in specs:  # each language's model loads (and fails) before any work; no --model: per language
+        if s.language not in models:
+            models[s.language] = _load(options, s.language)
+    lm, options = next(iter(models.values()))
+    results = iter_synth(specs, model=lm if options.model is not None else None, n=n, config=options.sampler,
+                         progress=progress)
     as_json, report = options.as_json, options.report
     out = out or sys.stdout
     many = n > 1 or Path(spec).suffix.lower() in (".jsonl", ".ndjson")
@@ -193,7 +201,7 @@ def run_infill(file: str, options: RunOptions = RunOptions(), *, language: str |
     from treediff.syntax.holes import find_holes
 
     find_holes(code, lang, select=list(select) if select else None)  # bad holes fail before the model loads
-    lm, options = _load(options)
+    lm, options = _load(options, lang)
     result = infill(code, lang, model=lm, select=list(select) if select else None, config=options.sampler)
     return _emit_fill(result, str(file), lang, options.as_json, options.report, f"treediff infill {file}")
 
@@ -202,7 +210,7 @@ def run_repair(file: str, options: RunOptions = RunOptions(), *, language: str |
                diff: bool = False) -> int:
     """``diff``: a unified diff of the input and the repaired code instead of the code (``"diff"`` in JSON)."""
     code, lang = _read_code(file, language, "repair")
-    lm, options = _load(options)
+    lm, options = _load(options, lang)
     result = repair(code, lang, model=lm, config=options.sampler)
     as_json, report = options.as_json, options.report
     patch = None
@@ -217,7 +225,7 @@ def run_repair(file: str, options: RunOptions = RunOptions(), *, language: str |
 
 def run_sample(prompt: str = "", options: RunOptions = RunOptions(), *, language: str = "python", n: int = 1,
                length: int | None = None) -> int:
-    lm, options = _load(options)
+    lm, options = _load(options, language)
     results = sample(prompt, language, model=lm, n=n, length=length, config=options.sampler)  # one batch
     as_json, report = options.as_json, options.report
 

@@ -74,6 +74,27 @@ def test_sample_and_export(bundle_dir, tmp_path):
     assert res.exit_code == 0 and (tmp_path / "copy" / "tokenizer.json").is_file()
 
 
+def test_export_half_precision_shards_load_as_float32(bundle_dir, tmp_path):
+    import torch
+
+    from treediff.model.formats import default_model_path, load_model
+
+    bundle_dir = default_model_path()  # 5.5 MB of float32: 2.8 MB as float16, three 1 MB shards
+    res = invoke("export", bundle_dir, "-o", tmp_path / "half", "--dtype", "float16", "--max-shard-mb", "1")
+    assert res.exit_code == 0, res.output
+    shards = sorted((tmp_path / "half").glob("model-*.safetensors"))
+    assert len(shards) >= 2 and all(p.stat().st_size < 1_100_000 for p in shards)
+    assert (tmp_path / "half" / "model.safetensors.index.json").is_file()
+    full, half = load_model(bundle_dir, device="cpu"), load_model(tmp_path / "half", device="cpu")
+    params = dict(half.model.named_parameters())
+    assert all(p.dtype == torch.float32 for p in params.values())
+    for name, p in full.model.named_parameters():
+        assert torch.allclose(p, params[name], atol=2e-3, rtol=2e-3), name
+    for bad in (["--dtype", "int8"], ["--max-shard-mb", "0"]):
+        res = invoke("export", bundle_dir, "-o", tmp_path / "bad", *bad)
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

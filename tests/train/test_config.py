@@ -85,3 +85,17 @@ def test_bad_overrides(override: str, needle: str) -> None:
     with pytest.raises(ConfigError) as info:
         apply_overrides(TrainConfig(), [override])
     assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_cpu_autocast_only_when_bf16_is_asked_for():
+    import torch
+
+    from treediff.train.runner import autocast_for
+
+    a, b = torch.randn(4, 8), torch.randn(8, 4)
+    cpu = torch.device("cpu")
+    with autocast_for(cpu, "bf16"):
+        assert (a @ b).dtype == torch.bfloat16
+    for precision in ("auto", "fp32"):
+        with autocast_for(cpu, precision):
+            assert (a @ b).dtype == torch.float32

@@ -19,7 +19,9 @@ of the whitespace-normalised text as a kept file) and ``near_duplicate`` (estima
 :mod:`treediff.data.minhash`).  The first copy in source order is the one kept.
 
 The split is decided per *unit* (a package; a sub-package of a standard library), by hashing its
-name: ``heldout`` when the first 64 bits of SHA-256(unit) fall below ``heldout_fraction``.  A unit is
+name: ``heldout`` when the first 64 bits of SHA-256(unit) fall below ``heldout_fraction``, and always for
+the units of :data:`BENCHMARK_UNITS` (the standard-library modules that ``bench/infill_heldout.py`` and the
+repair benchmarks use, so no model trained on the corpus has seen them).  A unit is
 never in both splits, and the same package name from two origins (an sdist and an installed
 distribution) gets the same split.  Downloads and extractions live in ``cache_dir`` and are reused.
 """
@@ -45,6 +47,7 @@ from treediff.syntax.language import detect_language, get_language
 __all__ = [
     "GATHER_LANGUAGES",
     "GATHER_SKIP_REASONS",
+    "BENCHMARK_UNITS",
     "GatherOptions",
     "GatherStats",
     "gather_corpus",
@@ -55,6 +58,11 @@ __all__ = [
 
 #: The language families gathered by default (``tsx`` files count as ``typescript``).
 GATHER_LANGUAGES = ("python", "javascript", "typescript", "java", "c", "cpp", "go", "rust")
+#: Units that are always held out: the standard-library modules of the Python benchmarks
+#: (``bench/infill_heldout.py``'s ``HELD_OUT``, also used by ``bench/repair_heldout.py``).
+BENCHMARK_UNITS = tuple(f"cpython-stdlib/{m}" for m in (
+    "calendar", "csv", "gettext", "shutil", "tempfile", "tokenize", "traceback", "uuid", "weakref", "zipapp",
+    "ipaddress", "optparse"))
 GATHER_SKIP_REASONS = (
     "unknown_language", "language_not_requested", "oversized", "empty", "license", "binary", "non_utf8",
     "generated", "minified", "source_cap", "language_cap", "duplicate", "near_duplicate",
@@ -83,6 +91,7 @@ class GatherOptions:
     max_mb_per_language: float = 50.0
     max_file_bytes: int = 1_000_000
     heldout_fraction: float = 0.1
+    heldout_units: tuple[str, ...] = BENCHMARK_UNITS
     near_dup_threshold: float = 0.85
     num_perm: int = 64
     bands: int = 8
@@ -141,12 +150,15 @@ class GatherStats:
         return d
 
 
-def split_of_unit(unit: str, heldout_fraction: float) -> str:
-    """``"heldout"`` for a ``heldout_fraction`` share of unit names (by SHA-256), else ``"train"``.
+def split_of_unit(unit: str, heldout_fraction: float, heldout_units: tuple[str, ...] = ()) -> str:
+    """``"heldout"`` for ``heldout_units`` and a ``heldout_fraction`` share of the other unit names (by
+    SHA-256), else ``"train"``.
 
-    >>> split_of_unit("requests", 0.0), split_of_unit("requests", 0.999)
-    ('train', 'heldout')
+    >>> split_of_unit("requests", 0.0), split_of_unit("requests", 0.999), split_of_unit("requests", 0.0, ("requests",))
+    ('train', 'heldout', 'heldout')
     """
+    if unit in heldout_units:
+        return "heldout"
     h = int.from_bytes(hashlib.sha256(unit.encode("utf-8")).digest()[:8], "big")
     return "heldout" if h / 2.0**64 < heldout_fraction else "train"
 
@@ -279,7 +291,7 @@ class _Gatherer:
             rel = rel.with_name(rel.name + _EXT[lang])
         (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
         (self.out / rel).write_bytes(data)
-        split = split_of_unit(member.unit, self.options.heldout_fraction)
+        split = split_of_unit(member.unit, self.options.heldout_fraction, self.options.heldout_units)
         row = {"path": rel.as_posix(), "source": spec.name, "version": member.version or version,
                "origin": member.origin, "unit": member.unit, "split": split, "language": lang,
                "license": license, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}

@@ -34,8 +34,8 @@ from treediff.model.families import FAMILIES, Family, attention_bias, family_for
 from treediff.model.run_dirs import CONFIG_FILE, MODEL_DIR, latest_checkpoint, save_pretrained_quietly
 from treediff.model.structure import structure_source
 
-__all__ = ["DiffusionLM", "TreediffLM", "ExternalLM", "ExternalCache", "load_model", "export_bundle", "resolve_device", "default_model_path",
-           "embedded_model_path", "model_path", "EMBEDDED_MODELS"]
+__all__ = ["DiffusionLM", "TreediffLM", "ExternalLM", "ExternalCache", "load_model", "export_bundle", "EXPORT_DTYPES", "resolve_device", "default_model_path",
+           "embedded_model_path", "model_path", "EMBEDDED_MODELS", "DEFAULT_FOR_LANGUAGE"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -49,9 +49,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
-#: Models shipped inside the package, by the name ``--model`` takes: ``default`` (used when no model is
-#: given) and ``parallel`` (its certainty-forcing distilled student, for ``--threshold`` decoding).
-EMBEDDED_MODELS = {"default": "default_model", "parallel": "parallel_model"}
+#: Models shipped inside the package, by the name ``--model`` takes: ``default`` (trained on Python),
+#: ``parallel`` (its certainty-forcing distilled student, for ``--threshold`` decoding) and ``multi`` (trained
+#: on all eight language families, docs/sampling.md "The embedded models").
+EMBEDDED_MODELS = {"default": "default_model", "parallel": "parallel_model", "multi": "multi_model"}
+
+#: The embedded model that serves each language when no ``--model`` is given (languages not listed, or whose
+#: model is not installed: ``default``).  Chosen by measurement (docs/benchmarks.md, "Held-out infilling in
+#: every language"): the Python model keeps Python until the multi-language one matches it there.
+DEFAULT_FOR_LANGUAGE = {lang: "multi" for lang in ("javascript", "typescript", "tsx", "java", "c", "cpp", "go", "rust")}
 
 
 def embedded_model_path(name: str = "default") -> Path | None:
@@ -60,19 +66,26 @@ def embedded_model_path(name: str = "default") -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
-def default_model_path() -> Path | None:
-    """The embedded default model shipped inside the package, if present."""
-    return embedded_model_path("default")
+def default_model_path(language: str | None = None) -> Path | None:
+    """The embedded model used when none is given: for ``language`` the one :data:`DEFAULT_FOR_LANGUAGE`
+    names (when installed), else ``default``.
+
+    >>> default_model_path().name, default_model_path("python").name
+    ('default_model', 'default_model')
+    """
+    name = DEFAULT_FOR_LANGUAGE.get(language or "", "default")
+    return embedded_model_path(name) or embedded_model_path("default")
 
 
-def model_path(path: str | os.PathLike[str] | None) -> Path:
-    """The directory ``--model`` names: an existing path, else an embedded model's name; ``None``: the default.
+def model_path(path: str | os.PathLike[str] | None, language: str | None = None) -> Path:
+    """The directory ``--model`` names: an existing path, else an embedded model's name; ``None``: the
+    embedded model for ``language`` (:func:`default_model_path`).
 
     >>> model_path("parallel").name
     'parallel_model'
     """
     if path is None:
-        default = default_model_path()
+        default = default_model_path(language)
         if default is None:
             raise CheckpointError("no model given and no embedded default model is installed: pass --model PATH")
         return default
@@ -376,6 +389,8 @@ def load_model(
 
         weights, tok_dir = dirs
         tokenizer = SyntaxTokenizer.from_pretrained(tok_dir)
+        if dtype is None and dev.type == "cpu":
+            dtype = torch.float32  # half-precision bundles (export --dtype) run in float32 on the CPU
         model = load_denoiser(weights, device=dev, dtype=dtype)
         return TreediffLM(model, tokenizer, dev, name=root.name)
     if dtype is None and dev.type == "cuda":
@@ -446,9 +461,20 @@ def _load_external(root: Path, device: torch.device, *, trust_remote_code: bool,
                       family=family, chat=use_chat)
 
 
-def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *, note: str | None = None) -> Path:
+#: Weight types :func:`export_bundle` stores.
+EXPORT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *, note: str | None = None,
+                  dtype: str = "float32", max_shard_mb: int = 15) -> Path:
     """Write a self-contained treediff model directory (``config.json``, weights, ``tokenizer.json``)
-    from a training run or checkpoint; :func:`load_model` takes it directly."""
+    from a training run or checkpoint; :func:`load_model` takes it directly.  ``dtype`` is the stored
+    weight type (a half type halves the bundle; the CPU loads it back as float32); weight files larger
+    than ``max_shard_mb`` MB (10^6 bytes) are split into shards with an index."""
+    if dtype not in EXPORT_DTYPES:
+        raise InputError(f"--dtype must be one of {', '.join(EXPORT_DTYPES)}; got {dtype!r}")
+    if not isinstance(max_shard_mb, int) or max_shard_mb < 1:
+        raise InputError(f"--max-shard-mb must be an int >= 1, got {max_shard_mb!r}")
     src = Path(source)
     dirs = _treediff_dirs(src) if src.is_dir() else None
     if dirs is None:
@@ -457,11 +483,11 @@ def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *
     from treediff.tokens.tokenizer import SyntaxTokenizer
 
     weights, tok_dir = dirs
-    model = load_denoiser(weights)
+    model = load_denoiser(weights, dtype=EXPORT_DTYPES[dtype])
     tokenizer = SyntaxTokenizer.from_pretrained(tok_dir)
     dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)
-    save_pretrained_quietly(model, dest)
+    save_pretrained_quietly(model, dest, max_shard_size=f"{max_shard_mb}MB")
     tokenizer.save(dest)
     meta = {"source": str(weights), "languages": tokenizer.languages, "note": note or ""}
     (dest / "treediff_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -43,14 +43,14 @@ def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
-def save_pretrained_quietly(model: torch.nn.Module, path: Path) -> None:
-    """``save_pretrained`` without transformers' per-save progress bar in the training log."""
+def save_pretrained_quietly(model: torch.nn.Module, path: Path, **kwargs) -> None:
+    """``save_pretrained`` (``kwargs`` passed on) without transformers' per-save progress bar in the training log."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        model.save_pretrained(path)
+        model.save_pretrained(path, **kwargs)
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()

@@ -95,5 +95,5 @@ def repair(
         record = ValidityRecord(**verdict_fields(verdict), rounds=0, fallback=False, nfe=0,
                                 seconds=verdict.seconds, constraint=cfg.constraint)
         return FillResult(code=text, record=record, verdict=verdict)
-    result = repair_code(get_model(model, device=cfg.device), text, lang, cfg, verdict=verdict)
+    result = repair_code(get_model(model, device=cfg.device, language=lang), text, lang, cfg, verdict=verdict)
     return refuse_deletions(text, result, verdict, cfg.allow_deletions)

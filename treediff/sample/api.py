@@ -43,11 +43,12 @@ def _cached_model(path: str | None, device: str, trust_remote_code: bool, chat: 
 
 
 def get_model(model: DiffusionLM | str | os.PathLike[str] | None = None, *, device: str = "auto",
-              trust_remote_code: bool = False, chat: str = "auto") -> DiffusionLM:
-    """A loaded model (cached per directory): pass a model through, load a directory, or the default."""
+              trust_remote_code: bool = False, chat: str = "auto", language: str | None = None) -> DiffusionLM:
+    """A loaded model (cached per directory): pass a model through, load a directory, or (``None``) the
+    embedded model that serves ``language`` (:func:`~treediff.model.formats.default_model_path`)."""
     if isinstance(model, DiffusionLM):
         return model
-    path = None if model is None else str(model_path(model).resolve())
+    path = str(model_path(model, language).resolve())
     return _cached_model(path, device, trust_remote_code, chat)
 
 
@@ -76,7 +77,7 @@ def infill(
     lang = resolve_language(language, path).name
     cfg = make_config(config, **settings)
     template = find_holes(code, lang, spans=spans, select=select)
-    lm = get_model(model, device=cfg.device)
+    lm = get_model(model, device=cfg.device, language=lang)
     from treediff.sample.long import fill_long, fits
 
     need = sum(cfg.hole_tokens.get(h.category, 16) for h in template.holes)
@@ -139,15 +140,25 @@ def iter_synth(
     else:
         specs = list(read_specs(spec, signature=signature, language=language))
     templates = [(s, synth_template(s, cfg)) for s in specs]  # all specs are checked before any work
-    return _iter_synth(templates, get_model(model, device=cfg.device), n, cfg, progress)
+    lms = {s.language: get_model(model, device=cfg.device, language=s.language) for s in specs}
+    return _iter_synth(templates, lms, n, cfg, progress)
 
 
-def _iter_synth(templates, lm: DiffusionLM, n: int, cfg: SamplerConfig, progress: bool) -> Iterator[SynthResult]:
+def _iter_synth(templates, lms: dict[str, DiffusionLM], n: int, cfg: SamplerConfig,
+                progress: bool) -> Iterator[SynthResult]:
+    """Runs of consecutive specs served by one model are decoded together; results keep the spec order."""
     bar = ProgressBar(len(templates), "synth", progress)
     try:
-        for results in iter_synth_batches(lm, templates, cfg, n=n):
-            yield from results
-            bar.advance()
+        lo = 0
+        while lo < len(templates):
+            lm = lms[templates[lo][0].language]
+            hi = lo + 1
+            while hi < len(templates) and lms[templates[hi][0].language] is lm:
+                hi += 1
+            for results in iter_synth_batches(lm, templates[lo:hi], cfg, n=n):
+                yield from results
+                bar.advance()
+            lo = hi
     finally:
         bar.close()
 
@@ -206,5 +217,5 @@ def sample(
     indent = indent[: len(indent) - len(indent.lstrip(" \t"))]
     template = HoleTemplate(source=data, language=get_language(lang),
                             holes=(Hole(0, len(data), len(data), "statement", None, indent),))
-    lm = get_model(model, device=cfg.device)
+    lm = get_model(model, device=cfg.device, language=lang)
     return fill_template(lm, template, cfg, num_samples=n, lengths=[length or cfg.max_new_tokens])

@@ -217,7 +217,8 @@ class LogSection(ConfigSection):
 class TrainConfig(ConfigSection):
     """The whole run.  ``device = "auto"`` picks CUDA when available.
 
-    ``precision = "auto"`` is bf16 autocast on CUDA and fp32 on CPU (autocast is never used on CPU).
+    ``precision = "auto"`` is bf16 autocast on CUDA and fp32 on CPU; ``"bf16"`` autocasts on the CPU too
+    (weights and optimizer state stay fp32).
     ``threads`` sets torch's intra-op threads for the run (0: leave torch's default); on a small or
     shared CPU one thread per process is often several times faster than oversubscribed cores.
     """

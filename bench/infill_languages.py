@@ -1,0 +1,180 @@
+"""Held-out infilling in every language family: valid without fallback, exact match with 95% CIs.
+
+    python bench/infill_languages.py --corpus /work/corpus --files 4 --models default,multi --json OUT
+
+For each language family, ``--files`` held-out files of a gathered corpus (``split == "heldout"`` in its
+manifest: packages no training split holds, docs/data.md) of 15-300 lines that pass their own check
+(the real compiler where one is installed).  In each, one node per category (expression, statement,
+block; the language's ``[categories]``) of at most ``--max-hole-bytes`` bytes, chosen with ``--seed``, is
+replaced by a typed hole and filled by ``treediff.infill`` (the hole gets its category's default length,
+no length oracle).  Per model, language and category it reports:
+
+* ``valid``: the program passed the check; ``nofb``: valid **without** fallback text (the model's own
+  fill, possibly with grammar-forced closing tokens); ``forced``: fills that needed forced tokens;
+* ``exact``: the fill equals the original text (whitespace-normalised), with a 95% bootstrap confidence
+  interval over the holes (``--boot`` resamples).
+
+Every model sees the same holes.  Progress goes to stderr, one line per hole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+LANGS = ("python", "javascript", "typescript", "java", "c", "cpp", "go", "rust")
+KINDS = ("expression", "statement", "block")
+
+
+def norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def bootstrap_ci(values: list[float], boot: int, seed: int) -> tuple[float, float]:
+    """The 2.5% and 97.5% percentiles of the mean over ``boot`` resamples."""
+    if not values:
+        return (float("nan"), float("nan"))
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(boot))
+    return means[int(0.025 * (boot - 1))], means[int(0.975 * (boot - 1))]
+
+
+def heldout_sources(corpus: Path, language: str, n: int, seed: int, max_lines: int) -> list[tuple[str, str]]:
+    """``n`` held-out files of ``language`` (path, text) that parse cleanly and pass their check."""
+    from treediff.syntax.tree import parse
+    from treediff.validity import check
+
+    rows = []
+    with open(corpus / "manifest.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("split") == "heldout" and row.get("language") == language and 300 < row.get("bytes", 0) < 16_000:
+                rows.append(row)
+    random.Random(f"{seed}:{language}").shuffle(rows)
+    out = []
+    for row in rows:
+        try:
+            src = (corpus / row["path"]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not 15 <= len(src.splitlines()) <= max_lines or parse(src, language).ts_tree.root_node.has_error:
+            continue
+        verdict = check(src, language)
+        if not verdict.ok:
+            continue
+        out.append((row["path"], src))
+        if len(out) == n:
+            break
+    return out
+
+
+def holes_of(src: str, language: str, rng: random.Random, max_bytes: int) -> list[tuple[int, int, str, str]]:
+    """One (start, end, category, original text) per category, outermost-first ties broken by ``rng``."""
+    from treediff.syntax.tree import parse
+
+    tree = parse(src, language)
+    data = tree.source
+    out = []
+    for kind in KINDS:
+        nodes = [nd for nd in tree.nodes(named=True, category=kind)
+                 if nd.parent is not None and 2 <= nd.end_byte - nd.start_byte <= max_bytes
+                 and b"\n\n" not in data[nd.start_byte:nd.end_byte]]
+        if nodes:
+            nd = rng.choice(nodes)
+            out.append((nd.start_byte, nd.end_byte, kind, data[nd.start_byte:nd.end_byte].decode("utf-8", "replace")))
+    return out
+
+
+def run_case(model, src: str, language: str, hole: tuple[int, int, str, str], args) -> dict:
+    import treediff
+    from treediff.errors import TreediffError
+
+    start, end, kind, original = hole
+    t0 = time.perf_counter()
+    try:
+        res = treediff.infill(src, language, model=model, spans=[(start, end, kind)], constraint=args.constraint,
+                              seed=args.seed)
+    except TreediffError as exc:  # one case's failure is a result, not the end of the run
+        return {"kind": kind, "error": f"{type(exc).__name__}: {exc}"[:300], "valid": False, "nofb": False,
+                "forced": False, "exact": False, "seconds": time.perf_counter() - t0}
+    rec = res.record
+    text = res.holes[0].text if res.holes else ""
+    return {"kind": kind, "valid": rec.ok, "nofb": rec.ok and not rec.fallback, "forced": rec.num_forced > 0,
+            "exact": rec.ok and norm(text) == norm(original), "fill": text[:400], "original": original[:400],
+            "level": rec.level, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def summarise(rows: list[dict], boot: int, seed: int) -> dict:
+    def share(key):
+        return sum(r[key] for r in rows) / len(rows) if rows else float("nan")
+
+    exact = [float(r["exact"]) for r in rows]
+    nofb = [float(r["nofb"]) for r in rows]
+    return {"n": len(rows), "valid": share("valid"), "nofb": share("nofb"), "forced": share("forced"),
+            "exact": share("exact"), "exact_ci": bootstrap_ci(exact, boot, seed),
+            "nofb_ci": bootstrap_ci(nofb, boot, seed)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default="/work/corpus", type=Path)
+    ap.add_argument("--languages", default=",".join(LANGS))
+    ap.add_argument("--models", default="default", help="comma-separated --model values (names or directories)")
+    ap.add_argument("--files", type=int, default=4)
+    ap.add_argument("--max-lines", type=int, default=300)
+    ap.add_argument("--max-hole-bytes", type=int, default=240)
+    ap.add_argument("--constraint", default="full")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if not (args.corpus / "manifest.jsonl").is_file():
+        sys.exit(f"error: {args.corpus} is not a `treediff data gather` output (no manifest.jsonl)")
+    langs = [x for x in args.languages.split(",") if x]
+    cases = {}
+    for lang in langs:
+        rng = random.Random(f"{args.seed}:holes:{lang}")
+        files = heldout_sources(args.corpus, lang, args.files, args.seed, args.max_lines)
+        cases[lang] = [(path, src, hole) for path, src in files for hole in holes_of(src, lang, rng, args.max_hole_bytes)]
+        print(f"{lang}: {len(files)} files, {len(cases[lang])} holes", file=sys.stderr)
+    report = {"args": {k: str(v) for k, v in vars(args).items()}, "models": {}}
+    for name in [m for m in args.models.split(",") if m]:
+        rows_by_lang = {}
+        for lang in langs:
+            model = None if name == "default" else name  # None: the library's own choice of embedded model
+            rows = []
+            for i, (path, src, hole) in enumerate(cases[lang]):
+                row = {"path": path, **run_case(model, src, lang, hole, args)}
+                rows.append(row)
+                print(f"[{name} {lang} {i + 1}/{len(cases[lang])}] {row['kind']}: valid={row['valid']} "
+                      f"nofb={row['nofb']} exact={row['exact']} {row.get('error', '')}", file=sys.stderr)
+            rows_by_lang[lang] = rows
+        summary = {lang: {"all": summarise(rows, args.boot, args.seed),
+                          **{k: summarise([r for r in rows if r["kind"] == k], args.boot, args.seed) for k in KINDS}}
+                   for lang, rows in rows_by_lang.items()}
+        report["models"][name] = {"summary": summary, "rows": rows_by_lang}
+        print(f"\nmodel {name} (constraint {args.constraint})")
+        print("| language | holes | valid | valid w/o fallback | forced | exact expr | exact stmt | exact block | exact all [95% CI] |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for lang, s in summary.items():
+            a = s["all"]
+            lo, hi = a["exact_ci"]
+            per = " | ".join(f"{s[k]['exact']:.0%} ({s[k]['n']})" if s[k]["n"] else "–" for k in KINDS)
+            print(f"| {lang} | {a['n']} | {a['valid']:.0%} | {a['nofb']:.0%} | {a['forced']:.0%} | {per} | "
+                  f"{a['exact']:.0%} [{lo:.0%}, {hi:.0%}] |")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -107,7 +107,10 @@ def tool_verdict(language: str, data: bytes, workdir: Path) -> bool:
     file.write_bytes(data)
     subs = {"file": str(file), "dir": str(workdir / "src"), "outdir": str(workdir / "out")}
     argv = [a.format(**subs) for a in spec.argv]
-    argv[0] = spec.binary_path() or argv[0]
+    binary = spec.binary_path()
+    if binary is None:
+        raise SystemExit(f"error: {spec.binary} is no longer installed")
+    argv[0] = binary
     env = {**os.environ, **{k: v.format(**subs) for k, v in spec.env.items()}}
     proc = subprocess.run(argv, cwd=workdir / "src", env=env, capture_output=True, stdin=subprocess.DEVNULL,
                           timeout=spec.timeout)

@@ -36,6 +36,7 @@ TS_INVALID = {
     "TS2322": "export const n: number = 'text';\n",
     "TS2552": "let total = 1;\nexport const z = totl;\n",
     "TS2304 despite an import": "import { join } from 'path';\nexport const z = helper(join('a', 'b'));\n",
+    "TS2552 beside a namespace import": "import * as equal from 'fast-deep-equal';\nexport const e = equax(1, 2);\n",
 }
 # code that refers to modules and type definitions this machine lacks: unresolved, nothing else wrong
 TS_OUTSIDE = {

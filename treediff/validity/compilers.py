@@ -42,6 +42,7 @@ __all__ = [
     "compiler_spec",
     "run_compiler",
     "compiler_version",
+    "tools_dir",
 ]
 
 DEFAULT_TIMEOUT = 30.0
@@ -54,7 +55,8 @@ _OUT_OF_MEMORY = re.compile(r"out of memory|virtual memory exhausted|cannot allo
                             re.IGNORECASE)
 #: A crash of the checker itself (an internal compiler error).
 _CRASHED = re.compile(r"internal compiler error|error: the compiler unexpectedly panicked|"
-                      r"A fatal error has been detected by the Java Runtime", re.IGNORECASE)
+                      r"A fatal error has been detected by the Java Runtime|"
+                      r"^panic: .*\n+goroutine \d+ \[running\]:", re.IGNORECASE | re.MULTILINE)  # a Go-built checker
 
 
 @dataclass(frozen=True)
@@ -100,14 +102,25 @@ class CompilerSpec:
     file's package may declare elsewhere).  Otherwise it is a ``compile_error``: a typo, not a
     missing package.
 
+    ``unresolved_members`` lists regexes over a diagnostic's message for a member missing from a type
+    (group ``type``: tsc's TS2339 ``Property 'props' does not exist on type 'Wizard'``): ``unresolved``
+    only when the file declares that type extending a base an import could provide (``inherits``: a
+    regex over the source with groups ``type`` and ``base``; the base's first identifier must be an
+    imported name, or a glob import present), else a ``compile_error``.
+
     ``stops`` lists regexes over a diagnostic's message for errors after which the compiler checks
     nothing more (gcc's fatal missing header): the verdict then rests on tree-sitter, with a note.
 
     Sandbox (``docs/validity.md``): ``memory_mb`` is the address-space limit (a JVM needs more
     than the default), ``sandbox_paths`` are host paths the compiler reads besides ``/usr``
     (``~`` expands; missing ones are skipped), ``sandbox_env`` names environment variables passed
-    through (nothing else is), and ``withhold`` lists regexes whose group 1, in a diagnostic's
-    message, is replaced unless it occurs in the checked source (text a compile-time panic prints).
+    through (nothing else is), ``env`` sets variables for the run (values may use ``{dir}`` and
+    ``{outdir}``: Go's build cache in the jail's scratch dir), and ``withhold`` lists regexes whose
+    group 1, in a diagnostic's message, is replaced unless it occurs in the checked source (text a
+    compile-time panic prints).
+
+    ``bin_paths`` are directories searched for ``binary`` before ``PATH`` (``{tools}`` is
+    :func:`tools_dir`, where ``make setup`` installs project-local checkers such as ``tsc``).
     """
 
     name: str
@@ -125,10 +138,14 @@ class CompilerSpec:
     unresolved_names: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
     outside_names: str | None = None
+    unresolved_members: tuple[str, ...] = ()
+    inherits: str | None = None
     stops: tuple[str, ...] = ()
     memory_mb: int = COMPILE_LIMITS.memory_mb
     sandbox_paths: tuple[str, ...] = ()
     sandbox_env: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    bin_paths: tuple[str, ...] = ()
     withhold: tuple[str, ...] = ()
     notes: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -148,18 +165,29 @@ class CompilerSpec:
         for key in _STRING_LISTS:
             if key in table and not (isinstance(table[key], list) and all(isinstance(a, str) for a in table[key])):
                 raise GrammarError(f"{where} [compiler].{key} must be a list of strings, got {table[key]!r}")
-        if not isinstance(table.get("outside_names", ""), str):
-            raise GrammarError(f"{where} [compiler].outside_names must be a regex string, got {table['outside_names']!r}")
+        env = table.get("env", {})
+        if not (isinstance(env, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+            raise GrammarError(f"{where} [compiler].env must be a table of strings, got {env!r}")
+        for key in ("outside_names", "inherits"):
+            if not isinstance(table.get(key, ""), str):
+                raise GrammarError(f"{where} [compiler].{key} must be a regex string, got {table[key]!r}")
         if table.get("column_unit", "char") not in ("char", "byte"):
             raise GrammarError(f"{where} [compiler].column_unit must be 'char' or 'byte'")
-        patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", "outside_names") if table.get(key)]
-        patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "unresolved_names", "imports", "stops", "withhold")
+        patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", "outside_names", "inherits")
+                    if table.get(key)]
+        patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "unresolved_names", "unresolved_members", "imports",
+                                                       "stops", "withhold")
                      for p in table.get(key, ())]
         for label, pattern in patterns:
             try:
                 re.compile(pattern, re.MULTILINE)
             except re.error as exc:
                 raise GrammarError(f"{where} [compiler].{label} is not a valid regex: {exc}") from None
+        groups = [("unresolved_members", p, {"type"}) for p in table.get("unresolved_members", ())]
+        groups += [("inherits", table["inherits"], {"type", "base"})] if table.get("inherits") else []
+        for key, pattern, needed in groups:
+            if not needed <= set(re.compile(pattern).groupindex):
+                raise GrammarError(f"{where} [compiler].{key} {pattern!r} needs the named group(s) {sorted(needed)}")
         if driver != "python" and not table.get("argv"):
             raise GrammarError(f"{where} [compiler] driver {driver!r} needs an 'argv' template")
         kwargs = {k: v for k, v in table.items() if k in known}
@@ -167,6 +195,7 @@ class CompilerSpec:
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
         kwargs["timeout"] = float(kwargs.get("timeout", DEFAULT_TIMEOUT))
+        kwargs["env"] = dict(env)
         memory = kwargs.get("memory_mb", COMPILE_LIMITS.memory_mb)
         if not isinstance(memory, int) or isinstance(memory, bool) or memory < 64:
             raise GrammarError(f"{where} [compiler].memory_mb must be an int >= 64, got {memory!r}")
@@ -183,6 +212,40 @@ class CompilerSpec:
     def is_unresolved_name(self, message: str) -> bool:
         """Whether a diagnostic's message is one of the ``unresolved_names`` kinds (a name not declared)."""
         return any(re.search(pattern, message) for pattern in self.unresolved_names)
+
+    def member_owner(self, message: str) -> str | None:
+        """The type a diagnostic says lacks a member (``unresolved_members``' ``type`` group), if any."""
+        for pattern in self.unresolved_members:
+            m = re.search(pattern, message)
+            if m:
+                return m.group("type")
+        return None
+
+    def inherits_from_outside(self, source: str, type_name: str, imported: tuple[frozenset[str], bool]) -> bool:
+        r"""Whether the source declares ``type_name`` extending a base an import could provide, directly
+        or through other types of the file (``inherits``).
+
+        >>> spec = CompilerSpec("t", "command", argv=("x",), inherits=r"class (?P<type>[A-Z]) extends (?P<base>[\w.]+)")
+        >>> src = "class A extends React.Component {}\nclass B extends A {}\nclass C extends Local {}"
+        >>> [spec.inherits_from_outside(src, t, (frozenset({"React"}), False)) for t in "ABC"]
+        [True, True, False]
+        """
+        if not self.inherits:
+            return False
+        names, glob = imported
+        bases: dict[str, set[str]] = {}
+        for m in re.finditer(self.inherits, source, re.MULTILINE):
+            bases.setdefault(m.group("type"), set()).add(m.group("base"))
+        seen, todo = set(), [type_name]
+        while todo:
+            current = todo.pop()
+            for base in bases.get(current, set()) - seen:
+                seen.add(base)
+                head = _IDENTIFIER.match(base)
+                if glob or (head is not None and head.group() in names):
+                    return True
+                todo.append(base)
+        return False
 
     def imported(self, source: str) -> tuple[frozenset[str], bool]:
         """The identifiers that the source's import statements (``imports``) mention, and whether
@@ -213,9 +276,13 @@ class CompilerSpec:
         return Sandbox(self.limits(timeout), readable=self.sandbox_paths, env=env)
 
     def binary_path(self) -> str | None:
-        """Where the deciding binary is on ``PATH`` (``None``: missing)."""
+        """Where the deciding binary is: in ``bin_paths``, else on ``PATH`` (``None``: missing)."""
         if self.binary is None:
             return "<in-process>"
+        for folder in self.bin_paths:
+            found = shutil.which(self.binary, path=os.path.expanduser(folder.replace("{tools}", str(tools_dir()))))
+            if found:
+                return found
         return shutil.which(self.binary)
 
     @property
@@ -224,7 +291,14 @@ class CompilerSpec:
 
 
 _IDENTIFIER = re.compile(r"[^\W\d][\w$]*")
-_STRING_LISTS = ("argv", "version", "unresolved", "unresolved_names", "imports", "stops", "sandbox_paths", "sandbox_env", "withhold")
+_STRING_LISTS = ("argv", "version", "unresolved", "unresolved_names", "unresolved_members", "imports", "stops",
+                 "sandbox_paths", "sandbox_env", "bin_paths", "withhold")
+
+
+def tools_dir() -> Path:
+    """Where project-local checkers live: ``$TREEDIFF_TOOLS``, else ``.tools`` beside the ``treediff`` package
+    (``make setup`` installs TypeScript's ``tsc`` into ``.tools/node``)."""
+    return Path(os.environ.get("TREEDIFF_TOOLS") or Path(__file__).resolve().parents[2] / ".tools")
 _SPECS: dict[int, CompilerSpec | None] = {}
 
 
@@ -353,7 +427,7 @@ def _command_driver(spec: CompilerSpec, source: bytes, path: str | None, timeout
         argv = [a.format(**subs) for a in spec.argv]
         if spec.binary and argv and argv[0] == spec.binary:
             argv[0] = binary
-        result = box.run(argv, cwd="src")
+        result = box.run(argv, cwd="src", env={k: v.format(**subs) for k, v in spec.env.items()})
     output = (result.stderr + b"\n" + result.stdout).decode("utf-8", "replace")
     note = _no_verdict(spec, result.returncode, output, result.timed_out, result.reason, timeout)
     if note is not None:
@@ -421,10 +495,12 @@ def compiler_version(spec: CompilerSpec, timeout: float = 10.0) -> str | None:
         import sys
 
         return f"python {sys.version.split()[0]}"
-    if not spec.version or spec.binary_path() is None:
+    binary = spec.binary_path()
+    if not spec.version or binary is None:
         return None
+    argv = [binary if i == 0 and a == spec.binary else a for i, a in enumerate(spec.version)]
     try:
-        proc = subprocess.run(list(spec.version), capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = (proc.stdout or proc.stderr).decode("utf-8", "replace").strip()

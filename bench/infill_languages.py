@@ -1,6 +1,7 @@
 """Held-out infilling in every language family: valid without fallback, exact match with 95% CIs.
 
     python bench/infill_languages.py --corpus /work/corpus --files 4 --models default,multi --json OUT
+    python bench/infill_languages.py --files 4 --models auto      # what a user without --model gets
 
 For each language family, ``--files`` held-out files of a gathered corpus (``split == "heldout"`` in its
 manifest: packages no training split holds, docs/data.md) of 15-300 lines that pass their own check
@@ -9,8 +10,9 @@ block; the language's ``[categories]``) of at most ``--max-hole-bytes`` bytes, c
 replaced by a typed hole and filled by ``treediff.infill`` (the hole gets its category's default length,
 no length oracle).  Per model, language and category it reports:
 
-* ``valid``: the program passed the check; ``nofb``: valid **without** fallback text (the model's own
-  fill, possibly with grammar-forced closing tokens); ``forced``: fills that needed forced tokens;
+* ``valid``: the program passed the check; ``nofb``: valid **without** fallback text and with a non-empty
+  fill (the model's own code, possibly with grammar-forced closing tokens; an empty fill, which C-family
+  languages often accept, counts as ``empty``, not as written); ``forced``: fills that needed forced tokens;
 * ``exact``: the fill equals the original text (whitespace-normalised), with a 95% bootstrap confidence
   interval over the holes (``--boot`` resamples).
 
@@ -103,10 +105,12 @@ def run_case(model, src: str, language: str, hole: tuple[int, int, str, str], ar
                               seed=args.seed)
     except TreediffError as exc:  # one case's failure is a result, not the end of the run
         return {"kind": kind, "error": f"{type(exc).__name__}: {exc}"[:300], "valid": False, "nofb": False,
-                "forced": False, "exact": False, "seconds": time.perf_counter() - t0}
+                "empty": False, "forced": False, "exact": False, "seconds": time.perf_counter() - t0}
     rec = res.record
     text = res.holes[0].text if res.holes else ""
-    return {"kind": kind, "valid": rec.ok, "nofb": rec.ok and not rec.fallback, "forced": rec.num_forced > 0,
+    written = rec.ok and not rec.fallback
+    return {"kind": kind, "valid": rec.ok, "nofb": written and bool(text.strip()),
+            "empty": written and not text.strip(), "forced": rec.num_forced > 0,
             "exact": rec.ok and norm(text) == norm(original), "fill": text[:400], "original": original[:400],
             "level": rec.level, "seconds": round(time.perf_counter() - t0, 2)}
 
@@ -117,7 +121,8 @@ def summarise(rows: list[dict], boot: int, seed: int) -> dict:
 
     exact = [float(r["exact"]) for r in rows]
     nofb = [float(r["nofb"]) for r in rows]
-    return {"n": len(rows), "valid": share("valid"), "nofb": share("nofb"), "forced": share("forced"),
+    return {"n": len(rows), "valid": share("valid"), "nofb": share("nofb"), "empty": share("empty"),
+            "forced": share("forced"),
             "exact": share("exact"), "exact_ci": bootstrap_ci(exact, boot, seed),
             "nofb_ci": bootstrap_ci(nofb, boot, seed)}
 
@@ -126,7 +131,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="/work/corpus", type=Path)
     ap.add_argument("--languages", default=",".join(LANGS))
-    ap.add_argument("--models", default="default", help="comma-separated --model values (names or directories)")
+    ap.add_argument("--models", default="auto", help="comma-separated --model values (embedded names such as "
+                    "default or multi, or directories); auto = no --model (the embedded model chosen per language)")
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--max-lines", type=int, default=300)
     ap.add_argument("--max-hole-bytes", type=int, default=240)
@@ -150,27 +156,29 @@ def main() -> None:
     for name in [m for m in args.models.split(",") if m]:
         rows_by_lang = {}
         for lang in langs:
-            model = None if name == "default" else name  # None: the library's own choice of embedded model
+            model = None if name == "auto" else name  # auto: no --model, the library's choice per language
             rows = []
             for i, (path, src, hole) in enumerate(cases[lang]):
                 row = {"path": path, **run_case(model, src, lang, hole, args)}
                 rows.append(row)
                 print(f"[{name} {lang} {i + 1}/{len(cases[lang])}] {row['kind']}: valid={row['valid']} "
-                      f"nofb={row['nofb']} exact={row['exact']} {row.get('error', '')}", file=sys.stderr)
+                      f"nofb={row['nofb']} empty={row.get('empty')} exact={row['exact']} {row.get('error', '')}", file=sys.stderr)
             rows_by_lang[lang] = rows
         summary = {lang: {"all": summarise(rows, args.boot, args.seed),
                           **{k: summarise([r for r in rows if r["kind"] == k], args.boot, args.seed) for k in KINDS}}
                    for lang, rows in rows_by_lang.items()}
         report["models"][name] = {"summary": summary, "rows": rows_by_lang}
         print(f"\nmodel {name} (constraint {args.constraint})")
-        print("| language | holes | valid | valid w/o fallback | forced | exact expr | exact stmt | exact block | exact all [95% CI] |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| language | holes | valid | valid w/o fallback, non-empty [95% CI] | empty | forced | exact expr | "
+              "exact stmt | exact block | exact all [95% CI] |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for lang, s in summary.items():
             a = s["all"]
             lo, hi = a["exact_ci"]
             per = " | ".join(f"{s[k]['exact']:.0%} ({s[k]['n']})" if s[k]["n"] else "–" for k in KINDS)
-            print(f"| {lang} | {a['n']} | {a['valid']:.0%} | {a['nofb']:.0%} | {a['forced']:.0%} | {per} | "
-                  f"{a['exact']:.0%} [{lo:.0%}, {hi:.0%}] |")
+            nlo, nhi = a["nofb_ci"]
+            print(f"| {lang} | {a['n']} | {a['valid']:.0%} | {a['nofb']:.0%} [{nlo:.0%}, {nhi:.0%}] | {a['empty']:.0%} | "
+                  f"{a['forced']:.0%} | {per} | {a['exact']:.0%} [{lo:.0%}, {hi:.0%}] |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=1))

@@ -488,6 +488,8 @@ def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *
     dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)
     save_pretrained_quietly(model, dest, max_shard_size=f"{max_shard_mb}MB")
+    for weights_file in dest.glob("model*.safetensors*"):
+        weights_file.chmod(0o644)  # safetensors writes 0600; a bundle is shipped and shared
     tokenizer.save(dest)
     meta = {"source": str(weights), "languages": tokenizer.languages, "note": note or ""}
     (dest / "treediff_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

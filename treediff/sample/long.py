@@ -11,12 +11,28 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult, HoleFill, check, summed, verdict_fields
-from treediff.syntax.holes import HoleTemplate, filler, fills_parse_as, find_holes
+from treediff.syntax.fillers import typed_fillers
+from treediff.syntax.holes import (
+    HoleTemplate,
+    filler,
+    fills_parse_as,
+    find_holes,
+    indent_at,
+)
 from treediff.syntax.language import get_language
-from treediff.syntax.layout import (blocks_around, indentation, line_index, line_starts, reindented, shift,
-                                    surround, without_comments)
+from treediff.syntax.layout import (
+    blocks_around,
+    indentation,
+    line_index,
+    line_starts,
+    reindented,
+    shift,
+    surround,
+    without_comments,
+)
+from treediff.validity import check as syntax_check
 
-__all__ = ["ROOM", "fits", "fill_long"]
+__all__ = ["ROOM", "fill_long", "fits"]
 
 ROOM = 16  # tokens a repair adds at most on top of what it replaces (the statement pass's slack)
 
@@ -56,12 +72,12 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
         shape[k] = shape[k][: a - starts[k]] + "X" + shape[k][a - starts[k]:]
 
     layout = get_language(language).layout
-    groups: list[tuple[int, int, str, list[int], str, str, str]] = []  # (start, end, indent, holes inside,
-    # marked text, head, foot)
+    groups: list[tuple[int, int, str, list[int], str, str, str, bool]] = []  # (start, end, indent, holes
+    # inside, marked text, head, foot, whether the block passes the full check on its own)
     for hi, (a, b, h) in enumerate(holes):
         if any(hi in g[3] for g in groups):
             continue
-        best = None
+        best, loose = None, None  # loose: the largest block that fits and only parses on its own
         for top, end, base in blocks_around(shape, line_of(a), layout=layout):
             lo, up = starts[top], starts[end]
             inside = [k for k, (x, y, _) in enumerate(holes) if lo <= x and y <= up]
@@ -84,19 +100,24 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
                 if not fits(lm, plain, language, extra=need + ROOM):
                     continue
                 short = True
+                text = head + shift("".join(marked), d_base, remove=True) + foot
                 if check(plain, language).ok:
-                    best = (lo, up, d_base, inside, head + shift("".join(marked), d_base, remove=True) + foot,
-                            head, foot)
+                    best = (lo, up, d_base, inside, text, head, foot, True)
                     break
-            if not short and best is not None:  # larger blocks only grow
+                if syntax_check(plain, language, compiler=False).ok:  # the largest that fits: most context
+                    loose = (lo, up, d_base, inside, text, head, foot, False)
+            if best is not None or (not short and loose is not None):  # larger blocks only grow
                 break
+        best = best or loose  # a block that only parses alone (a C or Go function): filled under the grammar
         if best is None:
             raise InputError(f"the code is too long for the model ({lm.max_length} tokens), and hole {hi} (line "
                              f"{line_of(a) + 1}) lies in no block of lines short enough to fill on its own")
         groups.append(best)
     parts, pieces, last, spans, offset = [], [], 0, [], 0
-    for lo, up, base, inside, text, head, foot in sorted(groups, key=lambda g: g[0]):
-        part = fill_template(lm, find_holes(text, language), config, given=src)[0]
+    for lo, up, base, inside, text, head, foot, alone in sorted(groups, key=lambda g: g[0]):
+        # a block that cannot be compiled alone is filled under the grammar; the whole program is checked below
+        block_config = config if alone or config.constraint != "full" else config.replace(constraint="grammar")
+        part = fill_template(lm, find_holes(text, language), block_config, given=src)[0]
         parts.append(part)
         body = part.code
         if not (body.startswith(head) and body.endswith(foot)) or len(body) < len(head) + len(foot):
@@ -115,14 +136,56 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
     code = "".join(pieces)
     byte_spans = [(len(code[:s].encode("utf-8")), len(code[:e].encode("utf-8"))) for s, e in spans]
     verdict = check(code, language, given=src)
+    loose = [k for g in groups if not g[7] for k in g[3]]
+    fallback_regions = 0
+    if not verdict.ok and loose and config.constraint == "full":
+        code, byte_spans, verdict, fallback_regions = _typed_fallback(code, byte_spans, loose, holes, language, src)
     cats = fills_parse_as(language, code, byte_spans, [h.category for _, _, h in holes]) if verdict.ok \
         else tuple(False for _ in holes)
     enc = code.encode("utf-8")
     fills = tuple(HoleFill(i, h.category, enc[s:e].decode("utf-8", "replace"), (s, e), ok)
                   for i, ((_, _, h), (s, e), ok) in enumerate(zip(holes, byte_spans, cats)))
     first = parts[0].record
-    record = replace(first, **verdict_fields(verdict), **summed(p.record for p in parts),
-                     rounds=sum(p.record.rounds for p in parts), fallback=any(p.record.fallback for p in parts),
+    counts = summed(p.record for p in parts)
+    counts["num_fallback_regions"] += fallback_regions
+    record = replace(first, **verdict_fields(verdict), **counts,
+                     rounds=sum(p.record.rounds for p in parts),
+                     fallback=fallback_regions > 0 or any(p.record.fallback for p in parts),
                      categories_ok=cats,
                      seconds=time.perf_counter() - t0, extra=dict(first.extra, chunks=len(parts)))
     return FillResult(code=code, record=record, holes=fills, verdict=verdict)
+
+
+_FILLER_TRIES = 4  # whole-program checks of typed fillers (each hole takes its next choice per try)
+
+
+def _typed_fallback(code: str, byte_spans: list[tuple[int, int]], loose: list[int], holes, language: str,
+                    given: str):
+    """The program failed its check after blocks that could not be compiled alone were filled under the grammar:
+    those holes get their typed fillers (:func:`~treediff.syntax.fillers.typed_fillers`), verified by the
+    whole program's check.  ``(code, byte_spans, verdict, number of holes given fillers)``; unchanged (0) when
+    no choice passes."""
+    data = code.encode("utf-8")
+    options = {k: typed_fillers(language, data, *byte_spans[k], holes[k][2].category) for k in loose}
+    best = None
+    for t in range(min(_FILLER_TRIES, max(len(o) for o in options.values()))):
+        new, new_spans, last = bytearray(), [], 0
+        for k, (s, e) in enumerate(byte_spans):
+            if k in options:
+                choice = options[k][min(t, len(options[k]) - 1)]
+                text = choice.replace("\n", "\n" + indent_at(data, s)).encode("utf-8")
+            else:
+                text = data[s:e]
+            new += data[last:s]
+            new_spans.append((len(new), len(new) + len(text)))
+            new += text
+            last = e
+        new += data[last:]
+        candidate = new.decode("utf-8", "replace")
+        verdict = check(candidate, language, given=given)
+        if verdict.ok:
+            best = (candidate, new_spans, verdict, len(options))
+            break
+    if best is None:
+        return code, byte_spans, check(code, language, given=given), 0
+    return best

@@ -26,6 +26,17 @@ def test_embedded_names_resolve_and_local_paths_win(tmp_path, monkeypatch):
         model_path("fast")
 
 
+def test_no_model_means_the_embedded_model_for_the_language():
+    from treediff.model.formats import DEFAULT_FOR_LANGUAGE
+
+    assert model_path(None, "python") == embedded_model_path("default")
+    multi = embedded_model_path("multi")
+    for language in ("java", "go", "rust", "c", "cpp", "javascript", "typescript"):
+        assert DEFAULT_FOR_LANGUAGE[language] == "multi"
+        assert model_path(None, language) == (multi or embedded_model_path("default"))
+    assert get_model(None, device="cpu", language="java").name == (multi or embedded_model_path("default")).name
+
+
 def test_threshold_decoding_is_parallel_with_the_student_only():
     settings = dict(max_new_tokens=64, block_size=64, threshold=0.9, device="cpu")
     student = synth(Spec.from_text(STUB, id="s"), model=get_model("parallel", device="cpu"), **settings)[0]

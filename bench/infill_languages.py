@@ -6,8 +6,8 @@
 For each language family, ``--files`` held-out files of a gathered corpus (``split == "heldout"`` in its
 manifest: packages no training split holds, docs/data.md) of 15-300 lines that pass their own check
 (the real compiler where one is installed).  In each, one node per category (expression, statement,
-block; the language's ``[categories]``) of at most ``--max-hole-bytes`` bytes, chosen with ``--seed``, is
-replaced by a typed hole and filled by ``treediff.infill`` (the hole gets its category's default length,
+block; the language's ``[categories]``) of at most ``--max-hole-bytes`` bytes, inside a function's body
+(a block: a function's whole body), chosen with ``--seed``, is replaced by a typed hole and filled by ``treediff.infill`` (the hole gets its category's default length,
 no length oracle).  Per model, language and category it reports:
 
 * ``valid``: the program passed the check; ``nofb``: valid **without** fallback text and with a non-empty
@@ -77,6 +77,19 @@ def heldout_sources(corpus: Path, language: str, n: int, seed: int, max_lines: i
     return out
 
 
+def in_body(node, kind: str) -> bool:
+    """Holes where infilling happens: expressions and statements inside a function's body, and function
+    bodies themselves (not package clauses, imports, attributes or top-level declarations)."""
+    if kind == "block":
+        return node.parent.category == "definition"
+    up = node.parent
+    while up is not None:
+        if up.category == "block" and up.parent is not None and up.parent.category == "definition":
+            return True
+        up = up.parent
+    return False
+
+
 def holes_of(src: str, language: str, rng: random.Random, max_bytes: int) -> list[tuple[int, int, str, str]]:
     """One (start, end, category, original text) per category, outermost-first ties broken by ``rng``."""
     from treediff.syntax.tree import parse
@@ -87,7 +100,7 @@ def holes_of(src: str, language: str, rng: random.Random, max_bytes: int) -> lis
     for kind in KINDS:
         nodes = [nd for nd in tree.nodes(named=True, category=kind)
                  if nd.parent is not None and 2 <= nd.end_byte - nd.start_byte <= max_bytes
-                 and b"\n\n" not in data[nd.start_byte:nd.end_byte]]
+                 and b"\n\n" not in data[nd.start_byte:nd.end_byte] and in_body(nd, kind)]
         if nodes:
             nd = rng.choice(nodes)
             out.append((nd.start_byte, nd.end_byte, kind, data[nd.start_byte:nd.end_byte].decode("utf-8", "replace")))

@@ -49,8 +49,11 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
               config: SamplerConfig) -> FillResult:
     """Fill the holes of a template too long for the model, one block of lines at a time: per hole, the
     largest block around it that fits the model (with the holes' default lengths) and, its holes filled by
-    their category's filler, stands alone once dedented or inside what :func:`surround` puts around it;
-    the holes inside one block are filled together.
+    their category's filler, passes the full check alone once dedented or inside what :func:`surround` puts
+    around it; the holes inside one block are filled together.  Where no block passes alone (a Go function
+    without its package clause, a method that needs its class's fields) the largest block that fits and
+    parses alone is filled under the grammar guard instead, and when the whole program then fails its check
+    those holes get verified typed fillers (counted as fallback).
     The program is checked whole at the end and every hole's category in context.  An ``InputError``
     when a hole lies in no block that fits."""
     t0 = time.perf_counter()
@@ -106,7 +109,7 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
                     break
                 if syntax_check(plain, language, compiler=False).ok:  # the largest that fits: most context
                     loose = (lo, up, d_base, inside, text, head, foot, False)
-            if best is not None or (not short and loose is not None):  # larger blocks only grow
+            if not short and (best is not None or loose is not None):  # larger blocks only grow
                 break
         best = best or loose  # a block that only parses alone (a C or Go function): filled under the grammar
         if best is None:

@@ -166,3 +166,33 @@ def test_repair_notes_references_it_left_alone(bundle_dir, tmp_path):
     assert row["ok"] and not row["fallback"] and row["unresolved"]
     assert '#include "nowhere.h"' in row["code"] and "return (x + 1);" in row["code"]
     assert "left alone" in res.stderr
+
+
+def test_synth_without_model_decodes_each_language_with_its_embedded_model(tmp_path, monkeypatch):
+    from treediff.model.formats import model_path
+
+    specs = tmp_path / "mixed.jsonl"
+    rows = [{"id": "py", "text": "def inc(x):\n    return <|hole:expression|>\n", "language": "python"},
+            {"id": "java", "text": "class A {\n    int inc(int x) { return <|hole:expression|>; }\n}\n",
+             "language": "java"},
+            {"id": "py2", "text": "def dec(x):\n    return <|hole:expression|>\n", "language": "python"}]
+    specs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seen = []
+    import treediff.sample.api as api
+
+    real = api.iter_synth_batches
+
+    def spy(lm, templates, cfg, **kw):
+        seen.append((lm.name, [s.id for s, _ in templates]))
+        return real(lm, templates, cfg, **kw)
+
+    monkeypatch.setattr(api, "iter_synth_batches", spy)
+    res = invoke("synth", specs, "--max-new-tokens", "8", "--json", "--threads", "1")
+    assert res.exit_code in (0, 1), res.output
+    out = [json.loads(line)["spec_id"] for line in res.stdout.splitlines() if line.startswith("{")]
+    assert out == ["py", "java", "py2"]  # spec order is kept
+    py, java = model_path(None, "python").name, model_path(None, "java").name
+    if py == java:  # the multi-language model is not installed: one run of all three
+        assert seen == [(py, ["py", "java", "py2"])]
+    else:
+        assert seen == [(py, ["py"]), (java, ["java"]), (py, ["py2"])]

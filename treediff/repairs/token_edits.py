@@ -88,19 +88,29 @@ def token_inserts(code: str, language: str,  # long: the file's token statistics
     # a slot is where a token may go: (left end, right start, left label, right label, holder); between two
     # leaves, or inside a word made of two words the file uses (`superexplanation` where `(` went missing)
     words: dict[str, str] = {}
+    uses: dict[str, int] = {}
     for n, lab in zip(leaves, labels):
         text = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
         if _WORD.fullmatch(text):
             words.setdefault(text, lab)
+            uses[text] = uses.get(text, 0) + 1
     slots: list[tuple[int, int, str, str, str]] = []
     for k in gaps:
         slots.append((leaves[k].end_byte, leaves[k + 1].start_byte, labels[k], labels[k + 1], holder(leaves[k])))
+    halves: list[tuple[int, int, str, str, str]] = []  # one half a word the file uses, the other a name of 2+
     for n in dict.fromkeys(leaves[x] for k in gaps for x in (k, k + 1)):
         text = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
         if n.is_named and _WORD.fullmatch(text) and text.isascii():
             for i in range(1, len(text)):
-                if text[:i] in words and text[i:] in words:
-                    slots.append((n.start_byte + i, n.start_byte + i, words[text[:i]], words[text[i:]], holder(n)))
+                left, right = text[:i], text[i:]
+                if left in words and right in words:
+                    slots.append((n.start_byte + i, n.start_byte + i, words[left], words[right], holder(n)))
+                elif (uses[text] == 1 and min(len(left), len(right)) >= 2 and _WORD.fullmatch(right)
+                      and (left in words or right in words)):
+                    # (the slip may have taken the only other use of one half: `dirnamepath)`)
+                    halves.append((n.start_byte + i, n.start_byte + i, words.get(left, n.kind),
+                                   words.get(right, n.kind), holder(n)))
+    slots += halves
 
     def spacing(slot, t: str) -> tuple[bool, bool]:  # a blank before the token, after it, as the file has
         by_left = spaced.get((slot[2], t, ""), spaced[(t,)])
@@ -123,6 +133,9 @@ def token_inserts(code: str, language: str,  # long: the file's token statistics
         left, right = slot[0], slot[1]
         blank = data[left:right]
         before, after = spacing(slot, t)
+        if b"\n" in blank and not blank.strip(b" \t\r\n"):  # at a line's end (`=> {` whose `{` went missing):
+            # after the blank the file puts before it, on the left leaf's line
+            return (left + 1, t.encode("utf-8")) if before and blank[:1] in (b" ", b"\t") else (left, t.encode("utf-8"))
         if not blank or blank.strip(b" \t") or not (before or after):
             return left, t.encode("utf-8")
         if before and after:

@@ -72,7 +72,9 @@ def bracket_inserts(code: str, language: str, verdict: ValidityResult) -> list[t
             for m in UNIT.finditer(text, o + 1, end):
                 if not m.group().isspace():
                     x = m.end()
-                    out.append((starts[j] + x, closer))
+                    # between the two blanks a closer left when it went (`{ a as X } from` left `X  from`)
+                    out.append((starts[j] + x + (text[x:x + 2] == "  "), closer))
+            out.append((starts[j] + o + 1, closer))  # an empty pair (`[]string` left `[string`)
             if len(out) > _MAX_BRACKET_SITES:
                 break
     return out[:_MAX_BRACKET_SITES]
@@ -85,16 +87,15 @@ def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[
     and a stray closer; in every language a misspelt keyword (:func:`keyword_edits`), the closers of a line
     that ends with an opening bracket and an opener the indentation says a line lost (:func:`opener_edits`).  (The guesses of
     :func:`token_inserts` come on top, in :func:`model_free_results`.)"""
-    edits = [(pos, pos, text) for pos, text in parser_inserts(code, language)]
-    edits += [e for e in keyword_edits(code, language, verdict) if e not in edits]
-    more = opener_edits(code, language, verdict)
+    # what the indentation says first: of two closers alike, the one at the end of the block it shows, not the
+    # one tree-sitter's recovery puts at the end of the file
+    edits = layout_edits(code, language, verdict, brackets_only=grammar_for(language) is not None)
+    edits += opener_edits(code, language, verdict)
+    edits += [(pos, pos, text) for pos, text in parser_inserts(code, language)]
+    edits += keyword_edits(code, language, verdict)
     if grammar_for(language) is None:
-        more = layout_edits(code, language, verdict) + more
-        more += [(pos, pos, text) for pos, text in bracket_inserts(code, language, verdict)]
-    else:  # the failure point's edits do the rest
-        more = layout_edits(code, language, verdict, brackets_only=True) + more
-    edits += [e for e in more if e not in edits]
-    return edits
+        edits += [(pos, pos, text) for pos, text in bracket_inserts(code, language, verdict)]
+    return list(dict.fromkeys(edits))
 
 
 _MAX_LAYOUT_SITES = 8
@@ -151,6 +152,8 @@ def layout_edits(code: str, language: str, verdict: ValidityResult, *,
         if actual < len(expected) and text[:actual] == expected[:actual]:
             at = starts[c] + len(d) + actual
             found.append((abs(c - problem), (at, at, expected[actual:])))
+        elif 0 < actual < len(expected) and expected.endswith(text[:actual]):  # `)` where `})` belongs: the head
+            found.append((abs(c - problem), (starts[c] + len(d), starts[c] + len(d), expected[:len(expected) - actual])))
     for p in () if brackets_only else verdict.problems:  # a closer where the check stopped, or a symbol written
         # twice: a stray one
         a = char_offset(data, problem_span(p, len(data))[0])
@@ -258,11 +261,12 @@ def model_free_results(code: str, language: str, verdict: ValidityResult, point:
         after = check(candidate, language, given=code if given is None else given)
         guess = (a, b, text) in guessed
         if after.ok or (not guess and made_progress(code, candidate, a, b, language, point)):
-            size = len(text) + b - a
+            blank = len(text) - len("".join(text.split()))  # a line break or indentation put in is no token
+            size = len(text) - blank + b - a
             if text in keywords(language) and code[a:b].isidentifier():
                 # a misspelt keyword restored: no token added or removed (valid: before any other edit)
                 size = 0 if after.ok else edit_distance(code[a:b], text)
-            found.append((0 if after.ok else 1, size, len(candidate),
+            found.append((0 if after.ok else 1, size, len(candidate) - blank,
                           model_free_result(candidate, after, config, time.perf_counter() - t0)))
     return found
 

@@ -43,3 +43,37 @@ def test_an_opener_at_a_lines_end_goes_after_the_blank_the_slip_left():
     fixed = code.replace("(b) => \n", "(b) => {\n")
     edits = token_inserts(code, "javascript", check(code, "javascript"))
     assert any(code[:p] + t + code[p:] == fixed for p, t in edits), edits
+
+
+def test_a_closer_line_that_lost_its_head_gets_it_back():
+    from treediff.repairs import layout_edits
+
+    good = "f(function () {\n  g(1)\n})\nh(2)\n"
+    bad = good.replace("})", ")")
+    edits = layout_edits(bad, "javascript", check(bad, "javascript"))
+    assert any(bad[:a] + t + bad[b:] == good for a, b, t in edits), edits
+
+
+def test_closers_go_between_the_blanks_a_slip_left_or_make_an_empty_pair():
+    from treediff.repairs import bracket_inserts
+
+    code = 'import { a as X  from "./y";\n'
+    fixed = 'import { a as X } from "./y";\n'
+    assert any(code[:p] + t + code[p:] == fixed for p, t in bracket_inserts(code, "typescript", check(code, "typescript")))
+    code = "package p\n\ntype E [string\n"
+    fixed = "package p\n\ntype E []string\n"
+    assert any(code[:p] + t + code[p:] == fixed for p, t in bracket_inserts(code, "go", check(code, "go")))
+
+
+def test_a_separator_the_file_no_longer_uses_goes_between_two_blanks():
+    code = "const a = b ? c  [d]\nconst e = f(a)\n"  # the file's only `:` was the one the slip took
+    fixed = "const a = b ? c : [d]\nconst e = f(a)\n"
+    edits = token_inserts(code, "javascript", check(code, "javascript"))
+    assert any(code[:p] + t + code[p:] == fixed for p, t in edits), edits
+
+
+def test_a_lost_block_closer_goes_where_the_block_ends_not_at_the_end_of_the_file(untrained_lm):
+    good = ("export interface A {\n    x: number;\n}\n"
+            "export declare function f(a: A): void;\nexport declare function g(a: A): void;\n")
+    bad = good.replace("number;\n}\n", "number;\n")
+    assert repair(bad, "typescript", model=untrained_lm).code == good

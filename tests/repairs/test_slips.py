@@ -77,3 +77,8 @@ def test_a_lost_block_closer_goes_where_the_block_ends_not_at_the_end_of_the_fil
             "export declare function f(a: A): void;\nexport declare function g(a: A): void;\n")
     bad = good.replace("number;\n}\n", "number;\n")
     assert repair(bad, "typescript", model=untrained_lm).code == good
+
+
+def test_a_misspelt_keyword_near_several_keywords_is_tried_as_each(untrained_lm):
+    # `cass` is one edit from `case`, `pass` and `class`: the check picks the one that parses
+    assert repair("cass Tool:\n    x = 1\n", "python", model=untrained_lm).code == "class Tool:\n    x = 1\n"

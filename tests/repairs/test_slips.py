@@ -82,3 +82,14 @@ def test_a_lost_block_closer_goes_where_the_block_ends_not_at_the_end_of_the_fil
 def test_a_misspelt_keyword_near_several_keywords_is_tried_as_each(untrained_lm):
     # `cass` is one edit from `case`, `pass` and `class`: the check picks the one that parses
     assert repair("cass Tool:\n    x = 1\n", "python", model=untrained_lm).code == "class Tool:\n    x = 1\n"
+
+
+def test_a_lost_semicolon_goes_before_the_comment_and_a_lost_opener_on_its_own_line():
+    from treediff.repairs import parser_inserts
+
+    code = "int x /* a */\nint y;\n"
+    assert parser_inserts(code, "c")[0] == (5, ";")
+    good = "namespace a\n{\nint f()\n{\n    return 1;\n}\nint g()\n{\n    return 2;\n}\n}\n"
+    bad = good.replace("int g()\n{\n", "int g()\n\n")
+    edits = opener_edits(bad, "cpp", check(bad, "cpp"))
+    assert any(bad[:a] + t + bad[b:] == good for a, b, t in edits), edits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 
 from treediff.repairs.diff import drops_lone_token
@@ -24,17 +25,24 @@ __all__ = ["parser_inserts", "bracket_inserts", "model_free_edits", "layout_edit
 def parser_inserts(code: str, language: str) -> list[tuple[int, str]]:
     """``(offset, text)`` insertions tree-sitter's error recovery proposes: each MISSING token of a fixed
     text (a ``)``, a ``;``), where the parser put it.  A named MISSING node (an identifier) has no text and is
-    left to the model.
+    left to the model.  One the parser put after a comment goes right after the code before the comment
+    (``int x /* a */`` gets its ``;`` after ``x``).
 
-    >>> parser_inserts("int f(void) { return 1 }\\n", "c")
-    [(22, ';')]
+    >>> parser_inserts("int f(void) { return 1 }\\n", "c"), parser_inserts("int x /* a */\\nint y;\\n", "c")
+    ([(22, ';')], [(5, ';')])
     """
     tree = parse(code, language)
     data = code.encode("utf-8")
+    comments = get_language(language).categories.get("comment", frozenset())
+    ends = sorted(leaf.end_byte for leaf in tree.leaves() if leaf.kind not in comments and leaf.end_byte > leaf.start_byte)
     out: list[tuple[int, str]] = []
     for node in tree.errors():
         if node.is_missing and not node.is_named and node.kind.strip():
-            at = (char_offset(data, node.start_byte), node.kind)
+            byte = node.start_byte
+            k = bisect.bisect_right(ends, byte) - 1
+            if k >= 0 and data[ends[k]:byte].strip():  # a comment between the code and where the parser put it
+                byte = ends[k]
+            at = (char_offset(data, byte), node.kind)
             if at not in out:
                 out.append(at)
     return out
@@ -138,14 +146,14 @@ def layout_edits(code: str, language: str, verdict: ValidityResult, *,
         last = next((x for x in range(len(shape) - 1 if c is None else c - 1, j, -1) if shape[x].strip()), j)
         if c is None or indentation(shape[c]) != d or shape[c].strip()[:1] not in tuple(PAIRS.values()):
             at = starts[last + 1] if last + 1 < len(lines) else len(code)
+            if c is not None and indentation(shape[c]) == d and shape[c].strip()[:1] in ",.;":
+                here = starts[c] + len(d)  # `    ,` where `    ),` was: the closer goes before the punctuation
+                found.append((abs(c - problem), (here, here, expected)))
             if at < len(code) and lines[last + 1].rstrip("\r\n") == d:  # a blank line at the depth: the closer's own
                 found.append((abs(last - problem), (at + len(d), at + len(d), expected)))
             else:
                 nl = "" if at == 0 or code[at - 1] == "\n" else "\n"
                 found.append((abs(last - problem), (at, at, nl + d + expected + "\n")))
-            if c is not None and indentation(shape[c]) == d and shape[c].strip()[:1] in ",.;":
-                at = starts[c] + len(d)  # `    ,` where `    ),` was: the closer goes before the punctuation
-                found.append((abs(c - problem), (at, at, expected)))
             continue
         text = shape[c].strip()
         actual = len(text) - len(text.lstrip(")]}"))
@@ -208,9 +216,14 @@ def opener_edits(code: str, language: str, verdict: ValidityResult) -> list[tupl
         between = "".join(layout.code_of(x) for x in shape[j:c]) + closer
         if not head or head[-1] in PAIRS or between.count(closer) <= between.count(opener_of[closer]):
             continue
+        opener = opener_of[closer]
+        if lines[j + 1].rstrip("\r\n") == d and any(x.strip() == opener for x in shape):
+            # a file that puts its openers on lines of their own, a blank line at the depth below the header
+            found.append((abs(j - problem), (starts[j + 1] + len(d), starts[j + 1] + len(d), opener)))
+            continue
         raw = lines[j].rstrip("\r\n")
         at = len(raw) if raw.rstrip() == head else len(head) + (raw[len(head):len(head) + 2] == "  ")
-        found.append((abs(j - problem), (starts[j] + at, starts[j] + at, opener_of[closer])))
+        found.append((abs(j - problem), (starts[j] + at, starts[j] + at, opener)))
     found.sort(key=lambda f: f[0])
     return [e for _, e in found[:_MAX_LAYOUT_SITES]]
 

@@ -71,6 +71,8 @@ def drops_lone_token(old: str, new: str) -> bool:
 
     >>> drops_lone_token("f(a))\\n", "f(a)\\n"), drops_lone_token("f(a)\\nb)\\n", "f(a)\\nb\\n")
     (False, True)
+    >>> drops_lone_token("(a && fb) )\\n", "(a && fb )\\n"), drops_lone_token("x = = 1\\n", "x = 1\\n")
+    (True, False)
     """
     if len(new) >= len(old):
         return False
@@ -79,4 +81,8 @@ def drops_lone_token(old: str, new: str) -> bool:
     if old[:head] + old[head + gone:] != new:
         return False
     text = old[head:head + gone].strip()
-    return bool(text) and not (old[:head].rstrip().endswith(text) or old[head + gone:].lstrip().startswith(text))
+    if not text:
+        return False
+    if text in (")", "]", "}"):  # `) )` closes two brackets; only `))` is one written twice
+        return not (old[:head].endswith(text) or old[head + gone:].startswith(text))
+    return not (old[:head].rstrip().endswith(text) or old[head + gone:].lstrip().startswith(text))

@@ -3,9 +3,10 @@
     python bench/repair_slips.py [--corpus /work/corpus] [--files 5] [--lines 80] [--json OUT]
 
 For each language, ``--files`` held-out files of the gathered corpus (``split == "heldout"`` in its manifest,
-docs/data.md), each cut to its whole top-level items in the first ``--lines`` lines (at least ``--min-lines``
-lines of them), taken when the cut passes the sampler's check (``treediff.sample.record.check``: the compiler's
-verdict where it is installed, its ``unresolved`` problems set aside).  In each file, one slip of each kind at
+docs/data.md), each cut along its syntax tree to the first ``--lines`` lines (:func:`cut`; at least ``--min-lines``
+lines of code), taken when the cut passes the sampler's check (``treediff.sample.record.check``: the compiler's
+verdict where it is installed, its ``unresolved`` problems set aside) at the compiler's level where one is
+installed; a file whose slips the check cannot see does not count.  In each file, one slip of each kind at
 a random tree-sitter leaf of the code (never inside a comment or string; seeded per language):
 
 * ``drop_sep``: a ``;``, ``:`` or ``,`` deleted;
@@ -18,7 +19,7 @@ A slip is kept when the check rejects it (a slip the compiler accepts has nothin
 output against the original (``check(out, given=original)``: a name the repair made up is a problem).
 Per language and kind: exact restorations, ok results, refused deletions (``reason`` set), false ok (ok, and
 the recheck rejects the output), ok results that lost lines (``removed_lines > 0``), seconds.  Progress goes
-to stderr; the table (``--json``: the rows and every case) to stdout.
+to stderr, the table to stdout; ``--json`` gets the table and every case, rewritten after each case.
 """
 
 from __future__ import annotations

@@ -93,3 +93,9 @@ def test_a_lost_semicolon_goes_before_the_comment_and_a_lost_opener_on_its_own_l
     bad = good.replace("int g()\n{\n", "int g()\n\n")
     edits = opener_edits(bad, "cpp", check(bad, "cpp"))
     assert any(bad[:a] + t + bad[b:] == good for a, b, t in edits), edits
+
+
+def test_a_struct_closer_goes_before_its_semicolon_line(untrained_lm):
+    good = "#ifndef H\n#define H\nstruct A {\n    int x;\n    int y;\n};\n\n#define N 1\n#endif\n"
+    bad = good.replace("    int y;\n};\n", "    int y;\n;\n")
+    assert repair(bad, "c", model=untrained_lm).code == good

@@ -148,7 +148,7 @@ def layout_edits(code: str, language: str, verdict: ValidityResult, *,
             at = starts[last + 1] if last + 1 < len(lines) else len(code)
             if c is not None and indentation(shape[c]) == d and shape[c].strip()[:1] in ",.;":
                 here = starts[c] + len(d)  # `    ,` where `    ),` was: the closer goes before the punctuation
-                found.append((abs(c - problem), (here, here, expected)))
+                found.append((min(abs(c - problem), abs(last - problem)), (here, here, expected)))
             if at < len(code) and lines[last + 1].rstrip("\r\n") == d:  # a blank line at the depth: the closer's own
                 found.append((abs(last - problem), (at + len(d), at + len(d), expected)))
             else:

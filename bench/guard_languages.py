@@ -59,10 +59,10 @@ def leaf_cuts(src: str, language: str) -> list[int]:
     return [len(data[:e].decode("utf-8", "replace")) for e in ends if e > 0]
 
 
-def guard_times(language: str, texts: list[str]) -> dict:
+def guard_times(language: str, texts: list[str], grammar=None) -> dict:
     from treediff.sample.constraints import guard_grammar_for
 
-    grammar = guard_grammar_for(language)
+    grammar = guard_grammar_for(language) if grammar is None else grammar
     times, refused, tokens = [], 0, 0
     for src in texts:
         session = grammar.session()
@@ -117,6 +117,24 @@ def overhead(language: str, texts: list[str], holes: int) -> dict:
             "seconds": {k: round(v, 1) for k, v in wall.items()}}
 
 
+def old_guard(rev: str, language: str):
+    """The tree-sitter guard of ``language`` as ``treediff/syntax/ts_prefix.py`` was at git revision ``rev``."""
+    import importlib.util
+    import subprocess
+    import sys
+    import tempfile
+
+    text = subprocess.run(["git", "show", f"{rev}:treediff/syntax/ts_prefix.py"], capture_output=True, text=True,
+                          check=True).stdout
+    path = Path(tempfile.mkdtemp()) / "ts_prefix_before.py"
+    path.write_text(text, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("ts_prefix_before", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ts_prefix_before"] = module
+    spec.loader.exec_module(module)
+    return module.TreeSitterGrammar.for_language(language)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="/work/corpus")
@@ -124,6 +142,8 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=80)
     ap.add_argument("--holes", type=int, default=3, help="statement holes per file for the overhead (0: skip)")
     ap.add_argument("--languages", default=",".join(LANGS))
+    ap.add_argument("--before", default=None, metavar="REV",
+                    help="also time the tree-sitter guard as it was at git revision REV, interleaved, twice each")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     report = {}
@@ -131,6 +151,14 @@ def main() -> None:
         texts = heldout_files(Path(args.corpus), language, args.files, args.lines)
         if not texts:
             print(f"{language}: no held-out file in {args.corpus}")
+            continue
+        if args.before and language != "python":
+            before = old_guard(args.before, language)
+            runs = [(name, guard_times(language, texts, grammar)) for _ in range(2)
+                    for name, grammar in (("before", before), ("after", None))]
+            row = {name: [r for n, r in runs if n == name] for name in ("before", "after")}
+            report[language] = row
+            print(language, json.dumps(row), flush=True)
             continue
         row = guard_times(language, texts)
         if args.holes:

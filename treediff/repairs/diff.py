@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import os
 
 from treediff.sample.record import HoleFill
 
-__all__ = ["edit_size", "changes", "removed_lines"]
+__all__ = ["edit_size", "changes", "removed_lines", "drops_lone_token"]
 
 def _opcodes(a, b) -> list[tuple[str, int, int, int, int]]:
     """difflib's opcodes of ``a`` → ``b`` (strings or bytes), with the common head and tail taken off first:
@@ -62,3 +63,26 @@ def removed_lines(old: str, new: str) -> list[str]:
             gone = set(order[:max(0, len(lines) - len(pool))]) | {i for i in range(len(lines)) if like[i] < 0.4}
             out += [lines[i] for i in sorted(gone)]
     return out
+
+
+def drops_lone_token(old: str, new: str) -> bool:
+    """Whether ``new`` is ``old`` with one run of text deleted that is no copy of the code right before or after it
+    (blanks aside): a token the user wrote once, not one written twice.
+
+    >>> drops_lone_token("f(a))\\n", "f(a)\\n"), drops_lone_token("f(a)\\nb)\\n", "f(a)\\nb\\n")
+    (False, True)
+    >>> drops_lone_token("(a && fb) )\\n", "(a && fb )\\n"), drops_lone_token("x = = 1\\n", "x = 1\\n")
+    (True, False)
+    """
+    if len(new) >= len(old):
+        return False
+    head = len(os.path.commonprefix([old, new]))
+    gone = len(old) - len(new)
+    if old[:head] + old[head + gone:] != new:
+        return False
+    text = old[head:head + gone].strip()
+    if not text:
+        return False
+    if text in (")", "]", "}"):  # `) )` closes two brackets; only `))` is one written twice
+        return not (old[:head].endswith(text) or old[head + gone:].startswith(text))
+    return not (old[:head].rstrip().endswith(text) or old[head + gone:].lstrip().startswith(text))

@@ -15,6 +15,7 @@ __all__ = ["keyword_edits"]
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_KEYWORD_SITES = 12
+_PER_WORD = 4  # `cass` is one edit from `case`, `pass` and `class`: the check picks
 
 
 def keyword_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
@@ -54,5 +55,5 @@ def keyword_edits(code: str, language: str, verdict: ValidityResult) -> list[tup
             if node is not None and ("comment" in node.type or "string" in node.type
                                      or (node.parent is not None and "string" in node.parent.type)):
                 continue
-            out += [(a, b, kw) for kw in near_keywords(word, language)[:2]]
+            out += [(a, b, kw) for kw in near_keywords(word, language)[:_PER_WORD]]
     return out[:_MAX_KEYWORD_SITES]

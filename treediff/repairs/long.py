@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from treediff.errors import InputError
 from treediff.model.formats import DiffusionLM
-from treediff.repairs.diff import changes
-from treediff.repairs.model_free import model_free_results, unclosed
+from treediff.repairs.diff import changes, drops_lone_token
+from treediff.repairs.model_free import edit_rank, model_free_results, unclosed
 from treediff.repairs.point_edits import repair_whole
 from treediff.repairs.sites import char_offset, failure_point, precision
 from treediff.repairs.statements import stands_alone
@@ -45,13 +45,17 @@ def repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerConf
         # an edit no model decodes, over the whole file: a slip whose problem shows far from it (a `}` line
         # left out) has no block around the problem that holds it; a guessed token only where the model's
         # own edits are unconstrained noise (under a grammar the guess must compete with the block's decoded
-        # edits, a deletion among them); none with `edit_attempts=0`, the statement pass alone
+        # edits, a deletion among them), or where the best edit deletes a token the user wrote once (a `(`
+        # put back into `dirnamepath)` beats the `)` deleted); none with `edit_attempts=0`, the statement
+        # pass alone
         free = []
         if config.edit_attempts > 0:
-            free = model_free_results(cur, language, cur_verdict, failure_point(cur, language), config, t0,
-                               given=code, guesses=grammar_for(language) is None)
+            point, guesses = failure_point(cur, language), grammar_for(language) is None
+            free = model_free_results(cur, language, cur_verdict, point, config, t0, given=code, guesses=guesses)
+            if free and not guesses and drops_lone_token(cur, min(free, key=lambda f: edit_rank(cur, f))[3].code):
+                free = model_free_results(cur, language, cur_verdict, point, config, t0, given=code)
         if free:
-            best = min(free, key=lambda f: f[:3])[3]
+            best = min(free, key=lambda f: edit_rank(cur, f))[3]
             parts.append(replace(best, record=replace(best.record, extra={"edits": 1, "model_free_edits": 1})))
             cur, cur_verdict = best.code, best.verdict
             continue

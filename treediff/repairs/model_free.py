@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 
+from treediff.repairs.diff import drops_lone_token
 from treediff.repairs.keyword_edits import keyword_edits
 from treediff.repairs.sites import UNIT, char_offset, made_progress
 from treediff.repairs.token_edits import SYMBOL, token_inserts
@@ -17,22 +19,30 @@ from treediff.syntax.layout import indentation, line_index, line_starts, without
 from treediff.syntax.tree import parse
 from treediff.validity import ValidityResult
 
-__all__ = ["parser_inserts", "bracket_inserts", "model_free_edits", "layout_edits", "unclosed", "model_free_result", "model_free_results", "PAIRS"]
+__all__ = ["parser_inserts", "bracket_inserts", "model_free_edits", "layout_edits", "opener_edits", "unclosed", "model_free_result", "model_free_results",
+           "edit_rank", "PAIRS"]
 
 def parser_inserts(code: str, language: str) -> list[tuple[int, str]]:
     """``(offset, text)`` insertions tree-sitter's error recovery proposes: each MISSING token of a fixed
     text (a ``)``, a ``;``), where the parser put it.  A named MISSING node (an identifier) has no text and is
-    left to the model.
+    left to the model.  One the parser put after a comment goes right after the code before the comment
+    (``int x /* a */`` gets its ``;`` after ``x``).
 
-    >>> parser_inserts("int f(void) { return 1 }\\n", "c")
-    [(22, ';')]
+    >>> parser_inserts("int f(void) { return 1 }\\n", "c"), parser_inserts("int x /* a */\\nint y;\\n", "c")
+    ([(22, ';')], [(5, ';')])
     """
     tree = parse(code, language)
     data = code.encode("utf-8")
+    comments = get_language(language).categories.get("comment", frozenset())
+    ends = sorted(leaf.end_byte for leaf in tree.leaves() if leaf.kind not in comments and leaf.end_byte > leaf.start_byte)
     out: list[tuple[int, str]] = []
     for node in tree.errors():
         if node.is_missing and not node.is_named and node.kind.strip():
-            at = (char_offset(data, node.start_byte), node.kind)
+            byte = node.start_byte
+            k = bisect.bisect_right(ends, byte) - 1
+            if k >= 0 and data[ends[k]:byte].strip():  # a comment between the code and where the parser put it
+                byte = ends[k]
+            at = (char_offset(data, byte), node.kind)
             if at not in out:
                 out.append(at)
     return out
@@ -70,7 +80,9 @@ def bracket_inserts(code: str, language: str, verdict: ValidityResult) -> list[t
             for m in UNIT.finditer(text, o + 1, end):
                 if not m.group().isspace():
                     x = m.end()
-                    out.append((starts[j] + x, closer))
+                    # between the two blanks a closer left when it went (`{ a as X } from` left `X  from`)
+                    out.append((starts[j] + x + (text[x:x + 2] == "  "), closer))
+            out.append((starts[j] + o + 1, closer))  # an empty pair (`[]string` left `[string`)
             if len(out) > _MAX_BRACKET_SITES:
                 break
     return out[:_MAX_BRACKET_SITES]
@@ -80,34 +92,40 @@ def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[
     """``(start, end, text)`` edits no model decodes: what tree-sitter's recovery says is missing
     (:func:`parser_inserts`); for a language without an incremental grammar also the brackets the
     indentation (:func:`layout_edits`) or the problem's line (:func:`bracket_inserts`) says are unclosed,
-    and a stray closer; in every language a misspelt keyword (:func:`keyword_edits`).  (The guesses of
+    and a stray closer; in every language a misspelt keyword (:func:`keyword_edits`), the closers of a line
+    that ends with an opening bracket and an opener the indentation says a line lost (:func:`opener_edits`).  (The guesses of
     :func:`token_inserts` come on top, in :func:`model_free_results`.)"""
-    edits = [(pos, pos, text) for pos, text in parser_inserts(code, language)]
-    edits += [e for e in keyword_edits(code, language, verdict) if e not in edits]
+    # what the indentation says first: of two closers alike, the one at the end of the block it shows, not the
+    # one tree-sitter's recovery puts at the end of the file
+    edits = layout_edits(code, language, verdict, brackets_only=grammar_for(language) is not None)
+    edits += opener_edits(code, language, verdict)
+    edits += [(pos, pos, text) for pos, text in parser_inserts(code, language)]
+    edits += keyword_edits(code, language, verdict)
     if grammar_for(language) is None:
-        more = layout_edits(code, language, verdict)
-        more += [(pos, pos, text) for pos, text in bracket_inserts(code, language, verdict)]
-        edits += [e for e in more if e not in edits]
-    return edits
+        edits += [(pos, pos, text) for pos, text in bracket_inserts(code, language, verdict)]
+    return list(dict.fromkeys(edits))
 
 
 _MAX_LAYOUT_SITES = 8
 
 
-def layout_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
+def layout_edits(code: str, language: str, verdict: ValidityResult, *,
+                 brackets_only: bool = False) -> list[tuple[int, int, str]]:
     """``(start, end, text)`` edits a bracket-delimited layout's indentation points to, nearest the first
     problem first: a line whose code ends with an opening bracket (a header's ``{``, a call's ``(`` over
     several lines) whose indented lines end without the line that closes what it opened (``}``, ``})``)
     gets that line (or the closer before a ``,`` that starts the next line at its depth), or the missing
     part of it (``}`` where ``})`` belongs); a closing bracket, or a symbol written twice, where the check
-    stopped is deleted.  ``[]`` for an indentation layout.
+    stopped is deleted.  ``[]`` for an indentation layout, unless ``brackets_only``: then, in any layout, only the
+    closers of a line that ends with an opening bracket (a ``)`` line left out below ``g(``, or put back into the
+    blank line at the opener's depth that the slip left).
 
     >>> code = "function f (x) {\\n  if (x) {\\n    g(x)\\n\\n  return 1\\n}\\n"
     >>> [code[:a] + t + code[b:] for a, b, t in layout_edits(code, "javascript", check(code, "javascript"))][0]
     'function f (x) {\\n  if (x) {\\n    g(x)\\n  }\\n\\n  return 1\\n}\\n'
     """
     layout = get_language(language).layout
-    if not layout.block_close or not verdict.problems:
+    if (not layout.block_close and not brackets_only) or not verdict.problems:
         return []
     lines = code.splitlines(keepends=True)
     starts = line_starts(lines)
@@ -128,18 +146,24 @@ def layout_edits(code: str, language: str, verdict: ValidityResult) -> list[tupl
         last = next((x for x in range(len(shape) - 1 if c is None else c - 1, j, -1) if shape[x].strip()), j)
         if c is None or indentation(shape[c]) != d or shape[c].strip()[:1] not in tuple(PAIRS.values()):
             at = starts[last + 1] if last + 1 < len(lines) else len(code)
-            nl = "" if at == 0 or code[at - 1] == "\n" else "\n"
-            found.append((abs(last - problem), (at, at, nl + d + expected + "\n")))
             if c is not None and indentation(shape[c]) == d and shape[c].strip()[:1] in ",.;":
-                at = starts[c] + len(d)  # `    ,` where `    ),` was: the closer goes before the punctuation
-                found.append((abs(c - problem), (at, at, expected)))
+                here = starts[c] + len(d)  # `    ,` where `    ),` was: the closer goes before the punctuation
+                found.append((min(abs(c - problem), abs(last - problem)), (here, here, expected)))
+            if at < len(code) and lines[last + 1].rstrip("\r\n") == d:  # a blank line at the depth: the closer's own
+                found.append((abs(last - problem), (at + len(d), at + len(d), expected)))
+            else:
+                nl = "" if at == 0 or code[at - 1] == "\n" else "\n"
+                found.append((abs(last - problem), (at, at, nl + d + expected + "\n")))
             continue
         text = shape[c].strip()
         actual = len(text) - len(text.lstrip(")]}"))
         if actual < len(expected) and text[:actual] == expected[:actual]:
             at = starts[c] + len(d) + actual
             found.append((abs(c - problem), (at, at, expected[actual:])))
-    for p in verdict.problems:  # a closer where the check stopped, or a symbol written twice: a stray one
+        elif 0 < actual < len(expected) and expected.endswith(text[:actual]):  # `)` where `})` belongs: the head
+            found.append((abs(c - problem), (starts[c] + len(d), starts[c] + len(d), expected[:len(expected) - actual])))
+    for p in () if brackets_only else verdict.problems:  # a closer where the check stopped, or a symbol written
+        # twice: a stray one
         a = char_offset(data, problem_span(p, len(data))[0])
         symbol = SYMBOL.match(code, a)
         if symbol is None:
@@ -157,6 +181,51 @@ def layout_edits(code: str, language: str, verdict: ValidityResult) -> list[tupl
         if e not in out:
             out.append(e)
     return out[:_MAX_LAYOUT_SITES]
+
+
+def opener_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
+    """``(start, end, text)``: the opening bracket a line lost, as the indentation shows it: a line at depth ``d``
+    that ends with no opening bracket, followed by deeper lines and then a line at depth ``d`` that starts with
+    a closer none of those lines opens (``content =`` over ``    "a",`` and ``]``; ``if (x)`` over a body and
+    ``}``), gets the closer's opener at its end (after the blank the slip left, before a comment); nearest the
+    first problem first.
+
+    >>> code = "x = f(\\n    1,\\n)\\nif (x) \\n  g(x);\\n}\\n"
+    >>> [code[:a] + t + code[b:] for a, b, t in opener_edits(code, "javascript", check(code, "javascript"))]
+    ['x = f(\\n    1,\\n)\\nif (x) {\\n  g(x);\\n}\\n']
+    """
+    if not verdict.problems:
+        return []
+    layout = get_language(language).layout
+    lines = code.splitlines(keepends=True)
+    starts = line_starts(lines)
+    shape = without_comments(lines, language)
+    data = code.encode("utf-8")
+    problem = line_index(starts, char_offset(data, min(p.start_byte for p in verdict.problems)))
+    opener_of = {c: o for o, c in PAIRS.items()}
+    found: list[tuple[int, tuple[int, int, str]]] = []
+    for c, ln in enumerate(shape):
+        closer = ln.strip()[:1]
+        if closer not in opener_of:
+            continue
+        d = indentation(ln)
+        j = next((x for x in range(c - 1, -1, -1) if shape[x].strip() and len(indentation(shape[x])) <= len(d)), None)
+        if j is None or j == c - 1 or indentation(shape[j]) != d:
+            continue
+        head = layout.code_of(lines[j])
+        between = "".join(layout.code_of(x) for x in shape[j:c]) + closer
+        if not head or head[-1] in PAIRS or between.count(closer) <= between.count(opener_of[closer]):
+            continue
+        opener = opener_of[closer]
+        if lines[j + 1].rstrip("\r\n") == d and any(x.strip() == opener for x in shape):
+            # a file that puts its openers on lines of their own, a blank line at the depth below the header
+            found.append((abs(j - problem), (starts[j + 1] + len(d), starts[j + 1] + len(d), opener)))
+            continue
+        raw = lines[j].rstrip("\r\n")
+        at = len(raw) if raw.rstrip() == head else len(head) + (raw[len(head):len(head) + 2] == "  ")
+        found.append((abs(j - problem), (starts[j] + at, starts[j] + at, opener)))
+    found.sort(key=lambda f: f[0])
+    return [e for _, e in found[:_MAX_LAYOUT_SITES]]
 
 
 def _open_brackets(text: str) -> list[int]:
@@ -205,10 +274,19 @@ def model_free_results(code: str, language: str, verdict: ValidityResult, point:
         after = check(candidate, language, given=code if given is None else given)
         guess = (a, b, text) in guessed
         if after.ok or (not guess and made_progress(code, candidate, a, b, language, point)):
-            size = len(text) + b - a
+            blank = len(text) - len("".join(text.split()))  # a line break or indentation put in is no token
+            size = len(text) - blank + b - a
             if text in keywords(language) and code[a:b].isidentifier():
                 # a misspelt keyword restored: no token added or removed (valid: before any other edit)
                 size = 0 if after.ok else edit_distance(code[a:b], text)
-            found.append((0 if after.ok else 1, size, len(candidate),
+            found.append((0 if after.ok else 1, size, len(candidate) - blank,
                           model_free_result(candidate, after, config, time.perf_counter() - t0)))
     return found
+
+
+def edit_rank(code: str, entry: tuple[int, int, int, FillResult]) -> tuple[int, int, bool, int]:
+    """Sort key of an edit of ``code`` (an entry of :func:`model_free_results`, or a decoded one alike): valid first,
+    then the smallest edit, then one that keeps every token the user wrote once (a ``(`` put back where ``f)``
+    lost it, rather than the ``)`` deleted: :func:`~treediff.repairs.diff.drops_lone_token`), then the shorter
+    program (a token written twice deleted rather than a second one put in)."""
+    return entry[0], entry[1], drops_lone_token(code, entry[3].code), entry[2]

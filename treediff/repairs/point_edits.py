@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from treediff.model.formats import DiffusionLM
 from treediff.repairs.diff import changes, edit_size
-from treediff.repairs.model_free import model_free_results
+from treediff.repairs.model_free import edit_rank, model_free_results
 from treediff.repairs.sites import byte_offset, edit_sites, failure_point, made_progress
 from treediff.repairs.statements import statement_repair
 from treediff.sample.config import SamplerConfig
@@ -62,8 +62,10 @@ def repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConfi
             found = model_free_results(cur, language, cur_verdict, point, config, t0, given=given) + found
             if not found:
                 break
-            # valid first, then the smallest edit, then the shorter program (a deletion over an insertion)
-            last = min(found, key=lambda f: f[:3])[3]
+            # valid first, then the smallest edit, then one that keeps every token the user wrote once (a
+            # `(` put back where `f)` lost it, rather than the `)` deleted), then the shorter program (a
+            # doubled token deleted rather than a second one put in)
+            last = min(found, key=lambda f: edit_rank(cur, f))[3]
             cur, cur_verdict, kept = last.code, last.verdict, kept + 1
             parsed += bool(last.record.extra.get("model_free"))
             if last.record.ok:

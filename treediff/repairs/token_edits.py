@@ -14,7 +14,9 @@ __all__ = ["token_inserts", "SYMBOL"]
 
 _MAX_TOKEN_INSERTS = 3
 _MAX_TOKEN_PARSES = 160  # candidates parsed, best ranked first
-_CLOSERS = (")", "]", "}")  # where one goes is the parser's, the indentation's and the model's to say
+_CLOSERS = (")", "]", "}")
+_SEPARATORS = (",", ";", ":")
+_TWO_BLANKS = (b"  ", b"\t\t", b" \t", b"\t ")  # where one goes is the parser's, the indentation's and the model's to say
 _WORD = re.compile(r"[^\W\d]\w*")  # an identifier or keyword
 SYMBOL = re.compile(r"[^\w\s'\"`]{1,3}")  # a run of operator characters (``||``, ``,``, ``)``)
 
@@ -80,27 +82,41 @@ def token_inserts(code: str, language: str,  # long: the file's token statistics
     marks = sorted({x for p in first for x in problem_span(p, len(data))}
                    | {x for e in list(tree.errors())[:1] for x in (e.start_byte, e.end_byte)})
     gaps: list[int] = []
+    ends: list[int] = []
     for mark in marks:
         j = next((i for i in range(len(leaves) - 1, -1, -1) if leaves[i].end_byte <= mark), -1)
         gaps += [k for k in range(max(j - 1, 0), min(j + 3, len(leaves) - 1)) if k not in gaps]
+        ends.append(j)
+    for j in ends:  # then a few further back (a ternary's lost `:` shows only at the next line's `const`)
+        gaps += [k for k in range(max(j - 1, 0) - 1, max(j - 6, -1), -1) if k not in gaps]
     line_end = data.find(b"\n", max(marks))
     limit = len(data) if line_end < 0 else line_end
     # a slot is where a token may go: (left end, right start, left label, right label, holder); between two
     # leaves, or inside a word made of two words the file uses (`superexplanation` where `(` went missing)
     words: dict[str, str] = {}
+    uses: dict[str, int] = {}
     for n, lab in zip(leaves, labels):
         text = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
         if _WORD.fullmatch(text):
             words.setdefault(text, lab)
+            uses[text] = uses.get(text, 0) + 1
     slots: list[tuple[int, int, str, str, str]] = []
     for k in gaps:
         slots.append((leaves[k].end_byte, leaves[k + 1].start_byte, labels[k], labels[k + 1], holder(leaves[k])))
+    halves: list[tuple[int, int, str, str, str]] = []  # one half a word the file uses, the other a name of 2+
     for n in dict.fromkeys(leaves[x] for k in gaps for x in (k, k + 1)):
         text = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
         if n.is_named and _WORD.fullmatch(text) and text.isascii():
             for i in range(1, len(text)):
-                if text[:i] in words and text[i:] in words:
-                    slots.append((n.start_byte + i, n.start_byte + i, words[text[:i]], words[text[i:]], holder(n)))
+                left, right = text[:i], text[i:]
+                if left in words and right in words:
+                    slots.append((n.start_byte + i, n.start_byte + i, words[left], words[right], holder(n)))
+                elif (uses[text] == 1 and min(len(left), len(right)) >= 2 and _WORD.fullmatch(right)
+                      and (left in words or right in words)):
+                    # (the slip may have taken the only other use of one half: `dirnamepath)`)
+                    halves.append((n.start_byte + i, n.start_byte + i, words.get(left, n.kind),
+                                   words.get(right, n.kind), holder(n)))
+    slots += halves
 
     def spacing(slot, t: str) -> tuple[bool, bool]:  # a blank before the token, after it, as the file has
         by_left = spaced.get((slot[2], t, ""), spaced[(t,)])
@@ -110,10 +126,17 @@ def token_inserts(code: str, language: str,  # long: the file's token statistics
     def fits_blank(slot, t: str) -> bool:
         # the blanks a deleted token leaves are the ones it had: none for `.`, one for `,`, two for `=`
         blank = data[slot[0]:slot[1]]
-        return b"\n" in blank or min(len(blank), 2) == sum(spacing(slot, t))
+        return b"\n" in blank or not counts[t] or min(len(blank), 2) == sum(spacing(slot, t))
 
+    def doubled(slot) -> bool:  # two blanks inside a line: where a token spaced on both sides was
+        return data[slot[0]:slot[1]] in _TWO_BLANKS
+
+    for t in _SEPARATORS:  # a separator the slip took may be the file's only one: offered after the file's own
+        if t not in counts:
+            counts[t] = 0
+            spaced[(t,)] = [0, 1, 1]
     ranked = sorted(((x, t) for x in range(len(slots)) for t in counts),
-                    key=lambda c: (not fits_blank(slots[c[0]], c[1]),
+                    key=lambda c: (not fits_blank(slots[c[0]], c[1]), not doubled(slots[c[0]]),
                                    -around.get((slots[c[0]][2], c[1], slots[c[0]][3], slots[c[0]][4]), 0),
                                    -around.get((slots[c[0]][2], c[1], slots[c[0]][3]), 0), -counts[c[1]], c[0]))
 
@@ -123,6 +146,11 @@ def token_inserts(code: str, language: str,  # long: the file's token statistics
         left, right = slot[0], slot[1]
         blank = data[left:right]
         before, after = spacing(slot, t)
+        if blank in _TWO_BLANKS:  # the two blanks a token spaced on both sides leaves
+            return left + 1, t.encode("utf-8")
+        if b"\n" in blank and not blank.strip(b" \t\r\n"):  # at a line's end (`=> {` whose `{` went missing):
+            # after the blank the file puts before it, on the left leaf's line
+            return (left + 1, t.encode("utf-8")) if before and blank[:1] in (b" ", b"\t") else (left, t.encode("utf-8"))
         if not blank or blank.strip(b" \t") or not (before or after):
             return left, t.encode("utf-8")
         if before and after:

@@ -135,6 +135,10 @@ class TreeSitterSession:
         self._memo: dict[str, tuple[bool, bool]] = {}
         self._closed = {q: re.compile(f"{re.escape(q)}(?:\\\\.|[^{re.escape(q)}\\\\\\n])*{re.escape(q)}")
                         for q in grammar.spec.quotes}
+        # where a comment or string may start: the line comment first, then the quotes in the table's order (the
+        # order a scan tries them at one offset); one C-level search instead of a Python loop over characters
+        marks = ([grammar.spec.line_comment] if grammar.spec.line_comment else []) + list(grammar.spec.quotes)
+        self._opens = re.compile("|".join(re.escape(m) for m in marks)) if marks else None
 
     # -- public checks ---------------------------------------------------------------------------------
     def viable(self, text: str) -> bool:
@@ -156,16 +160,15 @@ class TreeSitterSession:
             at = text.rfind(spec.block_comment[0])
             if at > text.rfind(spec.block_comment[1]) and at >= 0:
                 return at
-        start = text.rfind("\n") + 1
-        i = start
-        while i < len(text):  # the last line, one literal at a time
-            if spec.line_comment and text.startswith(spec.line_comment, i):
+        i = text.rfind("\n") + 1
+        while self._opens is not None:  # the last line, one literal at a time
+            found = self._opens.search(text, i)
+            if found is None:
+                break
+            i, mark = found.start(), found.group()
+            if mark == spec.line_comment:
                 return i
-            q = next((q for q in spec.quotes if text.startswith(q, i)), None)
-            if q is None:
-                i += 1
-                continue
-            m = self._closed[q].match(text, i)
+            m = self._closed[mark].match(text, i)
             if m is None:
                 return i
             i = m.end()
@@ -194,8 +197,10 @@ class TreeSitterSession:
     # -- machinery -------------------------------------------------------------------------------------
     def _judge(self, text: str) -> tuple[bool, bool]:
         hit = self._memo.get(text)
-        if hit is None and self.swallows(text):  # an open comment or string: judge the code before it
-            hit = (self._judge(text[:self._literal_start(text)])[0], False)
+        if hit is None:
+            start = self._literal_start(text)
+            if start < len(text):  # an open comment or string: judge the code before it
+                hit = (self._judge(text[:start])[0], False)
         if hit is None:
             tree = self._parse(text.encode("utf-8"))
             stack = self._stack(text)

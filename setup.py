@@ -15,7 +15,7 @@ warnings.filterwarnings("ignore", message=r"\s*Editable installation", category=
 
 # The embedded models are data directories inside treediff.assets; naming them as (data) packages keeps
 # setuptools from warning that an importable directory "would be ignored".
-MODELS = ["treediff.assets.default_model", "treediff.assets.parallel_model"]
+MODELS = ["treediff.assets.default_model", "treediff.assets.parallel_model", "treediff.assets.multi_model"]
 
 setup(
     packages=find_packages(include=["treediff", "treediff.*"]) + MODELS + ["treediff.grammars", "treediff_cli"],

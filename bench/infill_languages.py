@@ -48,8 +48,8 @@ def bootstrap_ci(values: list[float], boot: int, seed: int) -> tuple[float, floa
     return means[int(0.025 * (boot - 1))], means[int(0.975 * (boot - 1))]
 
 
-def heldout_sources(corpus: Path, language: str, n: int, seed: int, max_lines: int) -> list[tuple[str, str]]:
-    """``n`` held-out files of ``language`` (path, text) that parse cleanly and pass their check."""
+def heldout_sources(corpus: Path, language: str, seed: int, max_lines: int):
+    """Held-out files of ``language`` (path, text) that parse cleanly and pass their check, in a seeded order."""
     from treediff.syntax.tree import parse
     from treediff.validity import check
 
@@ -60,7 +60,6 @@ def heldout_sources(corpus: Path, language: str, n: int, seed: int, max_lines: i
             if row.get("split") == "heldout" and row.get("language") == language and 300 < row.get("bytes", 0) < 16_000:
                 rows.append(row)
     random.Random(f"{seed}:{language}").shuffle(rows)
-    out = []
     for row in rows:
         try:
             src = (corpus / row["path"]).read_text(encoding="utf-8")
@@ -68,13 +67,8 @@ def heldout_sources(corpus: Path, language: str, n: int, seed: int, max_lines: i
             continue
         if not 15 <= len(src.splitlines()) <= max_lines or parse(src, language).ts_tree.root_node.has_error:
             continue
-        verdict = check(src, language)
-        if not verdict.ok:
-            continue
-        out.append((row["path"], src))
-        if len(out) == n:
-            break
-    return out
+        if check(src, language).ok:
+            yield row["path"], src
 
 
 def in_body(node, kind: str) -> bool:
@@ -162,9 +156,15 @@ def main() -> None:
     cases = {}
     for lang in langs:
         rng = random.Random(f"{args.seed}:holes:{lang}")
-        files = heldout_sources(args.corpus, lang, args.files, args.seed, args.max_lines)
-        cases[lang] = [(path, src, hole) for path, src in files for hole in holes_of(src, lang, rng, args.max_hole_bytes)]
-        print(f"{lang}: {len(files)} files, {len(cases[lang])} holes", file=sys.stderr)
+        cases[lang], files = [], 0
+        for path, src in heldout_sources(args.corpus, lang, args.seed, args.max_lines):
+            holes = holes_of(src, lang, rng, args.max_hole_bytes)
+            if holes:  # files with a function body (headers of declarations only have none)
+                cases[lang] += [(path, src, hole) for hole in holes]
+                files += 1
+                if files == args.files:
+                    break
+        print(f"{lang}: {files} files, {len(cases[lang])} holes", file=sys.stderr)
     report = {"args": {k: str(v) for k, v in vars(args).items()}, "models": {}}
     for name in [m for m in args.models.split(",") if m]:
         rows_by_lang = {}

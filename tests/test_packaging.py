@@ -51,7 +51,7 @@ def test_wheel_contains_grammars_and_cli(wheel: Path) -> None:
     expected = sorted(f"treediff/grammars/{p.name}" for p in (ROOT / "grammars").glob("*.toml"))
     assert grammar_files == expected
     assert "treediff_cli/app.py" in names
-    for model in ("default_model", "parallel_model"):  # the embedded models (--model default | parallel)
+    for model in ("default_model", "parallel_model", "multi_model"):  # --model default | parallel | multi
         assert f"treediff/assets/{model}/model.safetensors" in names
     assert any(n.endswith("entry_points.txt") for n in names)
 

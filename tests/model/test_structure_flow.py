@@ -159,7 +159,7 @@ def test_structure_source_follows_the_config():
     assert isinstance(vs, VisibleStructure) and not vs.with_flow
 
 
-@pytest.mark.parametrize("name", ["default", "parallel"])
+@pytest.mark.parametrize("name", ["default", "parallel", "multi"])
 def test_embedded_models_load_with_todays_settings_and_outputs(name):
     from treediff.model import load_model
     from treediff.model.formats import embedded_model_path

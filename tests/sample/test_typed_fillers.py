@@ -33,3 +33,24 @@ def test_java_string_append_falls_back_to_a_string(untrained_lm):
     if r.record.fallback:
         assert "s += null" not in r.code
         assert r.record.extra["fallback_typed"] + r.record.extra["fallback_listed"] >= 1
+
+
+@pytest.mark.parametrize("language, template", [
+    ("java", "class A {\n    int f(int x) {hole}\n}\n"),
+    ("go", "package main\n\nfunc f(x int) int {hole}\n\nfunc main() {}\n"),
+    ("rust", "pub fn f(x: i32) -> i32 {hole}\n"),
+    ("typescript", "export function f(x: number): number {hole}\n"),
+])
+def test_a_body_that_must_return_has_a_filler_that_compiles(language, template):
+    # `{}` is "missing return" in a function that returns a value; the ordered list goes on to a body that
+    # throws/panics, which the real compiler accepts (checked here when it is installed).
+    from treediff.sample.record import check
+    from treediff.syntax.fillers import typed_fillers
+
+    a = template.index("{hole}")
+    src = template.replace("{hole}", "{ return x; }")
+    options = typed_fillers(language, src.encode(), a, a + len("{ return x; }"), "block")
+    verdicts = [check(template.replace("{hole}", o), language) for o in options]
+    if verdicts[0].level == "tree-sitter":
+        pytest.skip(f"no compiler for {language} here: every filler only parses")
+    assert not verdicts[0].ok and any(v.ok for v in verdicts[1:])

@@ -119,3 +119,13 @@ def test_missing_bubblewrap_warns_once(monkeypatch, caplog) -> None:
         assert len([r for r in caplog.records if "bubblewrap" in r.getMessage()]) == 1
     finally:
         isolation_mode.cache_clear()
+
+
+def test_readable_paths_under_tmp_are_bound_after_the_fresh_tmp():
+    # a checkout under /tmp (CI's fresh clone) keeps its project-local tools (.tools/node) visible in the jail
+    from treediff.sandbox.isolation import bwrap_prefix
+
+    argv = bwrap_prefix(["/usr", "/tmp/ci/p/.tools/node"], {}, cwd="/sandbox", host_root="/tmp/x")
+    tmpfs = argv.index("--tmpfs")
+    assert argv.index("/usr") < tmpfs < argv.index("/tmp/ci/p/.tools/node")
+    assert argv[tmpfs + 1] == "/tmp" and "/tmp/ci" in argv[tmpfs:]  # its parents are made after the tmpfs

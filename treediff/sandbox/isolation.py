@@ -127,6 +127,21 @@ def limit_prefix(limits: Limits) -> list[str]:
             "--core=0", "--"]
 
 
+def _read_only_binds(paths: Sequence[str], made: set[str]) -> list[str]:
+    """``--ro-bind-try`` arguments for ``paths``, their parents made traversable first (``made``: done)."""
+    argv: list[str] = []
+    for path in paths:
+        if os.path.islink(path) and os.path.dirname(path) == "/":
+            argv += ["--symlink", os.readlink(path), path]  # /bin -> usr/bin on merged-/usr systems
+            continue
+        for parent in reversed(Path(path).parents[:-1]):  # traversable by the sandbox user (bwrap's are 0700)
+            if str(parent) not in made and str(parent) != "/tmp":
+                made.add(str(parent))
+                argv += ["--perms", "0755", "--dir", str(parent)]
+        argv += ["--ro-bind-try", path, path]
+    return argv
+
+
 def bwrap_prefix(readable: Sequence[str], env: Mapping[str, str], *, cwd: str, host_root: str,
                  uid: int | None = None) -> list[str]:
     """bubblewrap arguments: namespaces, read-only toolchain, ``host_root`` at :data:`SANDBOX_ROOT`;
@@ -136,17 +151,12 @@ def bwrap_prefix(readable: Sequence[str], env: Mapping[str, str], *, cwd: str, h
     if _is_root():
         argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for setpriv only; it drops them
     made: set[str] = set()
-    for path in readable:
-        if os.path.islink(path) and os.path.dirname(path) == "/":
-            argv += ["--symlink", os.readlink(path), path]  # /bin -> usr/bin on merged-/usr systems
-            continue
-        for parent in reversed(Path(path).parents[:-1]):  # traversable by the sandbox user (bwrap's are 0700)
-            if str(parent) not in made:
-                made.add(str(parent))
-                argv += ["--perms", "0755", "--dir", str(parent)]
-        argv += ["--ro-bind-try", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--bind", host_root, SANDBOX_ROOT,
-             "--chdir", cwd, "--clearenv"]
+    # paths under /tmp (a checkout's project-local tools there) are bound after the fresh /tmp, which hides them
+    under_tmp = [p for p in readable if Path(p) != Path("/tmp") and Path("/tmp") in Path(p).parents]
+    argv += _read_only_binds([p for p in readable if p not in under_tmp], made)
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    argv += _read_only_binds(under_tmp, made)
+    argv += ["--bind", host_root, SANDBOX_ROOT, "--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
     argv.append("--")

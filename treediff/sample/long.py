@@ -11,13 +11,12 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult, HoleFill, check, summed, verdict_fields
-from treediff.syntax.fillers import typed_fillers
+from treediff.sample.remask import typed_fill
 from treediff.syntax.holes import (
     HoleTemplate,
     filler,
     fills_parse_as,
     find_holes,
-    indent_at,
 )
 from treediff.syntax.language import get_language
 from treediff.syntax.layout import (
@@ -30,6 +29,7 @@ from treediff.syntax.layout import (
     surround,
     without_comments,
 )
+from treediff.syntax.tree import parse
 from treediff.validity import check as syntax_check
 
 __all__ = ["ROOM", "fill_long", "fits"]
@@ -142,7 +142,12 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
     loose = [k for g in groups if not g[7] for k in g[3]]
     fallback_regions = 0
     if not verdict.ok and loose and config.constraint == "full":
-        code, byte_spans, verdict, fallback_regions = _typed_fallback(code, byte_spans, loose, holes, language, src)
+        # their typed fillers, verified by the whole program's check (as the remasking fallback does)
+        found = typed_fill(language, parse(code, language), [(*byte_spans[k], k) for k in loose],
+                           [h for _, _, h in holes], code, byte_spans, src)
+        if found is not None:
+            code, byte_spans, verdict, _ = found
+            fallback_regions = len(loose)
     cats = fills_parse_as(language, code, byte_spans, [h.category for _, _, h in holes]) if verdict.ok \
         else tuple(False for _ in holes)
     enc = code.encode("utf-8")
@@ -158,37 +163,3 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
                      seconds=time.perf_counter() - t0, extra=dict(first.extra, chunks=len(parts)))
     return FillResult(code=code, record=record, holes=fills, verdict=verdict)
 
-
-_FILLER_TRIES = 4  # whole-program checks of typed fillers (each hole takes its next choice per try)
-
-
-def _typed_fallback(code: str, byte_spans: list[tuple[int, int]], loose: list[int], holes, language: str,
-                    given: str):
-    """The program failed its check after blocks that could not be compiled alone were filled under the grammar:
-    those holes get their typed fillers (:func:`~treediff.syntax.fillers.typed_fillers`), verified by the
-    whole program's check.  ``(code, byte_spans, verdict, number of holes given fillers)``; unchanged (0) when
-    no choice passes."""
-    data = code.encode("utf-8")
-    options = {k: typed_fillers(language, data, *byte_spans[k], holes[k][2].category) for k in loose}
-    best = None
-    for t in range(min(_FILLER_TRIES, max(len(o) for o in options.values()))):
-        new, new_spans, last = bytearray(), [], 0
-        for k, (s, e) in enumerate(byte_spans):
-            if k in options:
-                choice = options[k][min(t, len(options[k]) - 1)]
-                text = choice.replace("\n", "\n" + indent_at(data, s)).encode("utf-8")
-            else:
-                text = data[s:e]
-            new += data[last:s]
-            new_spans.append((len(new), len(new) + len(text)))
-            new += text
-            last = e
-        new += data[last:]
-        candidate = new.decode("utf-8", "replace")
-        verdict = check(candidate, language, given=given)
-        if verdict.ok:
-            best = (candidate, new_spans, verdict, len(options))
-            break
-    if best is None:
-        return code, byte_spans, check(code, language, given=given), 0
-    return best

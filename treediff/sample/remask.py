@@ -12,14 +12,22 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.config import SamplerConfig
 from treediff.sample.loop import DenoiseResult
 from treediff.sample.record import check
-from treediff.validity import ValidityResult
 from treediff.sample.segments import GuardCounts, generate_segments
 from treediff.syntax.cfg_flow import cfg_region
-from treediff.syntax.holes import Hole, enclosing_region, filler, fills_parse_as, indent_at, splice, starts_line
 from treediff.syntax.fillers import typed_choice, typed_fillers
+from treediff.syntax.holes import (
+    Hole,
+    enclosing_region,
+    filler,
+    fills_parse_as,
+    indent_at,
+    splice,
+    starts_line,
+)
 from treediff.syntax.tree import SyntaxTree, parse
+from treediff.validity import ValidityResult
 
-__all__ = ["DecodeCounts", "RemaskOutcome", "remask", "fill_regions", "splice_regions", "problem_span"]
+__all__ = ["DecodeCounts", "RemaskOutcome", "fill_regions", "problem_span", "remask", "splice_regions", "typed_fill"]
 
 _SLACK = 4  # extra masks when a region is remasked: the model can close it early with end-of-hole
 
@@ -34,7 +42,7 @@ class DecodeCounts:
     dropped: int = 0
     forced: int = 0
 
-    def plus(self, res: DenoiseResult, guard: GuardCounts = GuardCounts()) -> "DecodeCounts":
+    def plus(self, res: DenoiseResult, guard: GuardCounts = GuardCounts()) -> DecodeCounts:
         dropped = res.dropped_per_row[0] if res.dropped_per_row else res.num_dropped
         return DecodeCounts(self.nfe + res.nfe, self.rejected + res.num_rejected,
                             self.dropped + dropped + guard.dropped, self.forced + guard.forced)
@@ -228,7 +236,7 @@ def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
     if not verdict.ok:
         tree = parse(code, language)
         regions = _problem_regions(tree, verdict.problems, spans)
-        found = _typed_fill(language, tree, regions, holes, code, spans, given) if regions else None
+        found = typed_fill(language, tree, regions, holes, code, spans, given) if regions else None
         if found is not None:
             code, spans, verdict, kinds = found
             n_fallback = len(regions)
@@ -257,7 +265,7 @@ def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
 _FILLER_TRIES = 4  # compiler checks of typed fillers per fallback (each region takes its next choice per try)
 
 
-def _typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans, given):
+def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans, given):
     """Fill each region with its :func:`~treediff.syntax.fillers.typed_fillers` choice, verified by the check:
     try ``k`` gives every region its ``k``-th choice (its last when it has fewer).  ``(code, spans, verdict,
     kinds)`` of the first that passes, else ``None``."""

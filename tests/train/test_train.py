@@ -75,6 +75,22 @@ def test_exact_resume(tmp_path: Path, prepared: Path, one_thread) -> None:
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6, rtol=0) for k in wa)
 
 
+def test_resume_with_a_new_learning_rate_follows_the_new_schedule(tmp_path: Path, prepared: Path, one_thread) -> None:
+    """A resume with ``--set optim.lr/min_lr/max_steps`` schedules from the NEW peak (the loaded optimizer and
+    scheduler states carry the old one; before the fix a second cosine ran at old_peak/new_peak times its rate)."""
+    from treediff.train.schedule import cosine_lr
+
+    base = ("optim.warmup_steps=1", "checkpoint.every=3", "log.val_every=0", "log.every=1", "data.batch_size=2",
+            "data.seq_len=64", "noise.warmup_steps=1")
+    train(small_config(tmp_path, prepared, *base, "optim.max_steps=3", "optim.lr=3e-3", "optim.min_lr=3e-4"))
+    train(small_config(tmp_path, prepared, *base, "optim.max_steps=6", "optim.lr=1e-3", "optim.min_lr=2e-4"),
+          resume=True)
+    rows = [r for r in _records(tmp_path / "run", "train") if r["step"] > 3]
+    schedule = cosine_lr(1e-3, 2e-4, 1, 6)
+    assert [r["step"] for r in rows] == [4, 5, 6]
+    assert [r["lr"] for r in rows] == pytest.approx([schedule(s - 1) for s in (4, 5, 6)], rel=1e-6)
+
+
 def test_resume_without_checkpoint_starts_fresh_and_all_corrupt_fails(tmp_path: Path, prepared: Path, one_thread) -> None:
     from treediff.errors import CheckpointError
 

@@ -155,6 +155,7 @@ def run_loop(model: torch.nn.Module, objective: Objective, settings: LoopSetting
     if ckpt is not None:
         optimizer.load_state_dict(ckpt.state["optimizer"])
         scheduler.load_state_dict(ckpt.state["scheduler"])
+        _rebase_lr(optimizer, scheduler, lr_at, step)
         _set_rng_state(ckpt.state["rng"])
         objective.load_state_dict(ckpt.state)
     ddp_model = model
@@ -214,7 +215,7 @@ def run_loop(model: torch.nn.Module, objective: Objective, settings: LoopSetting
             loss_acc += loss.detach()
         grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
                      if settings.grad_clip > 0 else None)
-        lr = scheduler.get_last_lr()[0]
+        lr = optimizer.param_groups[0]["lr"]
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -322,6 +323,16 @@ def peak_flops(device_name: str, table: dict[str, float]) -> float | None:
     if "a100" in name:
         return table.get("a100")
     return None
+
+
+def _rebase_lr(optimizer: torch.optim.Optimizer, scheduler, lr_at: cosine_lr, step: int) -> None:
+    """After loading a checkpoint's optimizer and scheduler, schedule from this run's ``lr`` (the loaded
+    states carry the old run's base rate, so ``--set optim.lr=...`` on a resume would otherwise scale the
+    new schedule by the old peak)."""
+    for group in optimizer.param_groups:
+        group["initial_lr"] = lr_at.lr
+        group["lr"] = lr_at(step)
+    scheduler.base_lrs = [lr_at.lr] * len(optimizer.param_groups)
 
 
 def _warn_config_drift(log: RunLogger, step: int, saved: dict[str, Any], now: dict[str, Any]) -> None:

@@ -139,3 +139,27 @@ def data_gather(
     rows["failed sources"] = ", ".join(k for k, v in stats.sources.items() if v["status"].startswith("failed")) or "none"
     _print_stats("data gather", rows)
     typer.echo(str(out))
+
+
+@data_app.command("ngram")
+def data_ngram(
+    prepared: Path = typer.Argument(..., help="A directory of prepared shards (`treediff data prepare --out`)."),
+    out: Path = typer.Option(..., "--out", help="The n-gram prior file to write (ngram_prior.npz)."),
+    top_k: int = typer.Option(8, "--top-k", help="Next tokens kept per context."),
+    min_count: int = typer.Option(3, "--min-count", help="Least count of a kept n-gram."),
+) -> None:
+    """Count the corpus n-gram prior of a model bundle (back-off trigrams per language, docs/sampling.md).
+
+    Examples:
+
+      treediff data ngram runs/corpus/multi --out ngram_prior.npz
+      treediff export runs/multi -o my_model --prior ngram_prior.npz
+    """
+    from treediff.model.ngram import build_prior_from_shards
+
+    if top_k < 1 or min_count < 1:
+        raise typer.BadParameter("--top-k and --min-count must be >= 1")
+    prior = build_prior_from_shards(prepared, top_k=top_k, min_count=min_count)
+    path = prior.save(out)
+    typer.echo(f"wrote {path} ({prior.num_entries} n-grams, {path.stat().st_size / 1e6:.1f} MB, "
+               f"{len(prior.languages)} languages)", err=True)

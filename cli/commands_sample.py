@@ -34,7 +34,12 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
     "threshold": ("sampler", "threshold", Optional[float],
                   typer.Option(None, "--threshold", help="Confidence-threshold parallel decoding, e.g. 0.9.")),
     "order": ("sampler", "order", str,
-              typer.Option("low_confidence", "--order", help="random | low_confidence | margin | entropy")),
+              typer.Option("low_confidence", "--order",
+                           help="random | low_confidence | margin | entropy | left_to_right")),
+    "prior_weight": ("sampler", "prior_weight", Optional[float],
+                     typer.Option(None, "--prior-weight", min=0.0, max=10.0,
+                                  help="Weight of the model's corpus n-gram prior (default: the bundle's own; "
+                                       "0 = the denoiser alone; docs/sampling.md).")),
     "seed": ("sampler", "seed", int, typer.Option(0, "--seed")),
     "constraint": ("sampler", "constraint", str,
                    typer.Option("full", "--constraint", help="none | grammar | remask | full")),
@@ -220,15 +225,20 @@ def export(
                               "(half the size; loaded back as float32 on the CPU)."),
     max_shard_mb: int = typer.Option(15, "--max-shard-mb", help="Largest weight file in MB (10^6 bytes); "
                                      "bigger models are split into shards."),
+    prior: Optional[Path] = typer.Option(None, "--prior", help="A corpus n-gram prior (`treediff data ngram`) "
+                                         "to ship in the bundle."),
+    prior_weight: float = typer.Option(1.0, "--prior-weight", help="The bundle's default weight of the prior "
+                                       "(SamplerConfig.prior_weight overrides it)."),
 ) -> None:
     """Bundle a checkpoint with its tokenizer into one model directory for --model.
 
     Examples:
 
       treediff export runs/tiny -o my_model && treediff synth "Return x." --model my_model
-      treediff export runs/multi -o my_model --dtype float16 --max-shard-mb 15
+      treediff export runs/multi -o my_model --dtype float16 --max-shard-mb 15 --prior ngram_prior.npz
     """
     from treediff.model.formats import export_bundle
 
-    path = export_bundle(source, out, note=note, dtype=dtype, max_shard_mb=max_shard_mb)
+    path = export_bundle(source, out, note=note, dtype=dtype, max_shard_mb=max_shard_mb, prior=prior,
+                         prior_weight=prior_weight)
     typer.echo(f"wrote {path}", err=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ class DiffusionLM:
     Attributes: ``name``, ``device``, ``mask_id``, ``end_id`` (the token that means "nothing here":
     ``<|endofhole|>`` for treediff models, EOS otherwise), ``banned_ids`` (never proposed: mask,
     padding, BOS, language tags), ``vocab_size``, ``max_length`` (longest sequence the model takes),
-    ``supports_cache``.
+    ``supports_cache``, ``prior`` and ``prior_weight`` (:mod:`treediff.sample.prior`).
     """
 
     name: str = "model"
@@ -118,6 +119,8 @@ class DiffusionLM:
     vocab_size: int
     max_length: int
     supports_cache: bool = False
+    prior = None  # a corpus n-gram prior (:class:`~treediff.model.ngram.NgramPrior`), when the bundle has one
+    prior_weight: float = 0.0
 
     def prefix_ids(self, language: str) -> list[int]:
         """Ids before the code (language tag, BOS, ...)."""
@@ -392,11 +395,30 @@ def load_model(
         if dtype is None and dev.type == "cpu":
             dtype = torch.float32  # half-precision bundles (export --dtype) run in float32 on the CPU
         model = load_denoiser(weights, device=dev, dtype=dtype)
-        return TreediffLM(model, tokenizer, dev, name=root.name)
+        lm = TreediffLM(model, tokenizer, dev, name=root.name)
+        _attach_prior(lm, root)
+        return lm
     if dtype is None and dev.type == "cuda":
         dtype = torch.bfloat16
     return _load_external(root, dev, trust_remote_code=trust_remote_code, shift_logits=shift_logits, dtype=dtype,
                           chat=chat)
+
+
+def _attach_prior(lm: TreediffLM, root: Path) -> None:
+    """The bundle's corpus n-gram prior (:data:`~treediff.model.ngram.PRIOR_NAME`) and its default weight
+    (``treediff_model.json``'s ``prior_weight``, 1.0 when unset), when the bundle has one."""
+    from treediff.model.ngram import PRIOR_NAME, NgramPrior
+
+    if not (root / PRIOR_NAME).is_file():
+        return
+    prior = NgramPrior.load(root / PRIOR_NAME)
+    if prior.vocab_size != lm.vocab_size:
+        raise CheckpointError(f"{root / PRIOR_NAME}: n-gram prior vocabulary {prior.vocab_size} != "
+                              f"model vocabulary {lm.vocab_size}")
+    meta = root / "treediff_model.json"
+    info = read_json(meta, error=CheckpointError) if meta.is_file() else {}
+    lm.prior = prior
+    lm.prior_weight = float(info.get("prior_weight", 1.0))
 
 
 def _load_external(root: Path, device: torch.device, *, trust_remote_code: bool, shift_logits: bool | None,
@@ -466,11 +488,13 @@ EXPORT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16":
 
 
 def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *, note: str | None = None,
-                  dtype: str = "float32", max_shard_mb: int = 15) -> Path:
+                  dtype: str = "float32", max_shard_mb: int = 15, prior: str | os.PathLike[str] | None = None,
+                  prior_weight: float = 1.0) -> Path:
     """Write a self-contained treediff model directory (``config.json``, weights, ``tokenizer.json``)
     from a training run or checkpoint; :func:`load_model` takes it directly.  ``dtype`` is the stored
     weight type (a half type halves the bundle; the CPU loads it back as float32); weight files larger
-    than ``max_shard_mb`` MB (10^6 bytes) are split into shards with an index."""
+    than ``max_shard_mb`` MB (10^6 bytes) are split into shards with an index; ``prior``: a corpus n-gram
+    prior file (``treediff data ngram``) copied into the bundle, used with ``prior_weight`` by default."""
     if dtype not in EXPORT_DTYPES:
         raise InputError(f"--dtype must be one of {', '.join(EXPORT_DTYPES)}; got {dtype!r}")
     if not isinstance(max_shard_mb, int) or max_shard_mb < 1:
@@ -492,5 +516,15 @@ def export_bundle(source: str | os.PathLike[str], out: str | os.PathLike[str], *
         weights_file.chmod(0o644)  # safetensors writes 0600; a bundle is shipped and shared
     tokenizer.save(dest)
     meta = {"source": str(weights), "languages": tokenizer.languages, "note": note or ""}
+    if prior is not None:
+        from treediff.model.ngram import PRIOR_NAME, NgramPrior
+
+        table = NgramPrior.load(prior)
+        if table.vocab_size != tokenizer.vocab_size:
+            raise CheckpointError(f"{prior}: n-gram prior vocabulary {table.vocab_size} != tokenizer vocabulary "
+                                  f"{tokenizer.vocab_size}: counted with another tokenizer")
+        shutil.copyfile(prior, dest / PRIOR_NAME)
+        (dest / PRIOR_NAME).chmod(0o644)
+        meta["prior_weight"] = float(prior_weight)
     (dest / "treediff_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return dest

@@ -25,7 +25,7 @@ CONSTRAINTS = ("none", "grammar", "remask", "full")
 #: enclosing statement or expression (widened each round); ``cfg`` = the error's basic block and
 #: the statements that flow into it (``syntax.cfg_flow.cfg_region``), widened the same way after.
 REMASK_REGIONS = ("smallest", "cfg")
-ORDERS = ("random", "low_confidence", "margin", "entropy")
+ORDERS = ("random", "low_confidence", "margin", "entropy", "left_to_right")
 #: Hard cap on generated tokens per request; longer requests are cut to it with a warning.
 MAX_TOKENS = 4096
 
@@ -66,6 +66,9 @@ class SamplerConfig:
     * ``use_cache``: block-wise prefix KV cache for our own model (``"auto"``: on CUDA only);
     * ``batch_size``: specs :func:`~treediff.synth` decodes together in one batch (padded, one guard and
       one generator per spec, so every spec gets the program it gets alone);
+    * ``prior_weight``: weight of the model bundle's corpus n-gram prior in a product of experts with the
+      denoiser (:mod:`treediff.sample.prior`; ``None``: the bundle's own default, 0 = off; models without a
+      prior ignore it);
     * ``seed``, ``device`` (``auto|cpu|cuda``).
     """
 
@@ -94,6 +97,7 @@ class SamplerConfig:
     batch_size: int = 1
     seed: int = 0
     device: str = "auto"
+    prior_weight: float | None = None
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> None:
@@ -142,6 +146,9 @@ class SamplerConfig:
             bad("seed", "must be an int")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             bad("device", "must be auto, cpu, cuda or cuda:N")
+        if self.prior_weight is not None and not (
+                isinstance(self.prior_weight, (int, float)) and 0.0 <= self.prior_weight <= 10.0):
+            bad("prior_weight", "must be None or in [0, 10]")
         object.__setattr__(self, "hole_tokens", dict(self.hole_tokens))
 
     @property

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from treediff.sample.config import SamplerConfig
 from treediff.model.formats import DiffusionLM
+from treediff.sample.prior import PriorState, prior_weight_of
 from treediff.sample.steppers import Guard, SamplerState, build_stepper
 
 __all__ = ["DenoiseResult", "RowGroup", "denoise", "plan_blocks"]
@@ -134,6 +135,8 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
     size = config.block_size or int(counts.max() if counts.numel() else 0) or 1
     num_blocks = _group_max(-(-counts // size), groups)
     cache_on = _use_cache(lm, config)
+    weight = prior_weight_of(lm, config.prior_weight)
+    prior = PriorState(lm, ids, masked, weight) if weight > 0 else None
     nfe = num_steps = num_rejected = num_dropped = 0
     group_nfe = [0] * len(groups)
     dropped = torch.zeros(ids.shape[0], dtype=torch.long)
@@ -166,6 +169,8 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
                 offset = 0
             nfe += 1
             logits = logits.float()
+            if prior is not None:
+                logits = prior.apply(logits, ids, masked, eligible, offset)
             logits[..., banned] = float("-inf")
             sub_guard = _shifted(guard, offset, ids, masked) if guard is not None and offset else guard
             new_ids, new_masked, rejected = _step_groups(stepper, logits, ids, masked, eligible, offset, k, config,

@@ -225,11 +225,24 @@ class EntropyStepper(Stepper):
         return (probs * probs.clamp_min(1e-12).log()).sum(-1)  # −entropy: low entropy first
 
 
+class LeftToRightStepper(Stepper):
+    """The leftmost masked positions first (autoregressive order inside the model's two-sided context): with
+    the n-gram prior (:mod:`treediff.sample.prior`) every committed token then has its left context decided."""
+
+    name = "left_to_right"
+
+    def score(self, probs: Tensor, tokens: Tensor, generator: torch.Generator) -> Tensor:
+        # ``step`` proposes the eligible positions in row-major order, so a falling score ranks each row's
+        # positions left to right
+        return -torch.arange(tokens.shape[0], dtype=probs.dtype, device=probs.device)
+
+
 STEPPERS: Registry[type[Stepper]] = Registry("unmasking order", error=ConfigError)
 STEPPERS.register("random", RandomStepper)
 STEPPERS.register("low_confidence", LowConfidenceStepper, aliases=("confidence", "maskgit_plus"))
 STEPPERS.register("margin", MarginStepper, aliases=("topk_margin",))
 STEPPERS.register("entropy", EntropyStepper)
+STEPPERS.register("left_to_right", LeftToRightStepper, aliases=("ltr",))
 
 
 def build_stepper(order: str, **settings) -> Stepper:

@@ -1,0 +1,97 @@
+"""The corpus n-gram prior in the sampling loop, the left-to-right order, and bundles that ship a prior."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from treediff.errors import CheckpointError
+from treediff.model.formats import export_bundle, load_model
+from treediff.model.ngram import PRIOR_NAME, NgramPrior
+from treediff.sample.config import SamplerConfig
+from treediff.sample.loop import denoise
+from treediff.sample.prior import PriorState, prior_weight_of
+from treediff.sample.steppers import SamplerState, build_stepper
+
+TEXT = "total = count + 1\n" * 6
+
+
+def _with_prior(lm, weight: float = 1.0):
+    """A shallow copy of ``lm`` carrying a prior counted from TEXT (the untrained model has no opinion)."""
+    ids = np.array(lm.encode(TEXT, "python"))
+    lang = lm.prefix_ids("python")[0]
+    out = copy.copy(lm)
+    out.prior = NgramPrior.build([(lang, ids)], vocab_size=lm.vocab_size, min_count=1)
+    out.prior_weight = weight
+    return out, ids
+
+
+def _row(lm, ids: np.ndarray, hide: list[int]):
+    row = torch.tensor([lm.prefix_ids("python") + ids.tolist() + lm.suffix_ids()])
+    masked = torch.zeros_like(row, dtype=torch.bool)
+    masked[0, [2 + i for i in hide]] = True
+    return row, masked
+
+
+def test_a_strong_prior_writes_what_the_corpus_says(untrained_lm):
+    lm, ids = _with_prior(untrained_lm)
+    hide = list(range(len(ids) - 6, len(ids) - 1))  # the last line but its newline
+    row, masked = _row(lm, ids, hide)
+    cfg = SamplerConfig(block_size=0, order="left_to_right", prior_weight=10.0)
+    res = denoise(lm, row, masked, cfg)
+    assert res.ids[0, 2:2 + len(ids)].tolist() == ids.tolist()
+    off = denoise(lm, row, masked, cfg.replace(prior_weight=0.0))  # the untrained model alone writes noise
+    assert off.ids[0, 2:2 + len(ids)].tolist() != ids.tolist()
+
+
+def test_bias_only_where_the_left_context_is_decided(untrained_lm):
+    lm, ids = _with_prior(untrained_lm)
+    row, masked = _row(lm, ids, [4, 5])
+    state = PriorState(lm, row, masked, weight=1.0)
+    logits = torch.zeros(1, row.shape[1], lm.vocab_size)
+    out = state.apply(logits, row, masked, masked, 0)
+    changed = (out != 0).any(-1)[0]
+    assert changed.nonzero().flatten().tolist() == [2 + 4]  # position 5's left neighbour is masked
+    # the end-of-hole token gets the prior of the first decided token on the right
+    right = int(row[0, 2 + 6])
+    assert out[0, 6, lm.end_id] == out[0, 6, right]
+    assert torch.equal(PriorState(lm, row, masked, weight=0.0).apply(logits, row, masked, masked, 0), logits)
+
+
+def test_weight_comes_from_the_config_then_the_model(untrained_lm):
+    lm, _ = _with_prior(untrained_lm, weight=0.7)
+    assert prior_weight_of(lm, None) == 0.7 and prior_weight_of(lm, 2.0) == 2.0
+    assert prior_weight_of(untrained_lm, 5.0) == 0.0  # no prior: nothing to weigh
+    with pytest.raises(Exception, match="prior_weight"):
+        SamplerConfig(prior_weight=-1)
+
+
+def test_left_to_right_commits_the_leftmost_masked_position():
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
+    masked = torch.tensor([[False, True, False, True, True, False]])
+    state = SamplerState(ids=ids, masked=masked, eligible=masked.clone()).validate()
+    logits = torch.zeros(1, 6, 12)
+    logits[0, 4, 3] = 9.0  # the most confident position is not the leftmost
+    out = build_stepper("left_to_right").step(logits, state, num_commit=1, generator=torch.Generator())
+    assert out.committed[0].nonzero().flatten().tolist() == [1]
+
+
+def test_bundles_ship_and_load_their_prior(tmp_path, bundle_dir, untrained_lm):
+    lm, ids = _with_prior(untrained_lm)
+    prior_file = lm.prior.save(tmp_path / "prior.npz")
+    out = export_bundle(bundle_dir, tmp_path / "b", prior=prior_file, prior_weight=0.5)
+    assert (out / PRIOR_NAME).is_file()
+    assert json.loads((out / "treediff_model.json").read_text())["prior_weight"] == 0.5
+    loaded = load_model(out, device="cpu")
+    assert loaded.prior is not None and loaded.prior_weight == 0.5
+    assert load_model(bundle_dir, device="cpu").prior is None
+    small = NgramPrior.build([(9, np.array([1, 2, 3]))], vocab_size=8, min_count=1).save(tmp_path / "small.npz")
+    with pytest.raises(CheckpointError, match="vocabulary 8"):
+        export_bundle(bundle_dir, tmp_path / "c", prior=small)
+    (out / PRIOR_NAME).write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="not a readable n-gram prior"):
+        load_model(out, device="cpu")

@@ -1,0 +1,93 @@
+"""The corpus n-gram prior inside the sampling loop (:class:`~treediff.model.ngram.NgramPrior`).
+
+At each step, every eligible masked position whose two nearest decided tokens on the left are decided (no
+masked position between them and it; end-of-hole tokens, which hold nothing, are skipped) gets
+``weight × log p(token | w1 w2)`` added to the model's logits: a product of experts of the denoiser and
+the back-off trigram of the training corpus mixed with the file's own trigrams.  The end-of-hole token
+gets the prior of the first decided token on its right.  Rows whose language the prior has no table for,
+and models without a prior, are left as they are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from treediff.model.ngram import NgramPrior, file_cache
+
+__all__ = ["PriorState", "prior_weight_of"]
+
+
+def prior_weight_of(lm, configured: float | None) -> float:
+    """The weight to use: the sampler's setting, else the model's own default (0 without a prior)."""
+    if getattr(lm, "prior", None) is None:
+        return 0.0
+    return float(configured if configured is not None else getattr(lm, "prior_weight", 0.0))
+
+
+class PriorState:
+    """The prior of one :func:`~treediff.sample.loop.denoise` call: each row's language and file cache."""
+
+    def __init__(self, lm, ids: Tensor, masked: Tensor, weight: float) -> None:
+        self.prior: NgramPrior = lm.prior
+        self.end_id = int(lm.end_id)
+        self.weight = float(weight)
+        ids_np, masked_np = ids.cpu().numpy(), masked.cpu().numpy()
+        self.languages: list[int | None] = []
+        self.caches: list[dict] = []
+        for r in range(ids_np.shape[0]):
+            head = [int(t) for t in ids_np[r, :4] if self.prior.knows(int(t))]
+            self.languages.append(head[0] if head else None)
+            cache: dict = {}
+            for run in np.split(ids_np[r], np.flatnonzero(masked_np[r])):  # decided runs between masks
+                for key, nxt in file_cache(run[1:] if run.size and masked_np[r].any() else run).items():
+                    slot = cache.setdefault(key, {})
+                    for tok, c in nxt.items():
+                        slot[tok] = slot.get(tok, 0) + c
+            self.caches.append(cache)
+
+    def apply(self, logits: Tensor, ids: Tensor, masked: Tensor, eligible: Tensor, offset: int) -> Tensor:
+        """``logits`` (``[B, L - offset, V]``) plus the weighted prior at the positions it applies to."""
+        if self.weight == 0.0 or logits.shape[-1] != self.prior.vocab_size:
+            return logits
+        ids_np, masked_np = ids.cpu().numpy(), masked.cpu().numpy()
+        elig_np = eligible.cpu().numpy()
+        bias = None
+        for r, lang in enumerate(self.languages):
+            if lang is None:
+                continue
+            positions, contexts, rights = [], [], []
+            for p in np.flatnonzero(elig_np[r, offset:]) + offset:
+                ctx = self._left(ids_np[r], masked_np[r], int(p))
+                if ctx is not None:
+                    positions.append(int(p))
+                    contexts.append(ctx)
+                    rights.append(self._right(ids_np[r], masked_np[r], int(p)))
+            if not positions:
+                continue
+            vecs = self.prior.log_probs(lang, contexts, self.caches[r])
+            for i, right in enumerate(rights):
+                if right is not None:
+                    vecs[i, self.end_id] = vecs[i, right]
+            if bias is None:
+                bias = torch.zeros_like(logits)
+            bias[r, torch.tensor(positions) - offset] = torch.from_numpy(vecs).to(logits.device, logits.dtype)
+        return logits if bias is None else logits + self.weight * bias
+
+    def _left(self, row: np.ndarray, masked: np.ndarray, p: int) -> tuple[int, int] | None:
+        found: list[int] = []
+        q = p - 1
+        while q >= 0 and len(found) < 2:
+            if masked[q]:
+                return None
+            if int(row[q]) != self.end_id:
+                found.append(int(row[q]))
+            q -= 1
+        return (found[1], found[0]) if len(found) == 2 else None
+
+    def _right(self, row: np.ndarray, masked: np.ndarray, p: int) -> int | None:
+        for q in range(p + 1, row.size):
+            if not masked[q] and int(row[q]) != self.end_id:
+                return int(row[q])
+        return None

@@ -4,7 +4,9 @@ At each step, every eligible masked position whose two nearest decided tokens on
 masked position between them and it; end-of-hole tokens, which hold nothing, are skipped) gets
 ``weight × log p(token | w1 w2)`` added to the model's logits: a product of experts of the denoiser and
 the back-off trigram of the training corpus mixed with the file's own trigrams.  The end-of-hole token
-gets the prior of the first decided token on its right.  Rows whose language the prior has no table for,
+gets the prior of the first decided token on its right (when that token begins a new line, the prior of
+any line break: ending a statement hole before ``"\n    }"`` should not lose to ``"\n        "``, a line
+break of another indentation; the grammar guard refuses an end-of-hole where the fill is incomplete).  Rows whose language the prior has no table for,
 and models without a prior, are left as they are.
 """
 
@@ -33,6 +35,8 @@ class PriorState:
         self.prior: NgramPrior = lm.prior
         self.end_id = int(lm.end_id)
         self.weight = float(weight)
+        self.breaks = _line_breaks(lm)
+        self._break_set = set(self.breaks.tolist())
         ids_np, masked_np = ids.cpu().numpy(), masked.cpu().numpy()
         self.languages: list[int | None] = []
         self.caches: list[dict] = []
@@ -69,7 +73,8 @@ class PriorState:
             vecs = self.prior.log_probs(lang, contexts, self.caches[r])
             for i, right in enumerate(rights):
                 if right is not None:
-                    vecs[i, self.end_id] = vecs[i, right]
+                    vecs[i, self.end_id] = (np.logaddexp.reduce(vecs[i, self.breaks]) if right in self._break_set
+                                            else vecs[i, right])
             if bias is None:
                 bias = torch.zeros_like(logits)
             bias[r, torch.tensor(positions) - offset] = torch.from_numpy(vecs).to(logits.device, logits.dtype)
@@ -91,3 +96,13 @@ class PriorState:
             if not masked[q] and int(row[q]) != self.end_id:
                 return int(row[q])
         return None
+
+
+def _line_breaks(lm) -> np.ndarray:
+    """Ids of the tokens that are whitespace beginning with a line break (cached on the model)."""
+    cached = getattr(lm, "_prior_line_breaks", None)
+    if cached is None:
+        texts = [lm.token_text(i) for i in range(lm.vocab_size)]
+        cached = np.array([i for i, t in enumerate(texts) if t.startswith("\n") and not t.strip()], dtype=np.int64)
+        lm._prior_line_breaks = cached
+    return cached

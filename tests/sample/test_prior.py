@@ -95,3 +95,55 @@ def test_bundles_ship_and_load_their_prior(tmp_path, bundle_dir, untrained_lm):
     (out / PRIOR_NAME).write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="not a readable n-gram prior"):
         load_model(out, device="cpu")
+
+
+class _LovesWhitespace:
+    """A model that prefers whitespace and the end token everywhere (what a weak denoiser does)."""
+
+    def __init__(self, lm):
+        self._lm = lm
+
+    def __getattr__(self, name):
+        return getattr(self._lm, name)
+
+    def logits(self, ids, **kwargs):
+        logits, cache = self._lm.logits(ids, **kwargs)
+        logits = logits.clone()
+        logits[..., self._lm.whitespace_ids()] += 50.0
+        logits[..., self._lm.end_id] += 60.0
+        return logits, cache
+
+
+def test_a_holes_first_token_is_never_whitespace_or_empty(untrained_lm):
+    lm = _LovesWhitespace(untrained_lm)
+    ids = torch.tensor([untrained_lm.prefix_ids("python") + [untrained_lm.mask_id] * 6 + untrained_lm.suffix_ids()])
+    masked = ids == untrained_lm.mask_id
+    lead = torch.zeros_like(masked)
+    lead[0, 2] = True
+    cfg = SamplerConfig(block_size=0)
+    free = denoise(lm, ids, masked, cfg)
+    assert int(free.ids[0, 2]) == untrained_lm.end_id  # the weak model's choice: an empty hole
+    led = denoise(lm, ids, masked, cfg, lead=lead)
+    first = int(led.ids[0, 2])
+    assert first != untrained_lm.end_id and first not in untrained_lm.whitespace_ids()
+    assert untrained_lm.token_text(first).strip()
+
+
+def test_fill_template_leads_holes_and_repair_does_not(untrained_lm, monkeypatch):
+    import treediff.sample.segments as segments
+    from treediff.sample.api import find_holes
+    from treediff.sample.pipeline import fill_template
+
+    seen = []
+    real = segments.denoise
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("lead"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(segments, "denoise", spy)
+    template = find_holes("def f(x):\n    return <|hole:expression|>\n", "python")
+    fill_template(untrained_lm, template, SamplerConfig(constraint="grammar", steps=4))
+    assert seen[-1] is not None and int(seen[-1].sum()) == 1
+    fill_template(untrained_lm, template, SamplerConfig(constraint="grammar", steps=4, nonempty_holes=False))
+    assert seen[-1] is None

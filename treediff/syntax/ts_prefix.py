@@ -171,6 +171,11 @@ class TreeSitterSession:
         marks = ([grammar.spec.line_comment] if grammar.spec.line_comment else []) + list(grammar.spec.quotes)
         self._opens = re.compile("|".join(re.escape(m) for m in marks)) if marks else None
 
+    @property
+    def parse_start(self) -> int:
+        """The byte where the last parse started: after the finished top-level items (:meth:`_window_start`)."""
+        return self._window
+
     # -- public checks ---------------------------------------------------------------------------------
     def viable(self, text: str) -> bool:
         """No error that a suffix cannot repair."""

@@ -118,21 +118,26 @@ def overhead(language: str, texts: list[str], holes: int) -> dict:
 
 
 def old_guard(rev: str, language: str):
-    """The tree-sitter guard of ``language`` as ``treediff/syntax/ts_prefix.py`` was at git revision ``rev``."""
+    """The guard of ``language`` as its module was at git revision ``rev``: ``treediff/syntax/prefix_grammar.py``
+    (the LALR guard) where the language has a lark grammar, else ``treediff/syntax/ts_prefix.py``."""
     import importlib.util
     import subprocess
     import sys
     import tempfile
 
-    text = subprocess.run(["git", "show", f"{rev}:treediff/syntax/ts_prefix.py"], capture_output=True, text=True,
+    from treediff.sample.constraints import grammar_for
+
+    name = "prefix_grammar" if grammar_for(language) is not None else "ts_prefix"
+    text = subprocess.run(["git", "show", f"{rev}:treediff/syntax/{name}.py"], capture_output=True, text=True,
                           check=True).stdout
-    path = Path(tempfile.mkdtemp()) / "ts_prefix_before.py"
+    path = Path(tempfile.mkdtemp()) / f"{name}_before.py"
     path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("ts_prefix_before", path)
+    spec = importlib.util.spec_from_file_location(f"{name}_before", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["ts_prefix_before"] = module
+    sys.modules[f"{name}_before"] = module
     spec.loader.exec_module(module)
-    return module.TreeSitterGrammar.for_language(language)
+    grammar = module.PrefixGrammar if name == "prefix_grammar" else module.TreeSitterGrammar
+    return grammar.for_language(language)
 
 
 def main() -> None:
@@ -143,7 +148,7 @@ def main() -> None:
     ap.add_argument("--holes", type=int, default=3, help="statement holes per file for the overhead (0: skip)")
     ap.add_argument("--languages", default=",".join(LANGS))
     ap.add_argument("--before", default=None, metavar="REV",
-                    help="also time the tree-sitter guard as it was at git revision REV, interleaved, twice each")
+                    help="also time the guard as it was at git revision REV, interleaved, twice each")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     report = {}
@@ -152,7 +157,7 @@ def main() -> None:
         if not texts:
             print(f"{language}: no held-out file in {args.corpus}")
             continue
-        if args.before and language != "python":
+        if args.before:
             before = old_guard(args.before, language)
             runs = [(name, guard_times(language, texts, grammar)) for _ in range(2)
                     for name, grammar in (("before", before), ("after", None))]

@@ -416,3 +416,46 @@ def test_long_lines_grown_token_by_token_agree_with_a_fresh_session(grammar):
                 text = nxt
     assert agreed > 1000
     assert shared.stats["checkpoints_reused"] > 0
+
+
+def test_feed_is_lark_feed_token(grammar):
+    """The memoised state-stack feed moves the LALR automaton exactly as lark's ``ParserState.feed_token`` does,
+    refusals included (each token of small programs, then every terminal once at a few stacks)."""
+    from lark.exceptions import UnexpectedToken
+    from lark.lexer import Token
+    from lark.parsers.lalr_parser_state import ParserState
+
+    g = grammar.compiled
+
+    def lark_feed(stack, name):
+        state = ParserState(g.conf, None, list(stack))
+        try:
+            state.feed_token(Token(name, ""))
+        except UnexpectedToken:
+            return None
+        return tuple(state.state_stack)
+
+    stacks = []
+    for src in SMALL_PROGRAMS[:3]:
+        stack = (g.conf.start_state,)
+        for token in list(g.lark.parse_interactive(src).iter_parse()):  # lark's tokens, indentation included
+            assert g.feed(stack, token.type) == lark_feed(stack, token.type) is not None, token
+            stack = g.feed(stack, token.type)
+            stacks.append(stack)
+    names = sorted({*g.literals, *g.regexes} - g.ignore)
+    for stack in stacks[::25]:
+        for name in names:
+            assert g.feed(stack, name) == lark_feed(stack, name), name
+
+
+def test_first_character_filter_keeps_every_terminal_a_tail_may_start(grammar):
+    """``terminals_starting`` drops only terminals that no text starting with that character can begin."""
+    g = grammar.compiled
+    rng = random.Random(0)
+    text = "".join(SMALL_PROGRAMS) + "x = 0x1f + 1.5e-3j + 0b1 + 0o7 + r'a' + b\"\\\\\" # c\n"
+    for state, lexer in list(g.lexers.items())[::7]:
+        for _ in range(20):
+            a = rng.randrange(len(text))
+            tail = text[a:a + rng.randrange(1, 10)]
+            kept = {t.name for t in g.terminals_starting(state, tail[0])}
+            assert {t.name for t in lexer.terminals if g.is_prefix(t.name, tail)} <= kept, tail

@@ -64,3 +64,41 @@ def test_bad_table_is_one_grammar_error():
         GuardSpec.from_table({"bracket": ["()"]}, "x.toml")
     with pytest.raises(GrammarError, match="two characters"):
         GuardSpec.from_table({"brackets": ["((("]}, "x.toml")
+
+
+_ITEMS = {
+    "javascript": "function f{i}(a) {{\n  return g(a, {i});\n}}\n",
+    "c": "int f{i}(int a) {{\n  return g(a, {i});\n}}\n",
+    "go": "func f{i}(a int) int {{\n\treturn g(a, {i})\n}}\n",
+    "rust": "fn f{i}(a: i32) -> i32 {{\n    g(a, {i})\n}}\n",
+}
+
+
+@pytest.mark.parametrize("language", sorted(_ITEMS))
+def test_the_parse_window_gives_a_fresh_sessions_verdicts(language):
+    """After many finished top-level items the session parses only from the last of them (the window); its
+    verdicts, also after an edit that reaches back before the window, are those of a fresh session."""
+    grammar = TreeSitterGrammar.for_language(language)
+    src = "".join(_ITEMS[language].format(i=i) for i in range(6))
+    session = grammar.session()
+    texts = [src[:cut] + tail for cut in range(len(src) // 2, len(src), 7) for tail in ("", " )]", "}")]
+    first = src.index("return") if "return" in src else src.index("g(")
+    texts += [src[:first] + "= )", src[:first] + "g(", src + "int", src[:first + 4]]  # back before the window
+    for text in texts:
+        assert session.viable(text) == grammar.session().viable(text), (language, text[-40:])
+        assert session.complete(text) == grammar.session().complete(text), (language, text[-40:])
+    session = grammar.session()
+    session.viable(src[: len(src) - 6])
+    session.viable(src[: len(src) - 5])
+    assert session.parse_start > 0  # the parse did leave the finished items out
+
+
+def test_brackets_after_a_hidden_token_are_seen_by_the_incremental_walk():
+    """Go ends a line after ``}`` with a hidden newline token, where tree-sitter's ``goto_first_child_for_byte``
+    gives up: the bracket walk from the last mark must still see the stray ``)]`` (it once accepted them)."""
+    grammar = TreeSitterGrammar.for_language("go")
+    session = grammar.session()
+    head = "func f(a int) int {\n\treturn g(a, 1)\n}\n"
+    assert session.complete(head)
+    for tail in (" )]", "}", ")"):
+        assert not session.viable(head + tail), tail

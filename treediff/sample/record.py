@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from treediff.validity import check as _full_check
+import treediff.validity as validity
+from treediff.syntax.language import resolve_language
 from treediff.validity.check import Problem, ValidityResult
+from treediff.validity.compilers import compiler_spec
 
 __all__ = ["ValidityRecord", "HoleFill", "FillResult", "summed", "check", "verdict_fields"]
 
@@ -33,7 +36,7 @@ def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | No
     >>> v.ok if v.level != "tree-sitter" else False  # Baz is a name the given code never uses
     False
     """
-    verdict = _full_check(code, language, path=path, allow_unresolved=True)
+    verdict = _checked(code, language, path)
     if given is None or not verdict.unresolved:
         return verdict
     names = set(_NAME.findall(given.decode("utf-8", "replace") if isinstance(given, bytes) else given))
@@ -44,6 +47,34 @@ def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | No
     return replace(verdict, ok=False, problems=verdict.problems + made_up,
                    unresolved=tuple(p for p in verdict.unresolved if p not in made_up))
 
+
+#: Verdicts of programs already checked, by (language, the compiler binary found, path, source): remasking rounds
+#: and the typed fallback often produce a program again (a region decoded to the same text, a filler list shorter than
+#: the tries), and a compiler gives the same verdict on the same file; "unknown" verdicts (timeouts, limits) are not
+#: kept.
+_VERDICTS: OrderedDict[tuple, ValidityResult] = OrderedDict()
+_MAX_VERDICTS = 256
+
+
+def _checked(code: str | bytes, language: str, path: str | os.PathLike[str] | None) -> ValidityResult:
+    """:func:`treediff.validity.check` with ``allow_unresolved``, remembered for the last ``_MAX_VERDICTS`` programs."""
+    data = code.encode("utf-8", "surrogatepass") if isinstance(code, str) else bytes(code)
+    lang = resolve_language(language, path)
+    spec = compiler_spec(lang)
+    key = (lang.name, spec.binary_path() if spec is not None else None, None if path is None else str(path), data)
+    verdict = _VERDICTS.get(key)
+    if verdict is not None:
+        _VERDICTS.move_to_end(key)
+        return verdict
+    verdict = validity.check(code, language, path=path, allow_unresolved=True)
+    if verdict.verdict != "unknown":
+        _VERDICTS[key] = verdict
+        while len(_VERDICTS) > _MAX_VERDICTS:
+            _VERDICTS.popitem(last=False)
+    return verdict
+
+
+check.cache_clear = _VERDICTS.clear  # as functools.lru_cache names it: benchmarks start each arm afresh
 
 _NAME = re.compile(r"[^\W\d][\w$]*")  # an identifier
 _DOTTED = re.compile(rb"[\w$.:]*")

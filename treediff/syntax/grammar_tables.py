@@ -8,6 +8,7 @@ Needs ``regex`` (partial matching of a cut lexeme against a terminal's pattern).
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import lark
 import regex
 from lark.indenter import Indenter
 from lark.lexer import Token
-from lark.parsers.lalr_analysis import LALR_Analyzer
+from lark.parsers.lalr_analysis import LALR_Analyzer, Shift
 from lark.parsers.lalr_parser_state import ParseConf
 from lark.utils import TextSlice
 
@@ -126,6 +127,8 @@ class CompiledGrammar:
     literals: Mapping[str, str]
     _samples: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _finished: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    _starting: dict[tuple[int, str], tuple[Any, ...]] = field(default_factory=dict)
+    _fed: dict[tuple[tuple[int, ...], str], tuple[int, ...] | None] = field(default_factory=dict)
 
     def _alphabet(self, name: str, first: str = "") -> str:
         source = "".join(c for c in self.regexes[name].pattern if c not in _REGEX_SYNTAX)
@@ -177,10 +180,50 @@ class CompiledGrammar:
             kind = lexer.callback[kind](Token(kind, value, pos)).type
         return value, self.reserved.get(value, kind)
 
+    def feed(self, stack: tuple[int, ...], name: str) -> tuple[int, ...] | None:
+        """The LALR state stack after terminal ``name`` is fed at ``stack`` (reductions, then the shift), as lark's
+        ``ParserState.feed_token`` computes it without building values; ``None`` when the parser refuses it.
+        Memoised: sessions re-feed the same tokens from the same stacks whenever they re-lex a line."""
+        key = (stack, name)
+        if key in self._fed:
+            return self._fed[key]
+        states, work = self.conf.states, list(stack)
+        while True:
+            action = states[work[-1]].get(name)
+            if action is None:
+                result = None
+                break
+            kind, arg = action
+            if kind is Shift:
+                work.append(arg)
+                result = tuple(work)
+                break
+            size = len(arg.expansion)
+            if size:
+                del work[-size:]
+            work.append(states[work[-1]][arg.origin.name][1])
+        if len(self._fed) > _MAX_FED:
+            self._fed.clear()
+        self._fed[key] = result
+        return result
+
     def is_prefix(self, name: str, text: str) -> bool:
         if name in self.literals:
             return self.literals[name].startswith(text)
         return _lexeme(self.regexes[name], text) is not None
+
+    def terminals_starting(self, state: int, char: str) -> tuple[Any, ...]:
+        """The terminals of the lexer of ``state`` of which some text starting with ``char`` may be a prefix
+        (``is_prefix``): a first-character filter, exact for literals and for regexes without lookaround or
+        back-reference that match no empty text (a text one of them covers, now or once more text follows, has
+        its first character covered too); every other regex is always kept."""
+        key = (state, char)
+        found = self._starting.get(key)
+        if found is None:
+            found = self._starting[key] = tuple(
+                t for t in self.lexers[state].terminals
+                if not (t.name in self.literals or _plain(self.regexes[t.name])) or self.is_prefix(t.name, char))
+        return found
 
     # -- shortest completions from LR(0) items ---------------------------------------
     @functools.cached_property
@@ -265,6 +308,17 @@ class CompiledGrammar:
             return result
 
         return best(stack)
+
+
+#: Entries of :meth:`CompiledGrammar.feed`'s memo before it starts afresh.
+_MAX_FED = 200_000
+#: Lookarounds, back-references and other assertions: a regex with one of them is not filtered by its first character.
+_LOOKS_AROUND = re.compile(r"\(\?<?[=!]|\\[1-9bBAZ]|\(\?P=")
+
+
+def _plain(rx: Any) -> bool:
+    """No lookaround, no back-reference, no empty match."""
+    return rx.fullmatch("") is None and not _LOOKS_AROUND.search(rx.pattern)
 
 
 def _lexeme(rx: Any, text: str) -> str | None:

@@ -42,7 +42,6 @@ from typing import Any, Iterator
 import lark
 from lark.exceptions import UnexpectedToken
 from lark.lexer import Token
-from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.parsers.lalr_parser_state import ParserState
 from lark.utils import TextSlice
 
@@ -104,10 +103,10 @@ class PrefixGrammar:
 
 @dataclass(frozen=True)
 class _Point:
-    """A parser plus layout state at a text offset."""
+    """A parser state stack plus layout state at a text offset (a tuple: checkpoints cost no parser copy)."""
 
     offset: int
-    parser: InteractiveParser
+    stack: tuple[int, ...]
     paren: int
     levels: tuple[int, ...]
     recent: tuple = ()  # a mid-line checkpoint keeps the lexing state a fresh run would have there
@@ -141,7 +140,7 @@ class _End:
 class PrefixSession:
     """Incremental prefix checks over texts that grow and shrink (not thread-safe).
 
-    Keeps checkpoints (parser copy, indentation stack, bracket depth, offset) after each
+    Keeps checkpoints (parser state stack, indentation stack, bracket depth, offset) after each
     newline, and after whitespace every ``_SPAN`` characters or more within a line; a call re-lexes
     only from the last checkpoint whose text is unchanged.
     ``stats`` counts ``calls``, ``tokens_fed``, ``chars_relexed`` and ``checkpoints_reused``.
@@ -149,9 +148,7 @@ class PrefixSession:
 
     def __init__(self, grammar: PrefixGrammar) -> None:
         self._g = grammar.compiled
-        parser = self._g.lark.parse_interactive(start=grammar.spec.start)
-        parser.parser_state.parse_conf = self._g.conf
-        self._points = [_Point(0, parser, 0, (0,))]
+        self._points = [_Point(0, (self._g.conf.start_state,), 0, (0,))]
         self._text = ""
         self.stats = {"calls": 0, "tokens_fed": 0, "chars_relexed": 0, "checkpoints_reused": 0}
 
@@ -219,17 +216,16 @@ class PrefixSession:
         self.stats["checkpoints_reused"] += start.offset > 0
         self.stats["chars_relexed"] += n - start.offset
         self._text = text
-        parser, paren, levels = start.parser.copy(deepcopy_values=False), start.paren, start.levels
-        state = parser.parser_state
+        stack, paren, levels = start.stack, start.paren, start.levels
         recent: deque = deque(start.recent, maxlen=WINDOW)
         pos, chars = start.offset, TextSlice(text, 0, n)
         last_start = start.offset if start.last_start is None else start.last_start
 
         def stop(kind: str) -> _Run:
-            return _Run(kind, _Point(pos, parser, paren, levels), recent, None, text[last_start:])
+            return _Run(kind, _Point(pos, stack, paren, levels), recent, None, text[last_start:])
 
         while pos < n:
-            match = g.lex(state.position, chars, pos)
+            match = g.lex(stack[-1], chars, pos)
             if match is None:
                 return stop("lex")
             value, kind = match
@@ -237,50 +233,52 @@ class PrefixSession:
             if kind in g.ignore:
                 pos = end
                 if "\n" in value and end + _MARGIN <= n:
-                    points.append(_Point(end, parser.copy(deepcopy_values=False), paren, levels))
+                    points.append(_Point(end, stack, paren, levels))
                 elif end + _MARGIN <= n and end - points[-1].offset >= _SPAN:
                     # mid-line, after whitespace: every earlier lexeme is closed, so lexing up to here also
                     # looks one character past it at most (long generated lines re-lex from here, not
                     # from the line start)
-                    points.append(_Point(end, parser.copy(deepcopy_values=False), paren, levels,
-                                         tuple(recent), last_start))
+                    points.append(_Point(end, stack, paren, levels, tuple(recent), last_start))
                 continue
-            token = Token(kind, value, pos)
-            recent.append(_Point(pos, parser.copy(deepcopy_values=False), paren, levels))
+            recent.append(_Point(pos, stack, paren, levels))
             if layout is not None and kind == layout.newline:
                 if end == n:
                     run = stop("end")
-                    run.open_newline = token
+                    run.open_newline = Token(kind, value, pos)
                     return run
                 if paren == 0:
                     width = layout.width(value.rsplit("\n", 1)[-1])
-                    tokens = [token]
+                    names = [kind]
                     if width > levels[-1]:
                         levels += (width,)
-                        tokens.append(Token(layout.indent, ""))
+                        names.append(layout.indent)
                     while width < levels[-1]:
                         levels = levels[:-1]
-                        tokens.append(Token(layout.dedent, ""))
-                    if width != levels[-1] or not self._feed_all(parser, tokens):
+                        names.append(layout.dedent)
+                    fed = self._feed_all(stack, names) if width == levels[-1] else None
+                    if fed is None:
                         return stop("reject")
+                    stack = fed
             else:
                 depth = layout.bracket(kind, paren) if layout is not None else 0
-                if depth is None or not self._feed_all(parser, [token]):
+                fed = self._feed_all(stack, [kind]) if depth is not None else None
+                if fed is None:
                     return stop("reject")
-                paren = depth
+                stack, paren = fed, depth
             last_start, pos = pos, end
             if "\n" in value and end + _MARGIN <= n:
-                points.append(_Point(end, parser.copy(deepcopy_values=False), paren, levels))
+                points.append(_Point(end, stack, paren, levels))
         return stop("end")
 
-    def _feed_all(self, parser: InteractiveParser, tokens: list[Token]) -> bool:
-        try:
-            for token in tokens:
-                parser.feed_token(token)
-                self.stats["tokens_fed"] += 1
-        except UnexpectedToken:
-            return False
-        return True
+    def _feed_all(self, stack: tuple[int, ...], names: list[str]) -> tuple[int, ...] | None:
+        """The state stack after feeding terminals ``names`` to the LALR automaton at ``stack`` (``None``: refused)."""
+        feed = self._g.feed
+        for name in names:
+            stack = feed(stack, name)
+            if stack is None:
+                return None
+            self.stats["tokens_fed"] += 1
+        return stack
 
     def _ends(self, text: str, run: _Run, finish: bool = False) -> Iterator[_End]:
         """Every way the text may end in a state the parser still accepts (lazily).
@@ -289,33 +287,32 @@ class PrefixSession:
         ``viable`` needs only to know that one exists.
         """
         layout, point = self._g.layout, run.point
-        stack = tuple(point.parser.parser_state.state_stack)
+        stack = point.stack
         if run.stop == "end":
-            nl, parser = run.open_newline, point.parser.copy(deepcopy_values=False)
+            nl = run.open_newline
             if nl is None and layout is not None and not point.paren and self._needs_layout(stack):
                 return  # e.g. `try:\n\\\n`: the line's indentation is decided, and the parser needs an INDENT
             if nl is None or point.paren:  # inside brackets a newline is only whitespace (after any comment)
                 comment = nl is not None and "#" in nl.value.rsplit("\n", 1)[-1]
                 yield _End(stack, point.paren, point.levels, "mid", None, "\n" * comment, "\n" if nl else run.last)
-            elif self._feed_all(parser, [nl]):
+            elif (fed := self._feed_all(stack, [nl.type])) is not None:
                 tail = nl.value.rsplit("\n", 1)  # its indentation is not decided yet; a comment needs a newline
                 ws = tail[-1] if len(tail) == 2 and "#" not in tail[-1] else None
-                yield _End(tuple(parser.parser_state.state_stack), 0, point.levels, "nl", ws, "", "\n")
+                yield _End(fed, 0, point.levels, "nl", ws, "", "\n")
             return
         candidates = list(reversed(run.recent))
         if run.stop == "lex":
             candidates.insert(0, point)
         for cut in candidates:
             tail = text[cut.offset:]
-            lexer = self._g.lexers[cut.parser.parser_state.position]
-            for terminal in lexer.terminals:
+            for terminal in self._g.terminals_starting(cut.stack[-1], tail[:1]):
                 name = terminal.name
                 if not self._g.is_prefix(name, tail):
                     continue
                 suffix = self._g.finish_lexeme(name, tail) if finish else ""
                 if suffix is None:
                     continue
-                stack = tuple(cut.parser.parser_state.state_stack)
+                stack = cut.stack
                 if name in self._g.ignore:  # e.g. a line continuation: only where the lexer found nothing
                     if cut is point and run.stop == "lex":
                         yield _End(stack, cut.paren, cut.levels, "mid", None, suffix, "")
@@ -323,10 +320,9 @@ class PrefixSession:
                 if layout is not None and name == layout.newline:
                     continue  # a cut newline is the "open newline" case above
                 paren = layout.bracket(name, cut.paren) if layout is not None else 0
-                parser = cut.parser.copy(deepcopy_values=False)
-                if paren is not None and self._feed_all(parser, [Token(name, tail)]):
-                    yield _End(tuple(parser.parser_state.state_stack), paren, cut.levels, "mid", None,
-                               suffix, tail + suffix)
+                fed = self._feed_all(stack, [name]) if paren is not None else None
+                if fed is not None:
+                    yield _End(fed, paren, cut.levels, "mid", None, suffix, tail + suffix)
 
     def _needs_layout(self, stack: tuple[int, ...]) -> bool:
         layout = self._g.layout

@@ -7,7 +7,8 @@ answers the same questions as the LALR :class:`~treediff.syntax.prefix_grammar.P
 (``viable``, ``complete``, ``closing_suffix``, ``swallows``), for texts that mostly grow by a token:
 
 * each check edits the previous tree (``Tree.edit`` from the first changed byte) and reparses with it, so
-  tree-sitter reuses everything before the edit;
+  tree-sitter reuses everything before the edit; finished, error-free top-level items before the edit are
+  left out of the parse altogether (its included range starts after them, :meth:`TreeSitterSession._window_start`);
 * a prefix is **not viable** when it holds an error that no suffix can repair: an ``ERROR`` node that ends
   before the prefix's last code, a ``MISSING`` node with code after it, or a closing bracket (from the
   table's ``brackets``) that closes nothing or the wrong opener;
@@ -29,6 +30,7 @@ found in the tests, but a slip may pass until the text around it is closed), and
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -104,6 +106,34 @@ def _for_language(name: str) -> TreeSitterGrammar | None:
     return TreeSitterGrammar(language, GuardSpec.from_table(table, f"{name}.toml"))
 
 
+#: The parse's open end: tree-sitter's own default for the end of the included range.
+_FAR_BYTE = 0xFFFFFFFF
+_FAR = (0xFFFFFFFF, 0xFFFFFFFF)
+#: Bytes after a token that may still change how it lexes (`i` + `n` is `in`).
+_MARGIN = 2
+
+
+def _first_leaf_end(node: ts.Node) -> int:
+    while node.child_count:
+        node = node.child(0)
+    return node.end_byte
+
+
+def _goto_child_ending_after(cursor: ts.TreeCursor, offset: int) -> bool:
+    """Move to the first child that ends after ``offset``; ``False`` (cursor unmoved) when none does.  Tree-sitter's
+    ``goto_first_child_for_byte`` gives up when a hidden token ends there first (Go's newline terminator after a
+    ``}``), so then the children are looked at one by one."""
+    if cursor.goto_first_child_for_byte(offset) is not None:
+        return True
+    if not cursor.goto_first_child():
+        return False
+    while cursor.node.end_byte <= offset:
+        if not cursor.goto_next_sibling():
+            cursor.goto_parent()
+            return False
+    return True
+
+
 def _common_prefix(a: bytes, b: bytes) -> int:
     n = min(len(a), len(b))
     if a[:n] == b[:n]:
@@ -131,6 +161,7 @@ class TreeSitterSession:
         self._parser = grammar.language.parser()
         self._data = b""
         self._tree: ts.Tree | None = None
+        self._window = 0  # where the parse starts (:meth:`_window_start`)
         self._marks: list[tuple[int, tuple[str, ...] | None]] = []  # (end byte of a bracket, stack after it)
         self._memo: dict[str, tuple[bool, bool]] = {}
         self._closed = {q: re.compile(f"{re.escape(q)}(?:\\\\.|[^{re.escape(q)}\\\\\\n])*{re.escape(q)}")
@@ -139,6 +170,11 @@ class TreeSitterSession:
         # order a scan tries them at one offset); one C-level search instead of a Python loop over characters
         marks = ([grammar.spec.line_comment] if grammar.spec.line_comment else []) + list(grammar.spec.quotes)
         self._opens = re.compile("|".join(re.escape(m) for m in marks)) if marks else None
+
+    @property
+    def parse_start(self) -> int:
+        """The byte where the last parse started: after the finished top-level items (:meth:`_window_start`)."""
+        return self._window
 
     # -- public checks ---------------------------------------------------------------------------------
     def viable(self, text: str) -> bool:
@@ -223,16 +259,46 @@ class TreeSitterSession:
         else:
             old = self._data
             cp = _common_prefix(old, data)
+            window = self._window_start(cp)
+            if window != self._window:
+                self._window = window
+                self._parser.included_ranges = [ts.Range(_point(data, window), _FAR, window, _FAR_BYTE)]
             start = _point(data, cp)
             self._tree.edit(start_byte=cp, old_end_byte=len(old), new_end_byte=len(data), start_point=start,
                             old_end_point=_point(old, len(old)), new_end_point=_point(data, len(data)))
             tree = self._parser.parse(data, self._tree)
-            keep = 0  # bracket marks before the first changed byte stay valid
-            while keep < len(self._marks) and self._marks[keep][0] < cp:
-                keep += 1
-            del self._marks[keep:]
+            # bracket marks before the first changed byte stay valid
+            del self._marks[bisect.bisect_left(self._marks, cp, key=lambda mark: mark[0]):]
         self._data, self._tree = data, tree
         return tree
+
+    def _window_start(self, cp: int) -> int:
+        """Where the next parse may start: the start of the last top-level node of the current tree whose first
+        token ends before the first changed byte ``cp`` (with a margin) and before which every top-level node is
+        free of errors and every bracket is closed; the current start when none is later, 0 when the edit
+        reaches before it.  Tree-sitter's reparse costs a step per top-level node on its stack even when it
+        reuses them, so the parse leaves out the finished ones: tree-sitter grammars start each top-level item
+        in the same state, and no finished item depends on the text after the next one's first token."""
+        if cp < self._window + _MARGIN:
+            return 0
+        root, best = self._tree.root_node, self._window
+        if root.is_error or root.is_missing or root.child_count < 3:  # nothing to gain
+            return best
+        cursor = root.walk()  # the root's children are those of the window: few once it has moved on
+        more = cursor.goto_first_child()
+        while more:
+            child = cursor.node
+            if child.has_error or child.start_byte + _MARGIN > cp or _first_leaf_end(child) + _MARGIN > cp:
+                break
+            if child.start_byte > best and self._closed_before(child.start_byte):
+                best = child.start_byte
+            more = cursor.goto_next_sibling()
+        return best
+
+    def _closed_before(self, offset: int) -> bool:
+        """No bracket is open at ``offset`` (per the bracket marks of the current parse)."""
+        at = bisect.bisect_right(self._marks, offset, key=lambda mark: mark[0])
+        return at == 0 or self._marks[at - 1][1] == ()
 
     def _errors_at_end(self, root: ts.Node) -> bool:
         """Every ERROR node reaches the last code byte, every MISSING node has no code after it."""
@@ -271,7 +337,7 @@ class TreeSitterSession:
             return None
         closer_of, openers, closers = self.grammar.closer_of, self.grammar.openers, self.grammar.closers
         cursor = tree.root_node.walk()
-        while cursor.goto_first_child_for_byte(start) is not None:
+        while _goto_child_ending_after(cursor, start):
             pass
         node = cursor.node
         if node.child_count:  # every child ends before ``start``: go on after this node

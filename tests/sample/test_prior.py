@@ -147,3 +147,15 @@ def test_fill_template_leads_holes_and_repair_does_not(untrained_lm, monkeypatch
     assert seen[-1] is not None and int(seen[-1].sum()) == 1
     fill_template(untrained_lm, template, SamplerConfig(constraint="grammar", steps=4, nonempty_holes=False))
     assert seen[-1] is None
+
+
+def test_the_embedded_multi_model_decodes_with_its_prior():
+    from treediff.model.formats import embedded_model_path
+    from treediff.sample import get_model
+
+    lm = get_model(None, device="cpu", language="java")
+    assert lm.name == embedded_model_path("multi").name
+    assert lm.prior is not None and lm.prior_weight == 1.0 and lm.prior.vocab_size == lm.vocab_size
+    java = lm.prefix_ids("java")[0]
+    assert lm.prior.knows(java) and lm.prior.knows(lm.prefix_ids("rust")[0])
+    assert get_model(None, device="cpu", language="python").prior is None  # Python's default has none

@@ -98,6 +98,9 @@ class NgramPrior:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> NgramPrior:
         try:
+            with open(path, "rb") as fh:
+                if fh.read(4) != b"PK\x03\x04":
+                    raise ValueError("not an .npz archive")
             with np.load(path, allow_pickle=False) as z:
                 tables = {n: (z[f"ctx{n}"], z[f"off{n}"], z[f"next{n}"], z[f"logp{n}"]) for n in (2, 3)}
                 prior = cls(int(z["vocab_size"]), z["languages"], z["unigram"], tables)

@@ -23,7 +23,7 @@ import torch
 
 from treediff.errors import CheckpointError, ConfigError
 from treediff.train.checkpoint import lock_run_dir
-from treediff.train.config import TrainConfig
+from treediff.train.config import TrainConfig, masker_growth
 from treediff.train.distributed import DistEnv, setup_distributed, teardown_distributed
 from treediff.train.objective import CategoryAccuracy, masked_diffusion_loss, token_categories
 from treediff.train.runner import LoopSettings, Objective, TrainResult, autocast_for, peak_flops, run_loop
@@ -59,7 +59,8 @@ def build_model(config: TrainConfig, tokenizer) -> torch.nn.Module:
     from treediff.model import TreediffConfig, TreediffForMaskedDiffusion
 
     overrides = dict(config.model.overrides)
-    overrides.setdefault("max_position", max(config.data.seq_len, 8))
+    # a masker that grows windows (variable-length holes) needs room for the longest one
+    overrides.setdefault("max_position", max(config.data.seq_len + masker_growth(config.noise), 8))
     try:
         mcfg = TreediffConfig.from_preset(
             config.model.preset, vocab_size=tokenizer.vocab_size, mask_token_id=tokenizer.mask_id,

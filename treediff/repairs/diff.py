@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import os
+import re
 
 from treediff.sample.record import HoleFill
 
-__all__ = ["edit_size", "changes", "removed_lines", "drops_lone_token"]
+__all__ = ["edit_size", "changes", "removed_lines", "drops_lone_token", "scar_count", "pair_counts", "TOKEN"]
 
 def _opcodes(a, b) -> list[tuple[str, int, int, int, int]]:
     """difflib's opcodes of ``a`` → ``b`` (strings or bytes), with the common head and tail taken off first:
@@ -86,3 +88,38 @@ def drops_lone_token(old: str, new: str) -> bool:
     if text in (")", "]", "}"):  # `) )` closes two brackets; only `))` is one written twice
         return not (old[:head].endswith(text) or old[head + gone:].startswith(text))
     return not (old[:head].rstrip().endswith(text) or old[head + gone:].lstrip().startswith(text))
+
+
+#: A token for :func:`pair_counts`: a word or one symbol.
+TOKEN = re.compile(r"\w+|\S")
+
+
+@functools.lru_cache(maxsize=8)
+def pair_counts(code: str) -> dict[tuple[str, str], int]:
+    """How often each two neighbouring tokens (words and single symbols, blanks aside) stand in ``code``."""
+    tokens = TOKEN.findall(code)
+    counts: dict[tuple[str, str], int] = {}
+    for pair in zip(tokens, tokens[1:]):
+        counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
+def scar_count(old: str, new: str) -> int:
+    """Neighbouring tokens the file writes at most once that the one edit ``old`` → ``new`` creates, minus
+    those it takes away (counts from ``old``; words and single symbols, blanks aside).  A slip leaves such a
+    pair where it was (``into_raw_socket(, max)``, ``assert_eq!OwnedSocket``): the edit that mends it takes
+    the pair away; one elsewhere that only balances the brackets makes new ones (``max;``).
+
+    >>> code = "f(), a;\\nf(), b;\\ng(, c);\\n"
+    >>> scar_count(code, code.replace("g(,", "g(),")), scar_count(code, code.replace("c);", "c));"))
+    (-1, 1)
+    """
+    head = len(os.path.commonprefix([old, new]))
+    tail = len(os.path.commonprefix([old[head:][::-1], new[head:][::-1]]))
+    left = TOKEN.findall(old[:head])[-1:]
+    right = TOKEN.findall(old[len(old) - tail:])[:1]
+    gone = left + TOKEN.findall(old[head:len(old) - tail]) + right
+    made = left + TOKEN.findall(new[head:len(new) - tail]) + right
+    counts = pair_counts(old)
+    return (sum(counts.get(p, 0) <= 1 for p in zip(made, made[1:]))
+            - sum(counts.get(p, 0) <= 1 for p in zip(gone, gone[1:])))

@@ -59,17 +59,19 @@ decoded, which take no forward pass: parser inserts, layout edits, token inserts
 
 from __future__ import annotations
 
-from treediff.repairs.diff import changes, drops_lone_token, edit_size
+from treediff.repairs.diff import changes, drops_lone_token, edit_size, scars_mended
 from treediff.repairs.driver import MAX_REMOVED_LINES, refuse_deletions, repair, repair_code
 from treediff.repairs.keyword_edits import keyword_edits
 from treediff.repairs.long import chunk_around, repair_chunks
-from treediff.repairs.model_free import bracket_inserts, layout_edits, model_free_edits, opener_edits, parser_inserts
+from treediff.repairs.model_free import (bracket_inserts, flat_edits, layout_edits, line_edits, model_free_edits,
+                                         opener_edits, parser_inserts)
 from treediff.repairs.point_edits import repair_whole
 from treediff.repairs.sites import edit_sites, failure_point, made_progress
 from treediff.repairs.statements import statement_regions
-from treediff.repairs.token_edits import token_inserts
+from treediff.repairs.token_edits import sibling_tokens, token_inserts
 
 __all__ = ["repair", "repair_code", "refuse_deletions", "MAX_REMOVED_LINES", "keyword_edits", "repair_whole",
            "repair_chunks", "chunk_around", "failure_point", "edit_sites",
            "made_progress", "parser_inserts", "bracket_inserts", "layout_edits", "opener_edits", "model_free_edits", "token_inserts",
-           "statement_regions", "changes", "edit_size", "drops_lone_token"]
+           "statement_regions", "changes", "edit_size", "drops_lone_token", "scars_mended", "flat_edits", "line_edits",
+           "sibling_tokens"]

@@ -9,7 +9,7 @@ import re
 
 from treediff.sample.record import HoleFill
 
-__all__ = ["edit_size", "changes", "removed_lines", "drops_lone_token", "scar_count", "pair_counts", "TOKEN"]
+__all__ = ["edit_size", "changes", "removed_lines", "drops_lone_token", "scars_mended", "pair_counts", "TOKEN"]
 
 def _opcodes(a, b) -> list[tuple[str, int, int, int, int]]:
     """difflib's opcodes of ``a`` → ``b`` (strings or bytes), with the common head and tail taken off first:
@@ -104,22 +104,25 @@ def pair_counts(code: str) -> dict[tuple[str, str], int]:
     return counts
 
 
-def scar_count(old: str, new: str) -> int:
-    """Neighbouring tokens the file writes at most once that the one edit ``old`` → ``new`` creates, minus
-    those it takes away (counts from ``old``; words and single symbols, blanks aside).  A slip leaves such a
-    pair where it was (``into_raw_socket(, max)``, ``assert_eq!OwnedSocket``): the edit that mends it takes
-    the pair away; one elsewhere that only balances the brackets makes new ones (``max;``).
+def scars_mended(old: str, new: str) -> int:
+    """Pairs of neighbouring tokens that ``old`` writes at most once (words and single symbols, blanks aside)
+    and that the one edit of brackets ``old`` → ``new`` takes apart: a slip leaves such a pair where it was
+    (``into_raw_socket(, max)``, ``assert_eq!OwnedSocket``), and the edit that mends the slip takes it apart,
+    where one elsewhere only balances the brackets.  0 for an edit that puts in or takes away anything but
+    brackets: where a word or an operator goes, a small file's pairs say too little.
 
-    >>> code = "f(), a;\\nf(), b;\\ng(, c);\\n"
-    >>> scar_count(code, code.replace("g(,", "g(),")), scar_count(code, code.replace("c);", "c));"))
-    (-1, 1)
+    >>> code = "f(), a;\\nf(), b;\\ng(, c);\\nh(d);\\n"
+    >>> scars_mended(code, code.replace("g(,", "g(),")), scars_mended(code, code.replace("c);", "c));"))
+    (1, 0)
     """
     head = len(os.path.commonprefix([old, new]))
     tail = len(os.path.commonprefix([old[head:][::-1], new[head:][::-1]]))
     left = TOKEN.findall(old[:head])[-1:]
     right = TOKEN.findall(old[len(old) - tail:])[:1]
-    gone = left + TOKEN.findall(old[head:len(old) - tail]) + right
-    made = left + TOKEN.findall(new[head:len(new) - tail]) + right
+    gone = TOKEN.findall(old[head:len(old) - tail])
+    made = TOKEN.findall(new[head:len(new) - tail])
+    if not gone + made or not set("".join(gone + made)) <= set("()[]{}"):
+        return 0
+    gone = left + gone + right
     counts = pair_counts(old)
-    return (sum(counts.get(p, 0) <= 1 for p in zip(made, made[1:]))
-            - sum(counts.get(p, 0) <= 1 for p in zip(gone, gone[1:])))
+    return sum(counts.get(p, 0) <= 1 for p in zip(gone, gone[1:]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import time
 
-from treediff.repairs.diff import TOKEN, drops_lone_token, pair_counts, scar_count
+from treediff.repairs.diff import TOKEN, drops_lone_token, pair_counts, scars_mended
 from treediff.repairs.keyword_edits import keyword_edits
 from treediff.repairs.sites import UNIT, char_offset, made_progress
 from treediff.repairs.token_edits import SYMBOL, token_inserts
@@ -287,7 +287,10 @@ def line_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[
         else:
             lo, hi, bracket = len(text) - len(text.lstrip()), stray[0], {c: o for o, c in PAIRS.items()}[text[stray[0]]]
         tokens = [(m.start(), m.end(), m.group()) for m in TOKEN.finditer(text)]
-        gaps = [(counts.get((a[2], b[2]), 0), a[1]) for a, b in zip(tokens, tokens[1:]) if lo <= a[1] <= hi]
+        # where in the blanks: between two that the slip left (`X  from`), else a closer after the token before,
+        # an opener before the token after
+        gaps = [(counts.get((a[2], b[2]), 0), a[1] + 1 if text[a[1]:b[0]] == "  " else (a[1] if opened else b[0]))
+                for a, b in zip(tokens, tokens[1:]) if lo <= a[1] <= hi]
         gaps.sort()
         edits = [(base + at, base + at, bracket) for _, at in gaps[:_MAX_LINE_SITES]]
         found.append((abs(j - problem), j, edits))
@@ -420,9 +423,9 @@ def model_free_results(code: str, language: str, verdict: ValidityResult, point:
 def edit_rank(code: str, entry: tuple[int, int, int, FillResult]) -> tuple[int, int, bool, int, int]:
     """Sort key of an edit of ``code`` (an entry of :func:`model_free_results`, or a decoded one alike): valid first,
     then the smallest edit, then one that keeps every token the user wrote once (a ``(`` put back where ``f)``
-    lost it, rather than the ``)`` deleted: :func:`~treediff.repairs.diff.drops_lone_token`), then one that mends
-    the pair of neighbours the file writes nowhere else that the slip left, rather than making new ones
-    (:func:`~treediff.repairs.diff.scar_count`: ``into_raw_socket(), max`` rather than ``max));``, where only the
+    lost it, rather than the ``)`` deleted: :func:`~treediff.repairs.diff.drops_lone_token`), then a bracket put where
+    it takes apart a pair of neighbours the file writes nowhere else, the scar a slip leaves
+    (:func:`~treediff.repairs.diff.scars_mended`: ``into_raw_socket(), max`` rather than ``max);)``, where only the
     brackets' balance is checked), then the shorter program (a token written twice deleted rather than a second
     one put in)."""
-    return entry[0], entry[1], drops_lone_token(code, entry[3].code), scar_count(code, entry[3].code), entry[2]
+    return entry[0], entry[1], drops_lone_token(code, entry[3].code), -scars_mended(code, entry[3].code), entry[2]

@@ -26,13 +26,14 @@ def sibling_tokens(left, right) -> dict[str, int]:
     the leaves ``left`` and ``right``: the lowest node above both (ERROR nodes skipped) and, of its named
     children that hold neither leaf, those of the kind most of them have (a list's elements, not a
     definition's name, parameters and body), their unnamed children (a keyed element's ``:``, a
-    statement's ``;``).  Empty when no kind is shared by at least half of them.
+    statement's ``;``).  Empty unless at least two and at least half of them share that kind and an element
+    that holds the gap is of another kind (an ERROR, a bare macro call among statements).
 
     >>> from treediff.syntax.tree import parse
-    >>> leaves = [n for n in parse("var h = T{A: 1, B 2}\\n", "go").leaves() if n.end_byte > n.start_byte]
+    >>> leaves = [n for n in parse("var h = T{A: 1, B 2, C: 3}\\n", "go").leaves() if n.end_byte > n.start_byte]
     >>> b = next(i for i, n in enumerate(leaves) if n.text == "B")
     >>> sibling_tokens(leaves[b], leaves[b + 1])
-    {':': 1}
+    {':': 2}
     """
     above = set()
     node = left.parent
@@ -45,11 +46,13 @@ def sibling_tokens(left, right) -> dict[str, int]:
     out: dict[str, int] = {}
     if common is None:
         return out
-    others = [child for child in common.named_children if not child.is_error
-              and not any(child.start_byte <= n.start_byte < child.end_byte for n in (left, right))]
+    holding = [child for child in common.named_children
+               if any(child.start_byte <= n.start_byte < child.end_byte for n in (left, right))]
+    others = [child for child in common.named_children if not child.is_error and child not in holding]
     kinds = [child.kind for child in others]
     kind = max(set(kinds), key=kinds.count, default=None)
-    if kind is None or 2 * kinds.count(kind) < len(kinds) or (len(kinds) > 1 and kinds.count(kind) < 2):
+    if kind is None or kinds.count(kind) < 2 or 2 * kinds.count(kind) < len(kinds) or \
+            all(child.kind == kind for child in holding):  # the gap's own elements look like the others
         return out
     for child in others:
         for g in child.children if child.kind == kind else ():

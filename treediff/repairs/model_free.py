@@ -250,8 +250,9 @@ _MAX_LINE_SITES = 3  # per line: each costs the compiler a run
 
 def line_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
     """``(start, end, text)``: the bracket a one-line item lost, for a language whose blocks end with a closer.
-    A line that holds a whole item (the code line before it ends one: ``;`` ``,`` or a bracket; the next one is
-    no deeper) and opens one bracket more than it closes gets the closer, or closes one more gets the opener,
+    A line that holds a whole item (it ends with ``;`` or ``,``; the code line before it ends one: ``;`` ``,`` or a
+    bracket; the next one is no deeper) and opens one bracket more than it closes gets the closer, or closes one
+    more gets the opener,
     inside the line: at the gaps between its tokens whose neighbours the file writes least often (the pair a
     slip leaves: ``into_raw_socket(, max);``, ``assert_eq!OwnedSocket::f(x), y);``), nearest the first problem
     first.  What a compiler cannot check (code inside a macro's tokens, code a ``cfg`` leaves out) still
@@ -279,8 +280,8 @@ def line_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[
         if (before and before[-1] not in ";,{}()[]") or len(indentation(after)) > len(indentation(shape[j])):
             continue
         opened, stray = _open_brackets(text), _stray_closers(text)
-        if len(opened) + len(stray) != 1 or text[-1] in PAIRS or text.lstrip()[0] in PAIRS.values():
-            continue
+        if len(opened) + len(stray) != 1 or text[-1] not in ";," or text.lstrip()[0] in PAIRS.values():
+            continue  # (an item that ends on its line says so: `;`, or `,` in a list)
         base = starts[j]
         if opened:  # a closer after the opener, before the line's last token (`;`)
             lo, hi, bracket = opened[0] + 1, len(text.rstrip(";,")), PAIRS[text[opened[0]]]

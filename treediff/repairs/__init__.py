@@ -26,10 +26,13 @@ an error at the first token that cannot extend a viable prefix (the *failure poi
    (:func:`parser_inserts`: a ``)``, a ``;``), kept only when the program then passes the full check;
    one separator or operator put in between two tokens, ranked by the file's own statistics
    (:func:`token_inserts`); where the language has no incremental grammar, also the closers the
-   indentation asks for, a stray closer or doubled symbol deleted (:func:`layout_edits`).
+   indentation asks for, a stray closer or doubled symbol deleted (:func:`layout_edits`); in every brace
+   language, the bracket of a block written without indentation (a C++ namespace, :func:`flat_edits`) and
+   the bracket a one-line item lost, inside its line (:func:`line_edits`).
 
 Of the first ``_COMPARED`` sites, the smallest edit that makes the program pass the full check wins
-(ties: the shorter program, so a stray ``)`` is deleted rather than called); an edit after which the
+(ties: a bracket that takes apart a pair of tokens the file writes once, :func:`scars_mended`; then the
+shorter program, so a stray ``)`` is deleted rather than called); an edit after which the
 grammar's failure point has moved past the edit and its old place fixed *that* slip, and the next
 slip is edited (up to ``_MAX_SLIPS``).  Where the language has no incremental grammar, the sites come from the
 check's problem spans.  When no point edit helps, the **statement pass** runs on what is left: each

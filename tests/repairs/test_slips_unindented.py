@@ -56,7 +56,7 @@ def test_a_bracket_lost_inside_a_macros_tokens_goes_where_the_line_shows_the_sca
         # what only balances the brackets (rustc checks no more where cfg leaves the code out) makes new scars
         assert repair(bad, "rust", model=untrained_lm).code == good
     code = "f(), a;\nf(), b;\ng(, c);\nh(d);\n"
-    assert scars_mended(code, code.replace("g(,", "g(),")) > scars_mended(code, code.replace("c);", "c));"))
+    assert scars_mended(code, code.replace("g(,", "g(),"), "c") > scars_mended(code, code.replace("c);", "c));"), "c")
 
 
 def test_a_closer_a_composite_element_lost_stays_on_its_line():

@@ -95,16 +95,19 @@ TOKEN = re.compile(r"\w+|\S")
 
 
 @functools.lru_cache(maxsize=8)
-def pair_counts(code: str) -> dict[tuple[str, str], int]:
-    """How often each two neighbouring tokens (words and single symbols, blanks aside) stand in ``code``."""
-    tokens = TOKEN.findall(code)
+def pair_counts(code: str, language: str) -> dict[tuple[str, str], int]:
+    """How often each two neighbouring tokens (words and single symbols, blanks aside) stand in the code of
+    ``code``, lines that hold only a comment left out (a doc comment's ``flush_buf)`` is no code)."""
+    from treediff.syntax.layout import without_comments
+
+    tokens = TOKEN.findall("".join(without_comments(code.splitlines(keepends=True), language)))
     counts: dict[tuple[str, str], int] = {}
     for pair in zip(tokens, tokens[1:]):
         counts[pair] = counts.get(pair, 0) + 1
     return counts
 
 
-def scars_mended(old: str, new: str) -> int:
+def scars_mended(old: str, new: str, language: str) -> int:
     """Pairs of neighbouring tokens that ``old`` writes at most once (words and single symbols, blanks aside)
     and that the one edit of brackets ``old`` → ``new`` takes apart: a slip leaves such a pair where it was
     (``into_raw_socket(, max)``, ``assert_eq!OwnedSocket``), and the edit that mends the slip takes it apart,
@@ -112,7 +115,7 @@ def scars_mended(old: str, new: str) -> int:
     brackets: where a word or an operator goes, a small file's pairs say too little.
 
     >>> code = "f(), a;\\nf(), b;\\ng(, c);\\nh(d);\\n"
-    >>> scars_mended(code, code.replace("g(,", "g(),")), scars_mended(code, code.replace("c);", "c));"))
+    >>> scars_mended(code, code.replace("g(,", "g(),"), "c"), scars_mended(code, code.replace("c);", "c));"), "c")
     (1, 0)
     """
     head = len(os.path.commonprefix([old, new]))
@@ -124,5 +127,5 @@ def scars_mended(old: str, new: str) -> int:
     if not gone + made or not set("".join(gone + made)) <= set("()[]{}"):
         return 0
     gone = left + gone + right
-    counts = pair_counts(old)
+    counts = pair_counts(old, language)
     return sum(counts.get(p, 0) <= 1 for p in zip(gone, gone[1:]))

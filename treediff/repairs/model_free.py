@@ -270,7 +270,7 @@ def line_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[
     shape = without_comments(lines, language)
     data = code.encode("utf-8")
     problem = line_index(starts, char_offset(data, min(p.start_byte for p in verdict.problems)))
-    counts = pair_counts(code)
+    counts = pair_counts(code, language)
     found: list[tuple[int, int, list[tuple[int, int, str]]]] = []
     code_lines = [j for j, ln in enumerate(shape) if layout.code_of(ln).strip()]
     for k, j in enumerate(code_lines):
@@ -421,7 +421,7 @@ def model_free_results(code: str, language: str, verdict: ValidityResult, point:
     return found
 
 
-def edit_rank(code: str, entry: tuple[int, int, int, FillResult]) -> tuple[int, int, bool, int, int]:
+def edit_rank(code: str, entry: tuple[int, int, int, FillResult], language: str) -> tuple[int, int, bool, int, int]:
     """Sort key of an edit of ``code`` (an entry of :func:`model_free_results`, or a decoded one alike): valid first,
     then the smallest edit, then one that keeps every token the user wrote once (a ``(`` put back where ``f)``
     lost it, rather than the ``)`` deleted: :func:`~treediff.repairs.diff.drops_lone_token`), then a bracket put where
@@ -429,4 +429,4 @@ def edit_rank(code: str, entry: tuple[int, int, int, FillResult]) -> tuple[int, 
     (:func:`~treediff.repairs.diff.scars_mended`: ``into_raw_socket(), max`` rather than ``max);)``, where only the
     brackets' balance is checked), then the shorter program (a token written twice deleted rather than a second
     one put in)."""
-    return entry[0], entry[1], drops_lone_token(code, entry[3].code), -scars_mended(code, entry[3].code), entry[2]
+    return entry[0], entry[1], drops_lone_token(code, entry[3].code), -scars_mended(code, entry[3].code, language), entry[2]

@@ -63,3 +63,10 @@ def test_a_closer_a_composite_element_lost_stays_on_its_line():
     good = "package p\n\nvar pal = []Gray{\n\tGray{Y: 0},\n\tGray{Y: 70},\n\tGray{Y: 160},\n}\n"
     bad = good.replace("{Y: 70},", "{Y: 70,")
     assert good in _applied(bad, line_edits(bad, "go", check(bad, "go")))
+
+
+def test_pairs_a_comment_writes_are_no_evidence():
+    from treediff.repairs.diff import pair_counts
+
+    code = "/// write_to_buf and flush_buf).\nfn f(s: &mut S) {\n    s.flush_buf();\n}\n"
+    assert pair_counts(code, "rust").get(("flush_buf", ")"), 0) == 0 and pair_counts(code, "rust")[("flush_buf", "(")] == 1

@@ -290,10 +290,12 @@ def line_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[
         tokens = [(m.start(), m.end(), m.group()) for m in TOKEN.finditer(text)]
         # where in the blanks: between two that the slip left (`X  from`), else a closer after the token before,
         # an opener before the token after
-        gaps = [(counts.get((a[2], b[2]), 0), a[1] + 1 if text[a[1]:b[0]] == "  " else (a[1] if opened else b[0]))
+        # (of gaps alike, a closer as late and an opener as early as can be: `return (x + 1);`, not `(x) + 1`)
+        gaps = [(counts.get((a[2], b[2]), 0), -a[1] if opened else a[1],
+                 a[1] + 1 if text[a[1]:b[0]] == "  " else (a[1] if opened else b[0]))
                 for a, b in zip(tokens, tokens[1:]) if lo <= a[1] <= hi]
         gaps.sort()
-        edits = [(base + at, base + at, bracket) for _, at in gaps[:_MAX_LINE_SITES]]
+        edits = [(base + at, base + at, bracket) for _, _, at in gaps[:_MAX_LINE_SITES]]
         found.append((abs(j - problem), j, edits))
     found.sort()
     return [e for _, _, edits in found[:2] for e in edits]

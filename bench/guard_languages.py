@@ -18,6 +18,7 @@ the wall time ratios grammar/none and full/none (full adds compiler remasking an
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
@@ -28,25 +29,10 @@ LANGS = ("python", "c", "cpp", "go", "java", "javascript", "rust", "typescript")
 
 def heldout_files(corpus: Path, language: str, n: int, lines: int) -> list[str]:
     """The first ``lines`` lines of ``n`` held-out files of ``language`` that parse without error."""
-    from treediff.syntax.tree import parse
+    from treediff.data import heldout_files as heldout
 
-    out = []
-    with open(corpus / "manifest.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row.get("split") != "heldout" or row.get("language") != language or row.get("bytes", 0) > 60_000:
-                continue
-            try:
-                src = (corpus / row["path"]).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            if len(src.splitlines()) < lines // 2 or parse(src, language).root.is_error or parse(
-                    src, language).ts_tree.root_node.has_error:
-                continue
-            out.append("".join(src.splitlines(keepends=True)[:lines]))
-            if len(out) == n:
-                break
-    return out
+    found = heldout(corpus, language, max_bytes=60_000, min_lines=lines // 2, parses=True)
+    return ["".join(f.text.splitlines(keepends=True)[:lines]) for f in itertools.islice(found, n)]
 
 
 def leaf_cuts(src: str, language: str) -> list[int]:

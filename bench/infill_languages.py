@@ -50,25 +50,11 @@ def bootstrap_ci(values: list[float], boot: int, seed: int) -> tuple[float, floa
 
 def heldout_sources(corpus: Path, language: str, seed: int, max_lines: int):
     """Held-out files of ``language`` (path, text) that parse cleanly and pass their check, in a seeded order."""
-    from treediff.syntax.tree import parse
-    from treediff.validity import check
+    from treediff.data import heldout_files
 
-    rows = []
-    with open(corpus / "manifest.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row.get("split") == "heldout" and row.get("language") == language and 300 < row.get("bytes", 0) < 16_000:
-                rows.append(row)
-    random.Random(f"{seed}:{language}").shuffle(rows)
-    for row in rows:
-        try:
-            src = (corpus / row["path"]).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if not 15 <= len(src.splitlines()) <= max_lines or parse(src, language).ts_tree.root_node.has_error:
-            continue
-        if check(src, language).ok:
-            yield row["path"], src
+    for f in heldout_files(corpus, language, min_bytes=301, max_bytes=15_999, min_lines=15, max_lines=max_lines,
+                           order=f"{seed}:{language}", parses=True, checks=True):
+        yield f.path, f.text
 
 
 def in_body(node, kind: str) -> bool:

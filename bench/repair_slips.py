@@ -78,22 +78,16 @@ def code_lines(src: str, language: str) -> int:
 def heldout_cuts(corpus: Path, language: str, lines: int, min_lines: int):
     """``(path, text)`` of the held-out files cut by :func:`cut` that hold ``min_lines`` lines of code and pass
     the sampler's check, at the compiler's level where the compiler is installed."""
+    from treediff.data import heldout_files
     from treediff.sample.record import check
 
-    with open(corpus / "manifest.jsonl", encoding="utf-8") as fh:
-        rows = [json.loads(x) for x in fh]
-    for row in rows:
-        if row.get("split") != "heldout" or row.get("language") != language or row.get("bytes", 0) > 60_000:
-            continue
-        try:
-            src = cut((corpus / row["path"]).read_text(encoding="utf-8"), language, lines)
-        except (OSError, UnicodeDecodeError):
-            continue
+    for f in heldout_files(corpus, language, max_bytes=60_000):
+        src = cut(f.text, language, lines)
         if code_lines(src, language) < min_lines:
             continue
         verdict = check(src, language)
         if verdict.ok and (verdict.level != "tree-sitter" or verdict.compiler_missing):
-            yield row["path"], src
+            yield f.path, src
 
 
 def _in_literal(node) -> bool:

@@ -26,6 +26,7 @@ disagreement.  Exit status 1 on any disagreement.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -38,6 +39,7 @@ import time
 import warnings
 from pathlib import Path
 
+from treediff.data import heldout_files
 from treediff.syntax import get_language, parse
 from treediff.validity import check, compiler_spec
 
@@ -47,26 +49,8 @@ IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
 
 def heldout_sources(corpus: Path, language: str, n: int, max_bytes: int, seed: int) -> list[tuple[str, bytes]]:
     """``n`` whole held-out files of ``language`` that parse without error, drawn at random (seeded)."""
-    rows = []
-    with open(corpus / "manifest.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row.get("split") == "heldout" and row.get("language") == language and row.get("bytes", 0) <= max_bytes:
-                rows.append(row["path"])
-    random.Random(seed).shuffle(rows)
-    out = []
-    for rel in rows:
-        try:
-            data = (corpus / rel).read_bytes()
-            data.decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if parse(data, language).has_errors:
-            continue
-        out.append((rel, data))
-        if len(out) == n:
-            break
-    return out
+    found = heldout_files(corpus, language, max_bytes=max_bytes, order=seed, parses=True)
+    return [(f.path, f.data) for f in itertools.islice(found, n)]
 
 
 def corrupt(data: bytes, language: str, rng: random.Random) -> tuple[bytes, str]:

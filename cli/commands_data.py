@@ -81,10 +81,14 @@ def data_prepare(
     val_fraction: float = typer.Option(0.05, "--val-fraction", help="Share of files (by content hash) for validation."),
     seq_len: int = typer.Option(1024, "--seq-len", help="Default training window length recorded in the manifest."),
     workers: int = typer.Option(0, "--workers", help="Worker processes (0 = one per core)."),
-    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache matches."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache matches (replaces any shards in --out)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace shards of another corpus or other settings in --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Scan, filter, dedup, split and tokenize a corpus into memory-mapped shards (cached).
+
+    An --out that holds shards of another corpus or other settings is left alone (exit 2, naming what
+    differs) unless --overwrite.
 
     Examples:
 
@@ -94,7 +98,8 @@ def data_prepare(
 
     stats = prepare_corpus(
         corpus, tokenizer, out, max_bytes=max_bytes, max_error_fraction=max_error_fraction,
-        val_fraction=val_fraction, seq_len=seq_len, workers=workers or None, force=force, show_progress=not quiet,
+        val_fraction=val_fraction, seq_len=seq_len, workers=workers or None, force=force, overwrite=overwrite,
+        show_progress=not quiet,
     )
     _print_stats("data prepare (cached)" if stats.cached else "data prepare", stats.to_dict())
     typer.echo(str(out))

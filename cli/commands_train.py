@@ -21,7 +21,7 @@ def train(
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest valid checkpoint in checkpoint.dir."),
     overwrite: bool = typer.Option(False, "--overwrite",
-                                   help="Delete the checkpoints of an earlier run in checkpoint.dir and start again."),
+                                   help="Delete the checkpoints of an earlier run in checkpoint.dir (and data.cache_dir's shards of another corpus) and start again."),
     device: Optional[str] = typer.Option(None, "--device", help="Shorthand for --set device=cpu|cuda|auto."),
 ) -> None:
     """Train a denoiser with masked-diffusion loss; logs to <out_dir>/metrics.jsonl.

@@ -30,6 +30,14 @@ def test_tokenizer_train_and_data_prepare(tmp_path):
     assert stats["num_files"] == 6 and stats["skipped"]["unknown_language"] == 1
     r = runner.invoke(app, args)
     assert r.exit_code == 0 and "cached" in r.output
+    # another --val-fraction into the same --out: refused, one line, the shards kept; --overwrite replaces them
+    manifest = (out / "manifest.json").read_text()
+    other = [a if a != "0.2" else "0.5" for a in args]
+    r = runner.invoke(app, other)
+    assert r.exit_code == 2 and "val_fraction 0.2 -> 0.5" in r.output and "--overwrite" in r.output, r.output
+    assert "Traceback" not in r.output and (out / "manifest.json").read_text() == manifest
+    r = runner.invoke(app, [*other, "--overwrite"])
+    assert r.exit_code == 0 and json.loads((out / "manifest.json").read_text())["options"]["val_fraction"] == 0.5
 
 
 def test_prepare_empty_corpus_exits_2(tmp_path):

@@ -106,10 +106,38 @@ def test_prepare_counts_cache_and_files(tmp_path, tok):
 
     again = prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.3, seq_len=16, show_progress=False)
     assert again.cached and again.fingerprint == stats.fingerprint and again.num_files == stats.num_files
-    changed = prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.5, seq_len=16, show_progress=False)
+    changed = prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.5, seq_len=16, overwrite=True,
+                             show_progress=False)
     assert not changed.cached
     (root / "a.py").write_text("def f(x):\n    return x + 2\n")
-    assert not prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.5, seq_len=16, show_progress=False).cached
+    assert not prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.5, seq_len=16, overwrite=True,
+                              show_progress=False).cached
+
+
+def test_prepare_refuses_to_replace_other_shards(tmp_path, tok):
+    root = _write_corpus(tmp_path / "corpus")
+    out = tmp_path / "out"
+    first = prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.3, seq_len=16, show_progress=False)
+    shards = sorted(p.relative_to(out) for p in out.rglob("*.npy"))
+    with pytest.raises(InputError) as info:  # other settings: nothing deleted, what differs named
+        prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.5, seq_len=16, show_progress=False)
+    msg = str(info.value)
+    assert "\n" not in msg and "val_fraction 0.3 -> 0.5" in msg and "--overwrite" in msg and str(out) in msg
+    (root / "a.py").write_text("def f(x):\n    return x + 2\n")  # another corpus
+    with pytest.raises(InputError, match=r"the corpus files \(\d+ -> \d+ files"):
+        prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.3, seq_len=16, show_progress=False)
+    assert read_manifest(out)["fingerprint"] == first.fingerprint
+    assert sorted(p.relative_to(out) for p in out.rglob("*.npy")) == shards
+    # an incomplete build of the same shards is no refusal: rebuilt
+    next(out.rglob("tokens.npy")).unlink()
+    (root / "a.py").write_text(GOOD["a.py"])
+    assert not prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.3, seq_len=16, show_progress=False).cached
+    # --overwrite (and --force) replace them
+    again = prepare_corpus(root, tok, out, max_bytes=200, val_fraction=0.5, seq_len=16, overwrite=True,
+                           show_progress=False)
+    assert read_manifest(out)["fingerprint"] == again.fingerprint != first.fingerprint
+    assert prepare_corpus(root, tok, out, max_bytes=100, seq_len=16, force=True, show_progress=False).fingerprint \
+        == read_manifest(out)["fingerprint"]
 
 
 def test_prepare_with_workers_matches_single_process(tmp_path, tok):

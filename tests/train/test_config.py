@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from treediff.errors import ConfigError
-from treediff.train.config import TrainConfig, apply_overrides, load_config
+from treediff.train.config import TrainConfig, apply_overrides, load_config, masker_growth
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["tiny.toml", "small.toml"])
+@pytest.mark.parametrize("name", ["tiny.toml", "small.toml", "default.toml", "gpu_default.toml", "multi_cpu.toml"])
 def test_shipped_configs_load(name: str) -> None:
     cfg = load_config(ROOT / "examples" / "configs" / name)
     assert cfg.optim.max_steps >= 1
@@ -99,3 +99,27 @@ def test_cpu_autocast_only_when_bf16_is_asked_for():
     for precision in ("auto", "fp32"):
         with autocast_for(cpu, precision):
             assert (a @ b).dtype == torch.float32
+
+
+def test_holes_masker_needs_room_for_its_longest_hole() -> None:
+    holes = {"masker": "holes", "options": {"max_delta": 8, "end_of_hole_id": 5}}
+    msg = _err({"noise": holes, "model": {"overrides": {"max_position": 512}}, "data": {"seq_len": 512}})
+    assert "model.overrides.max_position" in msg and "data.seq_len" in msg and "520" in msg and "512" in msg
+    with pytest.raises(ConfigError, match="max_position"):  # an override on the command line: the same check
+        apply_overrides(TrainConfig(), ["noise.masker=holes", "model.overrides.max_position=64", "data.seq_len=64"])
+    ok = TrainConfig.from_dict({"noise": holes, "model": {"overrides": {"max_position": 520}}, "data": {"seq_len": 512}})
+    assert masker_growth(ok.noise) == 8
+    # no hole ever drawn, or a masker that keeps lengths: no room needed
+    assert masker_growth(TrainConfig.from_dict({"noise": {"masker": "holes", "options": {"hole_fraction": 0.0}}}).noise) == 0
+    assert masker_growth(TrainConfig().noise) == 0
+    assert "noise: max_delta" in _err({"noise": {"masker": "holes", "options": {"max_delta": 0}}})
+
+
+def test_default_max_position_makes_room_for_holes() -> None:
+    from treediff.tokens.tokenizer import SyntaxTokenizer
+    from treediff.train.loop import build_model
+
+    tok = SyntaxTokenizer.from_pretrained(ROOT / "examples" / "tokenizer")
+    cfg = TrainConfig.from_dict({"noise": {"masker": "holes", "options": {"max_delta": 6}}, "data": {"seq_len": 64}})
+    assert build_model(cfg, tok).config.max_position == 70
+    assert build_model(TrainConfig.from_dict({"data": {"seq_len": 64}}), tok).config.max_position == 64

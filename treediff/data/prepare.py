@@ -301,10 +301,57 @@ def _fingerprint(tok: SyntaxTokenizer, files: list[CorpusFile], options: Prepare
     h = hashlib.sha256()
     h.update(json.dumps({"format": FORMAT_VERSION, "tokenizer": tok.fingerprint, "options": options.to_dict()},
                         sort_keys=True).encode())
+    _hash_files(h, files)
+    return h.hexdigest()
+
+
+def _hash_files(h: Any, files: list[CorpusFile]) -> None:
     for f in files:
         split = f"\t{f.split}" if f.split else ""  # only gathered corpora carry a split
         h.update(f"\n{f.path}\t{f.language}\t{f.sha256}{split}".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
+
+
+def _corpus_digest(files: list[CorpusFile]) -> dict[str, Any]:
+    """The corpus part of the fingerprint alone, recorded in the manifest so that a refusal can name it."""
+    h = hashlib.sha256()
+    _hash_files(h, files)
+    return {"num_files": len(files), "sha256": h.hexdigest()}
+
+
+def _differences(manifest: dict[str, Any], tok: SyntaxTokenizer, files: list[CorpusFile],
+                 options: PrepareOptions) -> list[str]:
+    """What a build of ``files`` would change in the shards ``manifest`` describes: the format, the tokenizer,
+    each content option (``val_fraction 0.05 -> 0.1``), the corpus files.  (A manifest written before the
+    corpus digest was recorded: the corpus, when nothing else differs.)"""
+    found = []
+    if manifest.get("format") != FORMAT_VERSION:
+        found.append(f"format {manifest.get('format')} -> {FORMAT_VERSION}")
+    if manifest.get("tokenizer_fingerprint") != tok.fingerprint:
+        found.append("the tokenizer")
+    before = manifest.get("options") if isinstance(manifest.get("options"), dict) else {}
+    found += [f"{k} {before.get(k)} -> {v}" for k, v in options.to_dict().items() if before.get(k) != v]
+    corpus, now = manifest.get("corpus"), _corpus_digest(files)
+    if isinstance(corpus, dict) and corpus.get("sha256") != now["sha256"]:
+        found.append(f"the corpus files ({corpus.get('num_files')} -> {now['num_files']} files, or their contents)")
+    elif not isinstance(corpus, dict) and not found:
+        found.append("the corpus files")
+    return found
+
+
+def _check_overwrite(out: Path, tok: SyntaxTokenizer, files: list[CorpusFile], options: PrepareOptions,
+                     fingerprint: str) -> None:
+    """Refuse to replace the shards of another corpus or other settings in ``out`` (an :class:`InputError`
+    naming what differs).  A directory with no readable manifest (nothing prepared, or a build that stopped
+    before its manifest) is no refusal."""
+    try:
+        manifest = read_manifest(out)
+    except CheckpointError:
+        return
+    if manifest.get("fingerprint") == fingerprint:
+        return  # the same shards, incomplete: rebuilt
+    diff = _differences(manifest, tok, files, options)
+    raise InputError(f"{out} holds shards prepared from another corpus or with other settings ({'; '.join(diff)}); "
+                     "give --overwrite to replace them, or another --out")
 
 
 def _cached_stats(out: Path, fingerprint: str, seq_len: int | None) -> PrepareStats | None:
@@ -353,12 +400,15 @@ def prepare_corpus(  # long: the pipeline's steps in order (walk, tokenize, spli
     shard_tokens: int = DEFAULT_SHARD_TOKENS,
     workers: int | None = None,
     force: bool = False,
+    overwrite: bool = False,
     show_progress: bool = True,
 ) -> PrepareStats:
     """Scan, filter, dedup, split, tokenize and shard a corpus into ``out``.
 
     A second call with the same corpus contents, tokenizer and options reuses ``out`` and
-    returns stats with ``cached=True`` (``force=True`` rebuilds).  A prepared directory given as both
+    returns stats with ``cached=True`` (``force=True`` rebuilds).  When ``out`` holds the shards of another
+    corpus or other options, they are replaced only with ``overwrite`` (or ``force``); otherwise an
+    :class:`~treediff.errors.InputError` names what differs and nothing is deleted.  A prepared directory given as both
     ``corpus`` and ``out`` is used as it is (its tokenizer must be ``tokenizer``).  ``seq_len`` is only the
     default window length recorded for :class:`~treediff.data.dataset.CorpusDataset`.
     """
@@ -382,6 +432,8 @@ def prepare_corpus(  # long: the pipeline's steps in order (walk, tokenize, spli
             cached.out_dir = str(out)
             cached.seconds = time.perf_counter() - t0
             return cached
+        if not overwrite:
+            _check_overwrite(out, tok, files, options, fingerprint)
 
     split_names = [f.split or split_of(f.sha256, val_fraction) for f in files]  # a gathered corpus brings its split
     if "train" not in split_names:  # a tiny corpus hashed wholly into validation: train on it instead
@@ -441,6 +493,7 @@ def prepare_corpus(  # long: the pipeline's steps in order (walk, tokenize, spli
         "fingerprint": fingerprint,
         "tokenizer_fingerprint": tok.fingerprint,
         "options": options.to_dict(),
+        "corpus": _corpus_digest(files),
         "seq_len": seq_len,
         "vocab_size": tok.vocab_size,
         "pad_id": tok.pad_id,

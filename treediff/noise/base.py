@@ -140,6 +140,12 @@ class MaskerConfig:
 
     masker: ClassVar[str] = ""
 
+    @property
+    def max_growth(self) -> int:
+        """The most tokens this masker may add to a window (0: lengths never grow); a model trained with it
+        needs ``max_position >= seq_len + max_growth``."""
+        return 0
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with the masker ``name`` and every field."""
         out: dict[str, Any] = {"name": self.masker}

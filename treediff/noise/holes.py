@@ -80,6 +80,11 @@ class HoleMaskerConfig(MaskerConfig):
             value = getattr(self, name)
             require(value is None or (_is_int(value) and value >= 0), name, f"must be None or an int >= 0, got {value!r}")
 
+    @property
+    def max_growth(self) -> int:
+        """An expanded hole adds up to ``max_delta`` tokens to a window (none when no sample gets a hole)."""
+        return self.max_delta if self.hole_fraction > 0 else 0
+
 
 def _maximal(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Spans not strictly inside another one of the list (sorted by start)."""

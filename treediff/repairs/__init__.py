@@ -26,10 +26,13 @@ an error at the first token that cannot extend a viable prefix (the *failure poi
    (:func:`parser_inserts`: a ``)``, a ``;``), kept only when the program then passes the full check;
    one separator or operator put in between two tokens, ranked by the file's own statistics
    (:func:`token_inserts`); where the language has no incremental grammar, also the closers the
-   indentation asks for, a stray closer or doubled symbol deleted (:func:`layout_edits`).
+   indentation asks for, a stray closer or doubled symbol deleted (:func:`layout_edits`); in every brace
+   language, the bracket of a block written without indentation (a C++ namespace, :func:`flat_edits`) and
+   the bracket a one-line item lost, inside its line (:func:`line_edits`).
 
 Of the first ``_COMPARED`` sites, the smallest edit that makes the program pass the full check wins
-(ties: the shorter program, so a stray ``)`` is deleted rather than called); an edit after which the
+(ties: a bracket that takes apart a pair of tokens the file writes once, :func:`scars_mended`; then the
+shorter program, so a stray ``)`` is deleted rather than called); an edit after which the
 grammar's failure point has moved past the edit and its old place fixed *that* slip, and the next
 slip is edited (up to ``_MAX_SLIPS``).  Where the language has no incremental grammar, the sites come from the
 check's problem spans.  When no point edit helps, the **statement pass** runs on what is left: each
@@ -59,17 +62,19 @@ decoded, which take no forward pass: parser inserts, layout edits, token inserts
 
 from __future__ import annotations
 
-from treediff.repairs.diff import changes, drops_lone_token, edit_size
+from treediff.repairs.diff import changes, drops_lone_token, edit_size, scars_mended
 from treediff.repairs.driver import MAX_REMOVED_LINES, refuse_deletions, repair, repair_code
 from treediff.repairs.keyword_edits import keyword_edits
 from treediff.repairs.long import chunk_around, repair_chunks
-from treediff.repairs.model_free import bracket_inserts, layout_edits, model_free_edits, opener_edits, parser_inserts
+from treediff.repairs.model_free import (bracket_inserts, flat_edits, layout_edits, line_edits, model_free_edits,
+                                         opener_edits, parser_inserts)
 from treediff.repairs.point_edits import repair_whole
 from treediff.repairs.sites import edit_sites, failure_point, made_progress
 from treediff.repairs.statements import statement_regions
-from treediff.repairs.token_edits import token_inserts
+from treediff.repairs.token_edits import sibling_tokens, token_inserts
 
 __all__ = ["repair", "repair_code", "refuse_deletions", "MAX_REMOVED_LINES", "keyword_edits", "repair_whole",
            "repair_chunks", "chunk_around", "failure_point", "edit_sites",
            "made_progress", "parser_inserts", "bracket_inserts", "layout_edits", "opener_edits", "model_free_edits", "token_inserts",
-           "statement_regions", "changes", "edit_size", "drops_lone_token"]
+           "statement_regions", "changes", "edit_size", "drops_lone_token", "scars_mended", "flat_edits", "line_edits",
+           "sibling_tokens"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import os
+import re
 
 from treediff.sample.record import HoleFill
 
-__all__ = ["edit_size", "changes", "removed_lines", "drops_lone_token"]
+__all__ = ["edit_size", "changes", "removed_lines", "drops_lone_token", "scars_mended", "pair_counts", "TOKEN"]
 
 def _opcodes(a, b) -> list[tuple[str, int, int, int, int]]:
     """difflib's opcodes of ``a`` → ``b`` (strings or bytes), with the common head and tail taken off first:
@@ -86,3 +88,44 @@ def drops_lone_token(old: str, new: str) -> bool:
     if text in (")", "]", "}"):  # `) )` closes two brackets; only `))` is one written twice
         return not (old[:head].endswith(text) or old[head + gone:].startswith(text))
     return not (old[:head].rstrip().endswith(text) or old[head + gone:].lstrip().startswith(text))
+
+
+#: A token for :func:`pair_counts`: a word or one symbol.
+TOKEN = re.compile(r"\w+|\S")
+
+
+@functools.lru_cache(maxsize=8)
+def pair_counts(code: str, language: str) -> dict[tuple[str, str], int]:
+    """How often each two neighbouring tokens (words and single symbols, blanks aside) stand in the code of
+    ``code``, lines that hold only a comment left out (a doc comment's ``flush_buf)`` is no code)."""
+    from treediff.syntax.layout import without_comments
+
+    tokens = TOKEN.findall("".join(without_comments(code.splitlines(keepends=True), language)))
+    counts: dict[tuple[str, str], int] = {}
+    for pair in zip(tokens, tokens[1:]):
+        counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
+def scars_mended(old: str, new: str, language: str) -> int:
+    """Pairs of neighbouring tokens that ``old`` writes at most once (words and single symbols, blanks aside)
+    and that the one edit of brackets ``old`` → ``new`` takes apart: a slip leaves such a pair where it was
+    (``into_raw_socket(, max)``, ``assert_eq!OwnedSocket``), and the edit that mends the slip takes it apart,
+    where one elsewhere only balances the brackets.  0 for an edit that puts in or takes away anything but
+    brackets: where a word or an operator goes, a small file's pairs say too little.
+
+    >>> code = "f(), a;\\nf(), b;\\ng(, c);\\nh(d);\\n"
+    >>> scars_mended(code, code.replace("g(,", "g(),"), "c"), scars_mended(code, code.replace("c);", "c));"), "c")
+    (1, 0)
+    """
+    head = len(os.path.commonprefix([old, new]))
+    tail = len(os.path.commonprefix([old[head:][::-1], new[head:][::-1]]))
+    left = TOKEN.findall(old[:head])[-1:]
+    right = TOKEN.findall(old[len(old) - tail:])[:1]
+    gone = TOKEN.findall(old[head:len(old) - tail])
+    made = TOKEN.findall(new[head:len(new) - tail])
+    if not gone + made or not set("".join(gone + made)) <= set("()[]{}"):
+        return 0
+    gone = left + gone + right
+    counts = pair_counts(old, language)
+    return sum(counts.get(p, 0) <= 1 for p in zip(gone, gone[1:]))

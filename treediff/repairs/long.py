@@ -52,10 +52,10 @@ def repair_chunks(lm: DiffusionLM, code: str, language: str, config: SamplerConf
         if config.edit_attempts > 0:
             point, guesses = failure_point(cur, language), grammar_for(language) is None
             free = model_free_results(cur, language, cur_verdict, point, config, t0, given=code, guesses=guesses)
-            if free and not guesses and drops_lone_token(cur, min(free, key=lambda f: edit_rank(cur, f))[3].code):
+            if free and not guesses and drops_lone_token(cur, min(free, key=lambda f: edit_rank(cur, f, language))[3].code):
                 free = model_free_results(cur, language, cur_verdict, point, config, t0, given=code)
         if free:
-            best = min(free, key=lambda f: edit_rank(cur, f))[3]
+            best = min(free, key=lambda f: edit_rank(cur, f, language))[3]
             parts.append(replace(best, record=replace(best.record, extra={"edits": 1, "model_free_edits": 1})))
             cur, cur_verdict = best.code, best.verdict
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import time
 
-from treediff.repairs.diff import drops_lone_token
+from treediff.repairs.diff import TOKEN, drops_lone_token, pair_counts, scars_mended
 from treediff.repairs.keyword_edits import keyword_edits
 from treediff.repairs.sites import UNIT, char_offset, made_progress
 from treediff.repairs.token_edits import SYMBOL, token_inserts
@@ -19,7 +19,7 @@ from treediff.syntax.layout import indentation, line_index, line_starts, without
 from treediff.syntax.tree import parse
 from treediff.validity import ValidityResult
 
-__all__ = ["parser_inserts", "bracket_inserts", "model_free_edits", "layout_edits", "opener_edits", "unclosed", "model_free_result", "model_free_results",
+__all__ = ["parser_inserts", "bracket_inserts", "model_free_edits", "layout_edits", "opener_edits", "flat_edits", "line_edits", "unclosed", "model_free_result", "model_free_results",
            "edit_rank", "PAIRS"]
 
 def parser_inserts(code: str, language: str) -> list[tuple[int, str]]:
@@ -97,7 +97,8 @@ def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[
     :func:`token_inserts` come on top, in :func:`model_free_results`.)"""
     # what the indentation says first: of two closers alike, the one at the end of the block it shows, not the
     # one tree-sitter's recovery puts at the end of the file
-    edits = layout_edits(code, language, verdict, brackets_only=grammar_for(language) is not None)
+    edits = flat_edits(code, language, verdict) + line_edits(code, language, verdict)
+    edits += layout_edits(code, language, verdict, brackets_only=grammar_for(language) is not None)
     edits += opener_edits(code, language, verdict)
     edits += [(pos, pos, text) for pos, text in parser_inserts(code, language)]
     edits += keyword_edits(code, language, verdict)
@@ -136,6 +137,8 @@ def layout_edits(code: str, language: str, verdict: ValidityResult, *,
     for j, ln in enumerate(shape):
         code_j = layout.code_of(ln)
         if not code_j or code_j[-1] not in PAIRS:  # a header, or a bracket left open over several lines
+            continue
+        if _flat_header(shape, j, layout):  # a namespace's items are not indented: flat_edits' work
             continue
         expected = unclosed(code_j)
         if not expected:
@@ -181,6 +184,142 @@ def layout_edits(code: str, language: str, verdict: ValidityResult, *,
         if e not in out:
             out.append(e)
     return out[:_MAX_LAYOUT_SITES]
+
+
+def _flat_header(shape: list[str], j: int, layout) -> bool:
+    """Whether line ``j`` opens a block of :attr:`~treediff.syntax.language.Layout.flat_blocks` (``namespace
+    boost {``, or a ``{`` line below ``namespace boost``)."""
+    if layout.is_flat_header(shape[j]):
+        return True
+    above = next((x for x in range(j - 1, -1, -1) if shape[x].strip()), None)
+    return layout.code_of(shape[j]) == layout.block_open and above is not None and layout.is_flat_header(shape[above])
+
+
+def flat_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
+    """``(start, end, text)``: the bracket a block the language writes without indentation lost (a C++
+    ``namespace``, ``[layout] flat_blocks``), where the indentation cannot say.  When the file's code has one
+    ``}`` too few: after the last item of the block (the last code line before the next flat header at the
+    same depth, or before the closing preprocessor lines at the file's end): first into a comment line there
+    that starts with the blank the slip left (`` // namespace boost``), then on a line of its own.  When it
+    has one ``{`` too few: after a flat header that opens nothing, on the blank line below it where the file
+    writes its openers on lines of their own, else at the header's end.
+
+    >>> code = "namespace a\\n{\\n\\nint x;\\n\\n // namespace a\\n"
+    >>> [code[:a] + t + code[b:] for a, b, t in flat_edits(code, "cpp", check(code, "cpp"))][0]
+    'namespace a\\n{\\n\\nint x;\\n\\n} // namespace a\\n'
+    """
+    layout = get_language(language).layout
+    if not layout.flat_blocks or not verdict.problems:
+        return []
+    lines = code.splitlines(keepends=True)
+    starts = line_starts(lines)
+    shape = without_comments(lines, language)
+    text = "".join(layout.code_of(x) for x in shape)
+    opener, closer = layout.block_open, layout.block_close
+    found: list[tuple[int, int, str]] = []
+    heads = [j for j in range(len(shape)) if layout.is_flat_header(shape[j])]
+    if text.count(opener) == text.count(closer) + 1:
+        for j in heads:
+            nxt = next((x for x in range(j + 1, len(shape)) if layout.is_flat_header(shape[x])
+                        and len(indentation(shape[x])) <= len(indentation(shape[j]))), len(shape))
+            last = next((x for x in range(nxt - 1, j, -1) if shape[x].strip() and not shape[x].lstrip().startswith("#")),
+                        None)
+            if last is None:
+                continue
+            for x in range(last + 1, nxt):  # a comment line that starts with the blank the slip left
+                if not shape[x].strip() and lines[x].strip() and lines[x][:1] in " \t":
+                    found.append((starts[x], starts[x], closer))
+            at = starts[last + 1] if last + 1 < len(lines) else len(code)
+            found.append((at, at, ("" if code[at - 1:at] == "\n" else "\n") + indentation(shape[j]) + closer + "\n"))
+    elif text.count(closer) == text.count(opener) + 1:
+        own_line = any(x.strip() == opener for x in shape)
+        for j in heads:
+            below = next((x for x in range(j + 1, len(shape)) if shape[x].strip()), None)
+            if layout.opens_block(shape[j]) or (below is not None and shape[below].strip().startswith(opener)):
+                continue
+            d = indentation(shape[j])
+            if own_line and j + 1 < len(lines) and lines[j + 1].rstrip("\r\n") == d:
+                found.append((starts[j + 1] + len(d), starts[j + 1] + len(d), opener))
+            end = starts[j] + len(lines[j].rstrip("\r\n"))
+            found.append((end, end, " " + opener))
+    return found[:_MAX_LAYOUT_SITES]
+
+
+_MAX_LINE_SITES = 3  # per line: each costs the compiler a run
+
+
+def line_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
+    """``(start, end, text)``: the bracket a one-line item lost, for a language whose blocks end with a closer.
+    A line that holds a whole item (it ends with ``;`` or ``,``; the code line before it ends one: ``;`` ``,`` or a
+    bracket; the next one is no deeper) and opens one bracket more than it closes gets the closer, or closes one
+    more gets the opener,
+    inside the line: at the gaps between its tokens whose neighbours the file writes least often (the pair a
+    slip leaves: ``into_raw_socket(, max);``, ``assert_eq!OwnedSocket::f(x), y);``), nearest the first problem
+    first.  What a compiler cannot check (code inside a macro's tokens, code a ``cfg`` leaves out) still
+    shows in the line.
+
+    >>> code = "fn f() {\\n    g(a(), b);\\n    g(a(, b);\\n}\\n"
+    >>> [code[:a] + t + code[b:] for a, b, t in line_edits(code, "rust", check(code, "rust"))][0]
+    'fn f() {\\n    g(a(), b);\\n    g(a(), b);\\n}\\n'
+    """
+    layout = get_language(language).layout
+    if not layout.block_close or not verdict.problems:
+        return []
+    lines = code.splitlines(keepends=True)
+    starts = line_starts(lines)
+    shape = without_comments(lines, language)
+    data = code.encode("utf-8")
+    problem = line_index(starts, char_offset(data, min(p.start_byte for p in verdict.problems)))
+    counts = pair_counts(code, language)
+    found: list[tuple[int, int, list[tuple[int, int, str]]]] = []
+    code_lines = [j for j, ln in enumerate(shape) if layout.code_of(ln).strip()]
+    for k, j in enumerate(code_lines):
+        text = layout.code_of(shape[j])
+        before = layout.code_of(shape[code_lines[k - 1]]) if k else ""
+        after = shape[code_lines[k + 1]] if k + 1 < len(code_lines) else ""
+        if (before and before[-1] not in ";,{}()[]") or len(indentation(after)) > len(indentation(shape[j])):
+            continue
+        opened, stray = _open_brackets(text), _stray_closers(text)
+        if len(opened) + len(stray) != 1 or text[-1] not in ";," or text.lstrip()[0] in PAIRS.values():
+            continue  # (an item that ends on its line says so: `;`, or `,` in a list)
+        base = starts[j]
+        if opened:  # a closer after the opener, before the line's last token (`;`)
+            lo, hi, bracket = opened[0] + 1, len(text.rstrip(";,")), PAIRS[text[opened[0]]]
+        else:
+            lo, hi, bracket = len(text) - len(text.lstrip()), stray[0], {c: o for o, c in PAIRS.items()}[text[stray[0]]]
+        tokens = [(m.start(), m.end(), m.group()) for m in TOKEN.finditer(text)]
+        # where in the blanks: between two that the slip left (`X  from`), else a closer after the token before,
+        # an opener before the token after
+        # (of gaps alike, a closer as late and an opener as early as can be: `return (x + 1);`, not `(x) + 1`)
+        gaps = [(counts.get((a[2], b[2]), 0), -a[1] if opened else a[1],
+                 a[1] + 1 if text[a[1]:b[0]] == "  " else (a[1] if opened else b[0]))
+                for a, b in zip(tokens, tokens[1:]) if lo <= a[1] <= hi]
+        gaps.sort()
+        edits = [(base + at, base + at, bracket) for _, _, at in gaps[:_MAX_LINE_SITES]]
+        found.append((abs(j - problem), j, edits))
+    found.sort()
+    return [e for _, _, edits in found[:2] for e in edits]
+
+
+def _stray_closers(text: str) -> list[int]:
+    """Offsets of the closers in ``text`` that no opener of ``text`` opened (strings skipped by their quotes)."""
+    depth: list[str] = []
+    out: list[int] = []
+    quote = None
+    for x, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote and text[x - 1] != "\\" else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in PAIRS:
+            depth.append(ch)
+        elif ch in PAIRS.values():
+            if depth and PAIRS[depth[-1]] == ch:
+                depth.pop()
+            else:
+                out.append(x)
+    return out
+
 
 
 def opener_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
@@ -284,9 +423,12 @@ def model_free_results(code: str, language: str, verdict: ValidityResult, point:
     return found
 
 
-def edit_rank(code: str, entry: tuple[int, int, int, FillResult]) -> tuple[int, int, bool, int]:
+def edit_rank(code: str, entry: tuple[int, int, int, FillResult], language: str) -> tuple[int, int, bool, int, int]:
     """Sort key of an edit of ``code`` (an entry of :func:`model_free_results`, or a decoded one alike): valid first,
     then the smallest edit, then one that keeps every token the user wrote once (a ``(`` put back where ``f)``
-    lost it, rather than the ``)`` deleted: :func:`~treediff.repairs.diff.drops_lone_token`), then the shorter
-    program (a token written twice deleted rather than a second one put in)."""
-    return entry[0], entry[1], drops_lone_token(code, entry[3].code), entry[2]
+    lost it, rather than the ``)`` deleted: :func:`~treediff.repairs.diff.drops_lone_token`), then a bracket put where
+    it takes apart a pair of neighbours the file writes nowhere else, the scar a slip leaves
+    (:func:`~treediff.repairs.diff.scars_mended`: ``into_raw_socket(), max`` rather than ``max);)``, where only the
+    brackets' balance is checked), then the shorter program (a token written twice deleted rather than a second
+    one put in)."""
+    return entry[0], entry[1], drops_lone_token(code, entry[3].code), -scars_mended(code, entry[3].code, language), entry[2]

@@ -65,7 +65,7 @@ def repair_whole(lm: DiffusionLM, code: str, language: str, config: SamplerConfi
             # valid first, then the smallest edit, then one that keeps every token the user wrote once (a
             # `(` put back where `f)` lost it, rather than the `)` deleted), then the shorter program (a
             # doubled token deleted rather than a second one put in)
-            last = min(found, key=lambda f: edit_rank(cur, f))[3]
+            last = min(found, key=lambda f: edit_rank(cur, f, language))[3]
             cur, cur_verdict, kept = last.code, last.verdict, kept + 1
             parsed += bool(last.record.extra.get("model_free"))
             if last.record.ok:

@@ -10,7 +10,7 @@ from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse
 from treediff.validity import ValidityResult
 
-__all__ = ["token_inserts", "SYMBOL"]
+__all__ = ["token_inserts", "sibling_tokens", "SYMBOL"]
 
 _MAX_TOKEN_INSERTS = 3
 _MAX_TOKEN_PARSES = 160  # candidates parsed, best ranked first
@@ -19,6 +19,46 @@ _SEPARATORS = (",", ";", ":")
 _TWO_BLANKS = (b"  ", b"\t\t", b" \t", b"\t ")  # where one goes is the parser's, the indentation's and the model's to say
 _WORD = re.compile(r"[^\W\d]\w*")  # an identifier or keyword
 SYMBOL = re.compile(r"[^\w\s'\"`]{1,3}")  # a run of operator characters (``||``, ``,``, ``)``)
+
+
+def sibling_tokens(left, right) -> dict[str, int]:
+    """How often each token stands directly under the other elements of the list that holds the gap between
+    the leaves ``left`` and ``right``: the lowest node above both (ERROR nodes skipped) and, of its named
+    children that hold neither leaf, those of the kind most of them have (a list's elements, not a
+    definition's name, parameters and body), their unnamed children (a keyed element's ``:``, a
+    statement's ``;``).  Empty unless at least two and at least half of them share that kind and an element
+    that holds the gap is of another kind (an ERROR, a bare macro call among statements).
+
+    >>> from treediff.syntax.tree import parse
+    >>> leaves = [n for n in parse("var h = T{A: 1, B 2, C: 3}\\n", "go").leaves() if n.end_byte > n.start_byte]
+    >>> b = next(i for i, n in enumerate(leaves) if n.text == "B")
+    >>> sibling_tokens(leaves[b], leaves[b + 1])
+    {':': 2}
+    """
+    above = set()
+    node = left.parent
+    while node is not None:
+        above.add(node.id)
+        node = node.parent
+    common = right.parent
+    while common is not None and (common.id not in above or common.is_error):
+        common = common.parent
+    out: dict[str, int] = {}
+    if common is None:
+        return out
+    holding = [child for child in common.named_children
+               if any(child.start_byte <= n.start_byte < child.end_byte for n in (left, right))]
+    others = [child for child in common.named_children if not child.is_error and child not in holding]
+    kinds = [child.kind for child in others]
+    kind = max(set(kinds), key=kinds.count, default=None)
+    if kind is None or kinds.count(kind) < 2 or 2 * kinds.count(kind) < len(kinds) or \
+            all(child.kind == kind for child in holding):  # the gap's own elements look like the others
+        return out
+    for child in others:
+        for g in child.children if child.kind == kind else ():
+            if not g.is_named and g.end_byte > g.start_byte:
+                out[g.text] = out.get(g.text, 0) + 1
+    return out
 
 
 def token_inserts(code: str, language: str,  # long: the file's token statistics, the slots, the ranking
@@ -100,22 +140,23 @@ def token_inserts(code: str, language: str,  # long: the file's token statistics
         if _WORD.fullmatch(text):
             words.setdefault(text, lab)
             uses[text] = uses.get(text, 0) + 1
-    slots: list[tuple[int, int, str, str, str]] = []
+    slots: list[tuple[int, int, str, str, str, dict[str, int]]] = []
     for k in gaps:
-        slots.append((leaves[k].end_byte, leaves[k + 1].start_byte, labels[k], labels[k + 1], holder(leaves[k])))
-    halves: list[tuple[int, int, str, str, str]] = []  # one half a word the file uses, the other a name of 2+
+        slots.append((leaves[k].end_byte, leaves[k + 1].start_byte, labels[k], labels[k + 1], holder(leaves[k]),
+                      sibling_tokens(leaves[k], leaves[k + 1])))
+    halves: list[tuple[int, int, str, str, str, dict[str, int]]] = []  # one half a word the file uses, the other a name of 2+
     for n in dict.fromkeys(leaves[x] for k in gaps for x in (k, k + 1)):
         text = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
         if n.is_named and _WORD.fullmatch(text) and text.isascii():
             for i in range(1, len(text)):
                 left, right = text[:i], text[i:]
                 if left in words and right in words:
-                    slots.append((n.start_byte + i, n.start_byte + i, words[left], words[right], holder(n)))
+                    slots.append((n.start_byte + i, n.start_byte + i, words[left], words[right], holder(n), {}))
                 elif (uses[text] == 1 and min(len(left), len(right)) >= 2 and _WORD.fullmatch(right)
                       and (left in words or right in words)):
                     # (the slip may have taken the only other use of one half: `dirnamepath)`)
                     halves.append((n.start_byte + i, n.start_byte + i, words.get(left, n.kind),
-                                   words.get(right, n.kind), holder(n)))
+                                   words.get(right, n.kind), holder(n), {}))
     slots += halves
 
     def spacing(slot, t: str) -> tuple[bool, bool]:  # a blank before the token, after it, as the file has
@@ -135,9 +176,11 @@ def token_inserts(code: str, language: str,  # long: the file's token statistics
         if t not in counts:
             counts[t] = 0
             spaced[(t,)] = [0, 1, 1]
+    # ... then the tokens the other elements of the same list write (`Mode 0600` among `Name: "x"` elements
+    # takes a `:`, not a `,`; a statement among statements that end with `;` takes a `;`)
     ranked = sorted(((x, t) for x in range(len(slots)) for t in counts),
                     key=lambda c: (not fits_blank(slots[c[0]], c[1]), not doubled(slots[c[0]]),
-                                   -around.get((slots[c[0]][2], c[1], slots[c[0]][3], slots[c[0]][4]), 0),
+                                   c[1] not in slots[c[0]][5], -around.get((slots[c[0]][2], c[1], slots[c[0]][3], slots[c[0]][4]), 0),
                                    -around.get((slots[c[0]][2], c[1], slots[c[0]][3]), 0), -counts[c[1]], c[0]))
 
     def placed(slot, t: str) -> tuple[int, bytes]:

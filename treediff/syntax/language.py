@@ -56,7 +56,7 @@ class Layout:
     (:mod:`treediff.syntax.layout`) needs to cut a program into pieces the model can take.
 
     >>> get_language("python").layout
-    Layout(line_comment='#', block_open=':', block_close='', decorator='@')
+    Layout(line_comment='#', block_open=':', block_close='', decorator='@', flat_blocks=())
     >>> get_language("java").layout.block_close
     '}'
     """
@@ -69,6 +69,9 @@ class Layout:
     block_close: str
     #: What a line starts with that belongs to the definition below it (``@``, ``#[``); empty for none.
     decorator: str
+    #: The words that start a header whose block is written without indentation (C++'s ``namespace``): there
+    #: the indentation shows nothing of where the block ends.
+    flat_blocks: tuple[str, ...] = ()
 
     def code_of(self, line: str) -> str:
         """``line`` without its trailing comment and blanks.  A comment marker inside a string that opens
@@ -101,6 +104,15 @@ class Layout:
         """Whether ``line`` ends a header: its code ends with :attr:`block_open`."""
         return bool(self.block_open) and self.code_of(line).endswith(self.block_open)
 
+    def is_flat_header(self, line: str) -> bool:
+        """Whether ``line``'s code starts with a word of :attr:`flat_blocks` (``namespace boost {``).
+
+        >>> get_language("cpp").layout.is_flat_header("namespace boost"), get_language("c").layout.is_flat_header("x")
+        (True, False)
+        """
+        words = self.code_of(line).split(None, 1)
+        return bool(words) and words[0] in self.flat_blocks
+
 
 def check_table_keys(table: Any, known: Iterable[str], section: str, where: str) -> None:
     """A ``[section]`` of a grammar file must be a table whose keys are all ``known`` (one line otherwise).
@@ -118,13 +130,14 @@ def check_table_keys(table: Any, known: Iterable[str], section: str, where: str)
 
 
 _LAYOUT_KEYS = ("line_comment", "block_open", "block_close", "decorator")
+_LAYOUT_OPTIONAL = ("flat_blocks",)
 
 
 def _check_layout(table: Any, where: str) -> Layout:
     if not isinstance(table, dict):
         raise GrammarError(f"{where}: layout must be a table ([layout]), not {type(table).__name__}")
     missing = [k for k in _LAYOUT_KEYS if k not in table]
-    unknown = sorted(set(table) - set(_LAYOUT_KEYS))
+    unknown = sorted(set(table) - set(_LAYOUT_KEYS) - set(_LAYOUT_OPTIONAL))
     if missing or unknown:
         raise GrammarError(f"{where}: [layout] needs exactly {', '.join(_LAYOUT_KEYS)}"
                            + (f"; missing: {', '.join(missing)}" if missing else "")
@@ -134,7 +147,10 @@ def _check_layout(table: Any, where: str) -> Layout:
         raise GrammarError(f"{where}: [layout].{bad[0]} must be a string without surrounding blanks")
     if not table["line_comment"] or not table["block_open"]:
         raise GrammarError(f"{where}: [layout] line_comment and block_open must not be empty")
-    return Layout(**{k: table[k] for k in _LAYOUT_KEYS})
+    flat = table.get("flat_blocks", [])
+    if not isinstance(flat, list) or not all(isinstance(w, str) and w.isidentifier() for w in flat):
+        raise GrammarError(f"{where}: [layout].flat_blocks must be a list of words, got {flat!r}")
+    return Layout(**{k: table[k] for k in _LAYOUT_KEYS}, flat_blocks=tuple(flat))
 
 
 def grammars_dir() -> Path:

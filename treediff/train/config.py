@@ -39,6 +39,7 @@ __all__ = [
     "read_toml",
     "ConfigSection",
     "bounded_field",
+    "masker_growth",
 ]
 
 
@@ -236,9 +237,29 @@ class TrainConfig(ConfigSection):
     checkpoint: CheckpointSection = field(default_factory=CheckpointSection)
     log: LogSection = field(default_factory=LogSection)
 
+    def _validate(self) -> None:
+        super()._validate()
+        growth = masker_growth(self.noise)
+        position = self.model.overrides.get("max_position")
+        if growth and isinstance(position, int) and position < self.data.seq_len + growth:
+            raise ConfigError(f"model.overrides.max_position must be >= data.seq_len + {growth} = "
+                              f"{self.data.seq_len + growth} (the {self.noise.masker} masker grows a window by up to "
+                              f"{growth} tokens); got max_position {position} with data.seq_len {self.data.seq_len}")
+
     @classmethod
     def from_toml(cls, path: str | Path) -> "TrainConfig":
         return load_config(path)
+
+
+def masker_growth(noise: NoiseSection) -> int:
+    """The most tokens ``noise``'s masker adds to a window (``max_growth`` of its config: ``max_delta`` for the
+    ``holes`` masker); a bad masker name or option is a one-line :class:`ConfigError` starting ``noise:``."""
+    from treediff.noise import MASKERS
+
+    try:
+        return MASKERS.resolve(noise.masker).config_class.from_dict(dict(noise.options)).max_growth
+    except ConfigError as exc:
+        raise ConfigError(f"noise: {exc}") from None
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

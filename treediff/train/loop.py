@@ -23,7 +23,7 @@ import torch
 
 from treediff.errors import CheckpointError, ConfigError
 from treediff.train.checkpoint import lock_run_dir
-from treediff.train.config import TrainConfig
+from treediff.train.config import TrainConfig, masker_growth
 from treediff.train.distributed import DistEnv, setup_distributed, teardown_distributed
 from treediff.train.objective import CategoryAccuracy, masked_diffusion_loss, token_categories
 from treediff.train.runner import LoopSettings, Objective, TrainResult, autocast_for, peak_flops, run_loop
@@ -35,10 +35,12 @@ __all__ = ["TrainResult", "train", "check_fresh_start", "build_model", "build_ma
 
 # ----------------------------------------------------------------------------- building blocks
 
-def load_datasets(config: TrainConfig, tokenizer, env: DistEnv | None = None) -> tuple[Any, Any]:
+def load_datasets(config: TrainConfig, tokenizer, env: DistEnv | None = None, *,
+                  overwrite: bool = False) -> tuple[Any, Any]:
     """Train and validation windows of ``data.corpus``, prepared once into ``data.cache_dir``.
 
-    The main process prepares (or finds cached) shards; the others wait at a barrier, then open them.
+    The main process prepares (or finds cached) shards; the others wait at a barrier, then open them.  Shards
+    of another corpus or other settings in the cache are replaced only with ``overwrite`` (``train --overwrite``).
     """
     from treediff.data import CorpusDataset, prepare_corpus
 
@@ -46,7 +48,7 @@ def load_datasets(config: TrainConfig, tokenizer, env: DistEnv | None = None) ->
     cache = Path(data.cache_dir or Path(config.out_dir) / "data")
     if env is None or env.is_main:
         prepare_corpus(data.corpus, tokenizer, cache, val_fraction=data.val_fraction, seq_len=data.seq_len,
-                       show_progress=False)
+                       overwrite=overwrite, show_progress=False)
     if env is not None and env.is_distributed:
         import torch.distributed as dist
 
@@ -59,7 +61,8 @@ def build_model(config: TrainConfig, tokenizer) -> torch.nn.Module:
     from treediff.model import TreediffConfig, TreediffForMaskedDiffusion
 
     overrides = dict(config.model.overrides)
-    overrides.setdefault("max_position", max(config.data.seq_len, 8))
+    # a masker that grows windows (variable-length holes) needs room for the longest one
+    overrides.setdefault("max_position", max(config.data.seq_len + masker_growth(config.noise), 8))
     try:
         mcfg = TreediffConfig.from_preset(
             config.model.preset, vocab_size=tokenizer.vocab_size, mask_token_id=tokenizer.mask_id,
@@ -210,7 +213,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False)
                 for folder in dict.fromkeys([Path(config.checkpoint.dir).resolve(), Path(config.out_dir).resolve()]):
                     locks.enter_context(lock_run_dir(folder))
             check_fresh_start(config.checkpoint.dir, resume=resume, overwrite=overwrite, is_main=env.is_main)
-            return _train(config, env, resume)
+            return _train(config, env, resume, overwrite)
     finally:
         torch.set_num_threads(threads)
         teardown_distributed()
@@ -296,14 +299,14 @@ def loop_settings(config: TrainConfig) -> LoopSettings:
     )
 
 
-def _train(config: TrainConfig, env: DistEnv, resume: bool) -> TrainResult:
+def _train(config: TrainConfig, env: DistEnv, resume: bool, overwrite: bool) -> TrainResult:
     from treediff.tokens.tokenizer import SyntaxTokenizer
 
     random.seed(config.seed)
     np.random.seed(config.seed % 2**32)
     torch.manual_seed(config.seed)  # same init on every rank (DDP also broadcasts rank 0's weights)
     tokenizer = SyntaxTokenizer.from_pretrained(config.data.tokenizer)
-    train_ds, val_ds = load_datasets(config, tokenizer, env)
+    train_ds, val_ds = load_datasets(config, tokenizer, env, overwrite=overwrite)
     model = build_model(config, tokenizer)
     from treediff.model import structure_source
 

@@ -159,3 +159,21 @@ def test_the_embedded_multi_model_decodes_with_its_prior():
     java = lm.prefix_ids("java")[0]
     assert lm.prior.knows(java) and lm.prior.knows(lm.prefix_ids("rust")[0])
     assert get_model(None, device="cpu", language="python").prior is None  # Python's default has none
+
+
+def test_raw_sampling_may_begin_with_whitespace(untrained_lm, monkeypatch):
+    import treediff.sample.segments as segments
+    from treediff.sample.api import sample
+
+    seen = []
+    real = segments.denoise
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("lead"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(segments, "denoise", spy)
+    sample("def f(x):", "python", model=untrained_lm, length=4, constraint="none")
+    assert seen[-1] is None
+    sample("def f(x):", "python", model=untrained_lm, length=4, constraint="none", nonempty_holes=True)
+    assert seen[-1] is not None

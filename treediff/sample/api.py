@@ -209,8 +209,11 @@ def sample(
     config: SamplerConfig | None = None,
     **settings: Any,
 ) -> list[FillResult]:
-    """Raw generation for research: ``length`` tokens after ``prompt`` (possibly empty), ``n`` samples."""
+    """Raw generation for research: ``length`` tokens after ``prompt`` (possibly empty), ``n`` samples.  The
+    continuation may begin with whitespace (a newline after ``def f(x):``) unless ``nonempty_holes=True`` is passed
+    as a keyword (the ``config``'s own value is not used here)."""
     lang = get_language(language).name
+    settings.setdefault("nonempty_holes", False)
     cfg = make_config(config, **settings)
     data = prompt.encode("utf-8")
     indent = data[data.rfind(b"\n") + 1:].decode("utf-8", "replace")

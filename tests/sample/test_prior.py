@@ -53,13 +53,13 @@ def test_bias_only_where_the_left_context_is_decided(untrained_lm):
     row, masked = _row(lm, ids, [4, 5])
     state = PriorState(lm, row, masked, weight=1.0)
     logits = torch.zeros(1, row.shape[1], lm.vocab_size)
-    out = state.apply(logits, row, masked, masked, 0)
+    out = state.apply(logits.clone(), row, masked, masked, 0)
     changed = (out != 0).any(-1)[0]
     assert changed.nonzero().flatten().tolist() == [2 + 4]  # position 5's left neighbour is masked
     # the end-of-hole token gets the prior of the first decided token on the right
     right = int(row[0, 2 + 6])
     assert out[0, 6, lm.end_id] == out[0, 6, right]
-    assert torch.equal(PriorState(lm, row, masked, weight=0.0).apply(logits, row, masked, masked, 0), logits)
+    assert torch.equal(PriorState(lm, row, masked, weight=0.0).apply(logits.clone(), row, masked, masked, 0), logits)
 
 
 def test_weight_comes_from_the_config_then_the_model(untrained_lm):

@@ -52,12 +52,12 @@ class PriorState:
             self.caches.append(cache)
 
     def apply(self, logits: Tensor, ids: Tensor, masked: Tensor, eligible: Tensor, offset: int) -> Tensor:
-        """``logits`` (``[B, L - offset, V]``) plus the weighted prior at the positions it applies to."""
+        """``logits`` (``[B, L - offset, V]``, changed in place and returned) plus the weighted prior at the
+        positions it applies to."""
         if self.weight == 0.0 or logits.shape[-1] != self.prior.vocab_size:
             return logits
         ids_np, masked_np = ids.cpu().numpy(), masked.cpu().numpy()
         elig_np = eligible.cpu().numpy()
-        bias = None
         for r, lang in enumerate(self.languages):
             if lang is None:
                 continue
@@ -75,10 +75,9 @@ class PriorState:
                 if right is not None:
                     vecs[i, self.end_id] = (np.logaddexp.reduce(vecs[i, self.breaks]) if right in self._break_set
                                             else vecs[i, right])
-            if bias is None:
-                bias = torch.zeros_like(logits)
-            bias[r, torch.tensor(positions) - offset] = torch.from_numpy(vecs).to(logits.device, logits.dtype)
-        return logits if bias is None else logits + self.weight * bias
+            at = torch.tensor(positions, device=logits.device) - offset
+            logits[r, at] += self.weight * torch.from_numpy(vecs).to(logits.device, logits.dtype)
+        return logits
 
     def _left(self, row: np.ndarray, masked: np.ndarray, p: int) -> tuple[int, int] | None:
         found: list[int] = []

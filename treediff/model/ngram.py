@@ -33,7 +33,7 @@ import numpy as np
 
 from treediff.errors import CheckpointError, InputError
 
-__all__ = ["NgramPrior", "PRIOR_NAME", "build_prior_from_shards"]
+__all__ = ["NgramPrior", "PRIOR_NAME", "build_prior_from_shards", "file_cache"]
 
 PRIOR_NAME = "ngram_prior.npz"
 _BACKOFF = 0.4  # stupid back-off (Brants et al. 2007): a shorter context's score times 0.4

@@ -110,6 +110,15 @@ def model_free_edits(code: str, language: str, verdict: ValidityResult) -> list[
 _MAX_LAYOUT_SITES = 8
 
 
+def _line_view(code: str, language: str, verdict: ValidityResult) -> tuple[list[str], list[int], list[str], int]:
+    """The lines of ``code`` (with their ends), their start offsets, their code without comments, and the line of the
+    verdict's first problem (the view every layout-driven edit reads)."""
+    lines = code.splitlines(keepends=True)
+    starts = line_starts(lines)
+    problem = line_index(starts, char_offset(code.encode("utf-8"), min(p.start_byte for p in verdict.problems)))
+    return lines, starts, without_comments(lines, language), problem
+
+
 def layout_edits(code: str, language: str, verdict: ValidityResult, *,
                  brackets_only: bool = False) -> list[tuple[int, int, str]]:
     """``(start, end, text)`` edits a bracket-delimited layout's indentation points to, nearest the first
@@ -128,11 +137,7 @@ def layout_edits(code: str, language: str, verdict: ValidityResult, *,
     layout = get_language(language).layout
     if (not layout.block_close and not brackets_only) or not verdict.problems:
         return []
-    lines = code.splitlines(keepends=True)
-    starts = line_starts(lines)
-    shape = without_comments(lines, language)
-    data = code.encode("utf-8")
-    problem = line_index(starts, char_offset(data, min(p.start_byte for p in verdict.problems)))
+    lines, starts, shape, problem = _line_view(code, language, verdict)
     found: list[tuple[int, tuple[int, int, str]]] = []
     for j, ln in enumerate(shape):
         code_j = layout.code_of(ln)
@@ -165,6 +170,7 @@ def layout_edits(code: str, language: str, verdict: ValidityResult, *,
             found.append((abs(c - problem), (at, at, expected[actual:])))
         elif 0 < actual < len(expected) and expected.endswith(text[:actual]):  # `)` where `})` belongs: the head
             found.append((abs(c - problem), (starts[c] + len(d), starts[c] + len(d), expected[:len(expected) - actual])))
+    data = code.encode("utf-8")
     for p in () if brackets_only else verdict.problems:  # a closer where the check stopped, or a symbol written
         # twice: a stray one
         a = char_offset(data, problem_span(p, len(data))[0])
@@ -211,9 +217,7 @@ def flat_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[
     layout = get_language(language).layout
     if not layout.flat_blocks or not verdict.problems:
         return []
-    lines = code.splitlines(keepends=True)
-    starts = line_starts(lines)
-    shape = without_comments(lines, language)
+    lines, starts, shape, _ = _line_view(code, language, verdict)
     text = "".join(layout.code_of(x) for x in shape)
     opener, closer = layout.block_open, layout.block_close
     found: list[tuple[int, int, str]] = []
@@ -265,11 +269,7 @@ def line_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[
     layout = get_language(language).layout
     if not layout.block_close or not verdict.problems:
         return []
-    lines = code.splitlines(keepends=True)
-    starts = line_starts(lines)
-    shape = without_comments(lines, language)
-    data = code.encode("utf-8")
-    problem = line_index(starts, char_offset(data, min(p.start_byte for p in verdict.problems)))
+    lines, starts, shape, problem = _line_view(code, language, verdict)
     counts = pair_counts(code, language)
     found: list[tuple[int, int, list[tuple[int, int, str]]]] = []
     code_lines = [j for j, ln in enumerate(shape) if layout.code_of(ln).strip()]
@@ -336,11 +336,7 @@ def opener_edits(code: str, language: str, verdict: ValidityResult) -> list[tupl
     if not verdict.problems:
         return []
     layout = get_language(language).layout
-    lines = code.splitlines(keepends=True)
-    starts = line_starts(lines)
-    shape = without_comments(lines, language)
-    data = code.encode("utf-8")
-    problem = line_index(starts, char_offset(data, min(p.start_byte for p in verdict.problems)))
+    lines, starts, shape, problem = _line_view(code, language, verdict)
     opener_of = {c: o for o, c in PAIRS.items()}
     found: list[tuple[int, tuple[int, int, str]]] = []
     for c, ln in enumerate(shape):

@@ -46,8 +46,6 @@ def _validation_docs(prepared: Path, limit: int) -> dict[int, list[np.ndarray]]:
 
 def _accuracy(prior: NgramPrior, lang: int, docs: list[np.ndarray], batch: int = 512) -> tuple[float, float, int]:
     hits = kept = total = 0
-    ctx3 = prior.tables[3][0]
-    v = prior.vocab_size
     for doc in docs:
         contexts = list(zip(doc[:-2].tolist(), doc[1:-1].tolist()))
         truth = doc[2:]
@@ -55,9 +53,7 @@ def _accuracy(prior: NgramPrior, lang: int, docs: list[np.ndarray], batch: int =
             part = contexts[i:i + batch]
             pred = prior.log_probs(lang, part).argmax(1)
             hits += int((pred == truth[i:i + batch]).sum())
-            keys = np.array([(lang * v + a) * v + b for a, b in part], dtype=np.int64)
-            pos = np.minimum(np.searchsorted(ctx3, keys), max(ctx3.size - 1, 0))
-            kept += int((ctx3[pos] == keys).sum()) if ctx3.size else 0
+            kept += int(prior.has_contexts(lang, part).sum())
             total += len(part)
     return hits / max(total, 1), kept / max(total, 1), total
 

@@ -129,12 +129,12 @@ def test_a_holes_first_token_is_never_whitespace_or_empty(untrained_lm):
     assert untrained_lm.token_text(first).strip()
 
 
-def test_fill_template_leads_holes_and_repair_does_not(untrained_lm, monkeypatch):
+@pytest.fixture()
+def leads_seen(monkeypatch) -> list:
+    """The ``lead`` positions each decode of :mod:`treediff.sample.segments` passes to ``denoise``."""
     import treediff.sample.segments as segments
-    from treediff.sample.api import find_holes
-    from treediff.sample.pipeline import fill_template
 
-    seen = []
+    seen: list = []
     real = segments.denoise
 
     def spy(*args, **kwargs):
@@ -142,6 +142,14 @@ def test_fill_template_leads_holes_and_repair_does_not(untrained_lm, monkeypatch
         return real(*args, **kwargs)
 
     monkeypatch.setattr(segments, "denoise", spy)
+    return seen
+
+
+def test_fill_template_leads_holes_unless_told_not_to(untrained_lm, leads_seen):
+    from treediff.sample.api import find_holes
+    from treediff.sample.pipeline import fill_template
+
+    seen = leads_seen
     template = find_holes("def f(x):\n    return <|hole:expression|>\n", "python")
     fill_template(untrained_lm, template, SamplerConfig(constraint="grammar", steps=4))
     assert seen[-1] is not None and int(seen[-1].sum()) == 1
@@ -161,18 +169,10 @@ def test_the_embedded_multi_model_decodes_with_its_prior():
     assert get_model(None, device="cpu", language="python").prior is None  # Python's default has none
 
 
-def test_raw_sampling_may_begin_with_whitespace(untrained_lm, monkeypatch):
-    import treediff.sample.segments as segments
+def test_raw_sampling_may_begin_with_whitespace(untrained_lm, leads_seen):
     from treediff.sample.api import sample
 
-    seen = []
-    real = segments.denoise
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("lead"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(segments, "denoise", spy)
+    seen = leads_seen
     sample("def f(x):", "python", model=untrained_lm, length=4, constraint="none")
     assert seen[-1] is None
     sample("def f(x):", "python", model=untrained_lm, length=4, constraint="none", nonempty_holes=True)

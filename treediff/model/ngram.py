@@ -140,6 +140,15 @@ class NgramPrior:
                 out[i] = np.log(np.maximum(probs, np.exp(_FLOOR)))
         return out
 
+    def has_contexts(self, language_id: int, contexts: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Whether the trigram table kept each ``(w1, w2)`` context of ``language_id`` (else the prior backs off)."""
+        v = self.vocab_size
+        keys = np.array([(int(language_id) * v + w1) * v + w2 for w1, w2 in contexts], dtype=np.int64)
+        ctx = self.tables[3][0]
+        if ctx.size == 0:
+            return np.zeros(len(contexts), dtype=bool)
+        return ctx[np.minimum(np.searchsorted(ctx, keys), ctx.size - 1)] == keys
+
     def _overwrite(self, vec: np.ndarray, n: int, key: int, shift: float) -> None:
         ctx, offsets, nxt, logp = self.tables[n]
         i = int(np.searchsorted(ctx, key))
@@ -148,12 +157,14 @@ class NgramPrior:
             vec[nxt[a:b].astype(np.int64)] = logp[a:b].astype(np.float32) + shift
 
 
-def file_cache(ids: Sequence[int]) -> dict[tuple[int, int], dict[int, int]]:
-    """Trigram counts ``(w1, w2) -> {w3: count}`` of one file's decided tokens (the cache model)."""
+def file_cache(*runs: Sequence[int]) -> dict[tuple[int, int], dict[int, int]]:
+    """Trigram counts ``(w1, w2) -> {w3: count}`` of one file's decided tokens (the cache model), counted inside
+    each run of decided tokens (no trigram spans the gap between two runs)."""
     cache: dict[tuple[int, int], dict[int, int]] = {}
-    for w1, w2, w3 in zip(ids, ids[1:], ids[2:]):
-        slot = cache.setdefault((int(w1), int(w2)), {})
-        slot[int(w3)] = slot.get(int(w3), 0) + 1
+    for ids in runs:
+        for w1, w2, w3 in zip(ids, ids[1:], ids[2:]):
+            slot = cache.setdefault((int(w1), int(w2)), {})
+            slot[int(w3)] = slot.get(int(w3), 0) + 1
     return cache
 
 

@@ -35,7 +35,7 @@ class PriorState:
         self.prior: NgramPrior = lm.prior
         self.end_id = int(lm.end_id)
         self.weight = float(weight)
-        self.breaks = _line_breaks(lm)
+        self.breaks = np.array([i for i in lm.whitespace_ids() if lm.token_text(i).startswith("\n")], dtype=np.int64)
         self._break_set = set(self.breaks.tolist())
         ids_np, masked_np = ids.cpu().numpy(), masked.cpu().numpy()
         self.languages: list[int | None] = []
@@ -43,13 +43,10 @@ class PriorState:
         for r in range(ids_np.shape[0]):
             head = [int(t) for t in ids_np[r, :4] if self.prior.knows(int(t))]
             self.languages.append(head[0] if head else None)
-            cache: dict = {}
-            for run in np.split(ids_np[r], np.flatnonzero(masked_np[r])):  # decided runs between masks
-                for key, nxt in file_cache(run[1:] if run.size and masked_np[r].any() else run).items():
-                    slot = cache.setdefault(key, {})
-                    for tok, c in nxt.items():
-                        slot[tok] = slot.get(tok, 0) + c
-            self.caches.append(cache)
+            # the decided runs between masks: each run after the first starts with its mask, the first with the
+            # language tag, which no context needs
+            runs = np.split(ids_np[r], np.flatnonzero(masked_np[r]))
+            self.caches.append(file_cache(*(run[1:] for run in runs)))
 
     def apply(self, logits: Tensor, ids: Tensor, masked: Tensor, eligible: Tensor, offset: int) -> Tensor:
         """``logits`` (``[B, L - offset, V]``, changed in place and returned) plus the weighted prior at the
@@ -96,12 +93,3 @@ class PriorState:
                 return int(row[q])
         return None
 
-
-def _line_breaks(lm) -> np.ndarray:
-    """Ids of the tokens that are whitespace beginning with a line break (cached on the model)."""
-    cached = getattr(lm, "_prior_line_breaks", None)
-    if cached is None:
-        texts = [lm.token_text(i) for i in range(lm.vocab_size)]
-        cached = np.array([i for i, t in enumerate(texts) if t.startswith("\n") and not t.strip()], dtype=np.int64)
-        lm._prior_line_breaks = cached
-    return cached

@@ -279,7 +279,7 @@ def line_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[
         after = shape[code_lines[k + 1]] if k + 1 < len(code_lines) else ""
         if (before and before[-1] not in ";,{}()[]") or len(indentation(after)) > len(indentation(shape[j])):
             continue
-        opened, stray = _open_brackets(text), _stray_closers(text)
+        opened, stray = _bracket_scan(text)
         if len(opened) + len(stray) != 1 or text[-1] not in ";," or text.lstrip()[0] in PAIRS.values():
             continue  # (an item that ends on its line says so: `;`, or `,` in a list)
         base = starts[j]
@@ -299,27 +299,6 @@ def line_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[
         found.append((abs(j - problem), j, edits))
     found.sort()
     return [e for _, _, edits in found[:2] for e in edits]
-
-
-def _stray_closers(text: str) -> list[int]:
-    """Offsets of the closers in ``text`` that no opener of ``text`` opened (strings skipped by their quotes)."""
-    depth: list[str] = []
-    out: list[int] = []
-    quote = None
-    for x, ch in enumerate(text):
-        if quote:
-            quote = None if ch == quote and text[x - 1] != "\\" else quote
-        elif ch in "'\"`":
-            quote = ch
-        elif ch in PAIRS:
-            depth.append(ch)
-        elif ch in PAIRS.values():
-            if depth and PAIRS[depth[-1]] == ch:
-                depth.pop()
-            else:
-                out.append(x)
-    return out
-
 
 
 def opener_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
@@ -366,7 +345,14 @@ def opener_edits(code: str, language: str, verdict: ValidityResult) -> list[tupl
 def _open_brackets(text: str) -> list[int]:
     """Offsets of the brackets ``text`` opens and does not close, outermost first; strings are skipped by
     their quotes, closers of brackets opened before ``text`` are ignored."""
+    return _bracket_scan(text)[0]
+
+
+def _bracket_scan(text: str) -> tuple[list[int], list[int]]:
+    """One pass over ``text`` (strings skipped by their quotes): the offsets of the brackets it leaves open,
+    outermost first, and of the closers that close nothing it opened."""
     stack: list[int] = []
+    stray: list[int] = []
     quote = None
     for x, ch in enumerate(text):
         if quote:
@@ -375,9 +361,12 @@ def _open_brackets(text: str) -> list[int]:
             quote = ch
         elif ch in PAIRS:
             stack.append(x)
-        elif ch in PAIRS.values() and stack and PAIRS[text[stack[-1]]] == ch:
-            stack.pop()
-    return stack
+        elif ch in PAIRS.values():
+            if stack and PAIRS[text[stack[-1]]] == ch:
+                stack.pop()
+            else:
+                stray.append(x)
+    return stack, stray
 
 
 def unclosed(text: str) -> str:

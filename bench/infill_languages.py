@@ -87,15 +87,16 @@ def holes_of(src: str, language: str, rng: random.Random, max_bytes: int) -> lis
     return out
 
 
-def run_case(model, src: str, language: str, hole: tuple[int, int, str, str], args) -> dict:
+def run_case(model, src: str, language: str, hole: tuple[int, int, str, str], args, settings=None) -> dict:
     import treediff
     from treediff.errors import TreediffError
 
     start, end, kind, original = hole
+    settings = settings or {}
     t0 = time.perf_counter()
     try:
         res = treediff.infill(src, language, model=model, spans=[(start, end, kind)], constraint=args.constraint,
-                              seed=args.seed)
+                              seed=args.seed, **settings)
     except TreediffError as exc:  # one case's failure is a result, not the end of the run
         return {"kind": kind, "error": f"{type(exc).__name__}: {exc}"[:300], "valid": False, "nofb": False,
                 "empty": False, "forced": False, "exact": False, "seconds": time.perf_counter() - t0}
@@ -106,6 +107,21 @@ def run_case(model, src: str, language: str, hole: tuple[int, int, str, str], ar
             "empty": written and not text.strip(), "forced": rec.num_forced > 0,
             "exact": rec.ok and norm(text) == norm(original), "fill": text[:400], "original": original[:400],
             "level": rec.level, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    """``NAME:key=value,key=value`` -> ``(NAME, {key: value})``, values read as JSON where they parse."""
+    name, _, body = text.partition(":")
+    settings = {}
+    for item in filter(None, body.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            sys.exit(f"error: --variant {text!r}: {item!r} is not key=value")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return name, settings
 
 
 def summarise(rows: list[dict], boot: int, seed: int) -> dict:
@@ -133,8 +149,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME:key=value,key=value sampler settings of one arm (repeatable; each model runs every "
+                         "variant, e.g. --variant one:remask_samples=1 --variant four:remask_samples=4)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    variants = [parse_variant(v) for v in args.variant] or [("", {})]
     torch.set_num_threads(args.threads)
     if not (args.corpus / "manifest.jsonl").is_file():
         sys.exit(f"error: {args.corpus} is not a `treediff data gather` output (no manifest.jsonl)")
@@ -152,13 +172,15 @@ def main() -> None:
                     break
         print(f"{lang}: {files} files, {len(cases[lang])} holes", file=sys.stderr)
     report = {"args": {k: str(v) for k, v in vars(args).items()}, "models": {}}
-    for name in [m for m in args.models.split(",") if m]:
+    arms = [(m, v) for m in args.models.split(",") if m for v in variants]
+    for model_name, (variant, settings) in arms:
+        name = f"{model_name} {variant}".strip()
         rows_by_lang = {}
         for lang in langs:
-            model = None if name == "auto" else name  # auto: no --model, the library's choice per language
+            model = None if model_name == "auto" else model_name  # auto: no --model, the library's choice per language
             rows = []
             for i, (path, src, hole) in enumerate(cases[lang]):
-                row = {"path": path, **run_case(model, src, lang, hole, args)}
+                row = {"path": path, **run_case(model, src, lang, hole, args, settings)}
                 rows.append(row)
                 print(f"[{name} {lang} {i + 1}/{len(cases[lang])}] {row['kind']}: valid={row['valid']} "
                       f"nofb={row['nofb']} empty={row.get('empty')} exact={row['exact']} {row.get('error', '')}", file=sys.stderr)

@@ -47,6 +47,10 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
     "remask_region": ("sampler", "remask_region", str,
                       typer.Option("smallest", "--remask-region",
                                    help="smallest (enclosing node) | cfg (basic block + the writes it reads).")),
+    "remask_samples": ("sampler", "remask_samples", int,
+                       typer.Option(4, "--remask-samples", min=1, max=64,
+                                    help="Fills each remasking round decodes in one batch; the first that passes "
+                                         "the check is kept (1 = one per round).")),
     "temperature": ("sampler", "temperature", float, typer.Option(0.0, "--temperature", help="0 = greedy.")),
     "top_p": ("sampler", "top_p", float, typer.Option(1.0, "--top-p")),
     "report": ("run", "report", Optional[Path],

@@ -20,3 +20,32 @@ def test_guard_refuses_a_stray_closer_in_java(untrained_lm):
     assert len(close) == 1 and len(semi) == 1
     assert guard(0, pos, [close[0], semi[0]], ids, masked)
     assert lm.text_of(ids[: pos + 1]) == head + ";"
+
+
+def _hole_row(lm, head: str, n_masks: int, after: str, language: str):
+    ids = np.array(lm.encode(head, language) + [lm.mask_id] * n_masks + lm.encode(after, language))
+    masked = np.zeros(len(ids), dtype=bool)
+    start = len(lm.encode(head, language))
+    masked[start:start + n_masks] = True
+    return ids, masked
+
+
+def test_a_hole_inside_a_program_closes_what_it_opened(untrained_lm):
+    """A model that always ranks ``(`` first: without the closing horizon the hole's brackets stay open and
+    the program cannot complete; with it, the hole's last positions take a token that keeps the opened
+    brackets closable, then the grammar's closer (counted as forced), and the program is complete."""
+    lm = untrained_lm
+    head, after = "class A {\n  int f(int x) {\n    return ", ";\n  }\n}\n"
+    opener, name = lm.encode("(", "java"), lm.encode("x", "java")
+    assert len(opener) == 1 and len(name) == 1
+    results = {}
+    for horizon in (0, 4):
+        ids, masked = _hole_row(lm, head, 3, after, "java")
+        guard = GrammarGuard(lm, guard_grammar_for("java"), masked[None].copy(), 0, len(ids), language="java",
+                             horizon=horizon)
+        for pos in np.flatnonzero(masked):
+            guard(0, int(pos), [opener[0], name[0]], ids, masked)
+        results[horizon] = (lm.text_of(ids[ids != lm.end_id]), guard.stats.num_forced)
+    assert results[4] == (head + "(x)" + after, 1)
+    text0 = results[0][0]
+    assert text0 != results[4][0] and not guard.sessions[0].complete(text0)

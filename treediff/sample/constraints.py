@@ -17,7 +17,9 @@ What it guarantees (given the language's incremental grammar, :mod:`treediff.syn
   (synthesis), in the last ``horizon`` positions a candidate is preferred when the grammar's
   shortest closing text (``PrefixSession.closing_suffix``) still fits in the positions left; when
   none of the model's candidates does, the first token of that closing text is committed instead
-  and counted in ``num_forced`` (reported in every record, never hidden).
+  and counted in ``num_forced`` (reported in every record, never hidden).  A hole inside a program gets
+  the same rule in its own last ``horizon`` positions, for the brackets it opened itself (those open
+  where the hole starts are the following text's to close).
 * **Smallest edit first** (``close_early``, used by point-edit repair).  At the frontier of a hole
   whose later positions are all still masked, a candidate after which the fixed text that follows
   the hole (a window of it) is viable is preferred (when the model offers none, the first token of
@@ -155,6 +157,10 @@ class GrammarGuard:
                     self._tally["num_forced"] += 1
                     self._forced[row] += 1
                     return True
+        elif self.horizon:
+            done = self._close_hole(row, pos, candidates, ids, masked, head, tail, check, session)
+            if done is not None:
+                return done
         for c in candidates:
             self._tally["num_checks"] += 1
             if check(head + self._text(c) + tail):
@@ -174,6 +180,54 @@ class GrammarGuard:
         if run and not session.viable(head + tail):
             self._rechoose(row, ids, masked, pos + 1, nxt, head, last=nxt == hi)
         return False
+
+    def _close_hole(self, row: int, pos: int, candidates: list, ids: np.ndarray, masked: np.ndarray, head: str,
+                    tail: str, check, session) -> bool | None:
+        """Closable at the end of a hole inside a program: in the hole's last ``horizon`` masked positions, a
+        candidate is preferred when the brackets it leaves open beyond those open where the hole starts fit
+        in the positions the hole has left (one closer each); when none of the model's candidates does, the
+        first token of the grammar's closing text is committed (counted in ``num_forced``).  ``None``: not near
+        the hole's end, nothing opened, or a grammar whose sessions do not count open brackets (the usual rules
+        apply).  Python's exact LALR guard keeps its own rules; its compiler remasking closes such holes."""
+        depth = getattr(session, "open_brackets", None)
+        if depth is None:
+            return None
+        editable = self.editable[row]
+        q = pos + 1
+        while q < self.end and editable[q]:
+            q += 1
+        left = int(masked[pos + 1:q].sum())  # this hole's masked positions after pos
+        if left >= self.horizon:
+            return None
+        a = pos
+        while a > self.start and editable[a - 1]:
+            a -= 1
+        base = depth(self.lm.text_of(ids[self.start:a]))
+        opened = depth(head)
+        if base is None or opened is None:
+            return None
+        for c in candidates:
+            self._tally["num_checks"] += 1
+            text = head + self._text(c)
+            if check(text + tail):
+                after = depth(text)
+                if after is not None and after - base <= left:
+                    ids[pos], masked[pos] = c, False
+                    return True
+        if opened <= base:  # the model offers nothing that fits: the hole may end here (left empty)
+            self._tally["num_checks"] += 1
+            if check(head + tail):
+                ids[pos], masked[pos] = self.lm.end_id, False
+                return True
+            return None
+        suffix = session.closing_suffix(head)
+        toks = self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
+        if toks and check(head + self._text(toks[0]) + tail):
+            ids[pos], masked[pos] = toks[0], False
+            self._tally["num_forced"] += 1
+            self._forced[row] += 1
+            return True
+        return None
 
     _WINDOW = 64  # tokens of fixed text after a hole that an early close looks at (two lines at most)
 

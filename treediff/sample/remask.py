@@ -12,7 +12,7 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.config import SamplerConfig
 from treediff.sample.loop import DenoiseResult
 from treediff.sample.record import check
-from treediff.sample.segments import GuardCounts, generate_segments
+from treediff.sample.segments import GuardCounts, Layout, decode_layouts, layout_segments
 from treediff.syntax.cfg_flow import cfg_region
 from treediff.syntax.fillers import typed_choice, typed_fillers
 from treediff.syntax.holes import (
@@ -192,19 +192,22 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
             break
         rounds += 1
         try:
-            fills, counts = _redo(lm, language, code, regions, holes, config, generator, counts)
+            rows, scores, counts = _redo(lm, language, code, regions, holes, config, generator, counts)
         except InputError:  # the whole program does not fit the model: stop remasking, fall back
             break
-        code, spans = splice_regions(code, [(a, b) for a, b, _ in regions], fills, spans)
-        verdict = check(code, language, given=given)
-        cats = _categories_ok(language, code, spans, holes)
+        code, spans, verdict, cats = _pick(language, code, spans, [(a, b) for a, b, _ in regions], rows, scores,
+                                           holes, given)
     outcome = RemaskOutcome(code, spans, rounds, verdict, 0, cats, counts)
     return _fallback(language, holes, outcome, given) if config.fallback else outcome
 
 
 def _redo(lm: DiffusionLM, language: str, code: str, regions: list[tuple[int, int, int]], holes: tuple[Hole, ...],
-          config: SamplerConfig, generator: torch.Generator, counts: DecodeCounts) -> tuple[list[str], DecodeCounts]:
-    """One remasking round: each region masked again (as many tokens as it held, plus slack) and decoded."""
+          config: SamplerConfig, generator: torch.Generator,
+          counts: DecodeCounts) -> tuple[list[list[str]], list[float], DecodeCounts]:
+    """One remasking round: each region masked again and decoded ``config.remask_samples`` times in one batch.
+    Sample ``r`` gets :data:`_LENGTHS` ``[r % 4]`` of the tokens the region held (plus slack): a weak model
+    fills every mask it is given, so shorter drafts are tried beside the full one.  Returns the rows' fills,
+    their :func:`_scores` and the counts (the longest draft's forward passes and guard counts)."""
     data = code.encode("utf-8")
     segments, lens = [], []
     last = 0
@@ -222,8 +225,59 @@ def _redo(lm: DiffusionLM, language: str, code: str, regions: list[tuple[int, in
         steps = -(-sum(lens) // config.remask_parallel)
         if config.steps is None or steps < config.steps:
             round_config = round_config.replace(steps=steps)
-    out = generate_segments(lm, language, segments, lens, round_config, num_rows=1, generator=generator, cap=False)
-    return out.fills[0], counts.plus(out.result, out.guard[0])
+    layouts = [layout_segments(lm, language, segments, [max(2, round(n * _LENGTHS[r % len(_LENGTHS)])) for n in lens],
+                               cap=False) for r in range(config.remask_samples)]
+    outs = decode_layouts(lm, [(layout, 1, generator) for layout in layouts], round_config)
+    scores = [_scores(lm, layout, out.result.ids)[0] for layout, out in zip(layouts, outs)] \
+        if config.remask_samples > 1 else [0.0]
+    return [out.fills[0] for out in outs], scores, counts.plus(outs[0].result, outs[0].guard[0])
+
+
+_LENGTHS = (1.0, 0.5, 0.25, 0.75)  # draft lengths of a round's samples, as shares of the region's token count
+
+
+def _scores(lm: DiffusionLM, layout: Layout, rows: torch.Tensor) -> list[float]:
+    """Each decoded row's mean log-probability of its tokens at the remasked positions, under the denoiser's
+    one forward pass over the layout with every one of them masked (its first decoding step's view)."""
+    ids = torch.tensor([layout.ids], dtype=torch.long, device=lm.device)
+    logits, _ = lm.logits(ids)
+    logp = torch.log_softmax(logits[0].float(), -1)
+    where = torch.tensor(layout.editable, dtype=torch.bool, device=logp.device)
+    picked = rows[:, : len(layout.ids)].to(logp.device)[:, where]
+    own = logp[where].gather(-1, picked.T).T  # [rows, positions]
+    return own.mean(-1).tolist()
+
+
+def _parse_fails(code: str, language: str) -> bool:
+    """Tree-sitter finds an error in ``code``, or it is no source at all (a NUL byte from a token's bytes)."""
+    try:
+        return parse(code, language).has_errors
+    except InputError:
+        return True
+
+
+def _pick(language: str, code: str, spans: list[tuple[int, int]], regions: list[tuple[int, int]],
+          rows: list[list[str]], scores: list[float], holes: tuple[Hole, ...], given):
+    """The first row, in order of ``scores``, whose fills spliced into ``code`` pass the check with every hole of its
+    category; failing that, the best-scored row that tree-sitter accepts, else the best-scored row.  A row
+    tree-sitter rejects never costs a compiler run.  Returns ``(code, spans, verdict, categories_ok)``."""
+    order = sorted(range(len(rows)), key=lambda r: -scores[r] if r < len(scores) else 0.0)
+    keep = None
+    for r in order:
+        new_code, new_spans = splice_regions(code, regions, rows[r], spans)
+        if _parse_fails(new_code, language):
+            keep = keep or (new_code, new_spans, None)
+            continue
+        verdict = check(new_code, language, given=given)
+        cats = _categories_ok(language, new_code, new_spans, holes)
+        if verdict.ok and all(cats):
+            return new_code, new_spans, verdict, cats
+        if keep is None or keep[2] is None:
+            keep = (new_code, new_spans, (verdict, cats))
+    new_code, new_spans, done = keep
+    if done is None:
+        done = (check(new_code, language, given=given), _categories_ok(language, new_code, new_spans, holes))
+    return new_code, new_spans, *done
 
 
 def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
@@ -237,6 +291,11 @@ def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
         tree = parse(code, language)
         regions = _problem_regions(tree, verdict.problems, spans)
         found = typed_fill(language, tree, regions, holes, code, spans, given) if regions else None
+        if found is None and regions != [(s, e, i) for i, (s, e) in enumerate(spans)]:
+            # the offending regions alone cannot be mended: whole holes, each with its context's typed filler
+            whole = [(s, e, i) for i, (s, e) in enumerate(spans)]
+            found = typed_fill(language, tree, whole, holes, code, spans, given)
+            regions = whole if found is not None else regions
         if found is not None:
             code, spans, verdict, kinds = found
             n_fallback = len(regions)

@@ -210,6 +210,11 @@ class TreeSitterSession:
             i = m.end()
         return len(text)
 
+    def open_brackets(self, text: str) -> int | None:
+        """How many brackets ``text`` leaves open (block openers included), ``None`` when it is not viable."""
+        stack = self._stack(text) if self.viable(text) else None
+        return None if stack is None else len(stack)
+
     def closing_suffix(self, text: str) -> str | None:
         """A short text that makes ``text`` a program: the open brackets' closers (block closers on their own
         lines), one of the table's terminators before the first block closer; the plain closers when none

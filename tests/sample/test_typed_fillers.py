@@ -54,3 +54,23 @@ def test_a_body_that_must_return_has_a_filler_that_compiles(language, template):
     if verdicts[0].level == "tree-sitter":
         pytest.skip(f"no compiler for {language} here: every filler only parses")
     assert not verdicts[0].ok and any(v.ok for v in verdicts[1:])
+
+
+@pytest.mark.skipif(shutil.which("javac") is None, reason="javac not installed")
+def test_a_whole_hole_gets_its_typed_filler_when_its_broken_regions_cannot_be_mended():
+    """A block hole of a ``boolean`` method holding ``{ int y = 0; }``: javac's "missing return statement"
+    names the block's closing brace, whose own fillers mend nothing; the whole hole, as the block it was
+    declared, gets a typed block (the bare ``{}`` would fail the same way)."""
+    from treediff.sample import remask as rm
+    from treediff.sample.record import check
+    from treediff.syntax.holes import find_holes
+
+    template = find_holes("class A {\n    boolean f(int x) <|hole:block|>\n}\n", "java")
+    code, spans = template.fill(["{ int y = 0; }"])
+    verdict = check(code, "java")
+    assert not verdict.ok
+    out = rm._fallback("java", template.holes, rm.RemaskOutcome(code, list(spans), 0, verdict, 0, (False,),
+                                                               rm.DecodeCounts()), None)
+    assert out.verdict.ok and out.verdict.level == "compiler:javac", out.code
+    assert out.num_fallback == 1 and len(out.filler_kinds) == 1
+    assert "{}" not in out.code

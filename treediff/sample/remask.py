@@ -291,10 +291,9 @@ def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
         tree = parse(code, language)
         regions = _problem_regions(tree, verdict.problems, spans)
         found = typed_fill(language, tree, regions, holes, code, spans, given) if regions else None
-        if found is None and regions != [(s, e, i) for i, (s, e) in enumerate(spans)]:
-            # the offending regions alone cannot be mended: whole holes, each with its context's typed filler
+        if found is None:  # the offending regions alone cannot be mended: whole holes, as declared, typed
             whole = [(s, e, i) for i, (s, e) in enumerate(spans)]
-            found = typed_fill(language, tree, whole, holes, code, spans, given)
+            found = typed_fill(language, tree, whole, holes, code, spans, given, declared=True)
             regions = whole if found is not None else regions
         if found is not None:
             code, spans, verdict, kinds = found
@@ -324,12 +323,14 @@ def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
 _FILLER_TRIES = 4  # compiler checks of typed fillers per fallback (each region takes its next choice per try)
 
 
-def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans, given):
+def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans, given, *, declared: bool = False):
     """Fill each region with its :func:`~treediff.syntax.fillers.typed_fillers` choice, verified by the check:
     try ``k`` gives every region its ``k``-th choice (its last when it has fewer).  ``(code, spans, verdict,
-    kinds)`` of the first that passes, else ``None``."""
+    kinds)`` of the first that passes, else ``None``.  A region's category is that of the node it spans in
+    ``tree``, or with ``declared`` its hole's (the region is a whole hole whose broken fill says nothing)."""
     data = tree.source
-    options = [typed_fillers(language, data, a, b, _region_category(tree, a, b, holes[h].category))
+    options = [typed_fillers(language, data, a, b,
+                             holes[h].category if declared else _region_category(tree, a, b, holes[h].category))
                for a, b, h in regions]
     typed = [typed_choice(language, data, a, b) is not None for a, b, _ in regions]  # first choice: the type's
     bounds = [(a, b) for a, b, _ in regions]

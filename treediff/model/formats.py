@@ -108,7 +108,7 @@ class DiffusionLM:
     Attributes: ``name``, ``device``, ``mask_id``, ``end_id`` (the token that means "nothing here":
     ``<|endofhole|>`` for treediff models, EOS otherwise), ``banned_ids`` (never proposed: mask,
     padding, BOS, language tags), ``vocab_size``, ``max_length`` (longest sequence the model takes),
-    ``supports_cache``, ``prior`` and ``prior_weight`` (:mod:`treediff.sample.prior`).
+    ``supports_cache``, ``prior`` and ``prior_weight`` (:mod:`treediff.sample.prior`), ``merges_space_runs``.
     """
 
     name: str = "model"
@@ -121,6 +121,7 @@ class DiffusionLM:
     supports_cache: bool = False
     prior = None  # a corpus n-gram prior (:class:`~treediff.model.ngram.NgramPrior`), when the bundle has one
     prior_weight: float = 0.0
+    merges_space_runs = False  # the tokenizer writes a run of spaces as one token (:mod:`treediff.sample.spacing`)
 
     def prefix_ids(self, language: str) -> list[int]:
         """Ids before the code (language tag, BOS, ...)."""
@@ -168,6 +169,8 @@ class DiffusionLM:
 
 class TreediffLM(DiffusionLM):
     """Our own denoiser with its :class:`~treediff.tokens.tokenizer.SyntaxTokenizer`."""
+
+    merges_space_runs = True
 
     def __init__(self, model, tokenizer, device: torch.device, name: str = "treediff") -> None:
         self.model = model.to(device).eval()

@@ -74,6 +74,8 @@ class SamplerConfig:
     * ``prior_weight``: weight of the model bundle's corpus n-gram prior in a product of experts with the
       denoiser (:mod:`treediff.sample.prior`; ``None``: the bundle's own default, 0 = off; models without a
       prior ignore it);
+    * ``tidy_spaces``: two space tokens never touch in a decoded row (:mod:`treediff.sample.spacing`; our own
+      tokenizer writes a run of spaces as one token);
     * ``seed``, ``device`` (``auto|cpu|cuda``).
     """
 
@@ -105,6 +107,7 @@ class SamplerConfig:
     device: str = "auto"
     prior_weight: float | None = None
     nonempty_holes: bool = True
+    tidy_spaces: bool = True
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> None:

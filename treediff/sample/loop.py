@@ -24,6 +24,7 @@ from torch import Tensor
 from treediff.sample.config import SamplerConfig
 from treediff.model.formats import DiffusionLM
 from treediff.sample.prior import PriorState, prior_weight_of
+from treediff.sample.spacing import SpacingRule
 from treediff.sample.steppers import Guard, SamplerState, build_stepper
 
 __all__ = ["DenoiseResult", "RowGroup", "denoise", "plan_blocks"]
@@ -135,6 +136,7 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
     lead = None if lead is None or not bool(lead.any()) else lead.to(lm.device)
     lead_banned = (torch.tensor(sorted({*lm.whitespace_ids(), lm.end_id}), dtype=torch.long, device=lm.device)
                    if lead is not None else None)
+    spacing = SpacingRule.for_model(lm, lm.device) if config.tidy_spaces else None
     blocks = plan_blocks(masked, config.block_size)
     counts = masked.sum(1).cpu()
     size = config.block_size or int(counts.max() if counts.numel() else 0) or 1
@@ -183,6 +185,8 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
                     rows_at = logits[at]
                     rows_at[:, lead_banned] = float("-inf")
                     logits[at] = rows_at
+            if spacing is not None:
+                logits = spacing.apply(logits, ids, masked, offset)
             sub_guard = _shifted(guard, offset, ids, masked) if guard is not None and offset else guard
             new_ids, new_masked, rejected = _step_groups(stepper, logits, ids, masked, eligible, offset, k, config,
                                                          groups, sub_guard, group_nfe)

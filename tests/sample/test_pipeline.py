@@ -227,7 +227,7 @@ def test_long_requests_are_capped_with_a_warning(untrained_lm):
 
 
 def test_a_remask_round_keeps_the_first_sample_that_passes_in_score_order(monkeypatch):
-    """_pick: rows tried best score first; a row tree-sitter rejects never reaches the compiler check;
+    """pick_draft: rows tried best score first; a row tree-sitter rejects never reaches the compiler check;
     the first row whose program passes (with its hole of the right category) is kept."""
     from treediff.sample import remask as rm
     from treediff.syntax.holes import find_holes
@@ -239,12 +239,12 @@ def test_a_remask_round_keeps_the_first_sample_that_passes_in_score_order(monkey
     seen = []
     real = rm.check
     monkeypatch.setattr(rm, "check", lambda c, lang, given=None: seen.append(c) or real(c, lang, given=given))
-    out, out_spans, verdict, cats = rm._pick("python", code, list(spans), [(a, b)], rows, [0.5, 0.9, -2.0, 0.1],
+    out, out_spans, verdict, cats = rm.pick_draft("python", code, list(spans), [(a, b)], rows, [0.5, 0.9, -2.0, 0.1],
                                              template.holes, None)
     assert verdict.ok and all(cats)
     assert out == "x = 3\ny = x\n", "the best-scored row that passes: '3' (0.1) before 'undefined_name_q' (-2.0)"
     assert seen == ["x = 3\ny = x\n"], "rows tree-sitter rejects cost no compiler check"
-    out, *_ = rm._pick("python", code, list(spans), [(a, b)], [["(1"], ["2 +"]], [0.0, 1.0], template.holes, None)
+    out, *_ = rm.pick_draft("python", code, list(spans), [(a, b)], [["(1"], ["2 +"]], [0.0, 1.0], template.holes, None)
     assert out == "x = 2 +\ny = x\n", "nothing passes: the best-scored row is kept for the next round"
 
 
@@ -265,8 +265,8 @@ def test_a_remask_round_drafts_shorter_fills_beside_the_full_one(untrained_lm, m
     monkeypatch.setattr(rm, "decode_layouts",
                         lambda lm, requests, config: seen.append([sum(lay.editable) for lay, _, _ in requests])
                         or real(lm, requests, config))
-    rows, scores, _ = rm._redo(untrained_lm, "python", code, [(*spans[0], 0)], template.holes,
+    rows, scores, _ = rm.redo_round(untrained_lm, "python", code, [(*spans[0], 0)], template.holes,
                                SamplerConfig(remask_samples=4), torch.Generator().manual_seed(0), rm.DecodeCounts())
-    full = n_old + rm._SLACK
+    full = n_old + rm.REMASK_SLACK
     assert seen == [[full, round(full / 2), round(full / 4), round(full * 3 / 4)]]
     assert len(rows) == 4 and len(scores) == 4 and all(len(r) == 1 for r in rows)

@@ -69,7 +69,7 @@ def test_a_whole_hole_gets_its_typed_filler_when_its_broken_regions_cannot_be_me
     code, spans = template.fill(["{ int y = 0; }"])
     verdict = check(code, "java")
     assert not verdict.ok
-    out = rm._fallback("java", template.holes, rm.RemaskOutcome(code, list(spans), 0, verdict, 0, (False,),
+    out = rm.typed_fallback("java", template.holes, rm.RemaskOutcome(code, list(spans), 0, verdict, 0, (False,),
                                                                rm.DecodeCounts()), None)
     assert out.verdict.ok and out.verdict.level == "compiler:javac", out.code
     assert out.num_fallback == 1 and len(out.filler_kinds) == 1

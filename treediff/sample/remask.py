@@ -27,9 +27,11 @@ from treediff.syntax.holes import (
 from treediff.syntax.tree import SyntaxTree, parse
 from treediff.validity import ValidityResult
 
-__all__ = ["DecodeCounts", "RemaskOutcome", "fill_regions", "problem_span", "remask", "splice_regions", "typed_fill"]
+__all__ = ["DecodeCounts", "REMASK_SLACK", "RemaskOutcome", "fill_regions", "pick_draft", "problem_span", "redo_round",
+           "remask", "splice_regions", "typed_fallback", "typed_fill"]
 
-_SLACK = 4  # extra masks when a region is remasked: the model can close it early with end-of-hole
+#: extra masks when a region is remasked: the model can close it early with end-of-hole
+REMASK_SLACK = 4
 
 
 @dataclass(frozen=True)
@@ -192,16 +194,16 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
             break
         rounds += 1
         try:
-            rows, scores, counts = _redo(lm, language, code, regions, holes, config, generator, counts)
+            rows, scores, counts = redo_round(lm, language, code, regions, holes, config, generator, counts)
         except InputError:  # the whole program does not fit the model: stop remasking, fall back
             break
-        code, spans, verdict, cats = _pick(language, code, spans, [(a, b) for a, b, _ in regions], rows, scores,
+        code, spans, verdict, cats = pick_draft(language, code, spans, [(a, b) for a, b, _ in regions], rows, scores,
                                            holes, given)
     outcome = RemaskOutcome(code, spans, rounds, verdict, 0, cats, counts)
-    return _fallback(language, holes, outcome, given) if config.fallback else outcome
+    return typed_fallback(language, holes, outcome, given) if config.fallback else outcome
 
 
-def _redo(lm: DiffusionLM, language: str, code: str, regions: list[tuple[int, int, int]], holes: tuple[Hole, ...],
+def redo_round(lm: DiffusionLM, language: str, code: str, regions: list[tuple[int, int, int]], holes: tuple[Hole, ...],
           config: SamplerConfig, generator: torch.Generator,
           counts: DecodeCounts) -> tuple[list[list[str]], list[float], DecodeCounts]:
     """One remasking round: each region masked again and decoded ``config.remask_samples`` times in one batch.
@@ -215,7 +217,7 @@ def _redo(lm: DiffusionLM, language: str, code: str, regions: list[tuple[int, in
         segments.append(data[last:a].decode("utf-8", "replace"))
         old = data[a:b].decode("utf-8", "replace")
         n_old = len(lm.encode(old, language)) if old.strip() else config.hole_tokens.get(holes[h].category, 16)
-        lens.append(n_old + _SLACK)
+        lens.append(n_old + REMASK_SLACK)
         last = b
     segments.append(data[last:].decode("utf-8", "replace"))
     round_config = config
@@ -256,7 +258,7 @@ def _parse_fails(code: str, language: str) -> bool:
         return True
 
 
-def _pick(language: str, code: str, spans: list[tuple[int, int]], regions: list[tuple[int, int]],
+def pick_draft(language: str, code: str, spans: list[tuple[int, int]], regions: list[tuple[int, int]],
           rows: list[list[str]], scores: list[float], holes: tuple[Hole, ...], given):
     """The first row, in order of ``scores``, whose fills spliced into ``code`` pass the check with every hole of its
     category; failing that, the best-scored row that tree-sitter accepts, else the best-scored row.  A row
@@ -280,8 +282,8 @@ def _pick(language: str, code: str, spans: list[tuple[int, int]], regions: list[
     return new_code, new_spans, *done
 
 
-def _fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
-              given: str | bytes | None) -> RemaskOutcome:
+def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,
+                   given: str | bytes | None) -> RemaskOutcome:
     """The typed fallback: each offending region of an invalid program gets its category's filler (else every
     hole's whole fill its hole's); a valid program's holes of the wrong category get theirs."""
     code, spans, verdict, cats = outcome.code, outcome.spans, outcome.verdict, outcome.categories_ok

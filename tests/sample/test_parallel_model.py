@@ -29,9 +29,9 @@ def test_embedded_names_resolve_and_local_paths_win(tmp_path, monkeypatch):
 def test_no_model_means_the_embedded_model_for_the_language():
     from treediff.model.formats import DEFAULT_FOR_LANGUAGE
 
-    assert model_path(None, "python") == embedded_model_path("default")
+    assert model_path(None) == embedded_model_path("default")  # no language: the Python-trained model
     multi = embedded_model_path("multi")
-    for language in ("java", "go", "rust", "c", "cpp", "javascript", "typescript"):
+    for language in ("python", "java", "go", "rust", "c", "cpp", "javascript", "typescript"):
         assert DEFAULT_FOR_LANGUAGE[language] == "multi"
         assert model_path(None, language) == (multi or embedded_model_path("default"))
     assert get_model(None, device="cpu", language="java").name == (multi or embedded_model_path("default")).name

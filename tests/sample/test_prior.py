@@ -166,7 +166,9 @@ def test_the_embedded_multi_model_decodes_with_its_prior():
     assert lm.prior is not None and lm.prior_weight == 1.0 and lm.prior.vocab_size == lm.vocab_size
     java = lm.prefix_ids("java")[0]
     assert lm.prior.knows(java) and lm.prior.knows(lm.prefix_ids("rust")[0])
-    assert get_model(None, device="cpu", language="python").prior is None  # Python's default has none
+    python = get_model(None, device="cpu", language="python")
+    assert python.name == lm.name and python.prior.knows(python.prefix_ids("python")[0])
+    assert get_model("default", device="cpu").prior is None  # the Python-only model ships none
 
 
 def test_raw_sampling_may_begin_with_whitespace(untrained_lm, leads_seen):

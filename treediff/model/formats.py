@@ -57,8 +57,10 @@ EMBEDDED_MODELS = {"default": "default_model", "parallel": "parallel_model", "mu
 
 #: The embedded model that serves each language when no ``--model`` is given (languages not listed, or whose
 #: model is not installed: ``default``).  Chosen by measurement (docs/benchmarks.md, "Held-out infilling in
-#: every language"): the Python model keeps Python until the multi-language one matches it there.
-DEFAULT_FOR_LANGUAGE = {lang: "multi" for lang in ("javascript", "typescript", "tsx", "java", "c", "cpp", "go", "rust")}
+#: every language"; Python since session 5, docs/sampling.md "The embedded models"): ``multi`` serves all eight
+#: language families.
+DEFAULT_FOR_LANGUAGE = {lang: "multi" for lang in ("python", "javascript", "typescript", "tsx", "java", "c", "cpp",
+                                                   "go", "rust")}
 
 
 def embedded_model_path(name: str = "default") -> Path | None:
@@ -72,7 +74,7 @@ def default_model_path(language: str | None = None) -> Path | None:
     names (when installed), else ``default``.
 
     >>> default_model_path().name, default_model_path("python").name
-    ('default_model', 'default_model')
+    ('default_model', 'multi_model')
     """
     name = DEFAULT_FOR_LANGUAGE.get(language or "", "default")
     return embedded_model_path(name) or embedded_model_path("default")

@@ -19,7 +19,7 @@ text and token accuracy.  Summary (``cfg_ablation.summarise``): per language and
 arm's mean with a 95 % bootstrap interval over items (per item the mean over seeds), the paired
 differences to ``random`` and the relative gain, with a verdict on TreeDiff's +13.3 %.
 
-    python bench/masking_ablation_multi.py --steps 600 --seeds 0,1,2 --json /work/ablation/result.json
+    python bench/masking_ablation_multi.py --steps 800 --seeds 0,1,2 --json /work/ablation/result.json
     python bench/masking_ablation_multi.py --merge /work/ablation/result.json    # the tables again
 
 ``--json`` is rewritten after every run, and ``--resume`` skips the runs it already holds.
@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cfg_ablation import run_arm, summarise  # noqa: E402
+from cfg_ablation import ARMS, run_arm, summarise  # noqa: E402
 from masking_ablation import draw_problems  # noqa: E402
 
 from treediff.errors import TreediffError  # noqa: E402
@@ -56,6 +56,8 @@ def write_subset(corpus: Path, out: Path, languages: Sequence[str], train_kb: in
     bytes and files taken per language and split.  The same arguments write the same manifest."""
     from treediff.data import heldout_files
 
+    if not (corpus / "manifest.jsonl").is_file():
+        raise TreediffError(f"{corpus} is not a `treediff data gather` output (no manifest.jsonl)")
     rows = [json.loads(line) for line in (corpus / "manifest.jsonl").open(encoding="utf-8")]
     by_path = {r["path"]: r for r in rows}
     chosen, counts = [], {}
@@ -187,6 +189,8 @@ def markdown(summary: dict, arms: Sequence[str], metric: str) -> str:
 def report(out: dict, arms: Sequence[str]) -> str:
     """Both tables and a verdict per language (exact match, then token accuracy)."""
     summary = out["summary"]
+    if not any(summary.values()):
+        return "no seed has finished every arm yet"
     parts = []
     for metric, title in (("exact", "exact match"), ("token_acc", "token accuracy")):
         parts.append(f"{title}, {out['steps']} steps × {out['tokens_per_step']:,} tokens, seeds {out['seeds_done']}:\n")
@@ -205,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--set", dest="sets", action="append", default=[], help="config override key=value (all runs)")
     ap.add_argument("--arms", default="random,ast_span,mixed")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--languages", default=",".join(LANGUAGES))
     ap.add_argument("--train-kb", type=int, default=1500, help="training files per language, kB")
     ap.add_argument("--heldout-kb", type=int, default=150, help="held-out files per language, kB")
@@ -225,6 +229,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 def _run(args) -> dict:
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if BASE not in arms or any(a not in ARMS for a in arms):
+        raise TreediffError(f"--arms {args.arms!r}: must hold {BASE!r}, arms among {', '.join(sorted(ARMS))}")
     if args.merge:
         out = json.loads(Path(args.merge).read_text())
         done = [str(s) for s in out["seeds_done"]]

@@ -91,3 +91,12 @@ def test_items_come_from_the_asked_language(tmp_path):
     windows, cropped = multi.crop_items(ds, problems, 16)
     for (w, s, e, _), (i, s2, e2, _) in zip(problems, cropped):
         assert len(windows[i].input_ids) <= 16 and (windows[i].input_ids[s2:e2] == ds[w].input_ids[s:e]).all()
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys):
+    for argv in (["--arms", "random,sideways"], ["--arms", "ast_span,mixed"], ["--corpus", str(tmp_path)],
+                 ["--merge", str(tmp_path / "none.json")]):
+        with pytest.raises(SystemExit) as exc:
+            multi.main([*argv, "--work", str(tmp_path / "work")])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1

@@ -104,9 +104,10 @@ def summarise(results: dict, base: str, items: np.ndarray | None = None) -> dict
     for name, runs in results.items():
         if not runs:
             continue
+        pick = slice(None) if items is None else items
         row = {"seeds": len(runs), "val_loss": float(np.mean([r["val_loss"] for r in runs.values()])),
-               "per_seed": {s: float(np.mean(r["hits"] if items is None else np.asarray(r["hits"])[items]))
-                            for s, r in runs.items()}}
+               "per_seed": {s: float(np.mean(np.asarray(r["hits"], dtype=float)[pick])) for s, r in runs.items()},
+               "per_seed_token_acc": {s: float(np.mean(np.asarray(r["token_hits"])[pick])) for s, r in runs.items()}}
         for metric, key in (("exact", "hits"), ("token_acc", "token_hits")):
             values = per_item(runs, key)
             row["n"] = len(values)

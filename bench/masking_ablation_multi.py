@@ -147,13 +147,13 @@ def summarise_by_language(runs: dict, langs: Sequence[str]) -> dict:
 
 
 def verdict(row: dict | None, metric: str = "exact") -> str:
-    """Reproduced when AST-span beats random (difference interval above 0), refuted when a gain as large
-    as +13.3 % is outside the relative gain's interval, unresolved otherwise."""
+    """Reproduced when AST-span beats random (difference and relative gain intervals above 0), refuted when
+    a gain as large as +13.3 % is outside the relative gain's interval, unresolved otherwise."""
     if row is None or f"{metric}_diff_ci95" not in row:
         return "unresolved (no paired runs)"
     lo, hi = row[f"{metric}_diff_ci95"]
     rel, (rel_lo, rel_hi) = row[f"{metric}_rel"], row[f"{metric}_rel_ci95"]
-    if lo > 0:
+    if lo > 0 and (rel_lo is None or rel_lo > 0):
         size = "" if rel is None else f", {rel:+.1%} relative [{rel_lo:+.1%}, {rel_hi:+.1%}]"
         smaller = rel_hi is not None and rel_hi < CLAIM
         return f"reproduced{' in direction, smaller than claimed' if smaller else ''}{size}"
@@ -165,6 +165,10 @@ def verdict(row: dict | None, metric: str = "exact") -> str:
 
 def _ci(mean: float, ci: Sequence[float], fmt: str = ".3f") -> str:
     return f"{mean:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
+
+
+def _per_seed(values: dict) -> str:
+    return ", ".join(f"{v:.3f} (seed {s})" for s, v in values.items())
 
 
 def markdown(summary: dict, arms: Sequence[str], metric: str) -> str:
@@ -195,6 +199,9 @@ def report(out: dict, arms: Sequence[str]) -> str:
     for metric, title in (("exact", "exact match"), ("token_acc", "token accuracy")):
         parts.append(f"{title}, {out['steps']} steps × {out['tokens_per_step']:,} tokens, seeds {out['seeds_done']}:\n")
         parts.append(markdown(summary, arms, metric) + "\n")
+    for arm, row in summary["all"].items():
+        parts.append(f"- {arm} per seed, all items: exact {_per_seed(row['per_seed'])}; "
+                     f"token accuracy {_per_seed(row['per_seed_token_acc'])}")
     for group in summary:
         ast = summary[group].get("ast_span")
         parts.append(f"- {group}: exact match {verdict(ast, 'exact')}; token accuracy {verdict(ast, 'token_acc')}")

@@ -43,6 +43,7 @@ def test_summary_per_language_means_differences_and_gains():
     assert a["exact_diff_ci95"] == (0.0, 1.0)
     assert a["exact_ci95"][0] <= a["exact"] <= a["exact_ci95"][1]
     assert a["per_seed"] == {0: pytest.approx(2 / 3), 1: pytest.approx(2 / 3)}
+    assert summary["b"]["random"]["per_seed_token_acc"] == {0: 0.0, 1: pytest.approx(1 / 6)}
     assert "exact_diff" not in summary["a"]["random"]  # the base has no difference to itself
 
 
@@ -56,6 +57,7 @@ def test_bootstrap_of_constant_items_is_the_point_and_gain_of_a_zero_base_is_und
 def test_verdicts():
     row = {"exact_diff_ci95": (0.01, 0.2), "exact_rel": 0.5, "exact_rel_ci95": (0.05, 1.0)}
     assert multi.verdict(row).startswith("reproduced,")
+    assert multi.verdict({**row, "exact_rel_ci95": (-0.001, 1.0)}).startswith("unresolved")
     assert multi.verdict({**row, "exact_rel_ci95": (0.01, 0.1)}).startswith("reproduced in direction, smaller")
     assert multi.verdict({**row, "exact_diff_ci95": (-0.2, -0.01)}).startswith("refuted")
     assert multi.verdict({**row, "exact_diff_ci95": (-0.01, 0.2)}).startswith("unresolved")

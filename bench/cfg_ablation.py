@@ -45,6 +45,7 @@ ARMS = {
     "ast_span": ["noise.masker=ast_span"],  # the same run as enc_off, named for the masking comparison
     "random": ["noise.masker=random"],
     "cfg_mask": ["noise.masker=cfg"],
+    "mixed": ["noise.masker=ast_span", "noise.options.mix_random=0.5"],  # masking_ablation.py's third arm
 }
 
 
@@ -76,21 +77,45 @@ def run_arm(name: str, seed: int, cfg0, root: Path, val_ds, problems, tok, steps
             "train_seconds": seconds}
 
 
-def summarise(results: dict, base: str) -> dict:
+def relative_gain(values: np.ndarray, ref: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float | None, tuple]:
+    """``mean(values) / mean(ref) - 1`` for paired per-item arrays, with its 95 % paired bootstrap interval
+    (items resampled together); ``(None, (None, None))`` when ``ref`` never scores.  A resample whose
+    ``ref`` mean is 0 counts as an infinite gain (or none, when ``values`` also scores 0 there); the
+    percentiles are order statistics, so an infinite one stays infinite."""
+    if ref.mean() <= 0:
+        return None, (None, None)
+    idx = np.random.default_rng(seed).integers(0, len(values), size=(n, len(values)))
+    num, den = values[idx].mean(1), ref[idx].mean(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gains = np.where(den > 0, num / np.where(den > 0, den, 1.0) - 1, np.where(num > 0, np.inf, 0.0))
+    return float(values.mean() / ref.mean() - 1), (float(np.percentile(gains, 2.5, method="lower")),
+                                                   float(np.percentile(gains, 97.5, method="higher")))
+
+
+def summarise(results: dict, base: str, items: np.ndarray | None = None) -> dict:
     """Per arm: exact match and token accuracy (mean over seeds per item, then over items) with 95 %
-    bootstrap intervals, and the paired differences to ``base``."""
+    bootstrap intervals, the paired differences to ``base`` and the relative gain over it.  ``items``:
+    the indices of the held-out items to summarise (all of them when ``None``)."""
+    def per_item(runs: dict, key: str) -> np.ndarray:
+        values = np.mean([np.asarray(r[key], dtype=float) for r in runs.values()], axis=0)
+        return values if items is None else values[items]
+
     table = {}
     for name, runs in results.items():
         if not runs:
             continue
+        pick = slice(None) if items is None else items
         row = {"seeds": len(runs), "val_loss": float(np.mean([r["val_loss"] for r in runs.values()])),
-               "per_seed": {s: float(np.mean(r["hits"])) for s, r in runs.items()}}
+               "per_seed": {s: float(np.mean(np.asarray(r["hits"], dtype=float)[pick])) for s, r in runs.items()},
+               "per_seed_token_acc": {s: float(np.mean(np.asarray(r["token_hits"])[pick])) for s, r in runs.items()}}
         for metric, key in (("exact", "hits"), ("token_acc", "token_hits")):
-            per_item = np.mean([np.asarray(r[key], dtype=float) for r in runs.values()], axis=0)
-            row[metric], row[f"{metric}_ci95"] = float(per_item.mean()), bootstrap(per_item)
+            values = per_item(runs, key)
+            row["n"] = len(values)
+            row[metric], row[f"{metric}_ci95"] = float(values.mean()), bootstrap(values)
             if base in results and name != base and set(results[base]) == set(runs):
-                diff = per_item - np.mean([np.asarray(r[key], dtype=float) for r in results[base].values()], axis=0)
-                row[f"{metric}_diff"], row[f"{metric}_diff_ci95"] = float(diff.mean()), bootstrap(diff)
+                ref = per_item(results[base], key)
+                row[f"{metric}_diff"], row[f"{metric}_diff_ci95"] = float((values - ref).mean()), bootstrap(values - ref)
+                row[f"{metric}_rel"], row[f"{metric}_rel_ci95"] = relative_gain(values, ref)
         table[name] = row
     return table
 

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -46,14 +47,18 @@ MASKERS = {
 }
 
 
-def draw_problems(val_ds, per_category: int, max_tokens: int, seed: int) -> list[tuple[int, int, int, int]]:
-    """``(window, start, end, category)`` rows: up to ``per_category`` nodes of each category."""
+def draw_problems(val_ds, per_category: int, max_tokens: int, seed: int, categories: Sequence[str] | None = None,
+                  keep: Callable[[int, int, int], bool] | None = None) -> list[tuple[int, int, int, int]]:
+    """``(window, start, end, category)`` rows: up to ``per_category`` nodes of each category (of
+    ``categories`` when given), among the nodes ``(window, start, end)`` that ``keep`` accepts."""
     rng = np.random.default_rng(seed)
-    pools: dict[int, list[tuple[int, int, int, int]]] = {c: [] for c in range(len(CATEGORIES))}
+    wanted = set(range(len(CATEGORIES))) if categories is None else {CATEGORIES.index(c) for c in categories}
+    pools: dict[int, list[tuple[int, int, int, int]]] = {c: [] for c in sorted(wanted)}
     for w in range(len(val_ds)):
         ex = val_ds[w]
         for s, e, c in ex.spans.tolist():
-            if c >= 0 and 1 <= e - s <= max_tokens and not ex.special_mask[s:e].any():
+            if (c in wanted and 1 <= e - s <= max_tokens and not ex.special_mask[s:e].any()
+                    and (keep is None or keep(w, s, e))):
                 pools[c].append((w, s, e, c))
     problems = []
     for c, pool in pools.items():

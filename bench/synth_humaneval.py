@@ -57,7 +57,8 @@ def run(lm, problems, *, label, **settings):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=None, help="model directory (default: the embedded model)")
+    ap.add_argument("--model", default=None, help="model directory or embedded name (default: the embedded model "
+                                                  "that serves Python)")
     ap.add_argument("--limit", type=int, default=None, help="first N problems only")
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--block", type=int, default=32)
@@ -67,6 +68,7 @@ def main() -> None:
                          "e.g. 0.5,0.2,steps=16")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-untrained", action="store_true")
+    ap.add_argument("--full-only", action="store_true", help="only the trained model with constraint full")
     ap.add_argument("--untrained-only", action="store_true", help="only the untrained twin, full vs none")
     ap.add_argument("--same-nfe", action="store_true",
                     help="only: grammar constraint with extra_steps=0 (exactly the unconstrained NFE) vs none")
@@ -78,7 +80,7 @@ def main() -> None:
     from treediff.sample import get_model
 
     problems = sorted(read_problems().items(), key=lambda kv: int(kv[0].split("/")[1]))[: args.limit]
-    lm = get_model(args.model, device="cpu")
+    lm = get_model(args.model, device="cpu", language="python")
     base = dict(max_new_tokens=args.max_new_tokens, block_size=args.block, seed=0, device="cpu")
     runs = [("trained full", lm, dict(base, constraint="full")),
             ("trained none", lm, dict(base, constraint="none")),
@@ -91,6 +93,8 @@ def main() -> None:
     elif args.same_nfe:
         runs = [("trained grammar, same NFE", lm, dict(base, constraint="grammar", extra_steps=0.0)),
                 ("trained none", lm, dict(base, constraint="none"))]
+    elif args.full_only:
+        runs = runs[:1]
     elif not args.skip_untrained:
         twin = untrained_twin(lm)
         runs += [("untrained full", twin, dict(base, constraint="full")),
@@ -108,6 +112,11 @@ def main() -> None:
         out[label] = run(model, problems, label=label, **settings)
     s = {k: v[0] for k, v in out.items()}
     if args.untrained_only:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"summaries": s, "rows": {k: v[1] for k, v in out.items()}}, f, indent=1)
+        return
+    if args.full_only:
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"summaries": s, "rows": {k: v[1] for k, v in out.items()}}, f, indent=1)

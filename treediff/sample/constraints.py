@@ -150,13 +150,9 @@ class GrammarGuard:
                     return True
             # ... and when the model offers none, commit the first token of that closing text (counted)
             if not tail.strip():  # nothing but blanks (the program's final newline) after this position
-                suffix = session.closing_suffix(head)
-                toks = self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
+                toks = self._closing_tokens(session.closing_suffix(head))
                 if toks and len(toks) <= left + 1 and check(head + self._text(toks[0]) + tail):
-                    ids[pos], masked[pos] = toks[0], False
-                    self._tally["num_forced"] += 1
-                    self._forced[row] += 1
-                    return True
+                    return self._force(row, pos, toks[0], ids, masked)
         elif self.horizon:
             done = self._close_hole(row, pos, candidates, ids, masked, head, tail, check, session)
             if done is not None:
@@ -220,14 +216,21 @@ class GrammarGuard:
                 ids[pos], masked[pos] = self.lm.end_id, False
                 return True
             return None
-        suffix = session.closing_suffix(head)
-        toks = self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
+        toks = self._closing_tokens(session.closing_suffix(head))
         if toks and check(head + self._text(toks[0]) + tail):
-            ids[pos], masked[pos] = toks[0], False
-            self._tally["num_forced"] += 1
-            self._forced[row] += 1
-            return True
+            return self._force(row, pos, toks[0], ids, masked)
         return None
+
+    def _closing_tokens(self, suffix: str | None) -> list[int]:
+        """The tokens of a grammar's closing text (none when it is blank or there is none)."""
+        return self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
+
+    def _force(self, row: int, pos: int, token: int, ids: np.ndarray, masked: np.ndarray) -> bool:
+        """Commit a grammar-chosen ``token`` at ``pos``, counted in ``num_forced``."""
+        ids[pos], masked[pos] = token, False
+        self._tally["num_forced"] += 1
+        self._forced[row] += 1
+        return True
 
     _WINDOW = 64  # tokens of fixed text after a hole that an early close looks at (two lines at most)
 
@@ -280,12 +283,9 @@ class GrammarGuard:
                 return True
         # none of the model's candidates: the first token of the grammar's shortest closing text, if the fixed
         # text fits after it (a missing ')' the model does not rank); counted as forced
-        toks = self.lm.encode(suffix, self.language) if suffix and suffix.strip() else []
+        toks = self._closing_tokens(suffix)
         if toks and self._as_code(session, head + self._text(toks[0]), fixed):
-            ids[pos], masked[pos] = toks[0], False
-            self._tally["num_forced"] += 1
-            self._forced[row] += 1
-            return True
+            return self._force(row, pos, toks[0], ids, masked)
         # nothing closes yet: the model's best candidate that heads for a close (it opens no comment, string or
         # bracket; the closing text gets shorter), so the next position may close
         for c in candidates[:8]:

@@ -209,7 +209,7 @@ def redo_round(lm: DiffusionLM, language: str, code: str, regions: list[tuple[in
     """One remasking round: each region masked again and decoded ``config.remask_samples`` times in one batch.
     Sample ``r`` gets :data:`_LENGTHS` ``[r % 4]`` of the tokens the region held (plus slack): a weak model
     fills every mask it is given, so shorter drafts are tried beside the full one.  Returns the rows' fills,
-    their :func:`_scores` and the counts (the longest draft's forward passes and guard counts)."""
+    their :func:`_score` and the counts (the longest draft's forward passes and guard counts)."""
     data = code.encode("utf-8")
     segments, lens = [], []
     last = 0
@@ -230,7 +230,7 @@ def redo_round(lm: DiffusionLM, language: str, code: str, regions: list[tuple[in
     layouts = [layout_segments(lm, language, segments, [max(2, round(n * _LENGTHS[r % len(_LENGTHS)])) for n in lens],
                                cap=False) for r in range(config.remask_samples)]
     outs = decode_layouts(lm, [(layout, 1, generator) for layout in layouts], round_config)
-    scores = [_scores(lm, layout, out.result.ids)[0] for layout, out in zip(layouts, outs)] \
+    scores = [_score(lm, layout, out.result.ids[0]) for layout, out in zip(layouts, outs)] \
         if config.remask_samples > 1 else [0.0]
     return [out.fills[0] for out in outs], scores, counts.plus(outs[0].result, outs[0].guard[0])
 
@@ -238,16 +238,15 @@ def redo_round(lm: DiffusionLM, language: str, code: str, regions: list[tuple[in
 _LENGTHS = (1.0, 0.5, 0.25, 0.75)  # draft lengths of a round's samples, as shares of the region's token count
 
 
-def _scores(lm: DiffusionLM, layout: Layout, rows: torch.Tensor) -> list[float]:
-    """Each decoded row's mean log-probability of its tokens at the remasked positions, under the denoiser's
-    one forward pass over the layout with every one of them masked (its first decoding step's view)."""
+def _score(lm: DiffusionLM, layout: Layout, row: torch.Tensor) -> float:
+    """A decoded row's mean log-probability of its tokens at the remasked positions, under the denoiser's one
+    forward pass over the layout with every one of them masked (its first decoding step's view)."""
     ids = torch.tensor([layout.ids], dtype=torch.long, device=lm.device)
     logits, _ = lm.logits(ids)
     logp = torch.log_softmax(logits[0].float(), -1)
     where = torch.tensor(layout.editable, dtype=torch.bool, device=logp.device)
-    picked = rows[:, : len(layout.ids)].to(logp.device)[:, where]
-    own = logp[where].gather(-1, picked.T).T  # [rows, positions]
-    return own.mean(-1).tolist()
+    picked = row[: len(layout.ids)].to(logp.device)[where]
+    return float(logp[where].gather(-1, picked[:, None]).mean())
 
 
 def _parse_fails(code: str, language: str) -> bool:
@@ -263,7 +262,7 @@ def pick_draft(language: str, code: str, spans: list[tuple[int, int]], regions: 
     """The first row, in order of ``scores``, whose fills spliced into ``code`` pass the check with every hole of its
     category; failing that, the best-scored row that tree-sitter accepts, else the best-scored row.  A row
     tree-sitter rejects never costs a compiler run.  Returns ``(code, spans, verdict, categories_ok)``."""
-    order = sorted(range(len(rows)), key=lambda r: -scores[r] if r < len(scores) else 0.0)
+    order = sorted(range(len(rows)), key=lambda r: -scores[r])
     keep = None
     for r in order:
         new_code, new_spans = splice_regions(code, regions, rows[r], spans)

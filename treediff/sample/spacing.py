@@ -35,10 +35,9 @@ def space_pairs(lm) -> tuple[list[int], set[tuple[int, int]]]:
 class SpacingRule:
     """The rule for one model's vocabulary (``None`` from :meth:`for_model` when it does not apply)."""
 
-    def __init__(self, lm, device: torch.device) -> None:
-        spaces, pairs = space_pairs(lm)
+    def __init__(self, spaces: list[int], pairs: set[tuple[int, int]], vocab_size: int, device: torch.device) -> None:
         self.spaces = torch.tensor(spaces, dtype=torch.long, device=device)
-        self.index = torch.full((lm.vocab_size,), -1, dtype=torch.long, device=device)
+        self.index = torch.full((vocab_size,), -1, dtype=torch.long, device=device)
         self.index[self.spaces] = torch.arange(len(spaces), device=device)
         # penalty[a, b]: 0 where the tokenizer writes space token a then b, -inf elsewhere
         self.penalty = torch.full((len(spaces), len(spaces)), float("-inf"), device=device)
@@ -47,10 +46,14 @@ class SpacingRule:
 
     @classmethod
     def for_model(cls, lm, device: torch.device) -> "SpacingRule | None":
-        if not getattr(lm, "merges_space_runs", False) or not any(
-                set(lm.token_text(i)) == {" "} for i in lm.whitespace_ids()):
+        """The model's rule on ``device``, built once per model and device (it encodes a hundred space runs)."""
+        if not getattr(lm, "merges_space_runs", False):
             return None
-        return cls(lm, device)
+        cached = lm.__dict__.setdefault("_spacing_rules", {})
+        if device not in cached:
+            spaces, pairs = space_pairs(lm)
+            cached[device] = cls(spaces, pairs, lm.vocab_size, device) if spaces else None
+        return cached[device]
 
     def apply(self, logits: Tensor, ids: Tensor, masked: Tensor, offset: int) -> Tensor:
         """Ban, at the masked positions of the window ``[offset, L)`` (``logits`` is that window's), the space

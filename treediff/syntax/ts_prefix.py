@@ -212,15 +212,18 @@ class TreeSitterSession:
 
     def open_brackets(self, text: str) -> int | None:
         """How many brackets ``text`` leaves open (block openers included), ``None`` when it is not viable."""
-        stack = self._stack(text) if self.viable(text) else None
+        stack = self._open_stack(text)
         return None if stack is None else len(stack)
+
+    def _open_stack(self, text: str) -> tuple[str, ...] | None:
+        return self._stack(text) if self.viable(text) else None
 
     def closing_suffix(self, text: str) -> str | None:
         """A short text that makes ``text`` a program: the open brackets' closers (block closers on their own
         lines), one of the table's terminators before the first block closer; the plain closers when none
         completes; ``None`` when
         ``text`` is not viable."""
-        stack = self._stack(text) if self.viable(text) else None
+        stack = self._open_stack(text)
         if stack is None:
             return None
         spec, closer_of = self.grammar.spec, self.grammar.closer_of

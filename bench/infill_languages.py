@@ -13,8 +13,13 @@ no length oracle).  Per model, language and category it reports:
 * ``valid``: the program passed the check; ``nofb``: valid **without** fallback text and with a non-empty
   fill (the model's own code, possibly with grammar-forced closing tokens; an empty fill, which C-family
   languages often accept, counts as ``empty``, not as written); ``forced``: fills that needed forced tokens;
+* ``copied``: written holes whose kept fill came from a context draft (a fragment copied from elsewhere in
+  the file, ``num_context_regions > 0``, docs/sampling.md); ``model`` = written and not copied: the model's
+  own text;
 * ``exact``: the fill equals the original text (whitespace-normalised), with a 95% bootstrap confidence
-  interval over the holes (``--boot`` resamples).
+  interval over the holes (``--boot`` resamples); ``similarity``: the mean character similarity of fill and
+  original (difflib's ratio of the whitespace-normalised texts, 0-1, every hole, fallback text included), a
+  measure of how close the fills come below exact match.
 
 Every model sees the same holes.  Progress goes to stderr, one line per hole.
 """
@@ -22,6 +27,7 @@ Every model sees the same holes.  Progress goes to stderr, one line per hole.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import random
 import sys
@@ -99,12 +105,15 @@ def run_case(model, src: str, language: str, hole: tuple[int, int, str, str], ar
                               seed=args.seed, **settings)
     except TreediffError as exc:  # one case's failure is a result, not the end of the run
         return {"kind": kind, "error": f"{type(exc).__name__}: {exc}"[:300], "valid": False, "nofb": False,
-                "empty": False, "forced": False, "exact": False, "seconds": time.perf_counter() - t0}
+                "empty": False, "forced": False, "copied": False, "similarity": 0.0, "exact": False,
+                "seconds": time.perf_counter() - t0}
     rec = res.record
     text = res.holes[0].text if res.holes else ""
     written = rec.ok and not rec.fallback
+    copied = written and bool(text.strip()) and rec.num_context_regions > 0
     return {"kind": kind, "valid": rec.ok, "nofb": written and bool(text.strip()),
-            "empty": written and not text.strip(), "forced": rec.num_forced > 0,
+            "empty": written and not text.strip(), "forced": rec.num_forced > 0, "copied": copied,
+            "similarity": round(difflib.SequenceMatcher(None, norm(text), norm(original)).ratio(), 4),
             "exact": rec.ok and norm(text) == norm(original), "fill": text[:400], "original": original[:400],
             "level": rec.level, "seconds": round(time.perf_counter() - t0, 2)}
 
@@ -126,12 +135,13 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 def summarise(rows: list[dict], boot: int, seed: int) -> dict:
     def share(key):
-        return sum(r[key] for r in rows) / len(rows) if rows else float("nan")
+        return sum(r.get(key, 0) for r in rows) / len(rows) if rows else float("nan")
 
     exact = [float(r["exact"]) for r in rows]
     nofb = [float(r["nofb"]) for r in rows]
     return {"n": len(rows), "valid": share("valid"), "nofb": share("nofb"), "empty": share("empty"),
-            "forced": share("forced"),
+            "forced": share("forced"), "copied": share("copied"), "model": share("nofb") - share("copied"),
+            "similarity": share("similarity"),
             "exact": share("exact"), "exact_ci": bootstrap_ci(exact, boot, seed),
             "nofb_ci": bootstrap_ci(nofb, boot, seed)}
 
@@ -183,23 +193,25 @@ def main() -> None:
                 row = {"path": path, **run_case(model, src, lang, hole, args, settings)}
                 rows.append(row)
                 print(f"[{name} {lang} {i + 1}/{len(cases[lang])}] {row['kind']}: valid={row['valid']} "
-                      f"nofb={row['nofb']} empty={row.get('empty')} exact={row['exact']} {row.get('error', '')}", file=sys.stderr)
+                      f"nofb={row['nofb']} copied={row.get('copied')} empty={row.get('empty')} exact={row['exact']} "
+                      f"{row.get('error', '')}", file=sys.stderr)
             rows_by_lang[lang] = rows
         summary = {lang: {"all": summarise(rows, args.boot, args.seed),
                           **{k: summarise([r for r in rows if r["kind"] == k], args.boot, args.seed) for k in KINDS}}
                    for lang, rows in rows_by_lang.items()}
         report["models"][name] = {"summary": summary, "rows": rows_by_lang}
         print(f"\nmodel {name} (constraint {args.constraint})")
-        print("| language | holes | valid | valid w/o fallback, non-empty [95% CI] | empty | forced | exact expr | "
-              "exact stmt | exact block | exact all [95% CI] |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| language | holes | valid | valid w/o fallback, non-empty [95% CI] | of which copied | empty | forced | "
+              "exact expr | exact stmt | exact block | exact all [95% CI] | similarity |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for lang, s in summary.items():
             a = s["all"]
             lo, hi = a["exact_ci"]
             per = " | ".join(f"{s[k]['exact']:.0%} ({s[k]['n']})" if s[k]["n"] else "–" for k in KINDS)
             nlo, nhi = a["nofb_ci"]
-            print(f"| {lang} | {a['n']} | {a['valid']:.0%} | {a['nofb']:.0%} [{nlo:.0%}, {nhi:.0%}] | {a['empty']:.0%} | "
-                  f"{a['forced']:.0%} | {per} | {a['exact']:.0%} [{lo:.0%}, {hi:.0%}] |")
+            print(f"| {lang} | {a['n']} | {a['valid']:.0%} | {a['nofb']:.0%} [{nlo:.0%}, {nhi:.0%}] | {a['copied']:.0%} | "
+                  f"{a['empty']:.0%} | {a['forced']:.0%} | {per} | {a['exact']:.0%} [{lo:.0%}, {hi:.0%}] | "
+                  f"{a['similarity']:.2f} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=1))

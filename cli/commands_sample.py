@@ -51,6 +51,11 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
                        typer.Option(4, "--remask-samples", min=1, max=64,
                                     help="Fills each remasking round decodes in one batch; the first that passes "
                                          "the check is kept (1 = one per round).")),
+    "context_drafts": ("sampler", "context_drafts", int,
+                       typer.Option(4, "--context-drafts", min=0, max=64,
+                                    help="Fragments of the program itself (nodes of the region's kind, ranked by the "
+                                         "model) each remasking round also tries; a kept one is counted in the "
+                                         "record (num_context_regions); 0 = off.")),
     "temperature": ("sampler", "temperature", float, typer.Option(0.0, "--temperature", help="0 = greedy.")),
     "top_p": ("sampler", "top_p", float, typer.Option(1.0, "--top-p")),
     "report": ("run", "report", Optional[Path],

@@ -86,8 +86,8 @@ def _record_row(name: str, language: str, result: FillResult, extra: dict[str, A
     r = result.record
     if r.reason:  # not a success although the code checks (a repair that removes the user's code)
         verdict.update(ok=False, reason=r.reason, would_remove=list(r.extra.get("would_remove", ())))
-    return {**verdict, "path": name, "language": language, "rounds": r.rounds, "fallback": r.fallback, "nfe": r.nfe,
-            "sampler_seconds": r.seconds, "constraint": r.constraint, "code": result.code, **(extra or {})}
+    return {**verdict, "path": name, "language": language, "rounds": r.rounds, "fallback": r.fallback,
+            "num_context_regions": r.num_context_regions, "nfe": r.nfe, "sampler_seconds": r.seconds, "constraint": r.constraint, "code": result.code, **(extra or {})}
 
 
 def _stream(results: Iterable[Any], emit: Callable[[Any], dict[str, Any]], report, title: str) -> int:
@@ -115,8 +115,10 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
     fb = sum(1 for r in rows if r["fallback"])
     nfe = sum(r["nfe"] for r in rows) / max(1, len(rows))
     rounds = sum(r["rounds"] for r in rows) / max(1, len(rows))
+    copied = sum(1 for r in rows if r.get("num_context_regions"))
     err.write(f"{ok}/{len(rows)} valid, {len(rows) - fb}/{len(rows)} without fallback, "
-              f"mean rounds {rounds:.2f}, mean NFE {nfe:.1f}\n")
+              + (f"{copied} with regions copied from the program, " if copied else "")
+              + f"mean rounds {rounds:.2f}, mean NFE {nfe:.1f}\n")
     for r in rows:
         if r.get("reason"):
             err.write(f"{r['path']}: not ok: {r['reason']}\n")

@@ -74,3 +74,26 @@ def test_a_whole_hole_gets_its_typed_filler_when_its_broken_regions_cannot_be_me
     assert out.verdict.ok and out.verdict.level == "compiler:javac", out.code
     assert out.num_fallback == 1 and len(out.filler_kinds) == 1
     assert "{}" not in out.code
+
+
+@pytest.mark.parametrize("language, template, expected", [
+    ("c", "struct point { int x; int y; };\nstruct point f(struct point p) {\n    return {hole};\n}\n",
+     "(struct point){0}"),
+    ("cpp", "struct Point { int x; };\nPoint f() {\n    return {hole};\n}\n", "Point{}"),
+    ("go", "package main\n\ntype point struct{ x int }\n\nfunc f() point {\n\treturn {hole}\n}\n\nfunc main() {}\n",
+     "*new(point)"),
+])
+def test_a_value_of_any_type_from_the_type_as_written(language, template, expected):
+    """The ``"*"`` entry of ``[typed_fillers.types]``: a struct the table does not name still gets a value of
+    its type, which the real compiler accepts where one is installed."""
+    from treediff.sample.record import check
+
+    a = template.index("{hole}")
+    src = template.replace("{hole}", "1").encode()
+    assert typed_fillers(language, src, a, a + 1, "expression")[0] == expected
+    verdict = check(template.replace("{hole}", expected), language)
+    assert verdict.ok, verdict.problems
+    const_ref = b"struct P { int x; };\nconst P& f() {\n    return 1;\n}\n"
+    if language == "cpp":  # qualifiers and references are dropped from the type as written
+        at = const_ref.index(b"1;")
+        assert typed_fillers("cpp", const_ref, at, at + 1, "expression")[0] == "P{}"

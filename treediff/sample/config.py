@@ -51,7 +51,9 @@ class SamplerConfig:
       ``remask_parallel``: tokens committed per step when remasked regions are decoded again (a
       block's redo and the remasking rounds); ``remask_samples``: fills a remasking round decodes for its
       regions in one batch; the first to pass the check (tree-sitter first, then the compiler), in the
-      order of the denoiser's score, is kept (1 = one fill per round);
+      order of the denoiser's score, is kept (1 = one fill per round); ``context_drafts``: fragments of the
+      program itself (:mod:`treediff.sample.context`) a round tries beside those, ranked by the same score (a
+      kept one is counted: ``num_context_regions``; 0 = off);
     * ``num_candidates``: tokens tried per grammar-checked commit before the position is left masked;
     * ``extra_steps``: with the grammar guard, a block may take this fraction of its step budget more
       to redo positions the guard sent back (0 keeps NFE equal to unconstrained decoding);
@@ -91,6 +93,7 @@ class SamplerConfig:
     remask_parallel: int = 4
     remask_region: str = "smallest"
     remask_samples: int = 4
+    context_drafts: int = 4
     num_candidates: int = 16
     extra_steps: float = 0.0
     close_horizon: int = 16
@@ -138,6 +141,8 @@ class SamplerConfig:
             bad("remask_parallel", "must be an int in [1, 64]")
         if not (_is_int(self.remask_samples) and 1 <= self.remask_samples <= 64):
             bad("remask_samples", "must be an int in [1, 64]")
+        if not (_is_int(self.context_drafts) and 0 <= self.context_drafts <= 64):
+            bad("context_drafts", "must be an int in [0, 64]")
         if not (_is_int(self.num_candidates) and 1 <= self.num_candidates <= 4096):
             bad("num_candidates", "must be an int in [1, 4096]")
         if not (isinstance(self.extra_steps, (int, float)) and 0.0 <= self.extra_steps <= 10.0):

@@ -114,7 +114,7 @@ def _finish_rows(lm: DiffusionLM, req: FillRequest, out: Segments, config: Sampl
             seconds=per_row_seconds + time.perf_counter() - t_row, constraint=config.constraint,
             grammar=out.used_grammar, num_rejected=counts.rejected, num_dropped=counts.dropped,
             num_forced=counts.forced,
-            num_fallback_regions=done.num_fallback, categories_ok=cats,
+            num_fallback_regions=done.num_fallback, num_context_regions=done.num_context, categories_ok=cats,
             extra={f"fallback_{k}": done.filler_kinds.count(k) for k in ("typed", "listed", "removed")}
             if done.filler_kinds else {},
         )

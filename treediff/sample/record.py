@@ -116,6 +116,8 @@ class ValidityRecord:
       incremental grammar was used (``False`` when the language has none, even if asked for);
     * ``problems``: the final check's messages (empty when ``ok``); ``categories_ok``: per hole, whether
       the fill parses as its declared category in context;
+    * ``num_context_regions``: regions the remasking rounds filled with a fragment copied from elsewhere in the
+      program (:mod:`treediff.sample.context`), not written by the model — never hidden;
     * ``unresolved``: the compiler's errors that only the code's environment can resolve (an import,
       header or crate this machine lacks; the language's ``[compiler] unresolved`` patterns).  They do
       not count against ``ok``: the program passed everything else at ``level``.  A compiler that stops
@@ -136,6 +138,7 @@ class ValidityRecord:
     num_dropped: int = 0
     num_forced: int = 0
     num_fallback_regions: int = 0
+    num_context_regions: int = 0
     problems: tuple[str, ...] = ()
     categories_ok: tuple[bool, ...] = ()
     unresolved: tuple[str, ...] = ()
@@ -187,7 +190,7 @@ class FillResult:
 
 def summed(records) -> dict[str, Any]:
     """The counters of several decoding passes added up (``nfe``, ``num_rejected``, ``num_dropped``,
-    ``num_forced``, ``num_fallback_regions``), for a record that reports them all."""
+    ``num_forced``, ``num_fallback_regions``, ``num_context_regions``), for a record that reports them all."""
     records = list(records)
-    names = ("nfe", "num_rejected", "num_dropped", "num_forced", "num_fallback_regions")
+    names = ("nfe", "num_rejected", "num_dropped", "num_forced", "num_fallback_regions", "num_context_regions")
     return {name: sum(getattr(r, name) for r in records) for name in names}

@@ -10,9 +10,10 @@ import torch
 from treediff.errors import InputError
 from treediff.model.formats import DiffusionLM
 from treediff.sample.config import SamplerConfig
+from treediff.sample.context import context_rows, score_layout
 from treediff.sample.loop import DenoiseResult
 from treediff.sample.record import check
-from treediff.sample.segments import GuardCounts, Layout, decode_layouts, layout_segments
+from treediff.sample.segments import GuardCounts, decode_layouts, layout_segments
 from treediff.syntax.cfg_flow import cfg_region
 from treediff.syntax.fillers import typed_choice, typed_fillers
 from treediff.syntax.holes import (
@@ -66,6 +67,9 @@ class RemaskOutcome:
     #: how the fallback regions were filled, one word each: ``typed`` (the context's type), ``listed`` (the
     #: language's ordered list, or its minimal filler), ``removed`` (nothing passed: the region left empty)
     filler_kinds: tuple[str, ...] = ()
+    #: regions that rounds filled with a context draft (:mod:`treediff.sample.context`): text copied from elsewhere
+    #: in the program, not the model's writing (summed over the rounds; ``0`` when the model's drafts always won)
+    num_context: int = 0
 
 
 def fill_regions(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]],
@@ -175,7 +179,7 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
     nothing, say) is remasked whole in the next round, and gets its category's filler at the end."""
     verdict = check(code, language, given=given)
     cats = _categories_ok(language, code, spans, holes)
-    rounds = 0
+    rounds = n_context = 0
     if not config.uses_remask:
         return RemaskOutcome(code, spans, rounds, verdict, 0, cats, counts)
 
@@ -197,9 +201,15 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
             rows, scores, counts = redo_round(lm, language, code, regions, holes, config, generator, counts)
         except InputError:  # the whole program does not fit the model: stop remasking, fall back
             break
-        code, spans, verdict, cats = pick_draft(language, code, spans, [(a, b) for a, b, _ in regions], rows, scores,
-                                           holes, given)
-    outcome = RemaskOutcome(code, spans, rounds, verdict, 0, cats, counts)
+        n_model = len(rows)
+        tree = parse(code, language)
+        more, more_scores = context_rows(
+            lm, language, tree, [(a, b, _region_category(tree, a, b, holes[h].category)) for a, b, h in regions],
+            spans, config.context_drafts)
+        chosen, code, spans, verdict, cats = _pick(language, code, spans, [(a, b) for a, b, _ in regions],
+                                                   rows + more, scores + more_scores, holes, given)
+        n_context += len(regions) if chosen >= n_model else 0
+    outcome = RemaskOutcome(code, spans, rounds, verdict, 0, cats, counts, num_context=n_context)
     return typed_fallback(language, holes, outcome, given) if config.fallback else outcome
 
 
@@ -209,7 +219,7 @@ def redo_round(lm: DiffusionLM, language: str, code: str, regions: list[tuple[in
     """One remasking round: each region masked again and decoded ``config.remask_samples`` times in one batch.
     Sample ``r`` gets :data:`_LENGTHS` ``[r % 4]`` of the tokens the region held (plus slack): a weak model
     fills every mask it is given, so shorter drafts are tried beside the full one.  Returns the rows' fills,
-    their :func:`_score` and the counts (the longest draft's forward passes and guard counts)."""
+    their :func:`~treediff.sample.context.score_layout` and the counts (the longest draft's forward passes and guard counts)."""
     data = code.encode("utf-8")
     segments, lens = [], []
     last = 0
@@ -230,23 +240,12 @@ def redo_round(lm: DiffusionLM, language: str, code: str, regions: list[tuple[in
     layouts = [layout_segments(lm, language, segments, [max(2, round(n * _LENGTHS[r % len(_LENGTHS)])) for n in lens],
                                cap=False) for r in range(config.remask_samples)]
     outs = decode_layouts(lm, [(layout, 1, generator) for layout in layouts], round_config)
-    scores = [_score(lm, layout, out.result.ids[0]) for layout, out in zip(layouts, outs)] \
+    scores = [score_layout(lm, layout, out.result.ids[0]) for layout, out in zip(layouts, outs)] \
         if config.remask_samples > 1 else [0.0]
     return [out.fills[0] for out in outs], scores, counts.plus(outs[0].result, outs[0].guard[0])
 
 
 _LENGTHS = (1.0, 0.5, 0.25, 0.75)  # draft lengths of a round's samples, as shares of the region's token count
-
-
-def _score(lm: DiffusionLM, layout: Layout, row: torch.Tensor) -> float:
-    """A decoded row's mean log-probability of its tokens at the remasked positions, under the denoiser's one
-    forward pass over the layout with every one of them masked (its first decoding step's view)."""
-    ids = torch.tensor([layout.ids], dtype=torch.long, device=lm.device)
-    logits, _ = lm.logits(ids)
-    logp = torch.log_softmax(logits[0].float(), -1)
-    where = torch.tensor(layout.editable, dtype=torch.bool, device=logp.device)
-    picked = row[: len(layout.ids)].to(logp.device)[where]
-    return float(logp[where].gather(-1, picked[:, None]).mean())
 
 
 def _parse_fails(code: str, language: str) -> bool:
@@ -262,23 +261,28 @@ def pick_draft(language: str, code: str, spans: list[tuple[int, int]], regions: 
     """The first row, in order of ``scores``, whose fills spliced into ``code`` pass the check with every hole of its
     category; failing that, the best-scored row that tree-sitter accepts, else the best-scored row.  A row
     tree-sitter rejects never costs a compiler run.  Returns ``(code, spans, verdict, categories_ok)``."""
+    return _pick(language, code, spans, regions, rows, scores, holes, given)[1:]
+
+
+def _pick(language, code, spans, regions, rows, scores, holes, given):
+    """:func:`pick_draft`, with the index of the row kept first."""
     order = sorted(range(len(rows)), key=lambda r: -scores[r])
     keep = None
     for r in order:
         new_code, new_spans = splice_regions(code, regions, rows[r], spans)
         if _parse_fails(new_code, language):
-            keep = keep or (new_code, new_spans, None)
+            keep = keep or (r, new_code, new_spans, None)
             continue
         verdict = check(new_code, language, given=given)
         cats = _categories_ok(language, new_code, new_spans, holes)
         if verdict.ok and all(cats):
-            return new_code, new_spans, verdict, cats
-        if keep is None or keep[2] is None:
-            keep = (new_code, new_spans, (verdict, cats))
-    new_code, new_spans, done = keep
+            return r, new_code, new_spans, verdict, cats
+        if keep is None or keep[3] is None:
+            keep = (r, new_code, new_spans, (verdict, cats))
+    r, new_code, new_spans, done = keep
     if done is None:
         done = (check(new_code, language, given=given), _categories_ok(language, new_code, new_spans, holes))
-    return new_code, new_spans, *done
+    return r, new_code, new_spans, *done
 
 
 def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcome,

@@ -70,7 +70,8 @@ def _result_html(row: dict[str, Any]) -> str:
     ok = row.get("ok")
     status = '<span class="ok">valid</span>' if ok else '<span class="bad">invalid</span>'
     fields = [("ok", "yes" if ok else "no"), ("level", row.get("level", "–")), ("rounds", row.get("rounds", "–")),
-              ("fallback", "yes" if row.get("fallback") else "no"), ("NFE", row.get("nfe", "–")),
+              ("fallback", "yes" if row.get("fallback") else "no"),
+              ("copied regions", row.get("num_context_regions", 0)), ("NFE", row.get("nfe", "–")),
               ("time", f"{float(row.get('sampler_seconds') or 0):.2f} s"), ("constraint", row.get("constraint", "–")),
               ("language", row.get("language", "–"))]
     out = [f'<div class="result"><h2>{e(_label(row))} — {status}</h2><table><tr>',
@@ -96,7 +97,9 @@ def render_sample_html(rows: Sequence[dict[str, Any]], title: str = "treediff re
     ok = sum(1 for r in rows if r.get("ok"))
     fb = sum(1 for r in rows if r.get("fallback"))
     mean = (lambda key: sum(float(r.get(key) or 0) for r in rows) / num) if num else (lambda key: 0.0)
-    summary = (f"{ok}/{num} valid, {num - fb}/{num} without fallback, mean rounds {mean('rounds'):.2f}, "
+    copied = sum(1 for r in rows if r.get("num_context_regions"))
+    summary = (f"{ok}/{num} valid, {num - fb}/{num} without fallback, {copied}/{num} with copied regions, "
+               f"mean rounds {mean('rounds'):.2f}, "
                f"mean NFE {mean('nfe'):.1f}, {sum(float(r.get('sampler_seconds') or 0) for r in rows):.1f} s sampling")
     out = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
            f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1><p>{e(summary)}</p>", _charts(rows)]

@@ -73,17 +73,34 @@ def _declared_type(language: str, source: bytes, name: str) -> str | None:
     return None
 
 
+#: a type as a ``{type}`` template may write it: no qualifier, reference or lifetime, one line
+_PLAIN_TYPE = re.compile(r"[A-Za-z_][\w:<>, .\[\]*]*")
+
+
 def typed_choice(language: str, source: bytes, a: int, b: int) -> str | None:
-    """The ``[typed_fillers.types]`` filler of the type the context asks for at ``source[a:b]`` (an entry
-    ending in ``*`` matches a type by its start), or ``None``."""
+    """The ``[typed_fillers.types]`` filler of the type the context asks for at ``source[a:b]``, or ``None``.
+
+    An entry ending in ``*`` matches a type by its start; the entry ``"*"`` matches any type, after every
+    other; ``{type}`` in a filler is replaced by the type as written (without ``const``/``&``), so one entry
+    makes a value of any type: C's compound literal ``({type}){0}``, Go's ``*new({type})``.
+
+    >>> code = b"struct point { int x; };\\nstruct point f(void) { return 1; }\\n"
+    >>> typed_choice("c", code, code.index(b"1;"), code.index(b"1;") + 1)
+    '(struct point){0}'
+    """
     typ = context_type(language, source, a, b)
     if typ is None:
         return None
     types = get_language(language).extra.get("typed_fillers", {}).get("types", {})
     hit = types.get(typ)
     if hit is None:
-        hit = next((v for k, v in types.items() if k.endswith("*") and typ.startswith(k[:-1])), None)
-    return hit
+        hit = next((v for k, v in types.items() if k.endswith("*") and k != "*" and typ.startswith(k[:-1])), None)
+    if hit is None:
+        hit = types.get("*")
+    if hit is None or "{type}" not in hit:
+        return hit
+    plain = re.sub(r"^(?:const|volatile|mut)\s+|\s*&+\s*$", "", typ.strip()).strip()
+    return hit.replace("{type}", plain) if _PLAIN_TYPE.fullmatch(plain) else None
 
 
 def typed_fillers(language: str, source: bytes, a: int, b: int, category: str) -> list[str]:

@@ -219,7 +219,8 @@ def redo_round(lm: DiffusionLM, language: str, code: str, regions: list[tuple[in
     """One remasking round: each region masked again and decoded ``config.remask_samples`` times in one batch.
     Sample ``r`` gets :data:`_LENGTHS` ``[r % 4]`` of the tokens the region held (plus slack): a weak model
     fills every mask it is given, so shorter drafts are tried beside the full one.  Returns the rows' fills,
-    their :func:`~treediff.sample.context.score_layout` and the counts (the longest draft's forward passes and guard counts)."""
+    their :func:`~treediff.sample.context.score_layout` and the counts (the longest draft's forward passes and
+    guard counts)."""
     data = code.encode("utf-8")
     segments, lens = [], []
     last = 0

@@ -97,3 +97,25 @@ def test_a_value_of_any_type_from_the_type_as_written(language, template, expect
     if language == "cpp":  # qualifiers and references are dropped from the type as written
         at = const_ref.index(b"1;")
         assert typed_fillers("cpp", const_ref, at, at + 1, "expression")[0] == "P{}"
+
+
+def test_a_statement_the_compiler_asks_for():
+    """A Go hole that held a variable's only use: every filler of the list leaves "declared but not used";
+    the compiler's own complaint names the statement that passes (``[typed_fillers.problems]``)."""
+    from treediff.sample.record import check
+    from treediff.syntax.fillers import problem_fillers
+
+    template = ("package main\n\nimport \"os\"\n\nfunc main() {\n\tdir, err := os.Stat(\"x\")\n\tif err != nil {\n"
+                "\t\treturn\n\t}\n\t{hole}\n}\n")
+    assert problem_fillers("go", ["dir declared but not used"]) == ["_ = dir"]
+    assert problem_fillers("go", ["declared and not used: dir", "declared and not used: err"]) == ["_ = dir\n_ = err"]
+    assert problem_fillers("go", ["undefined: dir"]) == [] and problem_fillers("java", ["x declared but not used"]) == []
+    src = template.replace("{hole}", "_ = 0").encode()
+    at = src.index(b"_ = 0")
+    said = ["dir declared but not used"]
+    options = typed_fillers("go", src, at, at + 5, "statement", said)
+    assert options[0] == "_ = dir" and typed_fillers("go", src, at, at + 5, "expression", said)[0] != "_ = dir"
+    first = check(template.replace("{hole}", "_ = 0"), "go")
+    if first.level == "tree-sitter":
+        pytest.skip("no Go compiler here")
+    assert not first.ok and check(template.replace("{hole}", options[0]), "go").ok

@@ -15,7 +15,7 @@ from treediff.sample.loop import DenoiseResult
 from treediff.sample.record import check
 from treediff.sample.segments import GuardCounts, decode_layouts, layout_segments
 from treediff.syntax.cfg_flow import cfg_region
-from treediff.syntax.fillers import typed_choice, typed_fillers
+from treediff.syntax.fillers import problem_fillers, typed_choice, typed_fillers
 from treediff.syntax.holes import (
     Hole,
     enclosing_region,
@@ -296,10 +296,11 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
     if not verdict.ok:
         tree = parse(code, language)
         regions = _problem_regions(tree, verdict.problems, spans)
-        found = typed_fill(language, tree, regions, holes, code, spans, given) if regions else None
+        said = tuple(p.message for p in verdict.problems)
+        found = typed_fill(language, tree, regions, holes, code, spans, given, problems=said) if regions else None
         if found is None:  # the offending regions alone cannot be mended: whole holes, as declared, typed
             whole = [(s, e, i) for i, (s, e) in enumerate(spans)]
-            found = typed_fill(language, tree, whole, holes, code, spans, given, declared=True)
+            found = typed_fill(language, tree, whole, holes, code, spans, given, declared=True, problems=said)
             regions = whole if found is not None else regions
         if found is not None:
             code, spans, verdict, kinds = found
@@ -329,16 +330,19 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
 _FILLER_TRIES = 4  # compiler checks of typed fillers per fallback (each region takes its next choice per try)
 
 
-def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans, given, *, declared: bool = False):
+def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans, given, *, declared: bool = False,
+               problems: tuple[str, ...] = ()):
     """Fill each region with its :func:`~treediff.syntax.fillers.typed_fillers` choice, verified by the check:
     try ``k`` gives every region its ``k``-th choice (its last when it has fewer).  ``(code, spans, verdict,
     kinds)`` of the first that passes, else ``None``.  A region's category is that of the node it spans in
     ``tree``, or with ``declared`` its hole's (the region is a whole hole whose broken fill says nothing)."""
     data = tree.source
-    options = [typed_fillers(language, data, a, b,
-                             holes[h].category if declared else _region_category(tree, a, b, holes[h].category))
-               for a, b, h in regions]
-    typed = [typed_choice(language, data, a, b) is not None for a, b, _ in regions]  # first choice: the type's
+    cats = [holes[h].category if declared else _region_category(tree, a, b, holes[h].category) for a, b, h in regions]
+    options = [typed_fillers(language, data, a, b, cat, problems) for (a, b, _), cat in zip(regions, cats)]
+    # first choice from the context: the type's filler, or the statement the compiler's complaint asks for
+    asked = bool(problem_fillers(language, problems))
+    typed = [typed_choice(language, data, a, b) is not None or (cat == "statement" and asked)
+             for (a, b, _), cat in zip(regions, cats)]
     bounds = [(a, b) for a, b, _ in regions]
     for k in range(min(_FILLER_TRIES, max(len(o) for o in options))):
         texts = [o[min(k, len(o) - 1)].replace("\n", "\n" + indent_at(data, a)) for o, (a, _) in zip(options, bounds)]

@@ -17,11 +17,12 @@ declared type of the variable it initialises or is assigned to, the enclosing fu
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse
 
-__all__ = ["typed_fillers", "typed_choice", "context_type"]
+__all__ = ["typed_fillers", "typed_choice", "context_type", "problem_fillers"]
 
 #: Fields that hold a declared type, and fields that hold a function's return type, across the grammars.
 _TYPE_FIELDS = ("type",)
@@ -103,8 +104,30 @@ def typed_choice(language: str, source: bytes, a: int, b: int) -> str | None:
     return hit.replace("{type}", plain) if _PLAIN_TYPE.fullmatch(plain) else None
 
 
-def typed_fillers(language: str, source: bytes, a: int, b: int, category: str) -> list[str]:
-    """The fillers to try for the region ``source[a:b]`` of ``category``, best first (see the module)."""
+def problem_fillers(language: str, problems: Sequence[str]) -> list[str]:
+    """The statement the compiler's complaints ask for (``[typed_fillers.problems]``: a message pattern and a
+    statement with ``{1}`` for its group 1), one line per matching message, or ``[]``.
+
+    >>> problem_fillers("go", ["dir declared but not used", "undefined: y"])
+    ['_ = dir']
+    """
+    table = get_language(language).extra.get("typed_fillers", {}).get("problems", {})
+    lines: list[str] = []
+    for message in problems:
+        for pattern, template in table.items():
+            m = re.search(pattern, message)
+            if m:
+                line = template.replace("{1}", m.group(1))
+                if line not in lines:
+                    lines.append(line)
+                break
+    return ["\n".join(lines)] if lines else []
+
+
+def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
+                  problems: Sequence[str] = ()) -> list[str]:
+    """The fillers to try for the region ``source[a:b]`` of ``category``, best first (see the module);
+    ``problems``: the check's messages, for a statement the compiler asks for (:func:`problem_fillers`)."""
     lang = get_language(language)
     table = lang.extra.get("typed_fillers", {})
     out: list[str] = []
@@ -112,6 +135,8 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str) -
         hit = typed_choice(language, source, a, b)
         if hit is not None:
             out.append(hit)
+    if category == "statement":
+        out += problem_fillers(language, problems)
     out += [t for t in table.get(category, ()) if t not in out]
     default = lang.filler(category)
     if default not in out:

@@ -41,7 +41,7 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.segments import Layout, layout_segments
 from treediff.syntax.tree import SyntaxTree
 
-__all__ = ["MAX_BYTES", "POOL", "fragments", "context_rows", "score_layout"]
+__all__ = ["MAX_BYTES", "POOL", "fragments", "context_rows", "score_fragments", "score_layout"]
 
 #: the longest fragment proposed for a region of each category, in bytes; a category not named here (``block``:
 #: a function body copied from another function is almost never the one that was lost) gets none
@@ -85,7 +85,7 @@ def score_layout(lm: DiffusionLM, layout: Layout, row: torch.Tensor) -> float:
     return float(logp[where].gather(-1, picked[:, None]).mean())
 
 
-def _scored(lm: DiffusionLM, language: str, data: bytes, region: tuple[int, int], texts: list[str]):
+def score_fragments(lm: DiffusionLM, language: str, data: bytes, region: tuple[int, int], texts: list[str]):
     """``(score, text)`` for each text, best first, from one forward pass: the region masked to the longest
     text's token count; a text's score is the mean log-probability of its tokens and of the end-of-hole after
     them (how the model ends a shorter fill) at the first positions.  ``[]`` when the program does not fit."""
@@ -121,7 +121,7 @@ def context_rows(lm: DiffusionLM, language: str, tree: SyntaxTree, regions: list
         return [], []
     ranked = []
     for a, b, category in regions:
-        scored = _scored(lm, language, tree.source, (a, b), fragments(tree, (a, b), holes, category))
+        scored = score_fragments(lm, language, tree.source, (a, b), fragments(tree, (a, b), holes, category))
         if not scored:
             return [], []
         ranked.append(scored)

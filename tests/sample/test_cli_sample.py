@@ -196,3 +196,13 @@ def test_synth_without_model_decodes_each_language_with_its_embedded_model(tmp_p
         assert seen == [(py, ["py", "java", "py2"])]
     else:
         assert seen == [(py, ["py"]), (java, ["java"]), (py, ["py2"])]
+
+
+def test_infill_context_drafts_flag_and_record(bundle_dir, tmp_path):
+    f = tmp_path / "h.py"
+    f.write_text("def f(x):\n    y = x + 1\n    return <|hole:expression|>\n")
+    res = invoke("infill", f, "--model", bundle_dir, "--json", "--context-drafts", "0")
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout.splitlines()[0])
+    assert row["num_context_regions"] == 0, "no context drafts were offered, so none can be counted"
+    assert invoke("infill", f, "--model", bundle_dir, "--context-drafts", "-1").exit_code == 2

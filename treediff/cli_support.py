@@ -87,7 +87,8 @@ def _record_row(name: str, language: str, result: FillResult, extra: dict[str, A
     if r.reason:  # not a success although the code checks (a repair that removes the user's code)
         verdict.update(ok=False, reason=r.reason, would_remove=list(r.extra.get("would_remove", ())))
     return {**verdict, "path": name, "language": language, "rounds": r.rounds, "fallback": r.fallback,
-            "num_context_regions": r.num_context_regions, "nfe": r.nfe, "sampler_seconds": r.seconds, "constraint": r.constraint, "code": result.code, **(extra or {})}
+            "num_context_regions": r.num_context_regions, "nfe": r.nfe, "sampler_seconds": r.seconds,
+            "constraint": r.constraint, "code": result.code, **(extra or {})}
 
 
 def _stream(results: Iterable[Any], emit: Callable[[Any], dict[str, Any]], report, title: str) -> int:

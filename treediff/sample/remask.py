@@ -187,13 +187,13 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
         return [i for i, ok in enumerate(cats) if not ok] if verdict.ok else []
 
     while (not verdict.ok or wrong()) and rounds < config.max_rounds:
+        tree = parse(code, language)
         if verdict.ok:  # every hole of the wrong category is decoded again, whole
             regions = [(spans[i][0], spans[i][1], i) for i in wrong()]
         else:
             # round k remasks the problem's node widened k-1 levels: the same region, decoded again, would
             # often hold the same error (its context is what is wrong)
-            regions = _problem_regions(parse(code, language), verdict.problems, spans, widen=rounds,
-                                       rule=config.remask_region)
+            regions = _problem_regions(tree, verdict.problems, spans, widen=rounds, rule=config.remask_region)
         if not regions:
             break
         rounds += 1
@@ -202,10 +202,9 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
         except InputError:  # the whole program does not fit the model: stop remasking, fall back
             break
         n_model = len(rows)
-        tree = parse(code, language)
         more, more_scores = context_rows(
             lm, language, tree, [(a, b, _region_category(tree, a, b, holes[h].category)) for a, b, h in regions],
-            spans, config.context_drafts)
+            spans, config.context_drafts) if config.context_drafts else ([], [])
         chosen, code, spans, verdict, cats = _pick(language, code, spans, [(a, b) for a, b, _ in regions],
                                                    rows + more, scores + more_scores, holes, given)
         n_context += len(regions) if chosen >= n_model else 0

@@ -24,7 +24,7 @@ def cases(corpus: Path, language: str, n: int, lines: int, rng: random.Random):
     from treediff.syntax.tree import parse
     from treediff.validity import check
 
-    kws = sorted(k for k in keywords(language) if len(k) >= 4)
+    kws = sorted(k for k in keywords(language, named=False) if len(k) >= 4)
     with open(corpus / "manifest.jsonl", encoding="utf-8") as fh:
         rows = [json.loads(x) for x in fh]
     found = 0

@@ -4,6 +4,8 @@ its imports, a Rust ``impl`` block must not vanish."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from treediff import repair
@@ -11,6 +13,7 @@ from treediff.repairs.diff import removed_lines
 from treediff.repairs.driver import MAX_REMOVED_LINES, refuse_deletions
 from treediff.repairs.keyword_edits import keyword_edits
 from treediff.sample.record import FillResult, ValidityRecord, check, verdict_fields
+from treediff.syntax.keywords import glued_keyword, glued_names, keywords
 
 JAVA = """import java.util.List;
 import java.util.ArrayList;
@@ -95,3 +98,52 @@ def test_why_cases_keep_their_structure(untrained_lm, code, language, keep):
     r = repair(code, language, model=untrained_lm)
     assert r.record.ok and all(k in r.code for k in keep), r.code
     assert r.record.extra["removed_lines"] == 0
+
+
+GLUED = """package p;
+
+import java.io.IOException;
+
+public class Provider extends Base {
+    public Object open() throws IOException {
+        return new SelectorImplthis);
+    }
+}
+"""
+
+
+def test_named_literal_words_are_keywords_and_glued_words_split():
+    assert {"this", "super"} <= keywords("java") and "this" not in keywords("java", named=False)
+    assert "nil" in keywords("go") and "self" in keywords("rust")
+    assert glued_keyword("SelectorImplthis", "java") == (("SelectorImpl", "this"),)
+    assert glued_keyword("this", "java") == () and glued_keyword("count", "c") == ()
+
+
+def test_a_word_glued_by_a_slip_is_no_reference_to_set_aside():
+    """A deleted ``(`` glued ``SelectorImpl`` to ``this``: the glued word is written once, on the line of the
+    syntax error, so it is suspect; a word used elsewhere, or on a clean line, is not."""
+    assert glued_names(GLUED, "java") == {"SelectorImplthis"}
+    assert glued_names(GLUED.replace("Implthis)", "Implthis()"), "java") == frozenset()
+    twice = GLUED.replace("    }\n}", "    }\n    Object g() { return SelectorImplthis; }\n}")
+    assert glued_names(twice, "java") == frozenset()
+    edits = keyword_edits(GLUED, "java", check(GLUED, "java"))
+    at = GLUED.index("this);")
+    assert (at, at, "(") in edits
+
+
+@pytest.mark.skipif(shutil.which("javac") is None, reason="javac not installed")
+def test_a_glued_word_is_a_problem_and_its_name_is_not():
+    """The repair that keeps the glued word (``SelectorImplthis();``) is rejected (it was a false ok: javac's
+    "cannot find symbol" was set aside as a reference to a class this machine lacks); the one that splits it
+    keeps ``SelectorImpl``, a class of the package this machine lacks, set aside as before."""
+    kept = GLUED.replace("SelectorImplthis)", "SelectorImplthis()")
+    assert not check(kept, "java", given=GLUED).ok
+    split = GLUED.replace("SelectorImplthis)", "SelectorImpl(this)")
+    v = check(split, "java", given=GLUED)
+    assert v.ok and v.level == "compiler:javac" and v.unresolved
+
+
+@pytest.mark.skipif(shutil.which("javac") is None, reason="javac not installed")
+def test_repair_restores_a_glued_keyword(untrained_lm):
+    r = repair(GLUED, "java", model=untrained_lm)
+    assert r.record.ok and "return new SelectorImpl(this);" in r.code, r.code

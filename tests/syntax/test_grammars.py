@@ -220,10 +220,12 @@ def _c_toml() -> str:
         (lambda t: t.replace('\nblock_close = "}"', '\nblock_close = "}"\nblock_end = "}"', 1), "unknown: block_end"),
         (lambda t: t.replace('line_comment = "//"', 'line_comment = ""', 1), "must not be empty"),
         (lambda t: t.replace('block_open = "{"', 'block_open = " {"', 1), "[layout].block_open must be a string"),
+        (lambda t: t.replace('named = ["true", "false"]', 'named = ["true", "ture"]', 1), "['ture'], which are no named"),
+        (lambda t: t.replace('named = ["true", "false"]', 'names = ["true"]', 1), "[keywords] has unknown keys"),
     ],
     ids=["misspelled-kind", "no-fillers", "no-hole-contexts", "context-missing", "no-marker", "two-markers",
          "stray-context", "no-comment-category", "no-layout", "layout-key-missing", "layout-key-unknown",
-         "empty-comment", "blank-in-layout"],
+         "empty-comment", "blank-in-layout", "keyword-not-a-kind", "keywords-key-unknown"],
 )
 def test_broken_grammar_file_names_the_problem(tmp_path, edit, message):
     text = edit(_c_toml())

@@ -1,4 +1,5 @@
-"""Misspelt keywords as repair sites: ``retrun x;`` gets ``return``, ``whlie x:`` gets ``while``."""
+"""Misspelt keywords as repair sites: ``retrun x;`` gets ``return``, ``whlie x:`` gets ``while``; and a keyword
+glued to a name by a slip that deleted what stood between them: ``new Implthis);`` gets ``Impl(this``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 
 from treediff.repairs.sites import char_offset
 from treediff.sample.remask import problem_span
-from treediff.syntax.keywords import near_keywords
+from treediff.syntax.keywords import glued_keyword, near_keywords
 from treediff.syntax.layout import line_index, line_starts
 from treediff.syntax.tree import parse
 from treediff.validity import ValidityResult
@@ -16,6 +17,9 @@ __all__ = ["keyword_edits"]
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_KEYWORD_SITES = 12
 _PER_WORD = 4  # `cass` is one edit from `case`, `pass` and `class`: the check picks
+#: What a slip may have deleted between a name and a keyword it glued together (`Impl(this`, `Outer.this`,
+#: `f(a,this`, `xs[this`, `else x`).
+_GLUE = ("(", ".", " ", ",", "[")
 
 
 def keyword_edits(code: str, language: str, verdict: ValidityResult) -> list[tuple[int, int, str]]:
@@ -56,4 +60,7 @@ def keyword_edits(code: str, language: str, verdict: ValidityResult) -> list[tup
                                      or (node.parent is not None and "string" in node.parent.type)):
                 continue
             out += [(a, b, kw) for kw in near_keywords(word, language)[:_PER_WORD]]
+            for left, right in glued_keyword(word, language)[:1]:
+                out += [(a + len(left), a + len(left), sep) for sep in _GLUE]
     return out[:_MAX_KEYWORD_SITES]
+

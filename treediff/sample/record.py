@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import OrderedDict
@@ -9,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import treediff.validity as validity
+from treediff.syntax.keywords import glued_keyword, glued_names
 from treediff.syntax.language import resolve_language
 from treediff.validity.check import Problem, ValidityResult
 from treediff.validity.compilers import compiler_spec
@@ -39,13 +41,22 @@ def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | No
     verdict = _checked(code, language, path)
     if given is None or not verdict.unresolved:
         return verdict
-    names = set(_NAME.findall(given.decode("utf-8", "replace") if isinstance(given, bytes) else given))
+    text = given.decode("utf-8", "replace") if isinstance(given, bytes) else given
+    glued = _glued(text, verdict.language)
+    # a word glued out of a name and a keyword: its name is the given code's, the glued word is not
+    names = (set(_NAME.findall(text)) - glued).union(*(split for w in glued for split in glued_keyword(w, verdict.language)))
     data = code.encode("utf-8") if isinstance(code, str) else code
     made_up = tuple(p for p in verdict.unresolved if not set(_NAME.findall(_reference(data, p))) <= names)
     if not made_up:
         return verdict
     return replace(verdict, ok=False, problems=verdict.problems + made_up,
                    unresolved=tuple(p for p in verdict.unresolved if p not in made_up))
+
+
+@functools.lru_cache(maxsize=8)
+def _glued(given: str, language: str) -> frozenset[str]:
+    """The words of ``given`` a slip may have glued out of a name and a keyword: never set aside."""
+    return glued_names(given, language)
 
 
 #: Verdicts of programs already checked, by (language, the compiler binary found, path, source): remasking rounds

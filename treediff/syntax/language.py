@@ -364,10 +364,23 @@ def load_language(path: str | os.PathLike[str], *, check_kinds: bool = True) -> 
             cat: _expand_kinds(tsl, list(kinds), f"{path.name} [categories].{cat}")
             for cat, kinds in raw_cats.items()
         }
+        _check_named_keywords(data.get("keywords", {}), tsl, path.name)
     else:
         cats = {cat: frozenset(kinds) for cat, kinds in raw_cats.items()}
     object.__setattr__(lang, "categories", MappingProxyType(cats))
     return lang
+
+
+def _check_named_keywords(table: Any, tsl: ts.Language, where: str) -> None:
+    """``[keywords] named``: a list of words, each a named node kind of the grammar (``this``, ``nil``)."""
+    check_table_keys(table, ("named",), "keywords", where)
+    words = table.get("named", [])
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise GrammarError(f"{where}: [keywords] named must be a list of words")
+    kinds = {tsl.node_kind_for_id(i) for i in range(tsl.node_kind_count) if tsl.node_kind_is_named(i)}
+    unknown = [w for w in words if w not in kinds]
+    if unknown:
+        raise GrammarError(f"{where}: [keywords] named lists {unknown}, which are no named node kinds of this grammar")
 
 
 @functools.lru_cache(maxsize=None)

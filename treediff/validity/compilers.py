@@ -6,7 +6,9 @@ Drivers (registered in :data:`DRIVERS`):
 - ``command``: run an argv template on a temp file, in a :class:`~treediff.sandbox.Sandbox`, and
   parse its diagnostics;
 - ``node-worker``: a persistent, sandboxed node process doing what ``node --check`` does,
-  falling back to the ``command`` driver (the spec's argv) when it cannot start.
+  falling back to the ``command`` driver (the spec's argv) when it cannot start;
+- ``javac-worker``: the ``command`` driver's javac run inside a persistent, sandboxed JVM (the same compiler
+  and arguments, without a JVM start per file), falling back to the command the same way.
 
 Only diagnostics located in the checked file are kept: an error the compiler reports in another
 file (an ``#include`` of ``/etc/passwd``) is never copied, and a message's ``withhold`` parts (a
@@ -32,6 +34,7 @@ from typing import Any, Callable, Mapping
 from treediff.errors import GrammarError
 from treediff.registry import Registry
 from treediff.sandbox import COMPILE_LIMITS, Limits, Sandbox
+from treediff.validity.javac_worker import get_javac_worker, java_beside
 from treediff.validity.node_worker import get_worker
 
 __all__ = [
@@ -54,7 +57,7 @@ _OUT_OF_MEMORY = re.compile(r"out of memory|virtual memory exhausted|cannot allo
                             r"OutOfMemoryError|memory allocation of \d+ bytes failed|Could not reserve enough space",
                             re.IGNORECASE)
 #: A crash of the checker itself (an internal compiler error).
-_CRASHED = re.compile(r"internal compiler error|error: the compiler unexpectedly panicked|"
+_CRASHED = re.compile(r"internal compiler error|error: the compiler unexpectedly panicked|An exception has occurred in the compiler|"
                       r"A fatal error has been detected by the Java Runtime|"
                       r"^panic: .*\n+goroutine \d+ \[running\]:", re.IGNORECASE | re.MULTILINE)  # a Go-built checker
 
@@ -432,16 +435,46 @@ def _command_driver(spec: CompilerSpec, source: bytes, path: str | None, timeout
     note = _no_verdict(spec, result.returncode, output, result.timed_out, result.reason, timeout)
     if note is not None:
         return CompileOutcome(None, note=note)
-    if result.returncode == 0:
+    return _outcome(spec, result.returncode, output, source, (subs["file"], name, f"./{name}"))
+
+
+def _outcome(spec: CompilerSpec, returncode: int, output: str, source: bytes, names: tuple[str, ...]) -> CompileOutcome:
+    """The verdict of a compiler run that gave one: its exit status, and its diagnostics located in the file
+    (``names``: how the output may name it)."""
+    if returncode == 0:
         return CompileOutcome(True)
     text = source.decode("utf-8", "replace")
-    diags, elsewhere = _parse_diagnostics(spec, output, (subs["file"], name, f"./{name}"), text)
+    diags, elsewhere = _parse_diagnostics(spec, output, names, text)
     if not diags:
         message = (f"{spec.name} reported {elsewhere} error(s) in other files this one includes (not shown)"
-                   if elsewhere else f"{spec.name} rejected the file (exit status {result.returncode}) "
+                   if elsewhere else f"{spec.name} rejected the file (exit status {returncode}) "
                                      "without a diagnostic located in it")
         diags = (Diagnostic(message),)
     return CompileOutcome(False, diags)
+
+
+def _javac_worker_driver(spec: CompilerSpec, source: bytes, path: str | None, timeout: float) -> CompileOutcome:
+    """The ``command`` driver's javac run, in a JVM kept warm between files (:mod:`treediff.validity.javac_worker`);
+    the command itself where the JDK has no ``java`` beside ``javac`` or the worker cannot start."""
+    binary = spec.binary_path()
+    if binary is None:
+        return CompileOutcome(None, note=f"{spec.binary} not found on PATH")
+    java = java_beside(binary)
+    if java is None or not spec.argv:
+        return _command_driver(spec, source, path, timeout)
+    name = _temp_name(spec, source, path)
+    try:
+        worker = get_javac_worker(java, spec.limits(timeout), spec.sandbox_paths)
+        returncode, raw, file = worker.compile(name, source, spec.argv[1:], timeout=timeout)
+    except TimeoutError:  # the worker was killed; a second try would take as long
+        return CompileOutcome(None, note=f"{spec.name} timed out after {timeout:g}s")
+    except (OSError, ValueError):
+        return _command_driver(spec, source, path, timeout)
+    output = raw.decode("utf-8", "replace")
+    note = _no_verdict(spec, returncode, output, False, "", timeout)
+    if note is not None:
+        return CompileOutcome(None, note=note)
+    return _outcome(spec, returncode, output, source, (file, name, f"./{name}"))
 
 
 def _node_format(path: str | None) -> str | None:
@@ -487,6 +520,7 @@ def _node_worker_driver(spec: CompilerSpec, source: bytes, path: str | None, tim
 DRIVERS.register("python", _python_driver)
 DRIVERS.register("command", _command_driver)
 DRIVERS.register("node-worker", _node_worker_driver)
+DRIVERS.register("javac-worker", _javac_worker_driver)
 
 
 def compiler_version(spec: CompilerSpec, timeout: float = 10.0) -> str | None:

@@ -54,7 +54,8 @@ _MESSAGE_CHARS = 300
 _WITHHELD = "<withheld: not from the checked file>"
 #: Compiler output that means it ran out of its memory limit (a limit, not a verdict on the code).
 _OUT_OF_MEMORY = re.compile(r"out of memory|virtual memory exhausted|cannot allocate memory|std::bad_alloc|"
-                            r"OutOfMemoryError|memory allocation of \d+ bytes failed|Could not reserve enough space",
+                            r"OutOfMemoryError|memory allocation of \d+ bytes failed|Could not reserve enough space|"
+                            r"insufficient memory for the Java Runtime",
                             re.IGNORECASE)
 #: A crash of the checker itself (an internal compiler error).
 _CRASHED = re.compile(r"internal compiler error|error: the compiler unexpectedly panicked|An exception has occurred in the compiler|"

@@ -144,7 +144,7 @@ class JavacWorker:
             try:
                 subs = {"dir": self._box.mkdir(f"{folder}/src"), "outdir": self._box.mkdir(f"{folder}/out")}
                 subs["file"] = self._box.write(f"{folder}/src/{name}", source)
-                argv = [a.format(**subs) for a in args]
+                argv = [a.format(**subs) for a in args if not a.startswith("-J")]  # the command's JVM flags
                 if not any(a in _CLASS_PATH_FLAGS for a in argv):  # the command's class path is its directory
                     argv = ["-classpath", subs["dir"], *argv]
                 if any("\t" in a or "\n" in a for a in argv):

@@ -71,6 +71,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threshold", type=float, default=None, help="confidence-threshold parallel decoding")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--use-cache", default="auto", choices=("auto", "on", "off"),
+                    help="the block KV cache (SamplerConfig.use_cache; the dual cache for treediff models)")
     ap.add_argument("--oracle-length", action="store_true",
                     help="give each hole exactly the original's token count (an upper bound; not a real setting)")
     ap.add_argument("--whole-files", action="store_true",
@@ -89,18 +91,19 @@ def main() -> None:
     for mod, src, a, b, cat, original in cases(args.per_file, args.max_chars, args.seed, args.whole_files):
         if args.oracle_length:
             template = find_holes(src, "python", spans=[(a, b, cat)])
-            cfg = SamplerConfig(constraint=args.constraint, seed=args.seed, device="cpu", threshold=args.threshold)
+            cfg = SamplerConfig(constraint=args.constraint, seed=args.seed, device="cpu", threshold=args.threshold,
+                                use_cache=args.use_cache)
             r = fill_template(lm, template, cfg, lengths=[len(lm.encode(original, "python"))])[0]
         else:
             r = infill(src, "python", model=lm, spans=[(a, b, cat)], constraint=args.constraint, seed=args.seed,
-                       threshold=args.threshold)
+                       threshold=args.threshold, use_cache=args.use_cache)
         h = r.holes[0]
         rows.append({"module": mod, "category": cat, "ok": r.record.ok, "category_ok": h.category_ok,
                      "exact": h.text.strip() == original.strip(), "fallback": r.record.fallback,
                      "rounds": r.record.rounds, "nfe": r.record.nfe})
     print(f"{len(rows)} holes in {len({r['module'] for r in rows})} held-out modules, constraint {args.constraint}, threshold {args.threshold}, "
           f"{'oracle' if args.oracle_length else 'default'} hole lengths, "
-          f"{'whole modules' if args.whole_files else 'functions'} as context, "
+          f"{'whole modules' if args.whole_files else 'functions'} as context, use_cache {args.use_cache}, "
           f"{time.perf_counter() - t0:.1f} s")
     for cat in [*KINDS, "all"]:
         sel = [r for r in rows if cat == "all" or r["category"] == cat]

@@ -1,4 +1,4 @@
-"""Full forward vs cached tail forward (block-wise prefix KV cache) on CPU, side by side.
+"""Full forward vs cached tail forward (prefix KV cache) vs cached window forward (dual cache) on CPU, side by side.
 
 For each config (``tiny`` and a mid-size one: d_model 256, 6 layers) and each prefix length P
 (a block boundary, ``--block`` apart), times in one run on the same random ids:
@@ -6,9 +6,11 @@ For each config (``tiny`` and a mid-size one: d_model 256, 6 layers) and each pr
 * **full**: the plain forward over all ``--seq-len`` positions (what every denoising step costs
   without a cache);
 * **refresh**: the same forward with ``return_cache=True, prefix_length=P`` (once per block);
-* **tail**: the cached forward over positions ``[P, L)`` only (every other step of the block);
+* **tail**: the cached forward over positions ``[P, L)`` only (every other step of the block, prefix cache);
+* **window**: the cached forward over the block's positions ``[P, P + block)`` only (every other step of the block,
+  dual cache: the keys/values after the block are cached too);
 
-and prints full / tail, the per-step speed-up inside a block. The three are timed interleaved
+and prints full / tail and full / window, the per-step speed-ups inside a block. The three are timed interleaved
 (so load from other processes hits them alike) and the best of ``--repeat`` rounds is kept, under
 ``torch.inference_mode()`` in fp32 with ``--threads`` intra-op threads.
 
@@ -55,16 +57,20 @@ def bench_config(name: str, vocab: int, seq_len: int, block: int, prefixes: list
             if p % block or not 0 < p < seq_len:
                 raise SystemExit(f"prefix {p} must be a multiple of --block {block} in (0, {seq_len})")
             cache = model(ids, prefix_length=p, return_cache=True).cache
+            q = min(p + block, seq_len)
+            dual = model(ids, prefix_length=p, suffix_start=q, return_cache=True).cache
             t = best_times(
                 dict(
                     full=lambda: model(ids),
                     refresh=lambda: model(ids, prefix_length=p, return_cache=True),
                     tail=lambda: model(ids[:, p:], prefix_cache=cache),
+                    window=lambda: model(ids[:, p:q], prefix_cache=dual),
                 ),
                 repeat,
             )
             rows.append(dict(prefix=p, tail=seq_len - p, full_ms=1e3 * t["full"], refresh_ms=1e3 * t["refresh"],
-                             tail_ms=1e3 * t["tail"], full_over_tail=t["full"] / t["tail"]))
+                             tail_ms=1e3 * t["tail"], full_over_tail=t["full"] / t["tail"],
+                             window_ms=1e3 * t["window"], full_over_window=t["full"] / t["window"]))
     return dict(config=name, d_model=cfg.d_model, n_layers=cfg.n_layers, vocab=vocab,
                 non_embedding_params=num_params(model, non_embedding=True), rows=rows)
 
@@ -90,10 +96,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for r in results:
         print(f"\n{r['config']}: d_model={r['d_model']} n_layers={r['n_layers']} "
               f"non-embedding params={r['non_embedding_params']:,}")
-        print(f"{'P':>5} {'L-P':>5} {'full ms':>9} {'refresh ms':>11} {'tail ms':>9} {'full/tail':>10}")
+        print(f"{'P':>5} {'L-P':>5} {'full ms':>9} {'refresh ms':>11} {'tail ms':>9} {'full/tail':>10} "
+              f"{'window ms':>10} {'full/window':>12}")
         for row in r["rows"]:
             print(f"{row['prefix']:>5} {row['tail']:>5} {row['full_ms']:>9.2f} {row['refresh_ms']:>11.2f} "
-                  f"{row['tail_ms']:>9.2f} {row['full_over_tail']:>9.2f}x")
+                  f"{row['tail_ms']:>9.2f} {row['full_over_tail']:>9.2f}x {row['window_ms']:>10.2f} "
+                  f"{row['full_over_window']:>11.2f}x")
     return results
 
 

@@ -67,6 +67,8 @@ def main() -> None:
                     help="also: comma-separated thresholds (and 'steps=N' entries) for trained full runs, "
                          "e.g. 0.5,0.2,steps=16")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--use-cache", default="auto", choices=("auto", "on", "off"),
+                    help="the block KV cache (SamplerConfig.use_cache; the dual cache for treediff models)")
     ap.add_argument("--skip-untrained", action="store_true")
     ap.add_argument("--full-only", action="store_true", help="only the trained model with constraint full")
     ap.add_argument("--untrained-only", action="store_true", help="only the untrained twin, full vs none")
@@ -81,7 +83,7 @@ def main() -> None:
 
     problems = sorted(read_problems().items(), key=lambda kv: int(kv[0].split("/")[1]))[: args.limit]
     lm = get_model(args.model, device="cpu", language="python")
-    base = dict(max_new_tokens=args.max_new_tokens, block_size=args.block, seed=0, device="cpu")
+    base = dict(max_new_tokens=args.max_new_tokens, block_size=args.block, seed=0, device="cpu", use_cache=args.use_cache)
     runs = [("trained full", lm, dict(base, constraint="full")),
             ("trained none", lm, dict(base, constraint="none")),
             ("trained full threshold", lm, dict(base, constraint="full", threshold=args.threshold)),
@@ -106,7 +108,8 @@ def main() -> None:
                      (f"trained none steps {n}", lm, dict(base, constraint="none", steps=n))]
         else:
             runs.append((f"trained full threshold {float(item)}", lm, dict(base, constraint="full", threshold=float(item))))
-    print(f"{len(problems)} HumanEval prompts, model {lm.name}, {args.max_new_tokens} new tokens, block {args.block}")
+    print(f"{len(problems)} HumanEval prompts, model {lm.name}, {args.max_new_tokens} new tokens, block {args.block}, "
+          f"use_cache {args.use_cache}")
     out = {}
     for label, model, settings in runs:
         out[label] = run(model, problems, label=label, **settings)

@@ -56,6 +56,10 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
                                     help="Fragments of the program itself (nodes of the region's kind, ranked by the "
                                          "model) each remasking round also tries; a kept one is counted in the "
                                          "record (num_context_regions); 0 = off.")),
+    "cache": ("sampler", "use_cache", str,
+              typer.Option("auto", "--cache",
+                           help="auto | on | off: the block KV cache (treediff models: a block's later steps "
+                                "recompute only its window, Fast-dLLM's dual cache; auto = on); off = exact logits.")),
     "temperature": ("sampler", "temperature", float, typer.Option(0.0, "--temperature", help="0 = greedy.")),
     "top_p": ("sampler", "top_p", float, typer.Option(1.0, "--top-p")),
     "report": ("run", "report", Optional[Path],

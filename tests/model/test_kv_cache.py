@@ -7,7 +7,7 @@ import torch
 
 from treediff.errors import InputError
 from treediff.model import TreediffConfig, TreediffForMaskedDiffusion, structure_from_batch
-from treediff.model.denoiser import PrefixCache
+from treediff.model.denoiser import PrefixCache, WindowCache
 
 from .conftest import MASK, PAD, VOCAB, build_batch
 
@@ -214,3 +214,106 @@ def test_bf16_autocast_cuda_exact_at_refresh():
             tail = model(ids[:, 128:], prefix_cache=cache).logits
         assert tail.dtype == torch.bfloat16 and cache.keys[0].dtype == torch.bfloat16
         torch.testing.assert_close(tail.float(), full.logits[:, 128:].float(), rtol=2e-2, atol=2e-2)
+
+
+# -- the dual cache (Fast-dLLM's DualCache): prefix and suffix cached, a window recomputed -----------------------
+Q = 32
+
+
+def _frozen_outside_reference(model, old_ids: torch.Tensor, new_ids: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """Full forward of ``new_ids`` whose keys/values outside ``[a, b)`` are those of ``old_ids`` (qkv rows patched),
+    logits of ``[a, b)``."""
+    saved: dict[int, torch.Tensor] = {}
+
+    def hook(i, replay):
+        def fn(_module, _inputs, out):
+            if not replay:
+                saved[i] = out.clone()
+                return None
+            out = out.clone()
+            out[:, :a] = saved[i][:, :a]
+            out[:, b:] = saved[i][:, b:]
+            return out
+
+        return fn
+
+    qkvs = [layer.attn.qkv for layer in model.model.layers]
+    handles = [m.register_forward_hook(hook(i, False)) for i, m in enumerate(qkvs)]
+    model(old_ids)
+    for h in handles:
+        h.remove()
+    handles = [m.register_forward_hook(hook(i, True)) for i, m in enumerate(qkvs)]
+    try:
+        return model(new_ids).logits[:, a:b]
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def test_dual_cache_exact_at_refresh_and_stale_outside_the_window(model):
+    ids = _ids()
+    with torch.no_grad():
+        full = model(ids, prefix_length=P, suffix_start=Q, return_cache=True)
+        cache = full.cache
+        assert isinstance(cache, WindowCache) and (cache.start, cache.stop, cache.window) == (P, Q, Q - P)
+        assert cache.key_mask is None and all(k.shape[2] == L for k in cache.keys)
+        window = model(ids[:, P:Q], prefix_cache=cache).logits
+        new = ids.clone()
+        new[:, P + 2] = MASK
+        new[:, Q - 1] = (ids[:, Q - 1] + 1) % VOCAB
+        cached = model(new[:, P:Q], prefix_cache=cache).logits
+        frozen = _frozen_outside_reference(model, ids, new, P, Q)
+        fresh = model(new).logits[:, P:Q]
+    torch.testing.assert_close(window, full.logits[:, P:Q], rtol=0, atol=1e-5)
+    torch.testing.assert_close(full.logits, model(ids).logits, rtol=0, atol=0)  # a refresh is a full forward
+    torch.testing.assert_close(cached, frozen, rtol=0, atol=1e-5)
+    assert not torch.allclose(cached, fresh, atol=1e-6)  # the context is stale: approximate
+
+
+def test_dual_cache_padding_in_the_suffix_is_masked(model):
+    short = 36  # row 1 is right-padded from position 36 (inside the suffix)
+    ids = _ids()
+    attn = torch.ones(2, L, dtype=torch.long)
+    attn[1, short:] = 0
+    with torch.no_grad():
+        cache = model(ids, attention_mask=attn, prefix_length=P, suffix_start=Q, return_cache=True).cache
+        assert cache.key_mask is not None and cache.key_mask[1, short:].sum() == 0
+        got = model(ids[:, P:Q], attention_mask=attn[:, P:Q], prefix_cache=cache).logits[1]
+        single = ids[1:, :short]
+        ref_cache = model(single, prefix_length=P, suffix_start=Q, return_cache=True).cache
+        ref = model(single[:, P:Q], prefix_cache=ref_cache).logits[0]
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_dual_cache_misuse_is_an_input_error(model):
+    ids = _ids()
+    with torch.no_grad():
+        cache = model(ids, prefix_length=P, suffix_start=Q, return_cache=True).cache
+        with pytest.raises(InputError, match="window of 8 positions"):
+            model(ids[:, P:], prefix_cache=cache)
+        with pytest.raises(InputError, match="suffix_start"):
+            model(ids, suffix_start=Q)
+        with pytest.raises(InputError, match="suffix_start"):
+            model(ids, prefix_length=P, suffix_start=P - 1, return_cache=True)
+
+
+def test_window_rows_keep_the_cached_keys_elsewhere(model):
+    """A batch whose rows have windows of their own: a row recomputes only its own positions (the cached keys/values
+    stand in for the rest of the batch's window), so its logits there are those of its own window alone."""
+    ids = _ids()
+    with torch.no_grad():
+        cache = model(ids, prefix_length=P, suffix_start=Q, return_cache=True).cache
+        new = ids.clone()
+        new[:, P:Q] = MASK
+        rows = torch.zeros(2, Q - P, dtype=torch.bool)
+        rows[0, :] = True  # row 0: the whole window
+        rows[1, 2:5] = True  # row 1: its own window is [P + 2, P + 5)
+        both = model(new[:, P:Q], prefix_cache=cache, window_rows=rows).logits
+        own_cache = model(ids[1:], prefix_length=P + 2, suffix_start=P + 5, return_cache=True).cache
+        alone = model(new[1:, P + 2:P + 5], prefix_cache=own_cache).logits
+        whole = model(new[:1, P:Q], prefix_cache=model(ids[:1], prefix_length=P, suffix_start=Q,
+                                                         return_cache=True).cache).logits
+    torch.testing.assert_close(both[1, 2:5], alone[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(both[0], whole[0], rtol=1e-5, atol=1e-5)
+    with pytest.raises(InputError, match="window_rows"):
+        model(new[:, P:Q], window_rows=rows)

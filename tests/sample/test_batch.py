@@ -18,6 +18,7 @@ SPECS = [
     dict(constraint="full"),
     dict(constraint="none", temperature=0.8),  # random draws: one generator per spec
     dict(constraint="grammar", order="random", temperature=0.7, steps=6),
+    dict(constraint="full", use_cache="on", block_size=4),  # the dual cache: each row recomputes its own window
 ])
 def test_batched_equals_unbatched(untrained_lm, settings):
     alone = synth(SPECS, model=untrained_lm, max_new_tokens=8, batch_size=1, device="cpu", **settings)

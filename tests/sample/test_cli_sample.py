@@ -206,3 +206,15 @@ def test_infill_context_drafts_flag_and_record(bundle_dir, tmp_path):
     row = json.loads(res.stdout.splitlines()[0])
     assert row["num_context_regions"] == 0, "no context drafts were offered, so none can be counted"
     assert invoke("infill", f, "--model", bundle_dir, "--context-drafts", "-1").exit_code == 2
+
+
+def test_cache_flag(bundle_dir, tmp_path):
+    """``--cache off`` decodes with exact logits, ``on``/``auto`` with the dual cache; a bad value is one line, exit 2."""
+    f = tmp_path / "h.py"
+    f.write_text("def f(x):\n    y = x + 1\n    return <|hole:expression|>\n\n\ndef g(a):\n    return a\n")
+    for value in ("off", "on", "auto"):
+        res = invoke("infill", f, "--model", bundle_dir, "--json", "--cache", value)
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout.splitlines()[0])["ok"]
+    bad = invoke("infill", f, "--model", bundle_dir, "--cache", "sometimes")
+    assert bad.exit_code == 2 and "--cache" in bad.output and "Traceback" not in bad.output

@@ -94,6 +94,49 @@ def test_prefix_cache_path_runs_and_is_exact_for_one_step_blocks(untrained_lm):
     assert multi.nfe == 16 and not (multi.ids == untrained_lm.mask_id).any()
 
 
+def test_dual_cache_recomputes_only_the_block_window(untrained_lm, monkeypatch):
+    """A hole in the middle: with the dual cache a block's later steps run only its window of positions, not the
+    tail after it; one-token blocks (every step a refresh) decode exactly as without a cache."""
+    assert untrained_lm.supports_window
+    ids, masked = _batch(untrained_lm, bsz=1)
+    width = ids.shape[1]
+    masked[:, :] = False
+    masked[0, 4:20] = True
+    ids[masked] = untrained_lm.mask_id
+    widths = []
+    real = type(untrained_lm).logits
+
+    def spy(self, ids_, **kwargs):
+        widths.append((ids_.shape[1], kwargs.get("suffix_start")))
+        return real(self, ids_, **kwargs)
+
+    monkeypatch.setattr(type(untrained_lm), "logits", spy)
+    plain = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=1, use_cache="off"))
+    widths.clear()
+    cached = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=1, use_cache="on"))
+    assert torch.equal(plain.ids, cached.ids) and plain.nfe == cached.nfe == 16
+    widths.clear()
+    res = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=8, use_cache="on"))
+    assert res.nfe == 16 and not (res.ids == untrained_lm.mask_id).any()
+    refresh = [w for w in widths if w[0] == width]
+    assert len(refresh) == 2 and all(s == 12 or s == 20 for _, s in refresh)  # a block's last position + 1
+    assert all(w[0] == 8 for w in widths if w[0] != width)  # the window: the block's 8 positions
+
+
+@pytest.mark.parametrize("language, code, spans", [
+    ("python", "def f(x):\n    y = x + 1\n    return y * 2\n\n\ndef g(a):\n    return a\n", [(14, 23, "statement")]),
+    ("java", "class A {\n  int f(int x) {\n    int y = x + 1;\n    return y;\n  }\n}\n", [(39, 44, "expression")]),
+])
+def test_infill_with_the_dual_cache(untrained_lm, language, code, spans):
+    """The whole pipeline (guard, spacing rule, remasking, fallback) with the window cache on: a valid program,
+    the code around the hole kept."""
+    from treediff import infill
+
+    r = infill(code, language, model=untrained_lm, spans=spans, use_cache="on", seed=0)
+    a, b, _ = spans[0]
+    assert r.record.ok and r.code.startswith(code[:a]) and r.code.endswith(code[b:])
+
+
 @pytest.mark.gpu
 def test_cuda_block_cache_sampling(untrained_lm):
     from treediff.model.formats import TreediffLM

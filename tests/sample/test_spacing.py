@@ -42,6 +42,9 @@ def test_no_space_token_beside_a_space_token_it_never_follows_or_precedes(untrai
     tail = torch.zeros(1, ids.shape[1] - 3, lm.vocab_size)  # a window [3, L): the same bans, shifted
     rule.apply(tail, ids, masked, 3)
     assert torch.isinf(tail[0, :, one]).tolist() == [False, False, True, False]
+    window = torch.zeros(1, 3, lm.vocab_size)  # a window [1, 4) (the dual cache's): only its own bans
+    rule.apply(window, ids, masked, 1, 4)
+    assert torch.isinf(window[0, :, one]).tolist() == [False, True, False]
 
 
 def test_models_whose_tokenizer_does_not_merge_space_runs_get_no_rule(untrained_lm, monkeypatch):

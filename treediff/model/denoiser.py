@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - transformers 4.x
 __all__ = [
     "PrefixCache",
     "DenoiserOutput",
+    "WindowCache",
     "TreediffModelOutput",
     "TreediffPreTrainedModel",
     "TreediffModel",
@@ -75,23 +76,59 @@ class PrefixCache:
         )
 
 
+@dataclass(frozen=True)
+class WindowCache:
+    """Fast-dLLM's dual cache: per-layer keys/values of **every** position ``[0, L)`` from one full forward (RoPE
+    applied; ``[B, H, L, head_dim]``), for forwards that recompute only the window ``[start, stop)``: its queries
+    attend to the cached keys before and after it and to the window's own, new ones.  ``key_mask`` ``[B, L]``
+    (True = real token), ``None`` when nothing is padded.  The cached keys/values of the window itself stand in
+    for the new ones where a row's own window is narrower than the batch's (``window_rows``), so a row decodes as
+    it would alone."""
+
+    keys: tuple[Tensor, ...]
+    values: tuple[Tensor, ...]
+    start: int
+    stop: int
+    key_mask: Tensor | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys[0].shape[0]
+
+    @property
+    def length(self) -> int:
+        """Where the window starts (the RoPE offset of a forward with this cache), as :attr:`PrefixCache.length`."""
+        return self.start
+
+    @property
+    def window(self) -> int:
+        return self.stop - self.start
+
+    def to(self, device: torch.device | str) -> "WindowCache":
+        return WindowCache(keys=tuple(k.to(device) for k in self.keys), values=tuple(v.to(device) for v in self.values),
+                           start=self.start, stop=self.stop,
+                           key_mask=None if self.key_mask is None else self.key_mask.to(device))
+
+
 @dataclass
 class DenoiserOutput(ModelOutput):
     """``logits`` ``[B, L, V]``; ``loss`` (mean cross-entropy over ``labels != -100``) when labels are given.
 
-    ``cache``: the :class:`PrefixCache` of a ``return_cache=True`` forward, else ``None``.
+    ``cache``: the :class:`PrefixCache` (:class:`WindowCache` with ``suffix_start``) of a ``return_cache=True``
+    forward, else ``None``.
     """
 
     loss: Tensor | None = None
     logits: Tensor | None = None
-    cache: PrefixCache | None = None
+    cache: PrefixCache | WindowCache | None = None
 
 
 @dataclass
 class TreediffModelOutput(BaseModelOutput):
-    """:class:`BaseModelOutput` plus the :class:`PrefixCache` of a ``return_cache=True`` forward."""
+    """:class:`BaseModelOutput` plus the :class:`PrefixCache` (or :class:`WindowCache`) of a ``return_cache=True``
+    forward."""
 
-    cache: PrefixCache | None = None
+    cache: PrefixCache | WindowCache | None = None
 
 
 def rope_cos_sin(
@@ -130,17 +167,28 @@ class TreediffAttention(nn.Module):
         attn_mask: Tensor | None,
         past_kv: tuple[Tensor, Tensor] | None = None,
         keep: int | None = None,
+        window: tuple[int, int, Tensor | None] | None = None,
     ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
         """Output ``[B, L, d]`` and, when ``keep`` is set, this call's keys/values of positions ``[0, keep)``.
 
-        ``past_kv`` (cached prefix keys/values) is put in front of this call's keys/values.
+        ``past_kv`` (cached prefix keys/values) is put in front of this call's keys/values; with ``window``
+        ``(a, b, rows)`` it holds every position's keys/values instead, and this call's (positions ``[a, b)``) go in
+        their place (where ``rows`` ``[B, b - a]``, if given, is True; the cached ones elsewhere).
         """
         bsz, seq_len, d = x.shape
         q, k, v = self.qkv(x).view(bsz, seq_len, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         # Copies, so the cache does not pin the whole qkv activation of the refresh pass.
         kept = None if keep is None else (k[:, :, :keep].contiguous(), v[:, :, :keep].contiguous())
-        if past_kv is not None:
+        if past_kv is not None and window is not None:
+            a, b, rows = window
+            pk, pv = past_kv[0].to(k.dtype), past_kv[1].to(v.dtype)
+            if rows is not None:
+                own = rows[:, None, :, None]
+                k, v = torch.where(own, k, pk[:, :, a:b]), torch.where(own, v, pv[:, :, a:b])
+            k = torch.cat([pk[:, :, :a], k, pk[:, :, b:]], dim=2)
+            v = torch.cat([pv[:, :, :a], v, pv[:, :, b:]], dim=2)
+        elif past_kv is not None:
             k = torch.cat([past_kv[0].to(k.dtype), k], dim=2)
             v = torch.cat([past_kv[1].to(v.dtype), v], dim=2)
         y = F.scaled_dot_product_attention(
@@ -180,9 +228,10 @@ class TreediffBlock(nn.Module):
         attn_mask: Tensor | None,
         past_kv: tuple[Tensor, Tensor] | None = None,
         keep: int | None = None,
+        window: tuple[int, int, Tensor | None] | None = None,
     ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
         """New hidden states and the kept prefix keys/values (see :meth:`TreediffAttention.forward`)."""
-        h, kept = self.attn(self.attn_norm(x), cos, sin, attn_mask, past_kv=past_kv, keep=keep)
+        h, kept = self.attn(self.attn_norm(x), cos, sin, attn_mask, past_kv=past_kv, keep=keep, window=window)
         x = x + self.drop(h)
         return x + self.drop(self.mlp(self.mlp_norm(x))), kept
 
@@ -218,16 +267,36 @@ def _padding_mask(attention_mask: Tensor | None, bsz: int, seq_len: int) -> Tens
     return keep[:, None, None, :]
 
 
-def _cached_key_mask(cache: PrefixCache, tail_mask: Tensor | None, tail_len: int) -> Tensor | None:
-    """Key mask ``[B, 1, 1, P + T]`` over ``[cache keys ++ tail keys]``, or ``None`` when nothing is padded."""
+def _cached_key_mask(cache: PrefixCache | WindowCache, tail_mask: Tensor | None, tail_len: int) -> Tensor | None:
+    """Key mask ``[B, 1, 1, P + T]`` over ``[cache keys ++ tail keys]`` (a :class:`WindowCache`'s over all its
+    positions), or ``None`` when nothing is padded."""
     if cache.key_mask is None and tail_mask is None:
         return None
+    if isinstance(cache, WindowCache):
+        mask = cache.key_mask
+        if mask is None:
+            mask = torch.ones(cache.batch_size, cache.keys[0].shape[2], dtype=torch.bool, device=cache.keys[0].device)
+        if tail_mask is not None:
+            mask = mask.clone()
+            mask[:, cache.start:cache.stop] = tail_mask[:, 0, 0, :].to(mask.device)
+        return mask[:, None, None, :]
     bsz, device = cache.batch_size, cache.keys[0].device
     head = cache.key_mask
     if head is None:
         head = torch.ones(bsz, cache.length, dtype=torch.bool, device=device)
     tail = torch.ones(bsz, tail_len, dtype=torch.bool, device=device) if tail_mask is None else tail_mask[:, 0, 0, :]
     return torch.cat([head.to(tail.device), tail], dim=1)[:, None, None, :]
+
+
+def _check_window_args(seq_len: int, prefix_length: int | None, return_cache: bool, cache, suffix_start: int | None,
+                       window_rows: Tensor | None) -> None:
+    if suffix_start is not None and not (return_cache and prefix_length is not None
+                                         and prefix_length <= suffix_start <= seq_len):
+        raise InputError(f"suffix_start={suffix_start!r} needs return_cache=True and a value in [prefix_length, {seq_len}]")
+    if isinstance(cache, WindowCache) and seq_len != cache.window:
+        raise InputError(f"a window cache takes its window of {cache.window} positions, got {seq_len}")
+    if window_rows is not None and (not isinstance(cache, WindowCache) or window_rows.shape[1] != seq_len):
+        raise InputError("window_rows goes with a window cache and covers its window")
 
 
 class TreediffModel(TreediffPreTrainedModel):
@@ -255,7 +324,9 @@ class TreediffModel(TreediffPreTrainedModel):
         *,
         prefix_length: int | None = None,
         return_cache: bool = False,
-        prefix_cache: PrefixCache | None = None,
+        prefix_cache: PrefixCache | WindowCache | None = None,
+        suffix_start: int | None = None,
+        window_rows: Tensor | None = None,
         **kwargs,
     ) -> TreediffModelOutput:
         """``input_ids`` ``[B, L]`` (noised); ``attention_mask`` ``[B, L]`` (1 = real token, 0 = pad).
@@ -267,14 +338,22 @@ class TreediffModel(TreediffPreTrainedModel):
         the keys/values of positions ``[0, P)``. ``prefix_cache=cache``: ``input_ids`` are the tail
         positions ``P..P+L-1`` only (RoPE offset by ``P``); they attend to the cached prefix and to
         themselves, with ``attention_mask`` covering the tail alone.
+
+        ``return_cache=True, prefix_length=P, suffix_start=Q``: the cache is a :class:`WindowCache` of every
+        position (Fast-dLLM's dual cache); ``prefix_cache=`` such a cache: ``input_ids`` are the window ``P..Q-1``
+        only, attending to the cached keys before and after it; ``window_rows`` ``[B, Q-P]`` (bool), if given,
+        says which window positions of each row take the new keys/values (the others keep the cached ones).
         """
         if input_ids.ndim != 2:
             raise InputError(f"input_ids must be [B, L], got shape {tuple(input_ids.shape)}")
         bsz, seq_len = input_ids.shape
         offset = 0 if prefix_cache is None else prefix_cache.length
         self._check_cache_args(bsz, seq_len, structure, prefix_length, return_cache, prefix_cache)
-        if offset + seq_len > self.config.max_position:
-            raise InputError(f"sequence length {offset + seq_len} exceeds max_position {self.config.max_position}")
+        windowed = isinstance(prefix_cache, WindowCache)
+        _check_window_args(seq_len, prefix_length, return_cache, prefix_cache, suffix_start, window_rows)
+        total = prefix_cache.keys[0].shape[2] if windowed else offset + seq_len
+        if total > self.config.max_position:
+            raise InputError(f"sequence length {total} exceeds max_position {self.config.max_position}")
         x = self.embed_tokens(input_ids)
         if self.structure_encoder is not None and structure is not None:
             x = x + self.structure_encoder(x, structure)
@@ -282,14 +361,21 @@ class TreediffModel(TreediffPreTrainedModel):
         cos, sin = rope_cos_sin(seq_len, self.config.head_dim, self.config.rope_theta, input_ids.device, offset)
         if prefix_cache is not None:
             attn_mask = _cached_key_mask(prefix_cache, attn_mask, seq_len)
-        keep = prefix_length if return_cache else None
+        keep = (seq_len if suffix_start is not None else prefix_length) if return_cache else None
+        window = (prefix_cache.start, prefix_cache.stop, window_rows) if windowed else None
         kept = []
         for i, layer in enumerate(self.layers):
             past = None if prefix_cache is None else (prefix_cache.keys[i], prefix_cache.values[i])
-            x, kv = layer(x, cos, sin, attn_mask, past_kv=past, keep=keep)
+            x, kv = layer(x, cos, sin, attn_mask, past_kv=past, keep=keep, window=window)
             kept.append(kv)
         cache = None
-        if return_cache:
+        if return_cache and suffix_start is not None:
+            keys, values = zip(*kept)
+            key_mask = None if attn_mask is None else attn_mask[:, 0, 0, :].clone()
+            if key_mask is not None and bool(key_mask.all()):
+                key_mask = None
+            cache = WindowCache(keys=keys, values=values, start=prefix_length, stop=suffix_start, key_mask=key_mask)
+        elif return_cache:
             # A copy: the caller may edit its attention_mask in place while the cache lives.
             key_mask = None if attn_mask is None else attn_mask[:, 0, 0, :prefix_length].clone()
             if key_mask is not None and bool(key_mask.all()):  # padding only in the tail: keep the flash path
@@ -305,7 +391,7 @@ class TreediffModel(TreediffPreTrainedModel):
         structure: StructureBatch | None,
         prefix_length: int | None,
         return_cache: bool,
-        prefix_cache: PrefixCache | None,
+        prefix_cache: PrefixCache | WindowCache | None,
     ) -> None:
         if return_cache:
             if prefix_cache is not None:
@@ -321,7 +407,8 @@ class TreediffModel(TreediffPreTrainedModel):
             raise InputError("the structure encoder needs the whole sequence; pass structure=None with prefix_cache")
         if len(prefix_cache.keys) != len(self.layers) or len(prefix_cache.values) != len(self.layers):
             raise InputError(f"prefix_cache has {len(prefix_cache.keys)} layers, the model has {len(self.layers)}")
-        want = (bsz, self.config.n_heads, prefix_cache.length, self.config.head_dim)
+        cached = prefix_cache.keys[0].shape[2] if isinstance(prefix_cache, WindowCache) else prefix_cache.length
+        want = (bsz, self.config.n_heads, cached, self.config.head_dim)
         if tuple(prefix_cache.keys[0].shape) != want:
             raise InputError(f"prefix_cache keys have shape {tuple(prefix_cache.keys[0].shape)}, expected {want}")
 
@@ -353,7 +440,9 @@ class TreediffForMaskedDiffusion(TreediffPreTrainedModel):
         *,
         prefix_length: int | None = None,
         return_cache: bool = False,
-        prefix_cache: PrefixCache | None = None,
+        prefix_cache: PrefixCache | WindowCache | None = None,
+        suffix_start: int | None = None,
+        window_rows: Tensor | None = None,
         **kwargs,
     ) -> DenoiserOutput:
         """Logits for every position; ``labels`` (``-100`` = ignore) adds a plain mean cross-entropy.
@@ -369,6 +458,10 @@ class TreediffForMaskedDiffusion(TreediffPreTrainedModel):
         >>> tail = model(ids[:, 8:], prefix_cache=full.cache)
         >>> tail.logits.shape, torch.allclose(tail.logits, full.logits[:, 8:], atol=1e-5)
         (torch.Size([1, 4, 128]), True)
+        >>> dual = model(ids, prefix_length=4, suffix_start=8, return_cache=True)
+        >>> window = model(ids[:, 4:8], prefix_cache=dual.cache)
+        >>> window.logits.shape, torch.allclose(window.logits, dual.logits[:, 4:8], atol=1e-5)
+        (torch.Size([1, 4, 128]), True)
         """
         out = self.model(
             input_ids,
@@ -377,6 +470,8 @@ class TreediffForMaskedDiffusion(TreediffPreTrainedModel):
             prefix_length=prefix_length,
             return_cache=return_cache,
             prefix_cache=prefix_cache,
+            suffix_start=suffix_start,
+            window_rows=window_rows,
         )
         logits = F.linear(out.last_hidden_state, self.output_weight())
         loss = None

@@ -110,7 +110,9 @@ class DiffusionLM:
     Attributes: ``name``, ``device``, ``mask_id``, ``end_id`` (the token that means "nothing here":
     ``<|endofhole|>`` for treediff models, EOS otherwise), ``banned_ids`` (never proposed: mask,
     padding, BOS, language tags), ``vocab_size``, ``max_length`` (longest sequence the model takes),
-    ``supports_cache``, ``prior`` and ``prior_weight`` (:mod:`treediff.sample.prior`), ``merges_space_runs``.
+    ``supports_cache``, ``supports_window`` (the cache can also hold the positions after a window: Fast-dLLM's
+    dual cache, ``logits(..., suffix_start=)``), ``prior`` and ``prior_weight`` (:mod:`treediff.sample.prior`),
+    ``merges_space_runs``.
     """
 
     name: str = "model"
@@ -121,6 +123,7 @@ class DiffusionLM:
     vocab_size: int
     max_length: int
     supports_cache: bool = False
+    supports_window: bool = False
     prior = None  # a corpus n-gram prior (:class:`~treediff.model.ngram.NgramPrior`), when the bundle has one
     prior_weight: float = 0.0
     merges_space_runs = False  # the tokenizer writes a run of spaces as one token (:mod:`treediff.sample.spacing`)
@@ -162,10 +165,14 @@ class DiffusionLM:
 
     @torch.no_grad()
     def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None,
-               attention_mask: Tensor | None = None) -> tuple[Tensor, Any]:
-        """``[B, L, V]`` logits for ``ids`` (``[B, L - cache.length]`` tail when ``cache`` is given), and a new cache
-        of the first ``prefix_length`` positions when asked (``None`` otherwise).  ``attention_mask`` (same
-        shape as ``ids``, 1 = real token) marks the right padding of a batch."""
+               attention_mask: Tensor | None = None, suffix_start: int | None = None,
+               window_rows: Tensor | None = None) -> tuple[Tensor, Any]:
+        """``[B, L, V]`` logits for ``ids`` (``[B, L - cache.length]`` tail when ``cache`` is given; a window cache's
+        window ``[cache.start, cache.stop)``), and a new cache of the first ``prefix_length`` positions when asked
+        (``None`` otherwise); with ``suffix_start`` too (where ``supports_window``) a window cache of every
+        position for the window ``[prefix_length, suffix_start)``.  ``window_rows`` (``[B, window]`` bool): which
+        window positions of each row are recomputed (its own window; the cached keys elsewhere).
+        ``attention_mask`` (same shape as ``ids``, 1 = real token) marks the right padding of a batch."""
         raise NotImplementedError
 
 
@@ -193,12 +200,14 @@ class TreediffLM(DiffusionLM):
         self.max_length = int(cfg.max_position)
         special = tokenizer.is_special(np.arange(tokenizer.vocab_size))
         self._token_bytes = [b"" if special[i] else tokenizer.decode_bytes([i]) for i in range(tokenizer.vocab_size)]
-        self.supports_cache = hasattr(self.model, "forward") and "prefix_cache" in _forward_params(self.model)
+        params = _forward_params(self.model) if hasattr(self.model, "forward") else set()
+        self.supports_cache = "prefix_cache" in params
+        self.supports_window = self.supports_cache and "suffix_start" in params
         # A structure encoder over the visible program (``ast``/``ast+cfg``) needs the whole sequence.
         source = structure_source(cfg, tokenizer)
         self.visible_structure = source if callable(source) else None
         if self.visible_structure is not None:
-            self.supports_cache = False
+            self.supports_cache = self.supports_window = False
 
     def prefix_ids(self, language: str) -> list[int]:
         return [self.tokenizer.lang_id(language), self.tokenizer.bos_id]
@@ -217,15 +226,18 @@ class TreediffLM(DiffusionLM):
 
     @torch.no_grad()
     def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None,
-               attention_mask: Tensor | None = None) -> tuple[Tensor, Any]:
+               attention_mask: Tensor | None = None, suffix_start: int | None = None,
+               window_rows: Tensor | None = None) -> tuple[Tensor, Any]:
         if self.visible_structure is not None:
             structure = self.visible_structure(ids, ids == self.mask_id)
             return self.model(ids, structure=structure, attention_mask=attention_mask).logits, None
         if cache is not None:
-            out = self.model(ids, prefix_cache=cache, attention_mask=attention_mask)
+            extra = {} if window_rows is None else {"window_rows": window_rows}
+            out = self.model(ids, prefix_cache=cache, attention_mask=attention_mask, **extra)
             return out.logits, None
         if prefix_length is not None and self.supports_cache:
-            out = self.model(ids, prefix_length=prefix_length, return_cache=True, attention_mask=attention_mask)
+            out = self.model(ids, prefix_length=prefix_length, return_cache=True, attention_mask=attention_mask,
+                             **({"suffix_start": suffix_start} if suffix_start is not None else {}))
             return out.logits, out.cache
         return self.model(ids, attention_mask=attention_mask).logits, None
 
@@ -319,7 +331,10 @@ class ExternalLM(DiffusionLM):
 
     @torch.no_grad()
     def logits(self, ids: Tensor, *, prefix_length: int | None = None, cache: Any = None,
-               attention_mask: Tensor | None = None) -> tuple[Tensor, Any]:
+               attention_mask: Tensor | None = None, suffix_start: int | None = None,
+               window_rows: Tensor | None = None) -> tuple[Tensor, Any]:
+        if suffix_start is not None or window_rows is not None:
+            raise InputError(f"{self.name}: no window cache for this model family (supports_window is False)")
         offset = 0 if cache is None else cache.length
         length = ids.shape[1]
         mask = attention_bias(self.family, attention_mask, length, offset=offset, total=offset + length)

@@ -67,7 +67,9 @@ class SamplerConfig:
       single-unit replacements at the parser's failure point) before it remasks whole statements (0 = off);
     * ``max_new_tokens``: generated tokens per synthesis sample; ``hole_tokens``: default hole
       length per category (the model shortens a hole with ``<|endofhole|>``);
-    * ``use_cache``: block-wise prefix KV cache for our own model (``"auto"``: on CUDA only);
+    * ``use_cache``: the block KV cache (Fast-dLLM): for our own model the dual cache, a block's later steps
+      recomputing only its window of positions (``"auto"``: on, on every device); for an external family the
+      prefix cache (``"auto"``: on CUDA only); ``"off"`` for exact, uncached logits;
     * ``batch_size``: specs :func:`~treediff.synth` decodes together in one batch (padded, one guard and
       one generator per spec, so every spec gets the program it gets alone);
     * ``nonempty_holes``: a hole's first token is neither whitespace nor end-of-hole (a hole made from a syntax

@@ -58,9 +58,11 @@ def plan_blocks(masked: Tensor, block_size: int) -> list[Tensor]:
 
 
 def _use_cache(lm: DiffusionLM, config: SamplerConfig) -> bool:
+    """``use_cache``: ``on``/``off``; ``auto`` is on for a model with the dual cache (``supports_window``: a block's
+    later steps run only its window, on any device), and on CUDA for one with the prefix cache alone."""
     if not lm.supports_cache or config.use_cache == "off":
         return False
-    return config.use_cache == "on" or lm.device.type == "cuda"
+    return config.use_cache == "on" or lm.supports_window or lm.device.type == "cuda"
 
 
 @dataclass(frozen=True)
@@ -155,10 +157,9 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
         eligible = block & masked
         per_row = eligible.sum(1).cpu()
         k, row_total = _block_budget(config, per_row, num_blocks, redone, guard is not None, groups)
-        cache, start = None, 0
+        cache, start, stop, rows = None, 0, ids.shape[1], None
         if cache_on:
-            first = torch.where(eligible.any(1), eligible.float().argmax(1), torch.full_like(per_row, ids.shape[1]))
-            start = lm.cache_boundary(int(first.min()))
+            start, stop, rows = _cache_window(lm, eligible)
         for s in range(int(row_total.max()) if row_total.numel() else 0):
             live = (row_total > s).to(masked.device)  # a row stops when its group's budget is spent
             eligible = block & masked & live[:, None]
@@ -167,29 +168,35 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
             left_steps = (row_total - s).clamp(min=1)
             k = torch.maximum(k, (eligible.sum(1).cpu() + left_steps - 1) // left_steps)
             if cache_on and cache is not None:
-                logits, _ = lm.logits(ids[:, start:], cache=cache,
-                                      attention_mask=None if mask_attn is None else mask_attn[:, start:])
-                offset = start
+                logits, _ = lm.logits(ids[:, start:stop], cache=cache, window_rows=rows,
+                                      attention_mask=None if mask_attn is None else mask_attn[:, start:stop])
+                offset, view = start, stop
             else:
-                logits, cache = lm.logits(ids, prefix_length=start if cache_on and start > 0 else None,
+                wanted = cache_on and (start > 0 or stop < ids.shape[1] or rows is not None)
+                logits, cache = lm.logits(ids, prefix_length=start if wanted else None,
+                                          suffix_start=stop if wanted and lm.supports_window else None,
                                           attention_mask=mask_attn)
-                offset = 0
+                offset, view = 0, ids.shape[1]
             nfe += 1
             logits = logits.float()
             if prior is not None:
                 logits = prior.apply(logits, ids, masked, eligible, offset)
             logits[..., banned] = float("-inf")
             if lead is not None:
-                at = (lead & masked)[:, offset:]
+                at = (lead & masked)[:, offset:view]
                 if bool(at.any()):
                     rows_at = logits[at]
                     rows_at[:, lead_banned] = float("-inf")
                     logits[at] = rows_at
             if spacing is not None:
-                logits = spacing.apply(logits, ids, masked, offset)
-            sub_guard = _shifted(guard, offset, ids, masked) if guard is not None and offset else guard
-            new_ids, new_masked, rejected = _step_groups(stepper, logits, ids, masked, eligible, offset, k, config,
-                                                         groups, sub_guard, group_nfe)
+                logits = spacing.apply(logits, ids, masked, offset, view)
+            windowed = offset > 0 or view < ids.shape[1]
+            sub_guard = _shifted(guard, offset, ids, masked, view) if guard is not None and windowed else guard
+            new_ids, new_masked, rejected = _step_groups(stepper, logits, ids[:, :view], masked[:, :view],
+                                                         eligible[:, :view], offset, k, config, groups, sub_guard,
+                                                         group_nfe)
+            if view < ids.shape[1]:  # the positions after the window, as the guard may have left them
+                new_ids, new_masked = torch.cat([new_ids, ids[:, view:]], 1), torch.cat([new_masked, masked[:, view:]], 1)
             ids, masked = new_ids, new_masked
             num_rejected += rejected
             num_steps += 1
@@ -271,14 +278,45 @@ def _close(lm: DiffusionLM, ids: Tensor, masked: Tensor, left: Tensor, guard: Gu
     return torch.from_numpy(ids_np).to(ids.device), torch.from_numpy(masked_np).to(masked.device)
 
 
-def _shifted(guard: Guard, offset: int, full_ids: Tensor, full_masked: Tensor) -> Guard:
-    """A guard for a tail window ``[offset, L)``: it sees and edits whole rows."""
+def _shifted(guard: Guard, offset: int, full_ids: Tensor, full_masked: Tensor, stop: int | None = None) -> Guard:
+    """A guard for a window ``[offset, stop)`` (``stop`` ``None``: to the end): it sees and edits whole rows; what
+    it changes after the window goes straight into ``full_ids``/``full_masked``."""
+    width = full_ids.shape[1]
+    stop = width if stop is None else stop
+
     def call(row: int, pos: int, candidates: list, ids_tail, masked_tail) -> bool:
-        ids_row = np.concatenate([full_ids[row, :offset].cpu().numpy(), ids_tail])
-        masked_row = np.concatenate([full_masked[row, :offset].cpu().numpy(), masked_tail])
+        after_ids = full_ids[row, stop:].cpu().numpy()
+        after_masked = full_masked[row, stop:].cpu().numpy()
+        ids_row = np.concatenate([full_ids[row, :offset].cpu().numpy(), ids_tail, after_ids])
+        masked_row = np.concatenate([full_masked[row, :offset].cpu().numpy(), masked_tail, after_masked])
         ok = guard(row, pos + offset, candidates, ids_row, masked_row)
-        ids_tail[:] = ids_row[offset:]
-        masked_tail[:] = masked_row[offset:]
+        ids_tail[:] = ids_row[offset:stop]
+        masked_tail[:] = masked_row[offset:stop]
+        if stop < width and ((ids_row[stop:] != after_ids).any() or (masked_row[stop:] != after_masked).any()):
+            full_ids[row, stop:] = torch.from_numpy(ids_row[stop:]).to(full_ids.device)
+            full_masked[row, stop:] = torch.from_numpy(masked_row[stop:]).to(full_masked.device)
         return ok
 
     return call
+
+
+def _cache_window(lm: DiffusionLM, eligible: Tensor) -> tuple[int, int, Tensor | None]:
+    """The positions a cached block recomputes, ``[start, stop)``: from the cache boundary before the block's first
+    undecided position; to the end of the sequence, or, where the model has the dual cache (``supports_window``),
+    to just after its last undecided position.  With the dual cache also which of them each row recomputes (``[B,
+    stop - start]``, ``None`` when all): its own window, as it would alone, so a batch decodes each row as it
+    would decode it alone."""
+    width = eligible.shape[1]
+    has = eligible.any(1)
+    first = torch.where(has, eligible.float().argmax(1), torch.full_like(has, width, dtype=torch.long))
+    starts = [lm.cache_boundary(int(f)) for f in first.tolist()]
+    start = min(starts)
+    if not lm.supports_window or not bool(has.any()):
+        return start, width, None
+    last = width - 1 - eligible.flip(1).float().argmax(1)
+    stops = [max(int(b) + 1, a + 1) if h else a for a, b, h in zip(starts, last.tolist(), has.tolist())]
+    stop = max(max(stops), start + 1)
+    at = torch.arange(start, stop, device=eligible.device)
+    own = (at[None, :] >= torch.tensor(starts, device=eligible.device)[:, None]) & \
+          (at[None, :] < torch.tensor(stops, device=eligible.device)[:, None])
+    return start, stop, None if bool(own.all()) else own

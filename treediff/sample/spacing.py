@@ -55,9 +55,10 @@ class SpacingRule:
             cached[device] = cls(spaces, pairs, lm.vocab_size, device) if spaces else None
         return cached[device]
 
-    def apply(self, logits: Tensor, ids: Tensor, masked: Tensor, offset: int) -> Tensor:
-        """Ban, at the masked positions of the window ``[offset, L)`` (``logits`` is that window's), the space
-        tokens that would not pair with a decided space token beside them; ``logits`` edited in place."""
+    def apply(self, logits: Tensor, ids: Tensor, masked: Tensor, offset: int, stop: int | None = None) -> Tensor:
+        """Ban, at the masked positions of the window ``[offset, stop)`` (``stop`` ``None``: to the end; ``logits``
+        is that window's), the space tokens that would not pair with a decided space token beside them;
+        ``logits`` edited in place."""
         where = self.index[ids].masked_fill(masked, -1)  # decided space tokens' indices, else -1
         for side in (1, -1):  # 1: the decided space is on the left; -1: on the right
             near = torch.full_like(where, -1)
@@ -67,10 +68,12 @@ class SpacingRule:
                 near[:, :-1] = where[:, 1:]
             at = (near >= 0) & masked
             at[:, :offset] = False
+            if stop is not None:
+                at[:, stop:] = False
             if not bool(at.any()):
                 continue
             rows = self.penalty[near[at]] if side == 1 else self.penalty[:, near[at]].T
-            window = at[:, offset:]
+            window = at[:, offset:stop]
             sub = logits[window]
             sub[:, self.spaces] += rows
             logits[window] = sub

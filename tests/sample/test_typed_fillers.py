@@ -119,3 +119,26 @@ def test_a_statement_the_compiler_asks_for():
     if first.level == "tree-sitter":
         pytest.skip("no Go compiler here")
     assert not first.ok and check(template.replace("{hole}", options[0]), "go").ok
+
+
+GO_CALL = 'package p\n\nimport "fmt"\n\nfunc f(err error) {\n\t<|hole:expression|>\n\tfmt.Println(err)\n}\n'
+
+
+def test_an_expression_that_is_a_whole_statement_gets_a_call():
+    """Go and Java take only some expressions as a statement (a call, not `nil` or `0`): a hole that is an
+    expression statement's whole expression tries `[typed_fillers] statement_expression` first."""
+    go = GO_CALL.replace("<|hole:expression|>", 'return "" {').encode()  # a broken fill in the hole's place
+    at = go.index(b'return "" {')
+    assert typed_fillers("go", go, at, at + len(b'return "" {'), "expression")[0] == "print()"
+    returned = b"package p\n\nfunc f() int {\n\treturn g(1)\n}\n"
+    at = returned.index(b"g(1)")
+    assert typed_fillers("go", returned, at, at + 4, "expression")[0] != "print()"
+    java = b"class A {\n  void f() {\n    g(1);\n  }\n}\n"
+    at = java.index(b"g(1)")
+    assert typed_fillers("java", java, at, at + 4, "expression")[0] == "new Object()"
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="go not installed")
+def test_go_expression_statement_falls_back_to_a_call(untrained_lm):
+    out = infill(GO_CALL, "go", model=untrained_lm, seed=0)
+    assert out.record.ok and out.record.level == "compiler:go", out.code

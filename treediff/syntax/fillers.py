@@ -22,7 +22,7 @@ from typing import Sequence
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse
 
-__all__ = ["typed_fillers", "typed_choice", "context_type", "problem_fillers"]
+__all__ = ["typed_fillers", "typed_choice", "context_type", "problem_fillers", "statement_expression"]
 
 #: Fields that hold a declared type, and fields that hold a function's return type, across the grammars.
 _TYPE_FIELDS = ("type",)
@@ -104,6 +104,27 @@ def typed_choice(language: str, source: bytes, a: int, b: int) -> str | None:
     return hit.replace("{type}", plain) if _PLAIN_TYPE.fullmatch(plain) else None
 
 
+def statement_expression(language: str, source: bytes, a: int, b: int) -> bool:
+    """``source[a:b]`` is the whole expression of an expression statement (``fmt.Println(x)`` on its own line),
+    where a language takes only some expressions (a call, not ``nil``: ``[typed_fillers] statement_expression``).
+    Decided with a neutral literal in the region's place, since the region holds a broken fill.
+
+    >>> code = b"package p\\n\\nfunc f() {\\n\\tg(1)\\n}\\n"
+    >>> statement_expression("go", code, code.index(b"g(1)"), code.index(b"g(1)") + 4)
+    True
+    >>> code = b"package p\\n\\nfunc f() int {\\n\\treturn g(1)\\n}\\n"
+    >>> statement_expression("go", code, code.index(b"g(1)"), code.index(b"g(1)") + 4)
+    False
+    """
+    probe = source[:a] + b"0" + source[b:]
+    node = parse(probe, language).ts_tree.root_node.descendant_for_byte_range(a, a + 1)
+    while node is not None and node.start_byte == a and node.end_byte == a + 1 and node.parent is not None:
+        if node.parent.type == "expression_statement":
+            return True
+        node = node.parent
+    return False
+
+
 def problem_fillers(language: str, problems: Sequence[str]) -> list[str]:
     """The statement the compiler's complaints ask for (``[typed_fillers.problems]``: a message pattern and a
     statement with ``{1}`` for its group 1), one line per matching message, or ``[]``.
@@ -135,6 +156,9 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
         hit = typed_choice(language, source, a, b)
         if hit is not None:
             out.append(hit)
+        alone = table.get("statement_expression")
+        if alone and statement_expression(language, source, a, b):
+            out.insert(0, alone)
     if category == "statement":
         out += problem_fillers(language, problems)
     out += [t for t in table.get(category, ()) if t not in out]

@@ -142,3 +142,15 @@ def test_an_expression_that_is_a_whole_statement_gets_a_call():
 def test_go_expression_statement_falls_back_to_a_call(untrained_lm):
     out = infill(GO_CALL, "go", model=untrained_lm, seed=0)
     assert out.record.ok and out.record.level == "compiler:go", out.code
+
+
+def test_a_name_the_compiler_says_is_missing_is_tried_first():
+    """A hole that held a declaration's name (``let value: number``) leaves every later use undeclared: the name
+    the compiler's message gives is the filler to try, before any literal (none can stand there)."""
+    ts = b"let value: number\nvalue = 1\n"
+    said = ("TS2304: Cannot find name 'value'.",)
+    assert typed_fillers("typescript", ts, 4, 9, "expression", said)[0] == "value"
+    assert typed_fillers("typescript", ts, 4, 9, "expression")[0] != "value"  # without the message: no guess
+    go = b'package p\n\nimport "flag"\n\nfunc f() {\n\tnil.Parse()\n}\n'
+    assert typed_fillers("go", go, go.index(b"nil"), go.index(b"nil") + 3, "expression",
+                         ('"flag" imported and not used',))[0] == "flag"

@@ -144,7 +144,8 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
     if not verdict.ok and loose and config.constraint == "full":
         # their typed fillers, verified by the whole program's check (as the remasking fallback does)
         found = typed_fill(language, parse(code, language), [(*byte_spans[k], k) for k in loose],
-                           [h for _, _, h in holes], code, byte_spans, src)
+                           [h for _, _, h in holes], code, byte_spans, src,
+                           problems=tuple(p.message for p in verdict.problems))
         if found is not None:
             code, byte_spans, verdict, _ = found
             fallback_regions = len(loose)

@@ -15,7 +15,7 @@ from treediff.sample.loop import DenoiseResult
 from treediff.sample.record import check
 from treediff.sample.segments import GuardCounts, decode_layouts, layout_segments
 from treediff.syntax.cfg_flow import cfg_region
-from treediff.syntax.fillers import problem_fillers, typed_choice, typed_fillers
+from treediff.syntax.fillers import name_fillers, typed_fillers
 from treediff.syntax.holes import (
     Hole,
     enclosing_region,
@@ -25,6 +25,7 @@ from treediff.syntax.holes import (
     splice,
     starts_line,
 )
+from treediff.syntax.language import get_language
 from treediff.syntax.tree import SyntaxTree, parse
 from treediff.validity import ValidityResult
 
@@ -338,11 +339,13 @@ def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans
     data = tree.source
     cats = [holes[h].category if declared else _region_category(tree, a, b, holes[h].category) for a, b, h in regions]
     options = [typed_fillers(language, data, a, b, cat, problems) for (a, b, _), cat in zip(regions, cats)]
-    # first choice from the context: the type's filler, or the statement the compiler's complaint asks for
-    asked = bool(problem_fillers(language, problems))
-    typed = [typed_choice(language, data, a, b) is not None or (cat == "statement" and asked)
-             for (a, b, _), cat in zip(regions, cats)]
+    # first choice from the context (the type's filler, a name or the statement the compiler's complaint asks
+    # for, a call where a statement needs one), not from the category's list
+    lang = get_language(language)
+    listed = {cat: set(lang.extra.get("typed_fillers", {}).get(cat, ())) | {lang.filler(cat)} for cat in set(cats)}
+    typed = [o[0] not in listed[cat] for o, cat in zip(options, cats)]
     bounds = [(a, b) for a, b, _ in regions]
+    heard: list[str] = []  # what the compiler said of the fillers tried: a broken draft may have hidden it
     for k in range(min(_FILLER_TRIES, max(len(o) for o in options))):
         texts = [o[min(k, len(o) - 1)].replace("\n", "\n" + indent_at(data, a)) for o, (a, _) in zip(options, bounds)]
         new_code, new_spans, verdict = fill_regions(code, bounds, texts, spans, language, given)
@@ -351,5 +354,14 @@ def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans
             kinds = tuple("removed" if bare and starts_line(data, a) else ("typed" if k == 0 and t else "listed")
                           for (a, _), t in zip(bounds, typed))
             return new_code, new_spans, verdict, kinds
+        heard += [p.message for p in verdict.problems]
+    # a name the code lacks once a filler stands there (a syntax error of the draft stopped the compiler
+    # before it said "imported and not used"): tried in every expression region, once
+    for name in [n for n in name_fillers(language, heard) if all(n not in o for o in options)]:
+        texts = [name if cat in ("expression", "identifier") else o[-1].replace("\n", "\n" + indent_at(data, a))
+                 for o, cat, (a, _) in zip(options, cats, bounds)]
+        new_code, new_spans, verdict = fill_regions(code, bounds, texts, spans, language, given)
+        if verdict.ok:
+            return new_code, new_spans, verdict, ("typed",) * len(bounds)
     return None
 

@@ -22,7 +22,7 @@ from typing import Sequence
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse
 
-__all__ = ["typed_fillers", "typed_choice", "context_type", "problem_fillers", "statement_expression"]
+__all__ = ["typed_fillers", "typed_choice", "context_type", "problem_fillers", "statement_expression", "name_fillers"]
 
 #: Fields that hold a declared type, and fields that hold a function's return type, across the grammars.
 _TYPE_FIELDS = ("type",)
@@ -145,6 +145,31 @@ def problem_fillers(language: str, problems: Sequence[str]) -> list[str]:
     return ["\n".join(lines)] if lines else []
 
 
+_MAX_NAMES = 2  # names from the compiler's messages tried per region (each try costs a check)
+
+
+def name_fillers(language: str, problems: Sequence[str]) -> list[str]:
+    """Names the compiler's complaints say the code lacks or no longer uses (``[typed_fillers.names]``: message
+    patterns whose group 1 is a name), at most :data:`_MAX_NAMES`: the name a hole held, when the hole was a
+    declaration's name (``let value: number``: "Cannot find name 'value'" at every later use) or the one use of
+    an import (Go's ``flag`` in ``flag.Parse()``: '"flag" imported and not used'), where no literal can stand.
+
+    >>> name_fillers("typescript", ["TS2304: Cannot find name 'value'.", "TS2304: Cannot find name 'value'."])
+    ['value']
+    >>> name_fillers("go", ['"database/sql" imported and not used', "undefined: err"])
+    ['sql', 'err']
+    """
+    patterns = get_language(language).extra.get("typed_fillers", {}).get("names", ())
+    out: list[str] = []
+    for message in problems:
+        for pattern in patterns:
+            m = re.search(pattern, message)
+            if m and m.group(1) not in out:
+                out.append(m.group(1))
+                break
+    return out[:_MAX_NAMES]
+
+
 def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
                   problems: Sequence[str] = ()) -> list[str]:
     """The fillers to try for the region ``source[a:b]`` of ``category``, best first (see the module);
@@ -152,9 +177,11 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
     lang = get_language(language)
     table = lang.extra.get("typed_fillers", {})
     out: list[str] = []
+    if category in ("expression", "identifier"):
+        out += name_fillers(language, problems)
     if category in ("expression", "literal"):
         hit = typed_choice(language, source, a, b)
-        if hit is not None:
+        if hit is not None and hit not in out:
             out.append(hit)
         alone = table.get("statement_expression")
         if alone and statement_expression(language, source, a, b):

@@ -24,21 +24,25 @@ def _ids(bsz: int = 2, length: int = L, seed: int = 0) -> torch.Tensor:
     return torch.randint(3, VOCAB, (bsz, length), generator=torch.Generator().manual_seed(seed))
 
 
-def _frozen_prefix_reference(model, old_ids: torch.Tensor, new_ids: torch.Tensor, prefix: int) -> torch.Tensor:
-    """Full forward of ``new_ids`` whose prefix K/V are those of ``old_ids``, by patching the qkv outputs.
+def _frozen_prefix_reference(model, old_ids: torch.Tensor, new_ids: torch.Tensor, prefix: int,
+                             stop: int | None = None) -> torch.Tensor:
+    """Full forward of ``new_ids`` whose keys/values outside ``[prefix, stop)`` (``stop`` ``None``: the end) are
+    those of ``old_ids``, by patching the qkv outputs; the logits of ``[prefix, stop)``.
 
-    RoPE and the head split act per position, so replacing the qkv rows ``[0, prefix)`` of every layer
-    with the old pass's rows freezes exactly the prefix keys/values (and nothing else the tail sees).
+    RoPE and the head split act per position, so replacing the qkv rows ``[0, prefix)`` (and ``[stop, L)``) of
+    every layer with the old pass's rows freezes exactly those keys/values (and nothing else the window sees).
     """
     saved: dict[int, torch.Tensor] = {}
 
     def hook(i, replay):
         def fn(_module, _inputs, out):
             if not replay:
-                saved[i] = out[:, :prefix].clone()
+                saved[i] = out.clone()
                 return None
             out = out.clone()
-            out[:, :prefix] = saved[i]
+            out[:, :prefix] = saved[i][:, :prefix]
+            if stop is not None:
+                out[:, stop:] = saved[i][:, stop:]
             return out
 
         return fn
@@ -50,7 +54,7 @@ def _frozen_prefix_reference(model, old_ids: torch.Tensor, new_ids: torch.Tensor
         h.remove()
     handles = [m.register_forward_hook(hook(i, True)) for i, m in enumerate(qkvs)]
     try:
-        return model(new_ids).logits[:, prefix:]
+        return model(new_ids).logits[:, prefix:stop]
     finally:
         for h in handles:
             h.remove()
@@ -220,36 +224,6 @@ def test_bf16_autocast_cuda_exact_at_refresh():
 Q = 32
 
 
-def _frozen_outside_reference(model, old_ids: torch.Tensor, new_ids: torch.Tensor, a: int, b: int) -> torch.Tensor:
-    """Full forward of ``new_ids`` whose keys/values outside ``[a, b)`` are those of ``old_ids`` (qkv rows patched),
-    logits of ``[a, b)``."""
-    saved: dict[int, torch.Tensor] = {}
-
-    def hook(i, replay):
-        def fn(_module, _inputs, out):
-            if not replay:
-                saved[i] = out.clone()
-                return None
-            out = out.clone()
-            out[:, :a] = saved[i][:, :a]
-            out[:, b:] = saved[i][:, b:]
-            return out
-
-        return fn
-
-    qkvs = [layer.attn.qkv for layer in model.model.layers]
-    handles = [m.register_forward_hook(hook(i, False)) for i, m in enumerate(qkvs)]
-    model(old_ids)
-    for h in handles:
-        h.remove()
-    handles = [m.register_forward_hook(hook(i, True)) for i, m in enumerate(qkvs)]
-    try:
-        return model(new_ids).logits[:, a:b]
-    finally:
-        for h in handles:
-            h.remove()
-
-
 def test_dual_cache_exact_at_refresh_and_stale_outside_the_window(model):
     ids = _ids()
     with torch.no_grad():
@@ -262,7 +236,7 @@ def test_dual_cache_exact_at_refresh_and_stale_outside_the_window(model):
         new[:, P + 2] = MASK
         new[:, Q - 1] = (ids[:, Q - 1] + 1) % VOCAB
         cached = model(new[:, P:Q], prefix_cache=cache).logits
-        frozen = _frozen_outside_reference(model, ids, new, P, Q)
+        frozen = _frozen_prefix_reference(model, ids, new, P, Q)
         fresh = model(new).logits[:, P:Q]
     torch.testing.assert_close(window, full.logits[:, P:Q], rtol=0, atol=1e-5)
     torch.testing.assert_close(full.logits, model(ids).logits, rtol=0, atol=0)  # a refresh is a full forward

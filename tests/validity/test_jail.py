@@ -15,7 +15,6 @@ import pytest
 from typer.testing import CliRunner
 
 from treediff.errors import InputError
-from treediff.sandbox import isolation_mode
 from treediff.syntax.tree import read_source
 from treediff.validity import check, check_paths, exit_code, write_report
 from treediff_cli.app import app
@@ -34,16 +33,6 @@ def _leaks(text: str) -> list[str]:
 
 def _main(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "treediff", *args], capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(params=["bwrap", "rlimits"])
-def mode(request, monkeypatch):
-    if request.param == "bwrap" and isolation_mode() != "bwrap":
-        pytest.skip("needs bubblewrap")
-    monkeypatch.setenv("TREEDIFF_SANDBOX", request.param)
-    isolation_mode.cache_clear()
-    yield request.param
-    isolation_mode.cache_clear()
 
 
 @needs_rustc

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from treediff.sandbox import isolation_mode
 from treediff.syntax.language import get_language
 from treediff.validity import check
 from treediff.validity.compilers import DRIVERS, compiler_spec
@@ -26,16 +25,6 @@ PROGRAMS = [
     "class A { String f() { return 1; } }\n",  # a type error
     "public class Wrongly { }\nclass B { void f() { int x = \"s\"; } }\n",
 ]
-
-
-@pytest.fixture(params=["bwrap", "rlimits"])
-def mode(request, monkeypatch):
-    if request.param == "bwrap" and isolation_mode() != "bwrap":
-        pytest.skip("needs bubblewrap")
-    monkeypatch.setenv("TREEDIFF_SANDBOX", request.param)
-    isolation_mode.cache_clear()
-    yield request.param
-    isolation_mode.cache_clear()
 
 
 def _drivers():

@@ -17,16 +17,15 @@ then started afresh on the next request.
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import subprocess
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from treediff.sandbox import COMPILE_LIMITS, Limits, Sandbox, kill_group
+from treediff.sandbox import COMPILE_LIMITS, Limits, Sandbox
+from treediff.validity.long_lived import LongLived, WorkerPool
 
 __all__ = ["JAVAC_WORKER_JAVA", "JavacWorker", "get_javac_worker", "java_beside"]
 
@@ -76,20 +75,14 @@ def java_beside(javac: str) -> str | None:
     return None
 
 
-class JavacWorker:
+class JavacWorker(LongLived):
     """One JVM child process running javac per request; thread-safe via a lock, restarted after a crash or a
     timeout, bound to the process that started it (a forked child never shares the parent's pipes)."""
 
     def __init__(self, java: str, limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = ()) -> None:
+        super().__init__(limits, readable)
         self.java = java
-        # a long-lived process: the CPU clock covers its life; each request has its own timeout
-        self.limits = replace(limits, cpu_seconds=3600, wall_seconds=3600.0)
-        self.readable = tuple(readable)
         self.version: str | None = None
-        self._box: Sandbox | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
         self._count = 0
 
     @property
@@ -135,7 +128,7 @@ class JavacWorker:
         ``(exit status, javac's output, the file's path as javac saw it)``.  Raises ``OSError`` when the worker
         fails and ``TimeoutError`` when it gave no answer in time (it is killed then)."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None or self._pid != os.getpid():
+            if self.gone:
                 self.close()
                 self._start(timeout)
             assert self._box is not None and self._proc is not None and self._proc.stdin is not None
@@ -165,35 +158,10 @@ class JavacWorker:
         status, output = answer
         return status, output, subs["file"]
 
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        box, self._box = self._box, None
-        if proc is not None and self._pid == os.getpid():
-            kill_group(proc)
-            try:
-                proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        if box is not None and self._pid == os.getpid():
-            box.close()
 
-
-_WORKERS: dict[tuple[int, str, int, tuple[str, ...]], JavacWorker] = {}
-_WORKERS_LOCK = threading.Lock()
+_POOL = WorkerPool(JavacWorker)
 
 
 def get_javac_worker(java: str, limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = ()) -> JavacWorker:
     """The shared worker of this process for a ``java`` launcher and memory limit (started lazily)."""
-    key = (os.getpid(), java, limits.memory_mb, tuple(readable))
-    with _WORKERS_LOCK:
-        worker = _WORKERS.get(key)
-        if worker is None:
-            worker = _WORKERS[key] = JavacWorker(java, limits, readable)
-        return worker
-
-
-@atexit.register
-def _close_all() -> None:
-    for (pid, *_), worker in list(_WORKERS.items()):
-        if pid == os.getpid():
-            worker.close()
+    return _POOL.get((java, limits.memory_mb, tuple(readable)), java, limits, readable)

@@ -17,15 +17,15 @@ compiler's memory limit) and is killed with its whole process group after a time
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import subprocess
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
-from treediff.sandbox import COMPILE_LIMITS, Limits, Sandbox, kill_group
+from treediff.sandbox import COMPILE_LIMITS, Limits, Sandbox
+from treediff.validity.long_lived import LongLived, WorkerPool
 
 __all__ = ["NODE_WORKER_JS", "NodeWorker", "NodeVerdict", "get_worker"]
 
@@ -122,7 +122,7 @@ class NodeVerdict:
     message: str = ""
 
 
-class NodeWorker:
+class NodeWorker(LongLived):
     """A node child process speaking the line-JSON protocol; thread-safe via a lock.
 
     Restarted after a crash or timeout; bound to the process that started it, so a
@@ -130,15 +130,9 @@ class NodeWorker:
     """
 
     def __init__(self, binary: str = "node", limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = ()) -> None:
+        super().__init__(limits, readable)
         self.binary = binary
-        # a long-lived process: the CPU clock covers its life; each check has its own timeout
-        self.limits = replace(limits, cpu_seconds=3600, wall_seconds=3600.0)
-        self.readable = tuple(readable)
         self.mode: str | None = None
-        self._box: Sandbox | None = None
-        self._proc: subprocess.Popen[str] | None = None
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
         self._next_id = 0
 
     def _start(self, timeout: float) -> None:
@@ -169,7 +163,7 @@ class NodeWorker:
     def check(self, source: str, filename: str | None, *, format: str | None = None, timeout: float = 30.0) -> NodeVerdict:
         """Check one source; raises ``OSError``/``TimeoutError`` when the worker fails."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None or self._pid != os.getpid():
+            if self.gone:
                 self.close()
                 self._start(timeout)
             self._next_id += 1
@@ -189,35 +183,11 @@ class NodeWorker:
                 raise TimeoutError(f"node worker gave no answer within {timeout:g}s")
         return NodeVerdict(bool(answer["ok"]), answer.get("line"), answer.get("col"), answer.get("message", ""))
 
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        box, self._box = self._box, None
-        if proc is not None and self._pid == os.getpid():
-            kill_group(proc)
-            try:
-                proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        if box is not None and self._pid == os.getpid():
-            box.close()
 
-
-_WORKERS: dict[tuple[int, str, int, tuple[str, ...]], NodeWorker] = {}
-_WORKERS_LOCK = threading.Lock()
+_POOL = WorkerPool(NodeWorker)
 
 
 def get_worker(binary: str, limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = ()) -> NodeWorker:
     """The shared worker of this process for a node binary and memory limit (started lazily)."""
-    key = (os.getpid(), binary, limits.memory_mb, tuple(readable))
-    with _WORKERS_LOCK:
-        worker = _WORKERS.get(key)
-        if worker is None:
-            worker = _WORKERS[key] = NodeWorker(binary, limits, readable)
-        return worker
+    return _POOL.get((binary, limits.memory_mb, tuple(readable)), binary, limits, readable)
 
-
-@atexit.register
-def _close_all() -> None:
-    for (pid, *_), worker in list(_WORKERS.items()):
-        if pid == os.getpid():
-            worker.close()

@@ -123,6 +123,29 @@ def test_dual_cache_recomputes_only_the_block_window(untrained_lm, monkeypatch):
     assert all(w[0] == 8 for w in widths if w[0] != width)  # the window: the block's 8 positions
 
 
+def test_a_guard_edit_after_the_window_is_kept(untrained_lm):
+    """A guard may decide positions after the one it is asked about (closing text, emptied provisionals); with
+    the dual cache those can lie after the block's window, and what it wrote there must stay written."""
+    ids, masked = _batch(untrained_lm, bsz=1)
+    masked[:, :] = False
+    masked[0, 4:12] = True  # block 0: the window [4, 12)
+    masked[0, 20:24] = True  # block 1, after the window
+    ids[masked] = untrained_lm.mask_id
+    calls, marker = [], 123
+
+    def guard(row, pos, candidates, ids_row, masked_row):
+        calls.append(pos)
+        if len(calls) == 3:  # a step of block 0 after its refresh: a window step
+            assert len(ids_row) == ids.shape[1]  # the guard sees whole rows
+            ids_row[21], masked_row[21] = marker, False
+        ids_row[pos], masked_row[pos] = candidates[0], False
+        return True
+
+    res = denoise(untrained_lm, ids, masked, SamplerConfig(block_size=8, use_cache="on"), guard=guard)
+    assert int(res.ids[0, 21]) == marker and 21 not in calls  # decided by the guard, never decoded again
+    assert not (res.ids == untrained_lm.mask_id).any()
+
+
 @pytest.mark.parametrize("language, code, spans", [
     ("python", "def f(x):\n    y = x + 1\n    return y * 2\n\n\ndef g(a):\n    return a\n", [(14, 23, "statement")]),
     ("java", "class A {\n  int f(int x) {\n    int y = x + 1;\n    return y;\n  }\n}\n", [(39, 44, "expression")]),

@@ -123,3 +123,4 @@ def test_a_hole_in_a_function_that_cannot_compile_alone_is_filled_not_refused(un
     assert r.record.ok and r.record.level == "compiler:go" and check(r.code, "go").ok
     assert r.record.fallback == (r.record.num_fallback_regions > 0)
     assert r.code.startswith("package main\n") and r.code.count("func f") == 60
+

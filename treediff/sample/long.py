@@ -11,12 +11,13 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult, HoleFill, check, summed, verdict_fields
-from treediff.sample.remask import typed_fill
+from treediff.sample.remask import fill_regions, typed_fill
 from treediff.syntax.holes import (
     HoleTemplate,
     filler,
     fills_parse_as,
     find_holes,
+    indent_at,
 )
 from treediff.syntax.language import get_language
 from treediff.syntax.layout import (
@@ -149,6 +150,15 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
         if found is not None:
             code, byte_spans, verdict, _ = found
             fallback_regions = len(loose)
+        else:  # the last resort, as the remasking fallback's: the category's filler, kept where it parses and the
+            # block's draft does not (a program that fails its compiler, but no syntax error left in it)
+            enc = code.encode("utf-8")
+            regions = [byte_spans[k] for k in loose]
+            texts = [filler(language, holes[k][2].category, indent=indent_at(enc, byte_spans[k][0])) for k in loose]
+            plain, plain_spans, plain_verdict = fill_regions(code, regions, texts, byte_spans, language, src)
+            if parse(code, language).has_errors and not parse(plain, language).has_errors:
+                code, byte_spans, verdict = plain, plain_spans, plain_verdict
+                fallback_regions = len(loose)
     cats = fills_parse_as(language, code, byte_spans, [h.category for _, _, h in holes]) if verdict.ok \
         else tuple(False for _ in holes)
     enc = code.encode("utf-8")

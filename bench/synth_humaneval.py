@@ -83,7 +83,8 @@ def main() -> None:
 
     problems = sorted(read_problems().items(), key=lambda kv: int(kv[0].split("/")[1]))[: args.limit]
     lm = get_model(args.model, device="cpu", language="python")
-    base = dict(max_new_tokens=args.max_new_tokens, block_size=args.block, seed=0, device="cpu", use_cache=args.use_cache)
+    base = dict(max_new_tokens=args.max_new_tokens, block_size=args.block, seed=0, device="cpu",
+                use_cache=args.use_cache)
     runs = [("trained full", lm, dict(base, constraint="full")),
             ("trained none", lm, dict(base, constraint="none")),
             ("trained full threshold", lm, dict(base, constraint="full", threshold=args.threshold)),

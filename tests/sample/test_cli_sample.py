@@ -209,7 +209,8 @@ def test_infill_context_drafts_flag_and_record(bundle_dir, tmp_path):
 
 
 def test_cache_flag(bundle_dir, tmp_path):
-    """``--cache off`` decodes with exact logits, ``on``/``auto`` with the dual cache; a bad value is one line, exit 2."""
+    """``--cache off`` decodes with exact logits, ``on``/``auto`` with the dual cache; a bad value is one line,
+    exit 2."""
     f = tmp_path / "h.py"
     f.write_text("def f(x):\n    y = x + 1\n    return <|hole:expression|>\n\n\ndef g(a):\n    return a\n")
     for value in ("off", "on", "auto"):

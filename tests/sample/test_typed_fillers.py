@@ -109,7 +109,8 @@ def test_a_statement_the_compiler_asks_for():
                 "\t\treturn\n\t}\n\t{hole}\n}\n")
     assert problem_fillers("go", ["dir declared but not used"]) == ["_ = dir"]
     assert problem_fillers("go", ["declared and not used: dir", "declared and not used: err"]) == ["_ = dir\n_ = err"]
-    assert problem_fillers("go", ["undefined: dir"]) == [] and problem_fillers("java", ["x declared but not used"]) == []
+    assert problem_fillers("go", ["undefined: dir"]) == []
+    assert problem_fillers("java", ["x declared but not used"]) == []
     src = template.replace("{hole}", "_ = 0").encode()
     at = src.index(b"_ = 0")
     said = ["dir declared but not used"]

@@ -288,11 +288,22 @@ def _cached_key_mask(cache: PrefixCache | WindowCache, tail_mask: Tensor | None,
     return torch.cat([head.to(tail.device), tail], dim=1)[:, None, None, :]
 
 
+def _kept_mask(attn_mask: Tensor | None, length: int) -> Tensor | None:
+    """A cache's key mask: the first ``length`` positions of ``attn_mask`` (a copy, since the caller may edit its
+    attention_mask in place while the cache lives), ``None`` when none of them is padded (the flash path stays
+    open)."""
+    if attn_mask is None:
+        return None
+    mask = attn_mask[:, 0, 0, :length].clone()
+    return None if bool(mask.all()) else mask
+
+
 def _check_window_args(seq_len: int, prefix_length: int | None, return_cache: bool, cache, suffix_start: int | None,
                        window_rows: Tensor | None) -> None:
     if suffix_start is not None and not (return_cache and prefix_length is not None
                                          and prefix_length <= suffix_start <= seq_len):
-        raise InputError(f"suffix_start={suffix_start!r} needs return_cache=True and a value in [prefix_length, {seq_len}]")
+        raise InputError(f"suffix_start={suffix_start!r} needs return_cache=True and a value in "
+                         f"[prefix_length, {seq_len}]")
     if isinstance(cache, WindowCache) and seq_len != cache.window:
         raise InputError(f"a window cache takes its window of {cache.window} positions, got {seq_len}")
     if window_rows is not None and (not isinstance(cache, WindowCache) or window_rows.shape[1] != seq_len):
@@ -371,15 +382,10 @@ class TreediffModel(TreediffPreTrainedModel):
         cache = None
         if return_cache and suffix_start is not None:
             keys, values = zip(*kept)
-            key_mask = None if attn_mask is None else attn_mask[:, 0, 0, :].clone()
-            if key_mask is not None and bool(key_mask.all()):
-                key_mask = None
-            cache = WindowCache(keys=keys, values=values, start=prefix_length, stop=suffix_start, key_mask=key_mask)
+            cache = WindowCache(keys=keys, values=values, start=prefix_length, stop=suffix_start,
+                                key_mask=_kept_mask(attn_mask, seq_len))
         elif return_cache:
-            # A copy: the caller may edit its attention_mask in place while the cache lives.
-            key_mask = None if attn_mask is None else attn_mask[:, 0, 0, :prefix_length].clone()
-            if key_mask is not None and bool(key_mask.all()):  # padding only in the tail: keep the flash path
-                key_mask = None
+            key_mask = _kept_mask(attn_mask, prefix_length)
             keys, values = zip(*kept)
             cache = PrefixCache(keys=keys, values=values, length=prefix_length, key_mask=key_mask)
         return TreediffModelOutput(last_hidden_state=self.norm(x), cache=cache)

@@ -232,12 +232,11 @@ class TreediffLM(DiffusionLM):
             structure = self.visible_structure(ids, ids == self.mask_id)
             return self.model(ids, structure=structure, attention_mask=attention_mask).logits, None
         if cache is not None:
-            extra = {} if window_rows is None else {"window_rows": window_rows}
-            out = self.model(ids, prefix_cache=cache, attention_mask=attention_mask, **extra)
+            out = self.model(ids, prefix_cache=cache, attention_mask=attention_mask, window_rows=window_rows)
             return out.logits, None
         if prefix_length is not None and self.supports_cache:
             out = self.model(ids, prefix_length=prefix_length, return_cache=True, attention_mask=attention_mask,
-                             **({"suffix_start": suffix_start} if suffix_start is not None else {}))
+                             suffix_start=suffix_start)
             return out.logits, out.cache
         return self.model(ids, attention_mask=attention_mask).logits, None
 

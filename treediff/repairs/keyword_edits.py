@@ -63,4 +63,3 @@ def keyword_edits(code: str, language: str, verdict: ValidityResult) -> list[tup
             for left, right in glued_keyword(word, language)[:1]:
                 out += [(a + len(left), a + len(left), sep) for sep in _GLUE]
     return out[:_MAX_KEYWORD_SITES]
-

@@ -11,13 +11,12 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult, HoleFill, check, summed, verdict_fields
-from treediff.sample.remask import fill_regions, typed_fill
+from treediff.sample.remask import category_fill, typed_fill
 from treediff.syntax.holes import (
     HoleTemplate,
     filler,
     fills_parse_as,
     find_holes,
-    indent_at,
 )
 from treediff.syntax.language import get_language
 from treediff.syntax.layout import (
@@ -152,10 +151,8 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
             fallback_regions = len(loose)
         else:  # the last resort, as the remasking fallback's: the category's filler, kept where it parses and the
             # block's draft does not (a program that fails its compiler, but no syntax error left in it)
-            enc = code.encode("utf-8")
-            regions = [byte_spans[k] for k in loose]
-            texts = [filler(language, holes[k][2].category, indent=indent_at(enc, byte_spans[k][0])) for k in loose]
-            plain, plain_spans, plain_verdict = fill_regions(code, regions, texts, byte_spans, language, src)
+            plain, plain_spans, plain_verdict = category_fill(language, code, [byte_spans[k] for k in loose],
+                                                              [holes[k][2].category for k in loose], byte_spans, src)
             if parse(code, language).has_errors and not parse(plain, language).has_errors:
                 code, byte_spans, verdict = plain, plain_spans, plain_verdict
                 fallback_regions = len(loose)

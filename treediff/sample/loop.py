@@ -196,7 +196,8 @@ def denoise(  # long: the sampling loop reads top to bottom in one place (blocks
                                                          eligible[:, :view], offset, k, config, groups, sub_guard,
                                                          group_nfe)
             if view < ids.shape[1]:  # the positions after the window, as the guard may have left them
-                new_ids, new_masked = torch.cat([new_ids, ids[:, view:]], 1), torch.cat([new_masked, masked[:, view:]], 1)
+                new_ids = torch.cat([new_ids, ids[:, view:]], 1)
+                new_masked = torch.cat([new_masked, masked[:, view:]], 1)
             ids, masked = new_ids, new_masked
             num_rejected += rejected
             num_steps += 1

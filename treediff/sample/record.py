@@ -42,9 +42,8 @@ def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | No
     if given is None or not verdict.unresolved:
         return verdict
     text = given.decode("utf-8", "replace") if isinstance(given, bytes) else given
-    glued = _glued(text, verdict.language)
-    # a word glued out of a name and a keyword: its name is the given code's, the glued word is not
-    names = (set(_NAME.findall(text)) - glued).union(*(split for w in glued for split in glued_keyword(w, verdict.language)))
+    glued, parts = _glued(text, verdict.language)
+    names = (set(_NAME.findall(text)) - glued) | parts
     data = code.encode("utf-8") if isinstance(code, str) else code
     made_up = tuple(p for p in verdict.unresolved if not set(_NAME.findall(_reference(data, p))) <= names)
     if not made_up:
@@ -54,9 +53,11 @@ def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | No
 
 
 @functools.lru_cache(maxsize=8)
-def _glued(given: str, language: str) -> frozenset[str]:
-    """The words of ``given`` a slip may have glued out of a name and a keyword: never set aside."""
-    return glued_names(given, language)
+def _glued(given: str, language: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The words of ``given`` a slip may have glued out of a name and a keyword (never set aside), and their
+    parts (the given code's names, as if written apart)."""
+    words = glued_names(given, language)
+    return words, frozenset(part for w in words for split in glued_keyword(w, language) for part in split)
 
 
 #: Verdicts of programs already checked, by (language, the compiler binary found, path, source): remasking rounds

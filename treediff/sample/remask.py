@@ -29,8 +29,8 @@ from treediff.syntax.language import get_language
 from treediff.syntax.tree import SyntaxTree, parse
 from treediff.validity import ValidityResult
 
-__all__ = ["DecodeCounts", "REMASK_SLACK", "RemaskOutcome", "fill_regions", "pick_draft", "problem_span", "redo_round",
-           "remask", "splice_regions", "typed_fallback", "typed_fill"]
+__all__ = ["DecodeCounts", "REMASK_SLACK", "RemaskOutcome", "category_fill", "fill_regions", "pick_draft",
+           "problem_span", "redo_round", "remask", "splice_regions", "typed_fallback", "typed_fill"]
 
 #: extra masks when a region is remasked: the model can close it early with end-of-hole
 REMASK_SLACK = 4
@@ -87,6 +87,15 @@ def fill_regions(code: str, regions: list[tuple[int, int]], texts: list[str], sp
     bare_code, bare_spans = splice_regions(code, regions, ["" if t else x for t, x in zip(top, texts)], spans)
     bare = check(bare_code, language, given=given)
     return (bare_code, bare_spans, bare) if bare.ok else (new_code, new_spans, verdict)
+
+
+def category_fill(language: str, code: str, regions: list[tuple[int, int]], categories: list[str],
+                  spans: list[tuple[int, int]], given: str | bytes | None = None):
+    """:func:`fill_regions` with each region's category's minimal filler (``[fillers]``), indented where it
+    stands: the fallback's last resort.  Returns ``(code, spans, verdict)``."""
+    data = code.encode("utf-8")
+    texts = [filler(language, cat, indent=indent_at(data, a)) for (a, _), cat in zip(regions, categories)]
+    return fill_regions(code, regions, texts, spans, language, given)
 
 
 def splice_regions(code: str, regions: list[tuple[int, int]], texts: list[str], spans: list[tuple[int, int]]):
@@ -307,9 +316,8 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
             n_fallback = len(regions)
             cats = _categories_ok(language, code, spans, holes)
         else:  # whole holes: each hole's fill becomes its category's filler
-            data = code.encode("utf-8")
-            texts = [filler(language, h.category, indent=indent_at(data, s)) for h, (s, e) in zip(holes, spans)]
-            code, spans, verdict = fill_regions(code, spans, texts, spans, language, given)  # the last resort
+            code, spans, verdict = category_fill(language, code, spans, [h.category for h in holes], spans,
+                                                 given)  # the last resort
             return replace(outcome, code=code, spans=spans, verdict=verdict, num_fallback=len(holes),
                            categories_ok=_categories_ok(language, code, spans, holes),
                            filler_kinds=("listed",) * len(holes))

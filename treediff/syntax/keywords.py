@@ -25,6 +25,8 @@ import functools
 import re
 
 from treediff.syntax.language import get_language
+from treediff.syntax.layout import line_index, line_starts
+from treediff.syntax.tree import parse
 
 __all__ = ["keywords", "near_keywords", "edit_distance", "glued_keyword", "glued_names"]
 
@@ -107,9 +109,6 @@ def glued_names(code: str, language: str) -> frozenset[str]:
     >>> sorted(glued_names("class A {\\n  Object f() { return new Implthis(); }\\n}\\n", "java"))
     []
     """
-    from treediff.syntax.layout import line_index, line_starts
-    from treediff.syntax.tree import parse
-
     tree = parse(code, language)
     if not tree.has_errors:
         return frozenset()
@@ -124,9 +123,7 @@ def glued_names(code: str, language: str) -> frozenset[str]:
     root = tree.ts_tree.root_node
     out = set()
     for word, places in counts.items():
-        if len(places) != 1 or not glued_keyword(word, language):
-            continue
-        if line_index(starts, places[0]) not in error_lines:
+        if len(places) != 1 or line_index(starts, places[0]) not in error_lines or not glued_keyword(word, language):
             continue
         at = len(code[:places[0]].encode("utf-8"))
         node = root.descendant_for_byte_range(at, at + 1)

@@ -58,7 +58,8 @@ _OUT_OF_MEMORY = re.compile(r"out of memory|virtual memory exhausted|cannot allo
                             r"insufficient memory for the Java Runtime",
                             re.IGNORECASE)
 #: A crash of the checker itself (an internal compiler error).
-_CRASHED = re.compile(r"internal compiler error|error: the compiler unexpectedly panicked|An exception has occurred in the compiler|"
+_CRASHED = re.compile(r"internal compiler error|error: the compiler unexpectedly panicked|"
+                      r"An exception has occurred in the compiler|"
                       r"A fatal error has been detected by the Java Runtime|"
                       r"^panic: .*\n+goroutine \d+ \[running\]:", re.IGNORECASE | re.MULTILINE)  # a Go-built checker
 

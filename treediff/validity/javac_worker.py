@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -85,11 +84,6 @@ class JavacWorker(LongLived):
         self.version: str | None = None
         self._count = 0
 
-    @property
-    def pid(self) -> int | None:
-        """The JVM's process id while it runs (``None`` before the first request and after :meth:`close`)."""
-        return None if self._proc is None or self._proc.poll() is not None else self._proc.pid
-
     def _start(self, timeout: float) -> None:
         self._box = Sandbox(self.limits, readable=self.readable)
         program = self._box.write("JavacWorker.java", JAVAC_WORKER_JAVA.encode("utf-8"))
@@ -106,24 +100,18 @@ class JavacWorker(LongLived):
         """The next line (``body=False``) or answer, or ``None`` when none came within ``timeout``."""
         proc = self._proc
         assert proc is not None and proc.stdout is not None
-        result: list = []
 
-        def read() -> None:
+        def read() -> bytes | tuple[int, bytes]:
             head = proc.stdout.readline()
             if not body or not head:
-                result.append(head)
-                return
+                return head
             status, length = (int(x) for x in head.split())
-            result.append((status, proc.stdout.read(length)))
+            return status, proc.stdout.read(length)
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        reader.join(timeout)
-        if reader.is_alive() or not result or not result[0]:
-            return None
-        return result[0]
+        return self._in_time(read, timeout)
 
-    def compile(self, name: str, source: bytes, args: Sequence[str], *, timeout: float = 60.0) -> tuple[int, bytes, str]:
+    def compile(self, name: str, source: bytes, args: Sequence[str], *,
+                timeout: float = 60.0) -> tuple[int, bytes, str]:
         """Compile ``source`` as a file ``name`` with javac's ``args`` (``{file}``, ``{dir}``, ``{outdir}`` filled in):
         ``(exit status, javac's output, the file's path as javac saw it)``.  Raises ``OSError`` when the worker
         fails and ``TimeoutError`` when it gave no answer in time (it is killed then)."""

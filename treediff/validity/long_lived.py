@@ -31,6 +31,20 @@ class LongLived:
         self._lock = threading.Lock()
 
     @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (``None`` before the first request and after :meth:`close`)."""
+        return None if self.gone else self._proc.pid
+
+    def _in_time(self, read: Callable[[], Any], timeout: float) -> Any:
+        """What ``read`` (a read from the child's pipe) returns within ``timeout``; ``None`` when it did not return,
+        or returned nothing (the pipe closed)."""
+        result: list = []
+        reader = threading.Thread(target=lambda: result.append(read()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        return result[0] if not reader.is_alive() and result and result[0] else None
+
+    @property
     def gone(self) -> bool:
         """Not started, exited, or started by another process (a fork's parent)."""
         return self._proc is None or self._proc.poll() is not None or self._pid != os.getpid()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -150,15 +149,9 @@ class NodeWorker(LongLived):
         self.mode = hello["hello"]
 
     def _readline(self, timeout: float) -> dict | None:
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
-        result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        if reader.is_alive() or not result or not result[0]:
-            return None
-        return json.loads(result[0])
+        assert self._proc is not None and self._proc.stdout is not None
+        line = self._in_time(self._proc.stdout.readline, timeout)
+        return None if line is None else json.loads(line)
 
     def check(self, source: str, filename: str | None, *, format: str | None = None, timeout: float = 30.0) -> NodeVerdict:
         """Check one source; raises ``OSError``/``TimeoutError`` when the worker fails."""

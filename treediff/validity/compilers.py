@@ -8,7 +8,9 @@ Drivers (registered in :data:`DRIVERS`):
 - ``node-worker``: a persistent, sandboxed node process doing what ``node --check`` does,
   falling back to the ``command`` driver (the spec's argv) when it cannot start;
 - ``javac-worker``: the ``command`` driver's javac run inside a persistent, sandboxed JVM (the same compiler
-  and arguments, without a JVM start per file), falling back to the command the same way.
+  and arguments, without a JVM start per file), falling back to the command the same way;
+- ``go-worker``: a persistent, sandboxed ``go/types`` checker that rejects the files it is sure are broken with
+  the errors ``go build`` gives; every other file goes to the ``command`` driver.
 
 Only diagnostics located in the checked file are kept: an error the compiler reports in another
 file (an ``#include`` of ``/etc/passwd``) is never copied, and a message's ``withhold`` parts (a
@@ -34,6 +36,7 @@ from typing import Any, Callable, Mapping
 from treediff.errors import GrammarError
 from treediff.registry import Registry
 from treediff.sandbox import COMPILE_LIMITS, Limits, Sandbox
+from treediff.validity.go_worker import get_go_worker
 from treediff.validity.javac_worker import get_javac_worker, java_beside
 from treediff.validity.node_worker import get_worker
 
@@ -479,6 +482,24 @@ def _javac_worker_driver(spec: CompilerSpec, source: bytes, path: str | None, ti
     return _outcome(spec, returncode, output, source, (file, name, f"./{name}"))
 
 
+def _go_worker_driver(spec: CompilerSpec, source: bytes, path: str | None, timeout: float) -> CompileOutcome:
+    """A file the Go worker (:mod:`treediff.validity.go_worker`) is sure is broken: rejected with its errors;
+    every other file, and any file when the worker cannot run: the ``command`` driver (``go build``)."""
+    binary = spec.binary_path()
+    if binary is None:
+        return CompileOutcome(None, note=f"{spec.binary} not found on PATH")
+    name = _temp_name(spec, source, path)
+    try:
+        errors = get_go_worker(binary, spec.limits(timeout), spec.sandbox_paths).check(name, source, timeout=timeout)
+    except TimeoutError:  # the worker was killed; a second try would take as long
+        return CompileOutcome(None, note=f"{spec.name} timed out after {timeout:g}s")
+    except (OSError, ValueError):
+        errors = None
+    if errors is None:
+        return _command_driver(spec, source, path, timeout)
+    return _outcome(spec, 1, "\n".join(errors), source, (name, f"./{name}"))
+
+
 def _node_format(path: str | None) -> str | None:
     """The module format node gives a file: by extension, else the nearest package.json's ``type``."""
     if path is None:
@@ -523,6 +544,7 @@ DRIVERS.register("python", _python_driver)
 DRIVERS.register("command", _command_driver)
 DRIVERS.register("node-worker", _node_worker_driver)
 DRIVERS.register("javac-worker", _javac_worker_driver)
+DRIVERS.register("go-worker", _go_worker_driver)
 
 
 def compiler_version(spec: CompilerSpec, timeout: float = 10.0) -> str | None:

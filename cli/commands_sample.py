@@ -56,6 +56,12 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
                                     help="Fragments of the program itself (nodes of the region's kind, ranked by the "
                                          "model) each remasking round also tries; a kept one is counted in the "
                                          "record (num_context_regions); 0 = off.")),
+    "context_sweep": ("sampler", "context_sweep", int,
+                      typer.Option(32, "--context-sweep", min=0, max=64,
+                                   help="After the last remasking round, this many fragments of the program (the "
+                                        "nearest) are checked in turn where the fill still fails, best score "
+                                        "first; the first that passes is "
+                                        "kept and counted as a copy (num_context_regions); 0 = off.")),
     "cache": ("sampler", "use_cache", str,
               typer.Option("auto", "--cache",
                            help="auto | on | off: the block KV cache (treediff models: a block's later steps "

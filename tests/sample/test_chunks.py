@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from treediff.sample import infill
 from treediff.syntax.layout import blocks_around, reindented, shift
 from treediff.validity import check
@@ -107,11 +109,13 @@ def test_holes_of_a_long_brace_file_are_filled_inside_their_headers(untrained_lm
     assert rest[:2 + 7 * 7] == code.split("\n")[:2 + 7 * 7] and r.code.endswith("    return 49\n  }\n\n}\n")
 
 
-def test_a_hole_in_a_function_that_cannot_compile_alone_is_filled_not_refused(untrained_lm):
+@pytest.mark.parametrize("sweep", [0, 16])
+def test_a_hole_in_a_function_that_cannot_compile_alone_is_filled_not_refused(untrained_lm, sweep):
     # A Go function needs its file's package clause to compile, so no block of lines compiles on its own
     # (this was "too long for the model ... lies in no block"): the block is filled under the grammar and
-    # the whole program checked; the untrained model's fill fails that check, so the hole ends as a
-    # verified typed filler, counted as fallback.
+    # the whole program checked; the untrained model's fill fails that check, so the hole ends as a fragment
+    # of the program that passes (the sweep, counted as a copy) or, without the sweep, as a verified typed
+    # filler, counted as fallback.
     import shutil
 
     if shutil.which("go") is None:
@@ -119,8 +123,13 @@ def test_a_hole_in_a_function_that_cannot_compile_alone_is_filled_not_refused(un
     funcs = "".join(f"func f{i}(x int) int {{\n\ty := x + {i}\n\treturn y * {i}\n}}\n\n" for i in range(60))
     code = "package main\n\n" + funcs.replace("y := x + 59", "y := <|hole:expression|>") + "func main() {}\n"
     assert len(untrained_lm.encode(code, "go")) > untrained_lm.max_length
-    r = infill(code, "go", model=untrained_lm)
+    r = infill(code, "go", model=untrained_lm, context_sweep=sweep)
     assert r.record.ok and r.record.level == "compiler:go" and check(r.code, "go").ok
     assert r.record.fallback == (r.record.num_fallback_regions > 0)
+    if sweep:  # the nearest fragment that passes: an expression of the functions next door
+        assert (r.record.num_context_regions, r.record.fallback) == (1, False)
+        assert r.holes[0].text.strip() and r.holes[0].text in code.replace("<|hole:expression|>", ""), r.holes[0].text
+    else:
+        assert (r.record.num_context_regions, r.record.fallback) == (0, True)
     assert r.code.startswith("package main\n") and r.code.count("func f") == 60
 

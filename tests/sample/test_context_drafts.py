@@ -77,14 +77,16 @@ def test_context_rows_rank_fragments_by_the_denoiser(untrained_lm):
 def test_context_drafts_is_validated():
     with pytest.raises(ConfigError, match="context_drafts"):
         SamplerConfig(context_drafts=-1)
+    with pytest.raises(ConfigError, match="context_sweep"):
+        SamplerConfig(context_sweep=65)
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
-@pytest.mark.parametrize("drafts", [0, 16])
-def test_a_context_draft_that_passes_is_kept_and_counted(untrained_lm, monkeypatch, drafts):
+@pytest.mark.parametrize("drafts,sweep", [(0, 0), (16, 0), (0, 16)])
+def test_a_context_draft_that_passes_is_kept_and_counted(untrained_lm, monkeypatch, drafts, sweep):
     """The model's drafts all fail the compiler (an int where a struct is returned); a fragment of the
-    program (``p`` or ``q``) passes: with context drafts it is kept and the record counts it; without them the
-    hole gets the fallback."""
+    program (``p`` or ``q``) passes: with context drafts a round keeps it, with the sweep the fragments are checked
+    after the last round, and the record counts it either way; with neither the hole gets the fallback."""
     from treediff.sample import remask as rm
 
     template, code, spans = _template(C_MIRROR, "c", "0")
@@ -93,7 +95,7 @@ def test_a_context_draft_that_passes_is_kept_and_counted(untrained_lm, monkeypat
         return [["0"] * len(regions), ["1"] * len(regions)], [-1.0, -2.0], counts
 
     monkeypatch.setattr(rm, "redo_round", failing_round)
-    config = SamplerConfig(context_drafts=drafts, max_rounds=2)
+    config = SamplerConfig(context_drafts=drafts, context_sweep=sweep, max_rounds=2)
     out = rm.remask(untrained_lm, "c", code, spans, template.holes, config, torch.Generator().manual_seed(0),
                     given=template.source)
     s, e = out.spans[0]
@@ -101,6 +103,9 @@ def test_a_context_draft_that_passes_is_kept_and_counted(untrained_lm, monkeypat
     if drafts:
         assert out.verdict.ok and fill in {"p", "q"}
         assert out.num_context == 1 and out.num_fallback == 0 and out.rounds == 1
+    elif sweep:  # both rounds fail; then the sweep's first passing fragment
+        assert out.verdict.ok and fill in {"p", "q"}
+        assert out.num_context == 1 and out.num_fallback == 0 and out.rounds == 2
     else:  # the typed fallback: a compound literal of the function's return type
         assert out.verdict.ok and fill == "(struct point){0}"
         assert out.num_context == 0 and out.num_fallback == 1 and out.rounds == 2

@@ -155,3 +155,57 @@ def test_a_name_the_compiler_says_is_missing_is_tried_first():
     go = b'package p\n\nimport "flag"\n\nfunc f() {\n\tnil.Parse()\n}\n'
     assert typed_fillers("go", go, go.index(b"nil"), go.index(b"nil") + 3, "expression",
                          ('"flag" imported and not used',))[0] == "flag"
+    # Go 1.19's words for the same complaint, and a variable whose only use was in the hole
+    assert typed_fillers("go", go, go.index(b"nil"), go.index(b"nil") + 3, "expression",
+                         ('imported and not used: "flag"',))[0] == "flag"
+    call = b'package p\n\nfunc g(x any) {}\n\nfunc f() {\n\tid := 1\n\tg(nil)\n}\n'
+    at = call.index(b"nil")
+    for said in ("id declared but not used", "declared and not used: id"):  # after the type's filler
+        assert typed_fillers("go", call, at, at + 3, "expression", (said,))[1] == "id"
+
+
+GO_POP = """package main
+
+import "fmt"
+
+type Stack struct{ items []int }
+
+func (s *Stack) Pop() (int, error) {
+	v := s.items[len(s.items)-1]
+	s.items = <|hole:expression|>
+	return v, nil
+}
+
+func main() {
+	s := &Stack{items: []int{1}}
+	v, err := s.Pop()
+	<|hole:statement|>
+	fmt.Println(v)
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="go not installed")
+def test_each_region_takes_its_next_filler_only_where_a_problem_lies(untrained_lm, monkeypatch):
+    """Two holes, both drafts broken: the field needs the list's third value (``nil``: ``0`` and the unused
+    ``err`` do not type-check there) while the statement's first (``_ = err``, what "err declared but not used"
+    asks for) is right from the start; trying the k-th choice of every region together never met both."""
+    import torch
+
+    from treediff.sample import remask as rm
+    from treediff.sample.config import SamplerConfig
+    from treediff.syntax.holes import find_holes
+
+    template = find_holes(GO_POP, "go")
+    code, spans = template.fill(['" . ."', "x :="])
+
+    def failing_round(lm, language, code, regions, holes, config, generator, counts):
+        return [['" . ."'] * len(regions)], [-1.0], counts
+
+    monkeypatch.setattr(rm, "redo_round", failing_round)
+    config = SamplerConfig(context_drafts=0, context_sweep=0, max_rounds=1)
+    out = rm.remask(untrained_lm, "go", code, list(spans), template.holes, config, torch.Generator().manual_seed(0),
+                    given=template.source)
+    fills = [out.code.encode()[s:e].decode() for s, e in out.spans]
+    assert out.verdict.ok and fills == ["nil", "_ = err"], (fills, out.verdict.problems)
+    assert out.num_fallback == 2

@@ -53,7 +53,8 @@ class SamplerConfig:
       regions in one batch; the first to pass the check (tree-sitter first, then the compiler), in the
       order of the denoiser's score, is kept (1 = one fill per round); ``context_drafts``: fragments of the
       program itself (:mod:`treediff.sample.context`) a round tries beside those, ranked by the same score (a
-      kept one is counted: ``num_context_regions``; 0 = off);
+      kept one is counted: ``num_context_regions``; 0 = off); ``context_sweep``: after the last round, this many
+      fragments (the nearest) each checked in turn, best score first, the first that passes kept (0 = off);
     * ``num_candidates``: tokens tried per grammar-checked commit before the position is left masked;
     * ``extra_steps``: with the grammar guard, a block may take this fraction of its step budget more
       to redo positions the guard sent back (0 keeps NFE equal to unconstrained decoding);
@@ -96,6 +97,7 @@ class SamplerConfig:
     remask_region: str = "smallest"
     remask_samples: int = 4
     context_drafts: int = 4
+    context_sweep: int = 32
     num_candidates: int = 16
     extra_steps: float = 0.0
     close_horizon: int = 16
@@ -145,6 +147,8 @@ class SamplerConfig:
             bad("remask_samples", "must be an int in [1, 64]")
         if not (_is_int(self.context_drafts) and 0 <= self.context_drafts <= 64):
             bad("context_drafts", "must be an int in [0, 64]")
+        if not (_is_int(self.context_sweep) and 0 <= self.context_sweep <= 64):
+            bad("context_sweep", "must be an int in [0, 64]")
         if not (_is_int(self.num_candidates) and 1 <= self.num_candidates <= 4096):
             bad("num_candidates", "must be an int in [1, 4096]")
         if not (isinstance(self.extra_steps, (int, float)) and 0.0 <= self.extra_steps <= 10.0):

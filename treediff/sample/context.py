@@ -113,15 +113,17 @@ def score_fragments(lm: DiffusionLM, language: str, data: bytes, region: tuple[i
 
 
 def context_rows(lm: DiffusionLM, language: str, tree: SyntaxTree, regions: list[tuple[int, int, str]],
-                 holes: Sequence[tuple[int, int]], count: int) -> tuple[list[list[str]], list[float]]:
+                 holes: Sequence[tuple[int, int]], count: int, *,
+                 pool: int = POOL) -> tuple[list[list[str]], list[float]]:
     """Up to ``count`` context drafts for a round's ``regions`` (``(start, end, category)`` in ``tree``'s
-    source): row ``j`` gives every region its ``j``-th best fragment, scored by the mean of the regions'
-    scores.  No rows when some region has no fragment (the rows must fill every region)."""
+    source): row ``j`` gives every region its ``j``-th best of its ``pool`` nearest fragments, scored by the
+    mean of the regions' scores.  No rows when some region has no fragment (the rows must fill every region)."""
     if count <= 0 or not regions:
         return [], []
     ranked = []
     for a, b, category in regions:
-        scored = score_fragments(lm, language, tree.source, (a, b), fragments(tree, (a, b), holes, category))
+        found = fragments(tree, (a, b), holes, category, limit=pool)
+        scored = score_fragments(lm, language, tree.source, (a, b), found)
         if not scored:
             return [], []
         ranked.append(scored)

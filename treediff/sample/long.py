@@ -11,7 +11,8 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult, HoleFill, check, summed, verdict_fields
-from treediff.sample.remask import category_fill, typed_fill
+from treediff.sample.context import fragments
+from treediff.sample.remask import category_fill, pick_passing, typed_fill
 from treediff.syntax.holes import (
     HoleTemplate,
     filler,
@@ -43,6 +44,25 @@ def fits(lm: DiffusionLM, code: str, language: str, extra: int = ROOM) -> bool:
     if len(code.split()) > room:  # each blank-separated piece is a token at least: too long, without encoding
         return False
     return len(lm.encode(code, language)) <= room
+
+
+def _sweep(language: str, code: str, spans: list[tuple[int, int]], loose: list[int], holes: tuple, count: int,
+           given: str):
+    """The remasking sweep (:mod:`treediff.sample.remask`) for holes of blocks that could not be compiled alone,
+    against the whole program: fragments of each hole's category, nearest first (the program is too long for
+    the denoiser to rank them), row ``j`` giving every hole its ``j``-th; the first row of at most ``count``
+    that passes, else ``None``."""
+    tree = parse(code, language)
+    ranked = [fragments(tree, spans[k], spans, holes[k].category, limit=count) for k in loose]
+    if not all(ranked):
+        return None
+    rows = []
+    for j in range(min(count, max(len(r) for r in ranked))):
+        row = [r[min(j, len(r) - 1)] for r in ranked]
+        if row not in rows:
+            rows.append(row)
+    return pick_passing(language, code, spans, [spans[k] for k in loose], rows, [-float(j) for j in range(len(rows))],
+                        holes, given)
 
 
 def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's block, fill, splice back
@@ -140,7 +160,12 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
     byte_spans = [(len(code[:s].encode("utf-8")), len(code[:e].encode("utf-8"))) for s, e in spans]
     verdict = check(code, language, given=src)
     loose = [k for g in groups if not g[7] for k in g[3]]
-    fallback_regions = 0
+    fallback_regions = context_regions = 0
+    if not verdict.ok and loose and config.constraint == "full" and config.context_sweep:
+        found = _sweep(language, code, byte_spans, loose, tuple(h for _, _, h in holes), config.context_sweep, src)
+        if found is not None:
+            code, byte_spans, verdict, _ = found
+            context_regions = len(loose)
     if not verdict.ok and loose and config.constraint == "full":
         # their typed fillers, verified by the whole program's check (as the remasking fallback does)
         found = typed_fill(language, parse(code, language), [(*byte_spans[k], k) for k in loose],
@@ -164,6 +189,7 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
     first = parts[0].record
     counts = summed(p.record for p in parts)
     counts["num_fallback_regions"] += fallback_regions
+    counts["num_context_regions"] += context_regions
     record = replace(first, **verdict_fields(verdict), **counts,
                      rounds=sum(p.record.rounds for p in parts),
                      fallback=fallback_regions > 0 or any(p.record.fallback for p in parts),

@@ -30,7 +30,7 @@ from treediff.syntax.tree import SyntaxTree, parse
 from treediff.validity import ValidityResult
 
 __all__ = ["DecodeCounts", "REMASK_SLACK", "RemaskOutcome", "category_fill", "fill_regions", "pick_draft",
-           "problem_span", "redo_round", "remask", "splice_regions", "typed_fallback", "typed_fill"]
+           "pick_passing", "problem_span", "redo_round", "remask", "splice_regions", "typed_fallback", "typed_fill"]
 
 #: extra masks when a region is remasked: the model can close it early with end-of-hole
 REMASK_SLACK = 4
@@ -218,8 +218,42 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
         chosen, code, spans, verdict, cats = _pick(language, code, spans, [(a, b) for a, b, _ in regions],
                                                    rows + more, scores + more_scores, holes, given)
         n_context += len(regions) if chosen >= n_model else 0
+    if (not verdict.ok or wrong()) and rounds and config.context_sweep:
+        found = _sweep(lm, language, code, spans, verdict, wrong(), holes, config.context_sweep, given)
+        if found is not None:
+            code, spans, verdict, cats, n_swept = found
+            n_context += n_swept
     outcome = RemaskOutcome(code, spans, rounds, verdict, 0, cats, counts, num_context=n_context)
     return typed_fallback(language, holes, outcome, given) if config.fallback else outcome
+
+
+def _sweep(lm: DiffusionLM, language: str, code: str, spans, verdict: ValidityResult, wrong: list[int],
+           holes: tuple[Hole, ...], count: int, given):
+    """The fragments of the program for the still failing regions (each offending node, or each hole of the wrong
+    category whole), up to ``count`` rows best score first, each checked in turn: ``(code, spans, verdict,
+    categories_ok, regions)`` of the first that passes with every hole of its category, else ``None``.  Only
+    checks: no decoding, and a row tree-sitter rejects costs no compiler run."""
+    tree = parse(code, language)
+    if verdict.ok:
+        regions = [(spans[i][0], spans[i][1], i) for i in wrong]
+    else:
+        regions = _problem_regions(tree, verdict.problems, spans)
+    if not regions:
+        return None
+    rows, scores = context_rows(lm, language, tree, [(a, b, _region_category(tree, a, b, holes[h].category))
+                                                     for a, b, h in regions], spans, count, pool=count)
+    found = pick_passing(language, code, spans, [(a, b) for a, b, _ in regions], rows, scores, holes, given)
+    return None if found is None else (*found, len(regions))
+
+
+def pick_passing(language: str, code: str, spans: list[tuple[int, int]], regions: list[tuple[int, int]],
+                 rows: list[list[str]], scores: list[float], holes: tuple[Hole, ...], given):
+    """:func:`pick_draft` that keeps only a row passing the check with every hole of its category:
+    ``(code, spans, verdict, categories_ok)``, else ``None``."""
+    if not rows:
+        return None
+    _, new_code, new_spans, verdict, cats = _pick(language, code, spans, regions, rows, scores, holes, given)
+    return (new_code, new_spans, verdict, cats) if verdict.ok and all(cats) else None
 
 
 def redo_round(lm: DiffusionLM, language: str, code: str, regions: list[tuple[int, int, int]], holes: tuple[Hole, ...],
@@ -338,6 +372,24 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
 _FILLER_TRIES = 4  # compiler checks of typed fillers per fallback (each region takes its next choice per try)
 
 
+def _regions_hit(bounds: list[tuple[int, int]], texts: list[str], problems, size: int) -> set[int]:
+    """The regions (by index) that hold a problem once ``texts`` stand in ``bounds``: a region none holds keeps
+    its filler on the next try (a problem elsewhere asks another region, or the fillers together, for more)."""
+    moved, shift = [], 0
+    for (a, b), text in sorted(zip(bounds, texts)):
+        n = len(text.encode("utf-8"))
+        moved.append((a + shift, a + shift + n))
+        shift += n - (b - a)
+    order = sorted(range(len(bounds)), key=lambda r: bounds[r])
+    hit = set()
+    for p in problems:
+        a, b = problem_span(p, size)
+        for r, (x, y) in zip(order, moved):
+            if x <= a < max(y, x + 1) or (a <= x < b):
+                hit.add(r)
+    return hit
+
+
 def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans, given, *, declared: bool = False,
                problems: tuple[str, ...] = ()):
     """Fill each region with its :func:`~treediff.syntax.fillers.typed_fillers` choice, verified by the check:
@@ -354,18 +406,31 @@ def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans
     typed = [o[0] not in listed[cat] for o, cat in zip(options, cats)]
     bounds = [(a, b) for a, b, _ in regions]
     heard: list[str] = []  # what the compiler said of the fillers tried: a broken draft may have hidden it
-    for k in range(min(_FILLER_TRIES, max(len(o) for o in options))):
-        texts = [o[min(k, len(o) - 1)].replace("\n", "\n" + indent_at(data, a)) for o, (a, _) in zip(options, bounds)]
+    at = [0] * len(options)  # each region's choice: the regions a problem lies in take their next one
+    for _ in range(min(_FILLER_TRIES, max(len(o) for o in options))):
+        texts = [o[k].replace("\n", "\n" + indent_at(data, a)) for o, k, (a, _) in zip(options, at, bounds)]
+        new_code, new_spans, verdict = fill_regions(code, bounds, texts, spans, language, given)
+        bare = new_code != splice_regions(code, bounds, texts, spans)[0]  # top-level regions left empty
+        if verdict.ok:
+            kinds = tuple("removed" if bare and starts_line(data, a) else ("typed" if k == 0 and t else "listed")
+                          for (a, _), k, t in zip(bounds, at, typed))
+            return new_code, new_spans, verdict, kinds
+        heard += [p.message for p in verdict.problems]
+        hit = set() if bare else _regions_hit(bounds, texts, verdict.problems, len(new_code.encode("utf-8")))
+        at = [min(k + 1, len(o) - 1) if not hit or r in hit else k for r, (o, k) in enumerate(zip(options, at))]
+    # what the compiler said once the fillers stood there (a broken draft may have hidden "x declared but not
+    # used"): the statements and values those messages ask for, tried once
+    again = [typed_fillers(language, data, a, b, cat, tuple(heard)) for (a, b, _), cat in zip(regions, cats)]
+    if again != options:
+        texts = [o[0].replace("\n", "\n" + indent_at(data, a)) for o, (a, _) in zip(again, bounds)]
         new_code, new_spans, verdict = fill_regions(code, bounds, texts, spans, language, given)
         if verdict.ok:
-            bare = new_code != splice_regions(code, bounds, texts, spans)[0]  # top-level regions left empty
-            kinds = tuple("removed" if bare and starts_line(data, a) else ("typed" if k == 0 and t else "listed")
-                          for (a, _), t in zip(bounds, typed))
-            return new_code, new_spans, verdict, kinds
+            return new_code, new_spans, verdict, ("typed",) * len(bounds)
         heard += [p.message for p in verdict.problems]
     # a name the code lacks once a filler stands there (a syntax error of the draft stopped the compiler
     # before it said "imported and not used"): tried in every expression region, once
-    for name in [n for n in name_fillers(language, heard) if all(n not in o for o in options)]:
+    named = name_fillers(language, heard) + name_fillers(language, heard, key="unused")
+    for name in [n for n in dict.fromkeys(named) if all(n not in o for o in options)]:
         texts = [name if cat in ("expression", "identifier") else o[-1].replace("\n", "\n" + indent_at(data, a))
                  for o, cat, (a, _) in zip(options, cats, bounds)]
         new_code, new_spans, verdict = fill_regions(code, bounds, texts, spans, language, given)

@@ -148,7 +148,7 @@ def problem_fillers(language: str, problems: Sequence[str]) -> list[str]:
 _MAX_NAMES = 2  # names from the compiler's messages tried per region (each try costs a check)
 
 
-def name_fillers(language: str, problems: Sequence[str]) -> list[str]:
+def name_fillers(language: str, problems: Sequence[str], key: str = "names") -> list[str]:
     """Names the compiler's complaints say the code lacks or no longer uses (``[typed_fillers.names]``: message
     patterns whose group 1 is a name), at most :data:`_MAX_NAMES`: the name a hole held, when the hole was a
     declaration's name (``let value: number``: "Cannot find name 'value'" at every later use) or the one use of
@@ -158,8 +158,14 @@ def name_fillers(language: str, problems: Sequence[str]) -> list[str]:
     ['value']
     >>> name_fillers("go", ['"database/sql" imported and not used', "undefined: err"])
     ['sql', 'err']
+
+    ``key="unused"``: the ``[typed_fillers.unused]`` patterns, variables the compiler says are declared and
+    never used (a hole may have held their only use, or a statement elsewhere may use them).
+
+    >>> name_fillers("go", ["id declared but not used"], key="unused")
+    ['id']
     """
-    patterns = get_language(language).extra.get("typed_fillers", {}).get("names", ())
+    patterns = get_language(language).extra.get("typed_fillers", {}).get(key, ())
     out: list[str] = []
     for message in problems:
         for pattern in patterns:
@@ -183,6 +189,7 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
         hit = typed_choice(language, source, a, b)
         if hit is not None and hit not in out:
             out.append(hit)
+    if category in ("expression", "literal"):
         alone = table.get("statement_expression")
         if alone and statement_expression(language, source, a, b):
             out.insert(0, alone)
@@ -192,4 +199,9 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
     default = lang.filler(category)
     if default not in out:
         out.append(default)
+    if category in ("expression", "identifier"):  # after the first filler that is no missing name: a statement
+        named = set(out)  # elsewhere may use the variable instead
+        missing = set(name_fillers(language, problems))
+        first = next((i for i, t in enumerate(out) if t not in missing), len(out) - 1)
+        out[first + 1:first + 1] = [n for n in name_fillers(language, problems, key="unused") if n not in named]
     return out

@@ -41,6 +41,17 @@ def test_fragments_are_nodes_of_the_category_outside_the_holes_nearest_first():
     assert stmts[0] == "q.y = p.x;" and "struct point q = p;" in stmts
 
 
+def test_fragments_in_the_regions_role_come_first():
+    """Code repeats itself in the same places: another declaration's value for a declaration's value, before the
+    nearer names and sums; a region whose draft is broken has no role, and nearness alone orders them."""
+    code = ("int g(int v) { return v; }\nint f(int a, int b) {\n    int x = g(a);\n    int y = a + b;\n"
+            "    int z = 0;\n    return x + y + z;\n}\n")
+    a = code.index("0;")
+    assert fragments(parse(code, "c"), (a, a + 1), [(a, a + 1)], "expression")[:3] == ["a + b", "g(a)", "z"]
+    broken = code.replace("int z = 0;", "int z = (;")
+    assert fragments(parse(broken, "c"), (a, a + 1), [(a, a + 1)], "expression")[:3] == ["z", "x", "x + y"]
+
+
 def test_fragments_skip_broken_long_multiline_and_block_nodes():
     code = ("def f(a):\n    if a:\n        b = 1\n        return b\n    x = (\n    return 0\n\n\n"
             "def g(c):\n    for y in c:\n        <|hole:statement|>\n")

@@ -109,7 +109,7 @@ def test_a_statement_the_compiler_asks_for():
                 "\t\treturn\n\t}\n\t{hole}\n}\n")
     assert problem_fillers("go", ["dir declared but not used"]) == ["_ = dir"]
     assert problem_fillers("go", ["declared and not used: dir", "declared and not used: err"]) == ["_ = dir\n_ = err"]
-    assert problem_fillers("go", ["undefined: dir"]) == []
+    assert problem_fillers("go", ["undefined: dir"])[0] == "var dir bool"  # a hole that held its declaration
     assert problem_fillers("java", ["x declared but not used"]) == []
     src = template.replace("{hole}", "_ = 0").encode()
     at = src.index(b"_ = 0")
@@ -120,6 +120,34 @@ def test_a_statement_the_compiler_asks_for():
     if first.level == "tree-sitter":
         pytest.skip("no Go compiler here")
     assert not first.ok and check(template.replace("{hole}", options[0]), "go").ok
+
+
+DECLARED = {
+    "go": ("package p\n\nfunc f(xs []int) bool {\n\t{hole}\n\tfor _, x := range xs {\n\t\tok = ok || x > 0\n\t}\n"
+           "\treturn ok\n}\n", "_ = 0", "var ok bool"),
+    "typescript": ("export function f(s: string): number {\n  {hole}\n  c = s[0]\n  return c.length\n}\n", ";",
+                   "let c: any"),
+    "c": ("int f(int n) {\n    {hole}\n    k = n * 2;\n    return k;\n}\n", ";", "int k = 0;"),
+    "cpp": ("int f(int n) {\n    {hole}\n    k = n * 2;\n    return k;\n}\n", ";", "auto k = 0;"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(DECLARED))
+def test_a_statement_hole_that_held_a_declaration_declares_the_name(language):
+    """Every later use of a name the hole declared says it is missing: the statement filler declares it (Go
+    guesses its type in order, each guess verified), and the compiler accepts the program."""
+    from treediff.sample.record import check
+
+    template, broken, expected = DECLARED[language]
+    src = template.replace("{hole}", broken)
+    first = check(src, language)
+    if first.level == "tree-sitter":
+        pytest.skip(f"no {language} compiler here")
+    assert not first.ok
+    at = src.encode().index(broken.encode())
+    options = typed_fillers(language, src.encode(), at, at + len(broken), "statement",
+                            [p.message for p in first.problems])
+    assert options[0] == expected and check(template.replace("{hole}", expected), language).ok
 
 
 GO_CALL = 'package p\n\nimport "fmt"\n\nfunc f(err error) {\n\t<|hole:expression|>\n\tfmt.Println(err)\n}\n'

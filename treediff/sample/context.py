@@ -53,11 +53,14 @@ POOL = 16
 def fragments(tree: SyntaxTree, region: tuple[int, int], holes: Sequence[tuple[int, int]], category: str, *,
               limit: int = POOL) -> list[str]:
     """Distinct texts of the one-line nodes of ``category`` in ``tree`` outside every span of ``holes`` and
-    ``region``, without parse errors, at most :data:`MAX_BYTES` long, nearest to ``region`` first."""
+    ``region``, without parse errors, at most :data:`MAX_BYTES` long: first those in the region's role (the
+    same field of the same kind of parent: another right-hand side of ``x, err :=``, another operand of a
+    selector), then the others, nearest to ``region`` first in each."""
     a, b = region
     data = tree.source
     cap = MAX_BYTES.get(category, 0)
-    found: dict[str, int] = {}
+    target = _role(tree, a, b)
+    found: dict[str, tuple[bool, int]] = {}
     busy = list(holes) + [region]
     for node in tree.nodes(named=True):
         s, e = node.start_byte, node.end_byte
@@ -68,10 +71,30 @@ def fragments(tree: SyntaxTree, region: tuple[int, int], holes: Sequence[tuple[i
         text = data[s:e].decode("utf-8", "replace")
         if not text.strip():
             continue
-        distance = a - e if e <= a else s - b
-        if text not in found or distance < found[text]:
-            found[text] = distance
+        key = (target is None or _role_of(node) != target, a - e if e <= a else s - b)
+        if text not in found or key < found[text]:
+            found[text] = key
     return sorted(found, key=lambda t: (found[t], len(t)))[:limit]
+
+
+def _role_of(node) -> tuple[str, str | None] | None:
+    """The parent's kind and the field of the outermost node spanning what ``node`` spans."""
+    while node.parent is not None and node.parent.span == node.span:
+        node = node.parent
+    parent = node.parent
+    return None if parent is None else (parent.kind, node.field_name)
+
+
+def _role(tree: SyntaxTree, a: int, b: int) -> tuple[str, str | None] | None:
+    """The role of the node spanning exactly ``[a, b)`` (its parent's kind and its field), ``None`` when no
+    error-free node spans it (the region holds a broken draft)."""
+    try:
+        node = tree.node_at(a, b)
+    except Exception:  # no named node there
+        return None
+    if node.span != (a, b) or node.has_error:
+        return None
+    return _role_of(node)
 
 
 def score_layout(lm: DiffusionLM, layout: Layout, row: torch.Tensor) -> float:

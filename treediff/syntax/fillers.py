@@ -126,23 +126,28 @@ def statement_expression(language: str, source: bytes, a: int, b: int) -> bool:
 
 
 def problem_fillers(language: str, problems: Sequence[str]) -> list[str]:
-    """The statement the compiler's complaints ask for (``[typed_fillers.problems]``: a message pattern and a
-    statement with ``{1}`` for its group 1), one line per matching message, or ``[]``.
+    """The statements the compiler's complaints ask for (``[typed_fillers.problems]``: a message pattern and a
+    statement with ``{1}`` for its group 1, or a list of them to try in order), one line per matching message:
+    choice ``i`` gives each message its ``i``-th statement (its last when it has fewer); ``[]`` when none match.
 
     >>> problem_fillers("go", ["dir declared but not used", "undefined: y"])
-    ['_ = dir']
+    ['_ = dir\\nvar y bool', '_ = dir\\nvar y int', '_ = dir\\nvar y string', '_ = dir\\nvar y error']
+    >>> problem_fillers("typescript", ["TS2304: Cannot find name 'c'."])
+    ['let c: any']
     """
     table = get_language(language).extra.get("typed_fillers", {}).get("problems", {})
-    lines: list[str] = []
+    found: list[list[str]] = []
     for message in problems:
-        for pattern, template in table.items():
+        for pattern, templates in table.items():
             m = re.search(pattern, message)
             if m:
-                line = template.replace("{1}", m.group(1))
-                if line not in lines:
-                    lines.append(line)
+                lines = [t.replace("{1}", m.group(1)) for t in ([templates] if isinstance(templates, str) else templates)]
+                if lines and lines not in found:
+                    found.append(lines)
                 break
-    return ["\n".join(lines)] if lines else []
+    if not found:
+        return []
+    return ["\n".join(dict.fromkeys(ls[min(i, len(ls) - 1)] for ls in found)) for i in range(max(map(len, found)))]
 
 
 _MAX_NAMES = 2  # names from the compiler's messages tried per region (each try costs a check)

@@ -229,21 +229,31 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
 
 def _sweep(lm: DiffusionLM, language: str, code: str, spans, verdict: ValidityResult, wrong: list[int],
            holes: tuple[Hole, ...], count: int, given):
-    """The fragments of the program for the still failing regions (each offending node, or each hole of the wrong
-    category whole), up to ``count`` rows best score first, each checked in turn: ``(code, spans, verdict,
-    categories_ok, regions)`` of the first that passes with every hole of its category, else ``None``.  Only
-    checks: no decoding, and a row tree-sitter rejects costs no compiler run."""
+    """The fragments of the program for the still failing regions, up to ``count`` rows best score first, each
+    checked in turn: ``(code, spans, verdict, categories_ok, regions)`` of the first that passes with every hole
+    of its category, else ``None``.  The regions are each offending node (or each hole of the wrong category),
+    then, where those fail, the whole holes that hold them, as declared (a last draft that parses puts the
+    offending node inside itself: a string inside ``return "" + "..."`` where a callee was lost).  Only checks:
+    no decoding but one scoring pass, and a row tree-sitter rejects costs no compiler run."""
     tree = parse(code, language)
     if verdict.ok:
-        regions = [(spans[i][0], spans[i][1], i) for i in wrong]
+        tries = [[(spans[i][0], spans[i][1], i, holes[i].category) for i in wrong]]
     else:
-        regions = _problem_regions(tree, verdict.problems, spans)
-    if not regions:
-        return None
-    rows, scores = context_rows(lm, language, tree, [(a, b, _region_category(tree, a, b, holes[h].category))
-                                                     for a, b, h in regions], spans, count, pool=count)
-    found = pick_passing(language, code, spans, [(a, b) for a, b, _ in regions], rows, scores, holes, given)
-    return None if found is None else (*found, len(regions))
+        found = _problem_regions(tree, verdict.problems, spans)
+        owners = sorted({h for _, _, h in found})
+        tries = [[(a, b, h, _region_category(tree, a, b, holes[h].category)) for a, b, h in found],
+                 [(spans[h][0], spans[h][1], h, holes[h].category) for h in owners]]
+    done: list = []
+    for regions in tries:
+        if not regions or regions in done:
+            continue
+        done.append(regions)
+        rows, scores = context_rows(lm, language, tree, [(a, b, cat) for a, b, _, cat in regions], spans, count,
+                                    pool=count)
+        found = pick_passing(language, code, spans, [(a, b) for a, b, _, _ in regions], rows, scores, holes, given)
+        if found is not None:
+            return (*found, len(regions))
+    return None
 
 
 def pick_passing(language: str, code: str, spans: list[tuple[int, int]], regions: list[tuple[int, int]],

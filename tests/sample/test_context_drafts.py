@@ -52,6 +52,13 @@ def test_fragments_in_the_regions_role_come_first():
     assert fragments(parse(broken, "c"), (a, a + 1), [(a, a + 1)], "expression")[:3] == ["z", "x", "x + y"]
 
 
+def test_no_top_level_line_is_copied_into_a_body():
+    code = "import os\nfrom sys import argv\n\n\ndef f(x):\n    y = x + 1\n    pass\n    return y\n"
+    a = code.index("pass")
+    got = fragments(parse(code, "python"), (a, a + 4), [(a, a + 4)], "statement")
+    assert sorted(got) == ["return y", "y = x + 1"], got
+
+
 def test_fragments_skip_broken_long_multiline_and_block_nodes():
     code = ("def f(a):\n    if a:\n        b = 1\n        return b\n    x = (\n    return 0\n\n\n"
             "def g(c):\n    for y in c:\n        <|hole:statement|>\n")

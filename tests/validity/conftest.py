@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import pytest
 
 from treediff.sandbox import isolation_mode
@@ -16,3 +20,18 @@ def mode(request, monkeypatch):
     isolation_mode.cache_clear()
     yield request.param
     isolation_mode.cache_clear()
+
+
+@pytest.fixture
+def kill_worker():
+    """Kill a persistent checker's process group and wait until it counts as gone; returns its old pid."""
+    def kill(worker) -> int:
+        pid = worker.pid
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+        for _ in range(100):
+            if worker.pid is None:
+                break
+            time.sleep(0.05)
+        assert worker.pid is None
+        return pid
+    return kill

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import time
 
 import pytest
 
@@ -73,23 +70,17 @@ def test_the_checks_words_feed_the_name_fillers():
                                                    "undefined: y"]
 
 
-def test_a_killed_worker_is_started_again():
+def test_a_killed_worker_is_started_again(kill_worker):
     spec, _, worker = _drivers()
     assert worker(spec, PROGRAMS["type error"].encode(), None, 60).ok is False
     go_worker = get_go_worker(spec.binary_path(), spec.limits(60), spec.sandbox_paths)
-    pid = go_worker.pid
-    os.killpg(os.getpgid(pid), signal.SIGKILL)
-    for _ in range(100):
-        if go_worker.pid is None:
-            break
-        time.sleep(0.05)
-    assert go_worker.pid is None
+    pid = kill_worker(go_worker)
     again = worker(spec, PROGRAMS["type error"].encode(), None, 60)
     assert again.ok is False and "cannot use" in again.diagnostics[0].message
     assert go_worker.pid not in (None, pid)
 
 
-def test_an_unbuildable_worker_means_the_command(monkeypatch, tmp_path):
+def test_an_unbuildable_worker_means_the_command(monkeypatch):
     """Where the worker cannot be built (no writable cache, a toolchain that fails), ``go build`` decides."""
     spec, command, worker = _drivers()
     import treediff.validity.go_worker as gw

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -55,17 +52,11 @@ def test_a_file_checked_before_is_invisible_to_the_next():
     assert not r.ok and r.level == "compiler:javac" and "cannot find symbol" in r.problems[0].message
 
 
-def test_a_killed_worker_is_started_again():
+def test_a_killed_worker_is_started_again(kill_worker):
     spec, _, worker = _drivers()
     assert worker(spec, PROGRAMS[0].encode(), None, 60).ok
     javac_worker = get_javac_worker(java_beside(spec.binary_path()), spec.limits(60), spec.sandbox_paths)
-    pid = javac_worker.pid
-    os.killpg(os.getpgid(pid), signal.SIGKILL)
-    for _ in range(100):
-        if javac_worker.pid is None:
-            break
-        time.sleep(0.05)
-    assert javac_worker.pid is None
+    pid = kill_worker(javac_worker)
     again = worker(spec, PROGRAMS[1].encode(), None, 60)
     assert again.ok is False and again.diagnostics[0].message == "cannot find symbol"
     assert javac_worker.pid not in (None, pid)

@@ -57,6 +57,10 @@ def test_no_top_level_line_is_copied_into_a_body():
     a = code.index("pass")
     got = fragments(parse(code, "python"), (a, a + 4), [(a, a + 4)], "statement")
     assert sorted(got) == ["return y", "y = x + 1"], got
+    # an expression may come from the top level: the name of a module-level call
+    code = "import flag\n\ndebug = flag.Bool()\n\n\ndef main():\n    x.Parse()\n"
+    a = code.index("x.Parse")
+    assert "flag" in fragments(parse(code, "python"), (a, a + 1), [(a, a + 1)], "expression")
 
 
 def test_fragments_skip_broken_long_multiline_and_block_nodes():

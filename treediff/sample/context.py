@@ -6,8 +6,8 @@ call made twice), and a statement of the same shape sits next door.  A weak deno
 also proposes, for every region it remasks:
 
 1. the one-line syntax nodes of the region's category (statement, expression, ...) that lie outside every
-   hole, inside a body exactly when the region is (no top-level ``use`` line into a function), have no parse
-   error, and are no longer than :data:`MAX_BYTES` (no block: a body copied from another
+   hole, a statement inside a body exactly when the region is (no top-level ``use`` line into a function), no parse
+   error, and no longer than :data:`MAX_BYTES` (no block: a body copied from another
    function is almost never the one that was lost, nor is a multi-line statement); each distinct text once,
    those in the region's role first (the same field of the same kind of parent), nearest first within each
    (:func:`fragments`), at most :data:`POOL` of them;
@@ -29,7 +29,7 @@ won).  ``context_drafts = 0`` turns the proposals off.
 >>> code = "int f(int n) {\\n    int k = n + 1;\\n    return k * 2;\\n}\\n"
 >>> a = code.index("k * 2")
 >>> fragments(parse(code, "c"), (a, a + 5), [(a, a + 5)], "expression")
-['1', 'n + 1', 'n', 'k']
+['1', 'n + 1', 'n', 'k', 'f']
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def fragments(tree: SyntaxTree, region: tuple[int, int], holes: Sequence[tuple[i
     data = tree.source
     cap = MAX_BYTES.get(category, 0)
     target = _role(tree, a, b)
-    in_body = _in_block(tree.node_at(a, max(b, a + 1)) if tree.source else None)
+    # a statement of a file's or a type's top level (an import, a `var` declaration) is no statement of a body,
+    # nor the reverse; an expression may come from anywhere (`flag` of a top-level `flag.Bool(...)`)
+    in_body = _in_block(tree.node_at(a, max(b, a + 1)) if tree.source else None) if category == "statement" else None
     found: dict[str, tuple[bool, int]] = {}
     busy = list(holes) + [region]
     for node in tree.nodes(named=True):
@@ -72,7 +74,7 @@ def fragments(tree: SyntaxTree, region: tuple[int, int], holes: Sequence[tuple[i
         if any(s < he and hs < e for hs, he in busy) or node.has_error or b"\n" in data[s:e]:
             continue
         text = data[s:e].decode("utf-8", "replace")
-        if not text.strip() or _in_block(node) != in_body:  # no top-level `use`/`import` line into a body
+        if not text.strip() or (in_body is not None and _in_block(node) != in_body):
             continue
         key = (target is None or _role_of(node) != target, a - e if e <= a else s - b)
         if text not in found or key < found[text]:

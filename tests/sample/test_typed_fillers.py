@@ -129,6 +129,8 @@ DECLARED = {
                    "let c: any"),
     "c": ("int f(int n) {\n    {hole}\n    k = n * 2;\n    return k;\n}\n", ";", "int k = 0;"),
     "cpp": ("int f(int n) {\n    {hole}\n    k = n * 2;\n    return k;\n}\n", ";", "auto k = 0;"),
+    "rust": ("pub fn f(n: i32) -> i32 {\n    {hole}\n    if n > 0 {\n        return n;\n    }\n    k\n}\n", ";",
+             "let k = Default::default();"),
 }
 
 

@@ -58,6 +58,8 @@ def test_only_sure_rejections_skip_the_command():
                     "./main.go:10:14: undefined: y"]
     for name in ("valid", "no main", "syntax error", "missing package", "directive", "internal package"):
         assert worker.check("main.go", PROGRAMS[name].encode()) is None, name
+    broken_bytes = PROGRAMS["type error"].encode().replace(b'"s"', b'"\xff"')  # not UTF-8: the command says so
+    assert worker.check("main.go", broken_bytes) is None
     many = worker.check("p.go", PROGRAMS["many errors"].encode())
     assert len(many) == 11 and many[-1].endswith("too many errors")
     assert worker.check("p.go", PROGRAMS["ten errors"].encode())[-1] == "./p.go:13:6: too many errors"

@@ -263,7 +263,10 @@ class GoWorker(LongLived):
         """``go build``'s error lines for ``source`` as a file ``name`` when the worker is sure it is rejected;
         ``None`` when the command must decide.  Raises ``OSError`` when the worker fails and ``TimeoutError`` when
         it gave no answer in time (it is killed then)."""
-        text = source.decode("utf-8", "surrogateescape")
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError:  # the compiler's own parser says where the encoding breaks
+            return None
         if "\x00" in text:
             return None
         with self._lock:

@@ -60,8 +60,8 @@ _FLAGS: dict[str, tuple[str, str, Any, Any]] = {
                       typer.Option(32, "--context-sweep", min=0, max=64,
                                    help="After the last remasking round, this many fragments of the program (the "
                                         "nearest) are checked in turn where the fill still fails, best score "
-                                        "first; the first that passes is "
-                                        "kept and counted as a copy (num_context_regions); 0 = off.")),
+                                        "first; the first that passes is kept and counted as a copy "
+                                        "(num_context_regions); 0 = off.")),
     "cache": ("sampler", "use_cache", str,
               typer.Option("auto", "--cache",
                            help="auto | on | off: the block KV cache (treediff models: a block's later steps "

@@ -64,7 +64,7 @@ def fragments(tree: SyntaxTree, region: tuple[int, int], holes: Sequence[tuple[i
     target = _role(tree, a, b)
     # a statement of a file's or a type's top level (an import, a `var` declaration) is no statement of a body,
     # nor the reverse; an expression may come from anywhere (`flag` of a top-level `flag.Bool(...)`)
-    in_body = _in_block(tree.node_at(a, max(b, a + 1)) if tree.source else None) if category == "statement" else None
+    in_body = _in_block(tree.node_at(a, b)) if category == "statement" else None
     found: dict[str, tuple[bool, int]] = {}
     busy = list(holes) + [region]
     for node in tree.nodes(named=True):

@@ -194,7 +194,6 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
         hit = typed_choice(language, source, a, b)
         if hit is not None and hit not in out:
             out.append(hit)
-    if category in ("expression", "literal"):
         alone = table.get("statement_expression")
         if alone and statement_expression(language, source, a, b):
             out.insert(0, alone)
@@ -204,9 +203,9 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
     default = lang.filler(category)
     if default not in out:
         out.append(default)
-    if category in ("expression", "identifier"):  # after the first filler that is no missing name: a statement
-        named = set(out)  # elsewhere may use the variable instead
+    if category in ("expression", "identifier"):
+        # a variable never used: after the first filler that is no missing name (a statement elsewhere may use it)
         missing = set(name_fillers(language, problems))
         first = next((i for i, t in enumerate(out) if t not in missing), len(out) - 1)
-        out[first + 1:first + 1] = [n for n in name_fillers(language, problems, key="unused") if n not in named]
+        out[first + 1:first + 1] = [n for n in name_fillers(language, problems, key="unused") if n not in out]
     return out

@@ -52,7 +52,7 @@ def test_the_worker_gives_the_commands_outcome(name, mode):
 
 def test_only_sure_rejections_skip_the_command():
     spec, _, _ = _drivers()
-    worker = get_go_worker(spec.binary_path(), spec.limits(60), spec.sandbox_paths)
+    worker = get_go_worker(spec.binary_path(), spec.limits(60), spec.sandbox_paths, spec.env)
     sure = worker.check("main.go", PROGRAMS["unused and undefined"].encode())
     assert sure == ['./main.go:4:2: imported and not used: "flag"', "./main.go:9:2: x declared but not used",
                     "./main.go:10:14: undefined: y"]
@@ -75,7 +75,7 @@ def test_the_checks_words_feed_the_name_fillers():
 def test_a_killed_worker_is_started_again(kill_worker):
     spec, _, worker = _drivers()
     assert worker(spec, PROGRAMS["type error"].encode(), None, 60).ok is False
-    go_worker = get_go_worker(spec.binary_path(), spec.limits(60), spec.sandbox_paths)
+    go_worker = get_go_worker(spec.binary_path(), spec.limits(60), spec.sandbox_paths, spec.env)
     pid = kill_worker(go_worker)
     again = worker(spec, PROGRAMS["type error"].encode(), None, 60)
     assert again.ok is False and "cannot use" in again.diagnostics[0].message

@@ -490,7 +490,8 @@ def _go_worker_driver(spec: CompilerSpec, source: bytes, path: str | None, timeo
         return CompileOutcome(None, note=f"{spec.binary} not found on PATH")
     name = _temp_name(spec, source, path)
     try:
-        errors = get_go_worker(binary, spec.limits(timeout), spec.sandbox_paths).check(name, source, timeout=timeout)
+        worker = get_go_worker(binary, spec.limits(timeout), spec.sandbox_paths, spec.env)
+        errors = worker.check(name, source, timeout=timeout)
     except TimeoutError:  # the worker was killed; a second try would take as long
         return CompileOutcome(None, note=f"{spec.name} timed out after {timeout:g}s")
     except (OSError, ValueError):

@@ -235,9 +235,12 @@ class GoWorker(LongLived):
     """One worker process per toolchain; thread-safe via a lock, restarted after a crash or a timeout, bound to the
     process that started it (a forked child never shares the parent's pipes)."""
 
-    def __init__(self, go: str, limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = ()) -> None:
-        super().__init__(limits, readable)
+    def __init__(self, go: str, limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = (),
+                 env: tuple[tuple[str, str], ...] = ()) -> None:
+        # the toolchain's own tree is read by the importer: readable wherever it is installed
+        super().__init__(limits, (*readable, str(Path(os.path.realpath(go)).parent.parent)))
         self.go = go
+        self.env = dict(env)
         self.version: str | None = None
 
     def _start(self, timeout: float) -> None:
@@ -245,11 +248,11 @@ class GoWorker(LongLived):
         self._box = Sandbox(self.limits, readable=self.readable)
         program = self._box.write("gocheck", binary.read_bytes())
         os.chmod(Path(self._box.root) / "gocheck", 0o755)
-        # (a toolchain without compiled packages in GOROOT, Go >= 1.20, has the importer run `go list -export`,
-        # which builds them into this cache once per worker; no network, no toolchain download)
-        cache = self._box.mkdir("cache")
-        env = {"GOROOT": _goroot(self.go), "GOCACHE": cache, "HOME": self._box.path(), "GOPROXY": "off",
-               "GOFLAGS": "", "GOTOOLCHAIN": "local", "GOTELEMETRY": "off", "GO111MODULE": "off"}
+        # the command's environment (`[compiler] env`: its build cache in the sandbox, no network, no toolchain
+        # download); a toolchain without compiled packages in GOROOT (Go >= 1.20) has the importer run
+        # `go list -export`, which fills that cache once per worker
+        env = {k: v.format(outdir=self._box.mkdir("out")) for k, v in self.env.items()}
+        env["GOROOT"] = _goroot(self.go)
         self._proc = self._box.popen([program], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env)
         self._pid = os.getpid()
@@ -307,6 +310,9 @@ def _goroot(go: str) -> str:
 _POOL = WorkerPool(GoWorker)
 
 
-def get_go_worker(go: str, limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = ()) -> GoWorker:
-    """The shared worker of this process for a ``go`` binary and memory limit (started lazily)."""
-    return _POOL.get((go, limits.memory_mb, tuple(readable)), go, limits, readable)
+def get_go_worker(go: str, limits: Limits = COMPILE_LIMITS, readable: Sequence[str] = (),
+                  env: dict[str, str] | None = None) -> GoWorker:
+    """The shared worker of this process for a ``go`` binary, memory limit, readable paths and environment
+    (``{outdir}`` in a value: the worker's scratch directory), started lazily."""
+    items = tuple(sorted((env or {}).items()))
+    return _POOL.get((go, limits.memory_mb, tuple(readable), items), go, limits, readable, items)

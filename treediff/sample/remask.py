@@ -382,21 +382,13 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
 _FILLER_TRIES = 4  # compiler checks of typed fillers per fallback (each region takes its next choice per try)
 
 
-def _regions_hit(bounds: list[tuple[int, int]], texts: list[str], problems, size: int) -> set[int]:
-    """The regions (by index) that hold a problem once ``texts`` stand in ``bounds``: a region none holds keeps
-    its filler on the next try (a problem elsewhere asks another region, or the fillers together, for more)."""
-    moved, shift = [], 0
-    for (a, b), text in sorted(zip(bounds, texts)):
-        n = len(text.encode("utf-8"))
-        moved.append((a + shift, a + shift + n))
-        shift += n - (b - a)
-    order = sorted(range(len(bounds)), key=lambda r: bounds[r])
+def _regions_hit(moved: list[tuple[int, int]], problems, size: int) -> set[int]:
+    """The regions (by index; ``moved``: their byte ranges once filled) that hold a problem: a region none holds
+    keeps its filler on the next try (a problem elsewhere asks another region, or the fillers together, for more)."""
     hit = set()
     for p in problems:
         a, b = problem_span(p, size)
-        for r, (x, y) in zip(order, moved):
-            if x <= a < max(y, x + 1) or (a <= x < b):
-                hit.add(r)
+        hit.update(r for r, (x, y) in enumerate(moved) if x <= a < max(y, x + 1) or a <= x < b)
     return hit
 
 
@@ -420,13 +412,14 @@ def typed_fill(language: str, tree: SyntaxTree, regions, holes, code: str, spans
     for _ in range(min(_FILLER_TRIES, max(len(o) for o in options))):
         texts = [o[k].replace("\n", "\n" + indent_at(data, a)) for o, k, (a, _) in zip(options, at, bounds)]
         new_code, new_spans, verdict = fill_regions(code, bounds, texts, spans, language, given)
-        bare = new_code != splice_regions(code, bounds, texts, spans)[0]  # top-level regions left empty
+        plain, moved = splice_regions(code, bounds, texts, list(bounds))  # (each region's range once filled)
+        bare = new_code != plain  # top-level regions left empty
         if verdict.ok:
             kinds = tuple("removed" if bare and starts_line(data, a) else ("typed" if k == 0 and t else "listed")
                           for (a, _), k, t in zip(bounds, at, typed))
             return new_code, new_spans, verdict, kinds
         heard += [p.message for p in verdict.problems]
-        hit = set() if bare else _regions_hit(bounds, texts, verdict.problems, len(new_code.encode("utf-8")))
+        hit = set() if bare else _regions_hit(moved, verdict.problems, len(new_code.encode("utf-8")))
         at = [min(k + 1, len(o) - 1) if not hit or r in hit else k for r, (o, k) in enumerate(zip(options, at))]
     # what the compiler said once the fillers stood there (a broken draft may have hidden "x declared but not
     # used"): the statements and values those messages ask for, tried once

@@ -43,7 +43,7 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.segments import Layout, layout_segments
 from treediff.syntax.tree import SyntaxTree
 
-__all__ = ["MAX_BYTES", "POOL", "fragments", "context_rows", "score_fragments", "score_layout"]
+__all__ = ["MAX_BYTES", "POOL", "fragments", "context_rows", "ranked_rows", "score_fragments", "score_layout"]
 
 #: the longest fragment proposed for a region of each category, in bytes; a category not named here (``block``:
 #: a function body copied from another function is almost never the one that was lost) gets none
@@ -165,11 +165,20 @@ def context_rows(lm: DiffusionLM, language: str, tree: SyntaxTree, regions: list
         if not scored:
             return [], []
         ranked.append(scored)
-    rows, scores = [], []
-    for j in range(min(count, max(len(r) for r in ranked))):
-        picks = [r[min(j, len(r) - 1)] for r in ranked]
-        row = [text for _, text in picks]
+    picked = ranked_rows(ranked, count)
+    return [[text for _, text in row] for row in picked], [sum(s for s, _ in row) / len(row) for row in picked]
+
+
+def ranked_rows(ranked: Sequence[Sequence], count: int) -> list[list]:
+    """Up to ``count`` distinct rows from per-region lists, best first: row ``j`` gives every region its ``j``-th
+    choice (its last when it has fewer).
+
+    >>> ranked_rows([["a", "b"], ["x"]], 3)
+    [['a', 'x'], ['b', 'x']]
+    """
+    rows: list[list] = []
+    for j in range(min(count, max(map(len, ranked), default=0))):
+        row = [r[min(j, len(r) - 1)] for r in ranked]
         if row not in rows:
             rows.append(row)
-            scores.append(sum(s for s, _ in picks) / len(picks))
-    return rows, scores
+    return rows

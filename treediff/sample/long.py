@@ -11,7 +11,7 @@ from treediff.model.formats import DiffusionLM
 from treediff.sample.config import MAX_TOKENS, SamplerConfig
 from treediff.sample.pipeline import fill_template
 from treediff.sample.record import FillResult, HoleFill, check, summed, verdict_fields
-from treediff.sample.context import fragments
+from treediff.sample.context import fragments, ranked_rows
 from treediff.sample.remask import category_fill, pick_passing, typed_fill
 from treediff.syntax.holes import (
     HoleTemplate,
@@ -56,11 +56,7 @@ def _sweep(language: str, code: str, spans: list[tuple[int, int]], loose: list[i
     ranked = [fragments(tree, spans[k], spans, holes[k].category, limit=count) for k in loose]
     if not all(ranked):
         return None
-    rows = []
-    for j in range(min(count, max(len(r) for r in ranked))):
-        row = [r[min(j, len(r) - 1)] for r in ranked]
-        if row not in rows:
-            rows.append(row)
+    rows = ranked_rows(ranked, count)
     return pick_passing(language, code, spans, [spans[k] for k in loose], rows, [-float(j) for j in range(len(rows))],
                         holes, given)
 

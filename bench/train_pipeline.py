@@ -5,7 +5,9 @@ Measures, in one run and on the same config:
 * **pipeline**: micro-batches/s out of ``DataLoader`` (the trainer's deterministic batch sampler,
   ``collate`` to ``seq_len``) plus the configured masker, with no model at all;
 * **model**: optimizer steps/s of the denoiser (forward, masked-diffusion loss, backward, AdamW)
-  on pre-built masked batches, i.e. the rate at which training consumes micro-batches;
+  on pre-built masked batches, i.e. the rate at which training consumes micro-batches, as the trainer
+  runs it (the output projection at the masked positions only) and, side by side on the same batches,
+  with logits at every position (how the trainer ran before; ``masked_only_speedup``);
 
 and prints pipeline / model (goal: >= 10x, so input never limits training).  With ``--device cuda``
 it also reports tokens/s and MFU (``treediff.model.flops``) with bf16 autocast, by default for the
@@ -71,8 +73,9 @@ def measure_pipeline(cfg, train_ds, collate, masker, mask_id: int, num_batches: 
     return num_batches / (time.perf_counter() - t0)
 
 
-def measure_model(cfg, model, batches, device: torch.device, steps: int) -> float:
-    """Optimizer steps/s (one micro-batch per step) on pre-built masked batches."""
+def measure_model(cfg, model, batches, device: torch.device, steps: int, *, masked_only: bool = True) -> float:
+    """Optimizer steps/s (one micro-batch per step) on pre-built masked batches (``masked_only``: logits at the
+    masked positions alone, as the trainer computes them)."""
     model.to(device).train()
     opt = torch.optim.AdamW(_param_groups(model, 0.1), lr=1e-4, fused=device.type == "cuda")
     use_structure = bool(getattr(model.config, "use_structure_encoder", False))
@@ -80,7 +83,7 @@ def measure_model(cfg, model, batches, device: torch.device, steps: int) -> floa
     def step(k: int) -> None:
         batch, masked = batches[k % len(batches)]
         with _autocast(device, cfg.precision):
-            logits = forward_logits(model, masked, batch, use_structure)
+            logits = forward_logits(model, masked, batch, use_structure, masked_only=masked_only)
         n_tok = (batch.attention_mask & ~batch.special_mask).sum()
         loss = masked_diffusion_loss(logits, masked.targets, masked.mask, masked.loss_weight, n_tok)
         loss.backward()
@@ -143,6 +146,9 @@ def main(argv: list[str] | None = None) -> dict:
             batch = collate([train_ds[i % len(train_ds)] for i in idx])
             masked = masker(batch, torch.rand(batch.batch_size, generator=gen), gen, tok.mask_id)
             batches.append((batch.to(device), masked.to(device)))
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        all_logits = measure_model(cfg, model, batches, device, args.steps, masked_only=False)
+        model.load_state_dict(state)
         steps_per_s = measure_model(cfg, model, batches, device, args.steps)
 
     tokens_per_step = cfg.data.batch_size * cfg.data.seq_len
@@ -159,12 +165,16 @@ def main(argv: list[str] | None = None) -> dict:
         "model_steps_per_s": steps_per_s,
         "ratio": pipe / steps_per_s,
         "model_tokens_per_s": steps_per_s * tokens_per_step,
+        "all_logits_steps_per_s": all_logits,
+        "masked_only_speedup": steps_per_s / all_logits,
     }
     if device.type == "cuda":
         from treediff.model.flops import PEAK_FLOPS, mfu
 
         peak = peak_flops(out["device"], PEAK_FLOPS)
-        out["mfu"] = None if peak is None else mfu(out["model_tokens_per_s"], model.config, cfg.data.seq_len, peak)
+        share = sum(int(m.mask.sum()) for _, m in batches) / max(1, sum(int(b.attention_mask.sum()) for b, _ in batches))
+        out["mfu"] = None if peak is None else mfu(out["model_tokens_per_s"], model.config, cfg.data.seq_len, peak,
+                                                   head_share=share)
     if args.json:
         print(json.dumps(out))
     else:
@@ -173,6 +183,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"pipeline (DataLoader + collate + masker): {pipe:10.1f} micro-batches/s")
         print(f"model (fwd + bwd + AdamW):                {steps_per_s:10.2f} steps/s "
               f"({out['model_tokens_per_s']:,.0f} tokens/s)")
+        print(f"  same, logits at every position:         {all_logits:10.2f} steps/s "
+              f"(masked-only is {out['masked_only_speedup']:.2f}x)")
         print(f"ratio pipeline / model:                   {out['ratio']:10.1f}x (goal >= 10x)")
         if "mfu" in out:
             print("MFU: " + ("unknown GPU peak" if out["mfu"] is None else f"{out['mfu']:.1%}"))

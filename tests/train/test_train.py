@@ -193,3 +193,34 @@ def test_gpu_throughput_and_mfu() -> None:
                                "--set", "data.batch_size=8", "--set", "data.seq_len=512", "--json"])
     assert out["model_tokens_per_s"] > 0 and out["params"] > 30_000_000
     assert out["mfu"] is None or 0 < out["mfu"] < 1
+
+
+def test_masked_only_logits_give_the_full_paths_loss_and_gradients() -> None:
+    """The trainer's ``masked_only`` forward (the output projection at masked positions alone) is the same
+    objective as scoring every position and picking the masked ones: same loss, same gradients."""
+    from types import SimpleNamespace
+
+    from treediff.model import TreediffConfig, TreediffForMaskedDiffusion
+    from treediff.train import masked_diffusion_loss
+    from treediff.train.loop import forward_logits
+
+    torch.manual_seed(0)
+    model = TreediffForMaskedDiffusion(TreediffConfig.from_preset("tiny", vocab_size=96))
+    ids = torch.randint(2, 96, (2, 24))
+    mask = torch.rand(2, 24) < 0.4
+    mask[0, 0] = True
+    masked = SimpleNamespace(input_ids=torch.where(mask, 1, ids), mask=mask, attention_mask=torch.ones(2, 24),
+                             targets=ids, loss_weight=torch.tensor([2.0, 1.5]))
+    grads, losses = [], []
+    for masked_only in (False, True):
+        model.zero_grad()
+        logits = forward_logits(model, masked, None, False, masked_only=masked_only)
+        assert logits.shape == ((int(mask.sum()), 96) if masked_only else (2, 24, 96))
+        loss = masked_diffusion_loss(logits, ids, mask, masked.loss_weight, 48)
+        loss.backward()
+        losses.append(float(loss.detach()))
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+    with pytest.raises(ValueError, match="logits_at and labels"):
+        model(ids, labels=ids, logits_at=mask)

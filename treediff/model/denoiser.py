@@ -449,9 +449,14 @@ class TreediffForMaskedDiffusion(TreediffPreTrainedModel):
         prefix_cache: PrefixCache | WindowCache | None = None,
         suffix_start: int | None = None,
         window_rows: Tensor | None = None,
+        logits_at: Tensor | None = None,
         **kwargs,
     ) -> DenoiserOutput:
         """Logits for every position; ``labels`` (``-100`` = ignore) adds a plain mean cross-entropy.
+
+        ``logits_at`` (``[B, L]`` bool): logits only at those positions, ``[N, V]`` in row-major order (the
+        trainer's masked positions: the output projection is most of a small model's step, and the other
+        positions' logits are never used); not with ``labels``.
 
         The diffusion ELBO weighting (1/t, masked positions only) belongs to the trainer.
         Prefix caching (``prefix_length``, ``return_cache``, ``prefix_cache``) is as in
@@ -479,7 +484,12 @@ class TreediffForMaskedDiffusion(TreediffPreTrainedModel):
             suffix_start=suffix_start,
             window_rows=window_rows,
         )
-        logits = F.linear(out.last_hidden_state, self.output_weight())
+        hidden = out.last_hidden_state
+        if logits_at is not None:
+            if labels is not None:
+                raise ValueError("logits_at and labels cannot be combined")
+            hidden = hidden[logits_at]
+        logits = F.linear(hidden, self.output_weight())
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)

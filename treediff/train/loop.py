@@ -90,8 +90,10 @@ def mask_seed(seed: int, step: int, micro: int) -> int:
     return (seed * 1_000_003 + step * 10_007 + micro) % (2**63 - 1)
 
 
-def forward_logits(model: torch.nn.Module, masked, batch, use_structure) -> torch.Tensor:
-    """Run the denoiser on a masked batch; ``[B, L, V]`` logits.
+def forward_logits(model: torch.nn.Module, masked, batch, use_structure, *, masked_only: bool = False) -> torch.Tensor:
+    """Run the denoiser on a masked batch; ``[B, L, V]`` logits (``masked_only``: ``[N, V]`` at the masked
+    positions alone, where the model can skip the rest, see ``logits_at`` of
+    :meth:`~treediff.model.TreediffForMaskedDiffusion.forward`; else the full logits picked there).
 
     ``use_structure`` is :func:`~treediff.model.structure_source`'s answer.  ``True``: the AST graph
     of the batch's spans drops fully masked nodes (``structure_from_batch(..., drop_masked=True)``):
@@ -105,8 +107,21 @@ def forward_logits(model: torch.nn.Module, masked, batch, use_structure) -> torc
         from treediff.model import structure_from_batch
 
         kwargs["structure"] = structure_from_batch(batch, mask=masked.mask, drop_masked=True)
+    if masked_only and _takes_logits_at(model):
+        kwargs["logits_at"] = masked.mask
+        out = model(masked.input_ids, **kwargs)
+        return out.logits if hasattr(out, "logits") else out
     out = model(masked.input_ids, **kwargs)
-    return out.logits if hasattr(out, "logits") else out
+    logits = out.logits if hasattr(out, "logits") else out
+    return logits[masked.mask] if masked_only else logits
+
+
+def _takes_logits_at(model: torch.nn.Module) -> bool:
+    from treediff.model import TreediffForMaskedDiffusion
+
+    inner = getattr(model, "module", model)  # DDP
+    inner = getattr(inner, "_orig_mod", inner)  # torch.compile
+    return isinstance(inner, TreediffForMaskedDiffusion)
 
 
 def _loader(dataset, order: DataOrder, pos: DataPosition, rank: int, collate, num_workers: int) -> Iterator:
@@ -241,6 +256,7 @@ class DiffusionObjective(Objective):
         self.pos = DataPosition()
         self.mask_gen = torch.Generator()
         self._batches: Iterator | None = None
+        self._scored = [0, 0]  # (masked positions projected to the vocabulary, tokens), this process
 
     def micro_loss(self, model: torch.nn.Module, step: int, micro: int) -> tuple[torch.Tensor, int]:
         config, env = self.config, self.env
@@ -253,10 +269,13 @@ class DiffusionObjective(Objective):
         masked = self.masker(batch, t, self.mask_gen, self.tokenizer.mask_id).to(env.device)
         n_tok = (batch.attention_mask.bool() & ~batch.special_mask.bool()).sum()
         with autocast_for(env.device, config.precision):
-            logits = forward_logits(model, masked, batch, self.use_structure)
+            logits = forward_logits(model, masked, batch, self.use_structure, masked_only=True)
         loss = masked_diffusion_loss(logits, masked.targets, masked.mask, masked.loss_weight, n_tok,
                                      weighted=step >= config.noise.warmup_steps)
-        return loss, int(batch.attention_mask.sum())
+        tokens = int(batch.attention_mask.sum())
+        self._scored[0] += logits.shape[0] if logits.dim() == 2 else tokens
+        self._scored[1] += tokens
+        return loss, tokens
 
     def advance(self) -> None:
         self.pos = self.order.advance(self.pos)
@@ -277,6 +296,9 @@ class DiffusionObjective(Objective):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.pos = DataPosition.from_dict(state["data_position"])
         self.mask_gen.set_state(state["rng"]["mask_generator"])
+
+    def head_share(self) -> float:
+        return self._scored[0] / self._scored[1] if self._scored[1] else 1.0
 
     def log_fields(self, step: int) -> dict[str, Any]:
         return {"epoch": self.pos.epoch, "warmup": step < self.config.noise.warmup_steps}

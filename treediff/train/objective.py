@@ -31,8 +31,10 @@ def masked_diffusion_loss(
     *,
     weighted: bool = True,
 ) -> torch.Tensor:
-    """The scalar loss above; ``logits`` is ``[B, L, V]`` (cast to fp32 for the softmax)."""
-    ce = F.cross_entropy(logits[mask].float(), targets[mask], reduction="none")
+    """The scalar loss above; ``logits`` is ``[B, L, V]``, or ``[N, V]`` at the ``N`` masked positions only
+    (row-major, as ``logits[mask]`` gives them); cast to fp32 for the softmax."""
+    picked = logits[mask] if logits.dim() == 3 else logits
+    ce = F.cross_entropy(picked.float(), targets[mask], reduction="none")
     if not weighted:
         return ce.sum() / mask.sum().clamp(min=1)
     weight = loss_weight.to(ce.dtype)[:, None].expand(mask.shape)[mask]

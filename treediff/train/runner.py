@@ -102,6 +102,10 @@ class Objective:
         """Extra fields of the ``train`` log record of optimizer step ``step`` (0-based), after it."""
         return {}
 
+    def head_share(self) -> float:
+        """The share of the trained tokens the output projection ran at (for the MFU; 1 = every token)."""
+        return 1.0
+
     def describe(self, model: torch.nn.Module, env: DistEnv) -> str:
         """The first line of a fresh run's log."""
         return f"training {sum(p.numel() for p in model.parameters()):,} parameters on {env.device} x{env.world_size}"
@@ -249,7 +253,7 @@ def run_loop(model: torch.nn.Module, objective: Objective, settings: LoopSetting
     if result.start_step < settings.max_steps or not result.val:
         validate_and_log(step)
         save(step)
-    result.mfu = _mfu(model, settings, env, result.tokens_per_s)
+    result.mfu = _mfu(model, settings, env, result.tokens_per_s, objective.head_share())
     if result.mfu is not None:
         log.log(step, "event", {"message": "throughput", "tokens_per_s": result.tokens_per_s, "mfu": result.mfu})
     log.close()
@@ -297,8 +301,9 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
     ]
 
 
-def _mfu(model, settings: LoopSettings, env: DistEnv, tokens_per_s: float) -> float | None:
-    """Model FLOPs utilisation on CUDA (:func:`treediff.model.flops.mfu`); ``None`` on CPU or an unknown GPU."""
+def _mfu(model, settings: LoopSettings, env: DistEnv, tokens_per_s: float, head_share: float = 1.0) -> float | None:
+    """Model FLOPs utilisation on CUDA (:func:`treediff.model.flops.mfu`; ``head_share``: the share of tokens
+    the output projection ran at); ``None`` on CPU or an unknown GPU."""
     if env.device.type != "cuda" or settings.seq_len is None:
         return None
     from treediff.model.flops import PEAK_FLOPS, mfu
@@ -306,7 +311,7 @@ def _mfu(model, settings: LoopSettings, env: DistEnv, tokens_per_s: float) -> fl
     peak = peak_flops(torch.cuda.get_device_name(env.device), PEAK_FLOPS)
     if peak is None:
         return None
-    return float(mfu(tokens_per_s, model.config, settings.seq_len, peak * env.world_size))
+    return float(mfu(tokens_per_s, model.config, settings.seq_len, peak * env.world_size, head_share))
 
 
 def peak_flops(device_name: str, table: dict[str, float]) -> float | None:

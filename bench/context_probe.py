@@ -1,0 +1,128 @@
+"""Does the model read its context?  Masked-token accuracy on held-out files, a few tokens masked at a time.
+
+Infilling mostly asks the model for names that stand elsewhere in the file (``this.name = name``), so the
+first thing a code denoiser must learn is to copy them.  The trainer's validation accuracy mixes every
+noise level and is dominated by comments and whitespace; this probe asks the plain question instead.  For
+each model and language, ``--files`` held-out files (``split == "heldout"`` in the gathered corpus'
+manifest: packages no training split holds, docs/data.md), each cut to the model's window (at most
+``--window`` tokens), have ``--rate`` of their tokens masked, ``--group`` at a time (the rest of the file
+visible), and the model's most likely token is compared with the original.  Masked tokens are counted in
+three classes:
+
+* ``name, seen``: a word token (an identifier, not a keyword of the language) whose very token id stands
+  elsewhere in the window: copying is enough;
+* ``name, new``: a word token that stands nowhere else in the window;
+* ``other``: keywords, operators, brackets, literals' pieces, whitespace.
+
+A model that reads its context gets most ``name, seen`` tokens; a unigram model gets almost none.
+
+    python bench/context_probe.py --models multi,default --languages python,java --files 8
+    python bench/context_probe.py --models runs/gpu/model,multi --files 8 --json OUT   # after a GPU run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+LANGUAGES = ("python", "java", "go", "rust", "javascript", "typescript", "c", "cpp")
+CLASSES = ("name, seen", "name, new", "other")
+
+
+def token_class(lm, ids: list[int], p: int, words: frozenset[str]) -> str:
+    """The class of the token at ``p`` of ``ids`` (see the module docstring)."""
+    from treediff.syntax.keywords import _WORD
+
+    text = lm.token_text(ids[p]).strip()
+    if not _WORD.fullmatch(text) or text in words:
+        return "other"
+    return "name, seen" if ids[p] in set(ids[:p]) | set(ids[p + 1:]) else "name, new"
+
+
+def probe_file(lm, text: str, language: str, words: frozenset[str], rng: random.Random, *, window: int,
+               rate: float, group: int) -> dict[str, list[int]]:
+    """``{class: [hits, masked]}`` for one file."""
+    head, tail = lm.prefix_ids(language), lm.suffix_ids()
+    body = lm.encode(text, language)[: max(1, min(window, lm.max_length) - len(head) - len(tail))]
+    ids = head + body + tail
+    positions = [len(head) + i for i in range(len(body)) if rng.random() < rate]
+    out = {c: [0, 0] for c in CLASSES}
+    x = torch.tensor(ids, device=lm.device)[None]
+    for k in range(0, len(positions), group):
+        chosen = positions[k:k + group]
+        inp = x.clone()
+        inp[0, chosen] = lm.mask_id
+        logits, _ = lm.logits(inp)
+        pred = logits[0, chosen].float().argmax(-1).tolist()
+        for p, guess in zip(chosen, pred):
+            cell = out[token_class(lm, ids, p, words)]
+            cell[0] += int(guess == ids[p])
+            cell[1] += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default="/work/corpus", help="a gathered corpus (`treediff data gather`)")
+    ap.add_argument("--models", default="multi", help="comma-separated embedded names or model directories")
+    ap.add_argument("--languages", default=",".join(LANGUAGES))
+    ap.add_argument("--files", type=int, default=8, help="held-out files per language")
+    ap.add_argument("--window", type=int, default=1024, help="tokens of each file shown to the model (at most)")
+    ap.add_argument("--rate", type=float, default=0.08, help="share of each file's tokens masked")
+    ap.add_argument("--group", type=int, default=16, help="tokens masked together in one forward pass")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--json", default=None, help="write the table here")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from treediff.data import heldout_files
+    from treediff.errors import TreediffError
+    from treediff.sample.api import get_model
+    from treediff.syntax.keywords import keywords
+
+    corpus = Path(args.corpus)
+    if not (corpus / "manifest.jsonl").is_file():
+        print(f"error: {corpus} holds no gathered corpus (manifest.jsonl); see `treediff data gather`", file=sys.stderr)
+        raise SystemExit(2)
+    table: dict[str, dict[str, dict[str, list[int]]]] = {}
+    print("| model | language | files | " + " | ".join(f"{c} acc (n)" for c in CLASSES) + " |")
+    print("|---|---|---:|" + "---:|" * len(CLASSES))
+    for name in args.models.split(","):
+        for language in args.languages.split(","):
+            try:
+                lm = get_model(name, language=language)
+            except TreediffError as exc:
+                print(f"| {name} | {language} | – | {exc} |")
+                continue
+            words = keywords(language)
+            rng = random.Random(f"{args.seed}:{language}")
+            cells = {c: [0, 0] for c in CLASSES}
+            files = 0
+            for f in heldout_files(corpus, language, min_bytes=301, max_bytes=15_999, min_lines=15,
+                                   order=f"{args.seed}:{language}", parses=True):
+                got = probe_file(lm, f.text, language, words, rng, window=args.window, rate=args.rate,
+                                 group=args.group)
+                for c in CLASSES:
+                    cells[c] = [a + b for a, b in zip(cells[c], got[c])]
+                files += 1
+                if files >= args.files:
+                    break
+            table.setdefault(name, {})[language] = cells
+            row = " | ".join(f"{h / n:.1%} ({n})" if n else "– (0)" for h, n in (cells[c] for c in CLASSES))
+            print(f"| {name} | {language} | {files} | {row} |", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "table": table}, indent=1))
+    return table
+
+
+if __name__ == "__main__":
+    main()

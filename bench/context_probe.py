@@ -26,25 +26,23 @@ import argparse
 import json
 import random
 import sys
+from collections import Counter
 from pathlib import Path
 
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
 
 LANGUAGES = ("python", "java", "go", "rust", "javascript", "typescript", "c", "cpp")
 CLASSES = ("name, seen", "name, new", "other")
 
 
-def token_class(lm, ids: list[int], p: int, words: frozenset[str]) -> str:
-    """The class of the token at ``p`` of ``ids`` (see the module docstring)."""
+def token_class(lm, token: int, count: int, words: frozenset[str]) -> str:
+    """The class of ``token``, which stands ``count`` times in the window (see the module docstring)."""
     from treediff.syntax.keywords import _WORD
 
-    text = lm.token_text(ids[p]).strip()
+    text = lm.token_text(token).strip()
     if not _WORD.fullmatch(text) or text in words:
         return "other"
-    return "name, seen" if ids[p] in set(ids[:p]) | set(ids[p + 1:]) else "name, new"
+    return "name, seen" if count > 1 else "name, new"
 
 
 def probe_file(lm, text: str, language: str, words: frozenset[str], rng: random.Random, *, window: int,
@@ -55,6 +53,7 @@ def probe_file(lm, text: str, language: str, words: frozenset[str], rng: random.
     ids = head + body + tail
     positions = [len(head) + i for i in range(len(body)) if rng.random() < rate]
     out = {c: [0, 0] for c in CLASSES}
+    counts = Counter(ids)
     x = torch.tensor(ids, device=lm.device)[None]
     for k in range(0, len(positions), group):
         chosen = positions[k:k + group]
@@ -63,7 +62,7 @@ def probe_file(lm, text: str, language: str, words: frozenset[str], rng: random.
         logits, _ = lm.logits(inp)
         pred = logits[0, chosen].float().argmax(-1).tolist()
         for p, guess in zip(chosen, pred):
-            cell = out[token_class(lm, ids, p, words)]
+            cell = out[token_class(lm, ids[p], counts[ids[p]], words)]
             cell[0] += int(guess == ids[p])
             cell[1] += 1
     return out

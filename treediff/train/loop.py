@@ -109,11 +109,9 @@ def forward_logits(model: torch.nn.Module, masked, batch, use_structure, *, mask
         kwargs["structure"] = structure_from_batch(batch, mask=masked.mask, drop_masked=True)
     if masked_only and _takes_logits_at(model):
         kwargs["logits_at"] = masked.mask
-        out = model(masked.input_ids, **kwargs)
-        return out.logits if hasattr(out, "logits") else out
     out = model(masked.input_ids, **kwargs)
     logits = out.logits if hasattr(out, "logits") else out
-    return logits[masked.mask] if masked_only else logits
+    return logits[masked.mask] if masked_only and logits.dim() == 3 else logits
 
 
 def _takes_logits_at(model: torch.nn.Module) -> bool:
@@ -273,7 +271,7 @@ class DiffusionObjective(Objective):
         loss = masked_diffusion_loss(logits, masked.targets, masked.mask, masked.loss_weight, n_tok,
                                      weighted=step >= config.noise.warmup_steps)
         tokens = int(batch.attention_mask.sum())
-        self._scored[0] += logits.shape[0] if logits.dim() == 2 else tokens
+        self._scored[0] += logits.shape[0] if _takes_logits_at(model) else tokens  # rows the head ran at
         self._scored[1] += tokens
         return loss, tokens
 

@@ -39,3 +39,12 @@ def test_spec_id_is_an_id_key(tmp_path):
     path.write_text(json.dumps({"spec_id": "vowels", "prompt": "Count vowels in `count_vowels(s)`."}) + "\n")
     (spec,) = read_specs(path)
     assert spec.id == "vowels" and spec.signature == "count_vowels(s)"
+
+
+def test_a_long_prompt_string_is_a_spec_not_a_path():
+    # a HumanEval-style prompt passed as a string: longer than a file name may be, so it is never looked up as one
+    prompt = 'def truncate_number(number: float) -> float:\n    """' + "Return the decimal part. " * 20 + '"""\n'
+    (spec,) = read_specs(prompt)
+    assert spec.kind == "stub" and spec.template_code().startswith("def truncate_number(")
+    with pytest.raises(Exception, match="does not exist"):
+        list(read_specs("x" * 300 + ".py"))  # a name that ends like a spec file but cannot be one

@@ -147,7 +147,7 @@ def read_specs(source: str | os.PathLike[str], *, signature: str | None = None,
                language: str = "python") -> Iterator[Spec]:
     """Specs from a path (``.jsonl``: many; ``.py`` / other file: one) or a literal spec string."""
     path = Path(source) if isinstance(source, (str, os.PathLike)) and len(str(source)) < 4096 else None
-    if path is not None and path.is_file():
+    if path is not None and _is_file(path):
         text = read_source(path, max_bytes=_MAX_SPEC_FILE_BYTES).decode("utf-8")  # binary / non-UTF-8 / size: errors
         if path.suffix == ".jsonl":
             yield from _jsonl_specs(path, text, language)
@@ -161,9 +161,18 @@ def read_specs(source: str | os.PathLike[str], *, signature: str | None = None,
                 pass
         yield Spec.from_text(text, signature=signature, language=language, id=path.stem)
         return
-    if path is not None and (str(source).endswith((".jsonl", ".py")) and not path.exists()):
+    if path is not None and str(source).endswith((".jsonl", ".py")) and not _is_file(path, exists=True):
         raise InputError(f"spec file {str(source)!r} does not exist")
     yield Spec.from_text(str(source), signature=signature, language=language)
+
+
+def _is_file(path: Path, *, exists: bool = False) -> bool:
+    """``path.is_file()`` (``path.exists()`` with ``exists``), False for a text that cannot be a file name (a
+    component over the system's limit, a NUL byte): a literal spec such as a HumanEval prompt is not a path."""
+    try:
+        return path.exists() if exists else path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _jsonl_specs(path: Path, text: str, language: str) -> Iterator[Spec]:

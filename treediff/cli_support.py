@@ -175,10 +175,14 @@ def run_synth(spec: str, options: RunOptions = RunOptions(), *, n: int = 1, sign
 
 def _read_code(file: str | os.PathLike[str], language: str | None, command: str) -> tuple[str, str]:
     path = Path(file)
-    if path.is_dir():
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except (OSError, ValueError) as exc:  # a name the system cannot hold (too long, a NUL byte)
+        raise InputError(f"{str(file)[:80]}: not a file name ({getattr(exc, 'strerror', None) or exc})") from None
+    if is_dir:
         raise InputError(f"{file} is a directory; treediff {command} takes one file "
                          f"(for each file: for f in {file}/*.py; do treediff {command} \"$f\"; done)")
-    if not path.is_file():
+    if not is_file:
         raise InputError(f"{file}: no such file")
     data = read_source(path)
     lang = language or resolve_language(None, path).name

@@ -277,6 +277,13 @@ def test_repair_directory_says_what_is_wrong(tmp_path: Path) -> None:
     assert len(res.stderr.strip().splitlines()) == 1 and "is a directory" in res.stderr
 
 
+@pytest.mark.parametrize("command", ["repair", "infill"])
+def test_code_given_instead_of_a_file_name_says_so(command: str) -> None:
+    res = run_main(command, "x" * 300)  # longer than a file name may be: said in one line, not "unexpected OSError"
+    assert res.returncode == 2 and "not a file name" in res.stderr and "unexpected" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
 # -- train -----------------------------------------------------------------------------------------------
 def test_train_refuses_to_mix_runs(tmp_path: Path) -> None:
     ckpt = tmp_path / "checkpoints"

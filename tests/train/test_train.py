@@ -75,6 +75,24 @@ def test_exact_resume(tmp_path: Path, prepared: Path, one_thread) -> None:
     assert all(torch.allclose(wa[k], wb[k], atol=1e-6, rtol=0) for k in wa)
 
 
+def test_resume_can_untie_the_output_head(tmp_path: Path, prepared: Path, one_thread) -> None:
+    """A run saved with tied embeddings resumes with ``model.overrides.tie_embeddings=false``: the head starts as
+    a copy of the embeddings (so the first resumed step's loss is the tied run's, to 1e-6) and trains on its own."""
+    sets = ("optim.max_steps=4", "optim.warmup_steps=1", "checkpoint.every=2", "checkpoint.keep_last=5",
+            "log.val_every=0", "data.batch_size=2", "data.seq_len=64", "noise.warmup_steps=1")
+    tied = train(small_config(tmp_path / "a", prepared, *sets))
+    copy_checkpoint(tmp_path / "a" / "run" / "checkpoints" / "step_00000002", tmp_path / "b" / "run" / "checkpoints")
+    untied = train(small_config(tmp_path / "b", prepared, *sets, "model.overrides.tie_embeddings=false"), resume=True)
+    assert untied.start_step == 2 and untied.losses[0] == pytest.approx(tied.losses[2], abs=1e-6, rel=0)
+    events = [r["message"] for r in _records(tmp_path / "b" / "run", "event")]
+    assert any(m.startswith("untied the output head (lm_head.weight)") for m in events), events
+    model = load_denoiser(tmp_path / "b" / "run" / "checkpoints" / "step_00000004" / "model")
+    assert not model.config.tie_embeddings and model.lm_head is not None
+    assert not torch.equal(model.lm_head.weight, model.get_input_embeddings().weight)  # they trained apart
+    state = load_checkpoint(tmp_path / "b" / "run" / "checkpoints" / "step_00000004").state["optimizer"]
+    assert sum(len(g["params"]) for g in state["param_groups"]) == len(list(model.parameters()))
+
+
 def test_resume_with_a_new_learning_rate_follows_the_new_schedule(tmp_path: Path, prepared: Path, one_thread) -> None:
     """A resume with ``--set optim.lr/min_lr/max_steps`` schedules from the NEW peak (the loaded optimizer and
     scheduler states carry the old one; before the fix a second cosine ran at old_peak/new_peak times its rate)."""

@@ -177,11 +177,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return Checkpoint(path=path, step=int(manifest["step"]), state=state, config=config)
 
 
-def load_model_weights(model: torch.nn.Module, model_dir: str | Path) -> None:
+def load_model_weights(model: torch.nn.Module, model_dir: str | Path, *, untie: bool = False) -> dict[str, str]:
     """Load ``model.safetensors`` from a save_pretrained directory into ``model`` in place.
 
     Keys missing from the file are allowed only for tied parameters (save_pretrained drops
-    the duplicate); anything else raises CheckpointError.
+    the duplicate); anything else raises CheckpointError.  With ``untie``, weights saved with a tied
+    output head load into a model with its own head (``tie_embeddings`` turned off on resume): the
+    head starts as a copy of the input embeddings.  Returns ``{head parameter: embedding parameter}``
+    for each head so initialised (empty otherwise).
     """
     from safetensors.torch import load_file
 
@@ -192,16 +195,35 @@ def load_model_weights(model: torch.nn.Module, model_dir: str | Path) -> None:
     state: dict[str, torch.Tensor] = {}
     for file in files:
         state.update(load_file(str(file)))
+    untied = _untie(model, state) if untie else {}
     result = model.load_state_dict(state, strict=False)
     params = dict(model.named_parameters(remove_duplicate=False))
     buffers = dict(model.named_buffers())
     loaded_ptrs = {t.data_ptr() for k, t in {**params, **buffers}.items() if k in state}
-    untied = [k for k in result.missing_keys if k not in params or params[k].data_ptr() not in loaded_ptrs]
-    untied = [k for k in untied if not (k in buffers and k not in model.state_dict())]
-    if result.unexpected_keys or untied:
+    missing = [k for k in result.missing_keys if k not in params or params[k].data_ptr() not in loaded_ptrs]
+    missing = [k for k in missing if not (k in buffers and k not in model.state_dict())]
+    if result.unexpected_keys or missing:
         raise CheckpointError(
-            f"weights in {str(model_dir)!r} do not match the model: missing {untied[:5]}, unexpected {result.unexpected_keys[:5]}"
+            f"weights in {str(model_dir)!r} do not match the model: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
         )
+    return untied
+
+
+def _untie(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """Add to ``state`` a copy of the input embeddings under the name of the model's own output head when the
+    saved weights have none (they were tied); ``{head: embedding}`` names of what was added."""
+    get_in, get_out = getattr(model, "get_input_embeddings", None), getattr(model, "get_output_embeddings", None)
+    head, embed = (get_out() if get_out else None), (get_in() if get_in else None)
+    if head is None or embed is None or head.weight is embed.weight:
+        return {}
+    names = {id(p): n for n, p in model.named_parameters()}
+    head_name, embed_name = names.get(id(head.weight)), names.get(id(embed.weight))
+    if head_name is None or embed_name is None or head_name in state or embed_name not in state:
+        return {}
+    if state[embed_name].shape != head.weight.shape:
+        return {}
+    state[head_name] = state[embed_name].clone()
+    return {head_name: embed_name}
 
 
 @contextlib.contextmanager

@@ -141,14 +141,14 @@ def run_loop(model: torch.nn.Module, objective: Objective, settings: LoopSetting
     record on the main process."""
     ckpt_dir = Path(settings.ckpt_dir)
     lr_at = cosine_lr(settings.lr, settings.min_lr, settings.warmup_steps, settings.max_steps)
-    step, ckpt = 0, None
+    step, ckpt, untied = 0, None, {}
     if resume:
         path = latest_checkpoint(ckpt_dir)
         if path is None and any(ckpt_dir.glob("step_*")):
             raise CheckpointError(f"no valid checkpoint under {str(ckpt_dir)!r} to resume from (all corrupt)")
         if path is not None:
             ckpt = load_checkpoint(path)
-            load_model_weights(model, ckpt.model_dir)
+            untied = load_model_weights(model, ckpt.model_dir, untie=True)
             step = ckpt.step
     model.to(env.device)
     optimizer = torch.optim.AdamW(
@@ -157,7 +157,8 @@ def run_loop(model: torch.nn.Module, objective: Objective, settings: LoopSetting
     )
     scheduler = build_scheduler(optimizer, lr_at)
     if ckpt is not None:
-        optimizer.load_state_dict(ckpt.state["optimizer"])
+        optimizer.load_state_dict(_untied_state(ckpt.state["optimizer"], model, untied, settings.weight_decay)
+                                  if untied else ckpt.state["optimizer"])
         scheduler.load_state_dict(ckpt.state["scheduler"])
         _rebase_lr(optimizer, scheduler, lr_at, step)
         _set_rng_state(ckpt.state["rng"])
@@ -174,6 +175,9 @@ def run_loop(model: torch.nn.Module, objective: Objective, settings: LoopSetting
     if ckpt is not None:
         log.event(step, f"resumed from {ckpt.path} at step {step}" + _where(ckpt.state), checkpoint=str(ckpt.path))
         _warn_config_drift(log, step, ckpt.config, settings.config)
+        if untied:
+            log.event(step, f"untied the output head ({', '.join(untied)}): it starts as a copy of the input "
+                            "embeddings, with their optimizer moments")
     elif env.is_main:
         log.event(step, objective.describe(model, env), config=settings.config)
 
@@ -299,6 +303,29 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
+
+
+def _untied_state(saved: dict[str, Any], model: torch.nn.Module, untied: dict[str, str],
+                  weight_decay: float) -> dict[str, Any]:
+    """The optimizer state saved while the output head was tied, for ``model`` with its own head (``untied``:
+    ``{head: embedding}``): every saved parameter keeps its moments, the head takes the embedding's."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    groups = _param_groups(model, weight_decay)
+    order = [names[id(p)] for g in groups for p in g["params"]]
+    saved_order = [n for n in order if n not in untied]  # the tied model's parameters, in its own order
+    if sum(len(g["params"]) for g in saved["param_groups"]) != len(saved_order):
+        raise CheckpointError("the checkpoint's optimizer state does not fit the model with an untied head")
+    where = {n: i for i, n in enumerate(saved_order)}
+    state = {}
+    for j, name in enumerate(order):
+        moments = saved["state"].get(where[untied.get(name, name)])
+        if moments is not None:
+            state[j] = {k: v.clone() if torch.is_tensor(v) else v for k, v in moments.items()}
+    out, k = [], 0
+    for group_saved, group in zip(saved["param_groups"], groups):
+        out.append({**group_saved, "params": list(range(k, k + len(group["params"])))})
+        k += len(group["params"])
+    return {"state": state, "param_groups": out}
 
 
 def _mfu(model, settings: LoopSettings, env: DistEnv, tokens_per_s: float, head_share: float = 1.0) -> float | None:

@@ -93,6 +93,19 @@ def test_resume_can_untie_the_output_head(tmp_path: Path, prepared: Path, one_th
     assert sum(len(g["params"]) for g in state["param_groups"]) == len(list(model.parameters()))
 
 
+def test_resume_with_longer_windows_past_the_end_of_their_epoch(tmp_path: Path, prepared: Path, one_thread) -> None:
+    """A run saved at sample 2,112 of 32-token windows resumes with 64-token windows, of which there are only
+    2,090: it starts their next epoch (before: every batch was empty, "cannot collate an empty list")."""
+    base = ("optim.warmup_steps=1", "checkpoint.every=0", "log.val_every=0", "data.batch_size=64",
+            "noise.warmup_steps=1")
+    train(small_config(tmp_path, prepared, *base, "data.seq_len=32", "optim.max_steps=33"))
+    ckpt_dir = tmp_path / "run" / "checkpoints"
+    assert load_checkpoint(ckpt_dir / "step_00000033").state["data_position"] == {"epoch": 0, "index": 2112}
+    resumed = train(small_config(tmp_path, prepared, *base, "data.seq_len=64", "optim.max_steps=34"), resume=True)
+    assert resumed.step == 34 and len(resumed.losses) == 1
+    assert load_checkpoint(ckpt_dir / "step_00000034").state["data_position"] == {"epoch": 1, "index": 64}
+
+
 def test_resume_with_a_new_learning_rate_follows_the_new_schedule(tmp_path: Path, prepared: Path, one_thread) -> None:
     """A resume with ``--set optim.lr/min_lr/max_steps`` schedules from the NEW peak (the loaded optimizer and
     scheduler states carry the old one; before the fix a second cosine ran at old_peak/new_peak times its rate)."""

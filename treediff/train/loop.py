@@ -292,7 +292,7 @@ class DiffusionObjective(Objective):
         return {"mask_generator": self.mask_gen.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.pos = DataPosition.from_dict(state["data_position"])
+        self.pos = self.order.resume_at(DataPosition.from_dict(state["data_position"]))
         self.mask_gen.set_state(state["rng"]["mask_generator"])
 
     def head_share(self) -> float:

@@ -84,6 +84,13 @@ class DataOrder:
                 epoch, index = epoch + 1, 0
         return DataPosition(epoch, index)
 
+    def resume_at(self, pos: DataPosition) -> DataPosition:
+        """A saved position, on this order: one with no full global batch left in its epoch (saved by a run whose
+        data were cut otherwise, e.g. resumed with another ``data.seq_len``) starts the next epoch."""
+        if pos.index + self.global_batch > self.num_samples:
+            return DataPosition(pos.epoch + 1, 0)
+        return pos
+
     def micro_batches(self, pos: DataPosition, rank: int, steps: int | None = None) -> Iterator[list[int]]:
         """This rank's micro-batches (sample indices), ``grad_accum`` per step, from ``pos`` on."""
         done = 0

@@ -62,6 +62,19 @@ def test_bias_only_where_the_left_context_is_decided(untrained_lm):
     assert torch.equal(PriorState(lm, row, masked, weight=0.0).apply(logits.clone(), row, masked, masked, 0), logits)
 
 
+def test_positions_after_a_cache_window_are_left_alone(untrained_lm):
+    # the dual KV cache gives logits for a window [offset, offset + W) only; an eligible position after it (a
+    # position the guard sent back) used to index past the logits: IndexError in HumanEval synthesis
+    lm, ids = _with_prior(untrained_lm)
+    row, masked = _row(lm, ids, [4, 5, 9])
+    state = PriorState(lm, row, masked, weight=1.0)
+    window = torch.zeros(1, 6, lm.vocab_size)  # positions 2 .. 7: position 2 + 9 is after it
+    out = state.apply(window.clone(), row, masked, masked, 2)
+    assert (out != 0).any(-1)[0].nonzero().flatten().tolist() == [4]  # position 2 + 4, as without a window
+    full = state.apply(torch.zeros(1, row.shape[1], lm.vocab_size), row, masked, masked, 0)
+    assert torch.equal(out[0, 4], full[0, 6])
+
+
 def test_weight_comes_from_the_config_then_the_model(untrained_lm):
     lm, _ = _with_prior(untrained_lm, weight=0.7)
     assert prior_weight_of(lm, None) == 0.7 and prior_weight_of(lm, 2.0) == 2.0

@@ -49,8 +49,9 @@ class PriorState:
             self.caches.append(file_cache(*(run[1:] for run in runs)))
 
     def apply(self, logits: Tensor, ids: Tensor, masked: Tensor, eligible: Tensor, offset: int) -> Tensor:
-        """``logits`` (``[B, L - offset, V]``, changed in place and returned) plus the weighted prior at the
-        positions it applies to."""
+        """``logits`` (``[B, W, V]`` for positions ``offset .. offset + W``: the whole row, or the window the KV
+        cache recomputed; changed in place and returned) plus the weighted prior at the positions it applies
+        to; eligible positions after the window get nothing (this step does not decide them)."""
         if self.weight == 0.0 or logits.shape[-1] != self.prior.vocab_size:
             return logits
         ids_np, masked_np = ids.cpu().numpy(), masked.cpu().numpy()
@@ -59,7 +60,7 @@ class PriorState:
             if lang is None:
                 continue
             positions, contexts, rights = [], [], []
-            for p in np.flatnonzero(elig_np[r, offset:]) + offset:
+            for p in np.flatnonzero(elig_np[r, offset:offset + logits.shape[1]]) + offset:  # the window's only
                 ctx = self._left(ids_np[r], masked_np[r], int(p))
                 if ctx is not None:
                     positions.append(int(p))

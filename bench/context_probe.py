@@ -58,16 +58,21 @@ def probe_file(lm, text: str, language: str, words: frozenset[str], rng: random.
     body = lm.encode(text, language)[: max(1, min(window, lm.max_length) - len(head) - len(tail))]
     ids = head + body + tail
     positions = [len(head) + i for i in range(len(body)) if rng.random() < rate]
+    return _score(lm, ids, positions, Counter(ids), words, group)
+
+
+def _score(lm, ids: list[int], positions: list[int], counts: Counter, words: frozenset[str],
+           group: int) -> dict[str, list[int]]:
+    """``{class: [hits, masked]}``: ``positions`` of ``ids`` masked ``group`` at a time, each compared with the
+    model's most likely token; classes from ``counts`` (the token counts of the window the classes refer to)."""
     out = {c: [0, 0] for c in CLASSES}
-    counts = Counter(ids)
     x = torch.tensor(ids, device=lm.device)[None]
     for k in range(0, len(positions), group):
         chosen = positions[k:k + group]
         inp = x.clone()
         inp[0, chosen] = lm.mask_id
         logits, _ = lm.logits(inp)
-        pred = logits[0, chosen].float().argmax(-1).tolist()
-        for p, guess in zip(chosen, pred):
+        for p, guess in zip(chosen, logits[0, chosen].float().argmax(-1).tolist()):
             cell = out[token_class(lm, ids[p], counts[ids[p]], words)]
             cell[0] += int(guess == ids[p])
             cell[1] += 1
@@ -84,21 +89,8 @@ def probe_contexts(lm, text: str, language: str, words: frozenset[str], rng: ran
         return None
     positions = [len(head) + i for i in range(window) if rng.random() < rate]
     counts = Counter(head + body[:window])
-    out: dict[int, dict[str, list[int]]] = {}
-    for visible in (window, context):
-        ids = head + body[:visible] + tail
-        x = torch.tensor(ids, device=lm.device)[None]
-        cells = out[visible] = {c: [0, 0] for c in CLASSES}
-        for k in range(0, len(positions), group):
-            chosen = positions[k:k + group]
-            inp = x.clone()
-            inp[0, chosen] = lm.mask_id
-            logits, _ = lm.logits(inp)
-            for p, guess in zip(chosen, logits[0, chosen].float().argmax(-1).tolist()):
-                cell = cells[token_class(lm, ids[p], counts[ids[p]], words)]
-                cell[0] += int(guess == ids[p])
-                cell[1] += 1
-    return out
+    return {visible: _score(lm, head + body[:visible] + tail, positions, counts, words, group)
+            for visible in (window, context)}
 
 
 def _probe_language(lm, name: str, language: str, corpus: Path, args) -> list[tuple[str, dict, int]]:

@@ -77,12 +77,9 @@ class DataOrder:
 
     def advance(self, pos: DataPosition, steps: int = 1) -> DataPosition:
         """The position after ``steps`` optimizer steps."""
-        epoch, index = pos.epoch, pos.index
         for _ in range(steps):
-            index += self.global_batch
-            if index + self.global_batch > self.num_samples:
-                epoch, index = epoch + 1, 0
-        return DataPosition(epoch, index)
+            pos = self.resume_at(DataPosition(pos.epoch, pos.index + self.global_batch))
+        return pos
 
     def resume_at(self, pos: DataPosition) -> DataPosition:
         """A saved position, on this order: one with no full global batch left in its epoch (saved by a run whose

@@ -177,3 +177,31 @@ def test_local_fetchers_list_this_machines_sources(tmp_path):
     assert version.count(".") == 2 and len(first) == 20
     assert all(m.license == "PSF-2.0" and m.unit.startswith("cpython-stdlib/") for m in first)
     assert not any(m.origin.startswith("site-packages/") for m in first) and first[0].read()[:0] == b""
+
+
+@pytest.mark.skipif(not __import__("shutil").which("dpkg-deb"), reason="needs dpkg-deb (Debian)")
+def test_a_debian_pin_gone_from_the_mirror_takes_the_current_version(tmp_path, monkeypatch):
+    """Debian drops superseded versions from its mirror (the corpus's libssl-dev and libcurl pins went this way):
+    the source takes the mirror's current version, and the manifest and log name it, instead of failing."""
+    import subprocess
+
+    from treediff.data.fetch import list_members
+
+    pkg = _write(tmp_path / "pkg", {"usr/include/fake/point.h": "struct point { int x, y; };\n",
+                                    "usr/share/doc/libfake-dev/copyright": "Files: *\nLicense: MIT\n"})
+    (pkg / "DEBIAN").mkdir()
+    (pkg / "DEBIAN" / "control").write_text("Package: libfake-dev\nVersion: 2:1.2-3+deb12u9\nArchitecture: all\n"
+                                            "Maintainer: x <x@example.org>\nDescription: fake\n")
+    deb = tmp_path / "built.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(pkg), str(deb)], check=True, capture_output=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "apt-get"  # the mirror: the pinned version is gone, the bare name gets the current one
+    fake.write_text("#!/bin/sh\ncase \"$3\" in\n  *=*) echo \"E: Version '${3#*=}' for '${3%%=*}' was not found\" >&2;"
+                    f" exit 100;;\n  *) cp {deb} ./libfake-dev_2%3a1.2-3+deb12u9_all.deb;;\nesac\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    spec = SourceSpec(name="debian:libfake-dev", kind="debian", package="libfake-dev", version="1.2-3+deb12u1")
+    version, members = list_members(spec, tmp_path / "cache")
+    assert version == "2:1.2-3+deb12u9"
+    assert "usr/include/fake/point.h" in [m.origin for m in members]

@@ -13,7 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tests.train.conftest import TINY, cli_args, copy_checkpoint, small_config, subprocess_env
+from tests.train.conftest import ROOT, TINY, cli_args, copy_checkpoint, small_config, subprocess_env
 from treediff.model import load_denoiser
 from treediff.train import latest_checkpoint, list_checkpoints, load_checkpoint, train, verify_checkpoint
 from treediff_cli.app import app
@@ -91,6 +91,36 @@ def test_resume_can_untie_the_output_head(tmp_path: Path, prepared: Path, one_th
     assert not torch.equal(model.lm_head.weight, model.get_input_embeddings().weight)  # they trained apart
     state = load_checkpoint(tmp_path / "b" / "run" / "checkpoints" / "step_00000004").state["optimizer"]
     assert sum(len(g["params"]) for g in state["param_groups"]) == len(list(model.parameters()))
+
+
+def test_a_fresh_run_can_start_from_an_exported_bundle(tmp_path: Path, prepared: Path, one_thread) -> None:
+    """``model.init_from`` starts a fresh run (step 0, new optimizer) from a bundle's weights, float16 included;
+    a bundle of another shape or another tokenizer is one CheckpointError line, not a traceback."""
+    from treediff.errors import CheckpointError
+    from treediff.model import export_bundle
+    from treediff.tokens.tokenizer import SyntaxTokenizer
+
+    sets = ("optim.warmup_steps=1", "checkpoint.every=0", "log.val_every=0", "data.batch_size=2", "data.seq_len=64",
+            "noise.warmup_steps=1")
+    train(small_config(tmp_path / "a", prepared, *sets, "optim.max_steps=3"))
+    bundle = export_bundle(tmp_path / "a" / "run" / "checkpoints", tmp_path / "bundle", dtype="float16")
+    source = load_denoiser(bundle)
+    tuned = train(small_config(tmp_path / "b", prepared, *sets, "optim.max_steps=1", "optim.lr=1e-9", "optim.min_lr=0",
+                               "optim.weight_decay=0", f"model.init_from={bundle}"))
+    assert tuned.start_step == 0 and tuned.step == 1
+    model = load_denoiser(tmp_path / "b" / "run" / "checkpoints" / "step_00000001" / "model")
+    for (name, a), b in zip(source.state_dict().items(), model.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6), name  # one step at lr 1e-9 moves nothing
+
+    with pytest.raises(CheckpointError, match=r"^model.init_from: weights in .* do not fit the configured model"):
+        train(small_config(tmp_path / "c", prepared, *sets, "optim.max_steps=1", "model.overrides.d_model=48",
+                           "model.overrides.n_heads=2", f"model.init_from={bundle}"))
+    SyntaxTokenizer.from_pretrained(ROOT / "examples" / "tokenizer_multi").save(bundle)
+    with pytest.raises(CheckpointError, match="trained with another tokenizer than data.tokenizer"):
+        train(small_config(tmp_path / "d", prepared, *sets, "optim.max_steps=1", f"model.init_from={bundle}"))
+    with pytest.raises(CheckpointError, match="is not a directory"):
+        train(small_config(tmp_path / "e", prepared, *sets, "optim.max_steps=1",
+                           f"model.init_from={tmp_path / 'nowhere'}"))
 
 
 def test_resume_with_longer_windows_past_the_end_of_their_epoch(tmp_path: Path, prepared: Path, one_thread) -> None:

@@ -188,7 +188,12 @@ def _download(spec: SourceSpec, cache: Path) -> Path:
     if found():
         return found()[0]
     if spec.kind == "debian":
-        _run(["apt-get", "download", "-q", f"{spec.package}={spec.version}"], d)
+        try:
+            _run(["apt-get", "download", "-q", f"{spec.package}={spec.version}"], d)
+        except FetchError as exc:
+            if "was not found" not in str(exc):
+                raise
+            return _debian_candidate(spec, d)
     elif spec.kind == "pypi":
         _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", spec.package,
               "-d", str(d), f"{spec.package}=={spec.version}"], d)
@@ -197,6 +202,24 @@ def _download(spec: SourceSpec, cache: Path) -> Path:
     if not found():
         raise FetchError(f"source {spec.name}: downloaded, but no file matches {patterns[spec.kind]} in {d}")
     return found()[0]
+
+
+def _debian_candidate(spec: SourceSpec, d: Path) -> Path:
+    """The mirror's current version of a Debian package whose pinned version it no longer serves (Debian's
+    security and point releases replace old versions; only snapshot.debian.org keeps them).  The version
+    taken is what :func:`list_members` returns, so the manifest and the gather log name it."""
+    _run(["apt-get", "download", "-q", spec.package], d)
+    pattern = re.escape(f"{spec.package}_") + r"(.+)_\w+\.deb"
+    debs = sorted((p for p in d.iterdir() if re.fullmatch(pattern, p.name)), key=lambda p: p.stat().st_mtime)
+    if not debs:
+        raise FetchError(f"source {spec.name}: version {spec.version} is gone from the mirror, and the current "
+                         f"one downloaded to no {spec.package}_*.deb in {d}")
+    return debs[-1]
+
+
+def _deb_version(archive: Path, package: str) -> str:
+    """``2:1.8.4-2`` from ``libx11-dev_2%3a1.8.4-2_amd64.deb``."""
+    return archive.name[len(package) + 1:].rsplit("_", 1)[0].replace("%3a", ":").replace("%3A", ":")
 
 
 def _single_dir(root: Path) -> Path:
@@ -220,7 +243,10 @@ def _fetched_members(spec: SourceSpec, cache: Path) -> tuple[str, Iterator[Membe
         license = license_of_package_json(root / "package.json")
     if license == "unknown" and spec.license:
         license = normalize_license(spec.license)
-    return spec.version, _tree_members(spec, root, license, unit)
+    version = spec.version
+    if spec.kind == "debian" and _deb_version(archive, spec.package).split(":")[-1] != spec.version.split(":")[-1]:
+        version = _deb_version(archive, spec.package)  # the pin is gone from the mirror (_debian_candidate)
+    return version, _tree_members(spec, root, license, unit)
 
 
 def _python_stdlib(spec: SourceSpec) -> tuple[str, Iterator[Member]]:

@@ -321,6 +321,9 @@ class _Gatherer:
             self.log(f"{position} {spec.name}: FAILED: {message}")
             return
         self.stats.sources[spec.name] = {"status": "ok", "version": version, "files_seen": files, "bytes_kept": kept}
+        if spec.version and version != spec.version and spec.kind == "debian":
+            self.stats.sources[spec.name]["pinned"] = spec.version
+            version += f" (pinned {spec.version}: no longer on the mirror)"
         self.log(f"{position} {spec.name} {version}: {files} files seen, {kept / 1e6:.2f} MB kept "
                  f"({time.perf_counter() - t0:.1f} s); total {self.stats.num_bytes / 1e6:.1f} MB")
 

@@ -134,11 +134,15 @@ class ModelSection(ConfigSection):
     """Which denoiser to build: a :meth:`TreediffConfig.from_preset` name plus field overrides.
 
     ``vocab_size`` and the special ids always come from the tokenizer, never from here.
+    ``init_from``: a model directory (an exported bundle, ``treediff export``, or a checkpoint's
+    ``model/``) whose weights start a fresh run (fine-tuning); its tokenizer must be ``data.tokenizer``'s.
+    A resumed run takes its weights from the checkpoint instead.
     """
 
     SECTION: ClassVar[str] = "model"
     preset: str = "tiny"
     overrides: dict = bounded_field({})
+    init_from: str = ""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from treediff.errors import CheckpointError, ConfigError
-from treediff.train.checkpoint import lock_run_dir
+from treediff.model.run_dirs import latest_checkpoint
+from treediff.train.checkpoint import load_model_weights, lock_run_dir
 from treediff.train.config import TrainConfig, masker_growth
 from treediff.train.distributed import DistEnv, setup_distributed, teardown_distributed
 from treediff.train.objective import CategoryAccuracy, masked_diffusion_loss, token_categories
@@ -73,6 +74,29 @@ def build_model(config: TrainConfig, tokenizer) -> torch.nn.Module:
     except TypeError as exc:
         raise ConfigError(f"model.overrides: {exc}") from None
     return TreediffForMaskedDiffusion(mcfg)
+
+
+def init_weights(model: torch.nn.Module, model_dir: str | Path, tokenizer) -> None:
+    """Load the weights of ``model_dir`` (``model.init_from``) into a freshly built ``model``; a clear
+    CheckpointError when the directory is missing, holds another tokenizer's model or another shape."""
+    from treediff.tokens.tokenizer import SyntaxTokenizer
+
+    path = Path(model_dir)
+    if not path.is_dir():
+        raise CheckpointError(f"model.init_from: {str(path)!r} is not a directory")
+    if (path / "tokenizer.json").is_file():
+        try:
+            theirs = SyntaxTokenizer.from_pretrained(str(path)).fingerprint
+        except Exception as exc:  # a bundle whose tokenizer does not load is not a usable start
+            raise CheckpointError(f"model.init_from: the tokenizer in {str(path)!r} cannot be read: {exc}") from None
+        if theirs != tokenizer.fingerprint:
+            raise CheckpointError(f"model.init_from: {str(path)!r} was trained with another tokenizer than data.tokenizer")
+    try:
+        load_model_weights(model, path)
+    except RuntimeError as exc:  # size mismatch: another d_model, layer count or vocabulary
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(f"model.init_from: weights in {str(path)!r} do not fit the configured model: "
+                              f"{first[-1].strip() if first else exc}") from None
 
 
 def build_masker_from(config: TrainConfig):
@@ -328,6 +352,8 @@ def _train(config: TrainConfig, env: DistEnv, resume: bool, overwrite: bool) -> 
     tokenizer = SyntaxTokenizer.from_pretrained(config.data.tokenizer)
     train_ds, val_ds = load_datasets(config, tokenizer, env, overwrite=overwrite)
     model = build_model(config, tokenizer)
+    if config.model.init_from and not (resume and latest_checkpoint(config.checkpoint.dir) is not None):
+        init_weights(model, config.model.init_from, tokenizer)
     from treediff.model import structure_source
 
     use_structure = structure_source(model.config, tokenizer)

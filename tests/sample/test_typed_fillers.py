@@ -134,6 +134,27 @@ DECLARED = {
 }
 
 
+@pytest.mark.parametrize("template, expected", [
+    ("class A {\n    private final int level;\n    A(int level) {\n        {hole}\n    }\n}\n", "this.level = level;"),
+    ("class A {\n    int f(int n) {\n        int k;\n        {hole}\n        return k + n;\n    }\n}\n", "k = 0;"),
+])
+def test_a_java_hole_that_held_an_assignment_assigns_again(template, expected):
+    """A statement hole that held the assignment of a final field or a local: javac says the variable "might not
+    have been initialized" after every listed filler; the filler its complaint asks for passes (seed 8 of
+    bench/infill_languages.py: `this.level = level;` in `sun.nio.ch.OptionKey`, invalid before)."""
+    from treediff.sample.record import check
+
+    src = template.replace("{hole}", "{}")
+    first = check(src, "java")
+    if first.level == "tree-sitter":
+        pytest.skip("no javac here")
+    assert not first.ok and "might not have been initialized" in first.problems[0].message
+    at = src.index("        {}") + 8
+    options = typed_fillers("java", src.encode(), at, at + 2, "statement", [p.message for p in first.problems])
+    passing = [o for o in options[:4] if check(src[:at] + o + src[at + 2:], "java").ok]
+    assert passing and passing[0] == expected, (options, passing)
+
+
 @pytest.mark.parametrize("language", sorted(DECLARED))
 def test_a_statement_hole_that_held_a_declaration_declares_the_name(language):
     """Every later use of a name the hole declared says it is missing: the statement filler declares it (Go

@@ -260,3 +260,51 @@ def test_each_region_takes_its_next_filler_only_where_a_problem_lies(untrained_l
     fills = [out.code.encode()[s:e].decode() for s, e in out.spans]
     assert out.verdict.ok and fills == ["nil", "_ = err"], (fills, out.verdict.problems)
     assert out.num_fallback == 2
+
+
+GO_IMPORT = ("package p\n\nimport (\n\t\"encoding/base64\"\n\t{dot}\"io/fs\"\n)\n\nfunc decode(s string) ([]byte, error) "
+             "{hole}\n\nfunc keep() bool {\n\treturn true\n}\n")
+
+
+@pytest.mark.parametrize("dot", ["", ". "])
+def test_a_go_body_that_was_an_imports_only_user_uses_it_again(dot):
+    """Go rejects an unused import: a block hole whose code was the only user of two imports gets a body that
+    uses one exported value of each (named by `go doc`; unqualified for a dot import) and returns by panicking
+    (seed 6 of bench/infill_languages.py: `{ return base64.NewDecoder(...) }` in image/png, invalid before)."""
+    from treediff.sample.record import check
+    from treediff.syntax.fillers import import_uses
+
+    src = GO_IMPORT.replace("{dot}", dot).replace("{hole}", "{}")
+    first = check(src, "go")
+    if first.level == "tree-sitter":
+        pytest.skip("no Go compiler here")
+    said = [p.message for p in first.problems]
+    assert not first.ok and sum("imported and not used" in m for m in said) == 2, said
+    uses = import_uses("go", said, src.encode())
+    assert len(uses) == 2 and uses[0].startswith("_ = base64.")
+    assert uses[1].startswith("_ = fs.") if not dot else not uses[1].startswith("_ = fs."), uses
+    at = src.index("{}\n\nfunc keep")
+    options = typed_fillers("go", src.encode(), at, at + 2, "block", said)
+    assert "panic(" in options[0] and check(src[:at] + options[0] + src[at + 2:], "go").ok, options[0]
+    assert import_uses("go", ["undefined: x"]) == [] and import_uses("rust", said) == []
+
+
+def test_the_drafts_own_errors_ask_no_filler():
+    """A statement hole whose draft `return err` left "undefined: err" inside it and "ok declared but not used"
+    outside: the filler answers only the second (`_ = ok`); before, every choice also declared `err`, which then
+    stood unused, and the hole ended invalid (seed 7: io/fs's fs_test.go)."""
+    from treediff.sample.record import check
+    from treediff.sample.remask import DecodeCounts, RemaskOutcome, typed_fallback
+    from treediff.syntax.holes import Hole
+
+    code = ("package p\n\nfunc valid(name string) bool {\n\treturn name != \"\"\n}\n\nfunc f(names []string) error {\n"
+            "\tfor _, n := range names {\n\t\tok := valid(n)\n\t\treturn err\n\t}\n\treturn nil\n}\n")
+    verdict = check(code, "go")
+    if verdict.level == "tree-sitter":
+        pytest.skip("no Go compiler here")
+    assert {p.message for p in verdict.problems} >= {"undefined: err"}, verdict.problems
+    a = code.encode().index(b"return err")
+    holes = (Hole(0, a, a + 10, "statement", None, "\t\t"),)
+    outcome = RemaskOutcome(code, [(a, a + 10)], 0, verdict, 0, (True,), DecodeCounts())
+    done = typed_fallback("go", holes, outcome, code.replace("return err", "_ = 0"))
+    assert done.verdict.ok and "_ = ok" in done.code and "var err" not in done.code, done.code

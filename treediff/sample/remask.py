@@ -3,6 +3,7 @@ and the region splicing the repair passes share with them."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import torch
@@ -349,11 +350,12 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
     if not verdict.ok:
         tree = parse(code, language)
         regions = _problem_regions(tree, verdict.problems, spans)
-        said = tuple(p.message for p in verdict.problems)
+        said = _said_outside(language, tree.source, verdict.problems, regions)
         found = typed_fill(language, tree, regions, holes, code, spans, given, problems=said) if regions else None
         if found is None:  # the offending regions alone cannot be mended: whole holes, as declared, typed
             whole = [(s, e, i) for i, (s, e) in enumerate(spans)]
-            found = typed_fill(language, tree, whole, holes, code, spans, given, declared=True, problems=said)
+            found = typed_fill(language, tree, whole, holes, code, spans, given, declared=True,
+                               problems=_said_outside(language, tree.source, verdict.problems, whole))
             regions = whole if found is not None else regions
         if found is not None:
             code, spans, verdict, kinds = found
@@ -377,6 +379,29 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
             cats = _categories_ok(language, code, spans, holes)
     return replace(outcome, code=code, spans=spans, verdict=verdict, num_fallback=n_fallback, categories_ok=cats,
                    filler_kinds=kinds + ("listed",) * (n_fallback - len(kinds)))
+
+
+def _said_outside(language: str, data: bytes, problems, regions) -> tuple[str, ...]:
+    """The messages that may pick the fillers of ``regions``: all but those of the draft's own names, a problem
+    inside a region whose message names (group 1 of a ``[typed_fillers]`` problem or name pattern) a word the
+    region's text holds.  The draft's ``return err`` said "undefined: err", and the filler declared an ``err``
+    that then stood unused; a Java ``return;`` where "variable x might not have been initialized" still asks for
+    ``this.x = x;`` (``x`` is no word of the region)."""
+    table = get_language(language).extra.get("typed_fillers", {})
+    patterns = [*table.get("problems", {}), *table.get("names", ())]
+
+    def own(p) -> bool:
+        a, _ = problem_span(p, len(data))
+        for x, y, *_ in regions:
+            if x <= a < max(y, x + 1):
+                text = data[x:y].decode("utf-8", "replace")
+                for pattern in patterns:
+                    m = re.search(pattern, p.message)
+                    if m and m.groups() and m.group(1) and re.search(rf"\b{re.escape(m.group(1))}\b", text):
+                        return True
+        return False
+
+    return tuple(p.message for p in problems if not own(p))
 
 
 _FILLER_TRIES = 4  # compiler checks of typed fillers per fallback (each region takes its next choice per try)

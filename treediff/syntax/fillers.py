@@ -16,13 +16,19 @@ declared type of the variable it initialises or is assigned to, the enclosing fu
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from typing import Sequence
 
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import parse
 
-__all__ = ["typed_fillers", "typed_choice", "context_type", "problem_fillers", "statement_expression", "name_fillers"]
+__all__ = ["typed_fillers", "typed_choice", "context_type", "problem_fillers", "statement_expression", "name_fillers",
+           "import_uses"]
 
 #: Fields that hold a declared type, and fields that hold a function's return type, across the grammars.
 _TYPE_FIELDS = ("type",)
@@ -181,6 +187,62 @@ def name_fillers(language: str, problems: Sequence[str], key: str = "names") -> 
     return out[:_MAX_NAMES]
 
 
+def import_uses(language: str, problems: Sequence[str], source: bytes = b"") -> list[str]:
+    """Statements that use each import the compiler says is no longer used (``[typed_fillers.imports]``): Go
+    rejects an unused import, and a hole whose code was an import's only user leaves one behind whatever filler
+    stands there.  A use names one exported value of the package, read off the toolchain's own documentation
+    (``members``: ``go doc -short PATH``; no network, cached per path); ``[]`` when the language has no such
+    table, the tool is missing or names no value.  An import that ``source`` makes unqualified (``dot``, with
+    ``{path}``: Go's ``. "io/fs"``) is used as ``unqualified`` says (``_ = ValidPath``).
+
+    >>> import_uses("python", ['"io/fs" imported and not used'])
+    []
+    """
+    spec = get_language(language).extra.get("typed_fillers", {}).get("imports")
+    if not spec:
+        return []
+    out: list[str] = []
+    for message in problems:
+        for pattern in spec.get("unused", ()):
+            m = re.search(pattern, message)
+            if not m:
+                continue
+            path = m.group(1)
+            alias = m.group(2) if (m.re.groups or 0) >= 2 else None
+            member = _member(tuple(spec.get("members", ())), tuple(spec.get("member", ())), path)
+            if member:
+                name = alias or path.rsplit("/", 1)[-1]
+                dot = spec.get("dot", "").replace("{path}", re.escape(path))
+                text = source.decode("utf-8", "replace")
+                template = spec.get("unqualified", "") if dot and re.search(dot, text) else spec.get("use", "")
+                use = template.replace("{name}", name).replace("{member}", member)
+                if use and use not in out:
+                    out.append(use)
+            break
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _member(command: tuple[str, ...], patterns: tuple[str, ...], path: str) -> str | None:
+    """The first exported value of package ``path`` that ``command`` (``{path}`` replaced) lists and one of
+    ``patterns`` (group 1) matches, or ``None``.  Run without a shell, outside any module, with no proxy."""
+    if not command or not re.fullmatch(r"\w[\w.\-]*(?:/[\w.\-]+)*", path) or ".." in path \
+            or shutil.which(command[0]) is None:  # an import path, never a file path (`../x`, `/etc`)
+        return None
+    argv = [shutil.which(command[0]) or command[0], *(a.replace("{path}", path) for a in command[1:])]
+    env = {**os.environ, "GOPROXY": "off", "GOFLAGS": "", "GO111MODULE": "auto"}
+    try:
+        with tempfile.TemporaryDirectory(prefix="treediff-doc-") as cwd:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=15, cwd=cwd, env=env)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for pattern in patterns:
+        m = re.search(pattern, proc.stdout, re.M)
+        if m:
+            return m.group(1)
+    return None
+
+
 def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
                   problems: Sequence[str] = ()) -> list[str]:
     """The fillers to try for the region ``source[a:b]`` of ``category``, best first (see the module);
@@ -197,8 +259,15 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
         alone = table.get("statement_expression")
         if alone and statement_expression(language, source, a, b):
             out.insert(0, alone)
+    uses = import_uses(language, problems, source) if category in ("statement", "block") else []
     if category == "statement":
-        out += problem_fillers(language, problems)
+        asked = problem_fillers(language, problems)
+        if uses:  # each statement the complaints ask for, and the uses of the imports it left unused
+            joined = "\n".join(uses)
+            asked = [f"{s}\n{joined}" for s in asked] or [joined]
+        out += asked
+    elif uses and table.get("imports", {}).get("block"):  # a body that uses them (and returns, whatever it must)
+        out.append(table["imports"]["block"].replace("{uses}", "; ".join(uses)))
     out += [t for t in table.get(category, ()) if t not in out]
     default = lang.filler(category)
     if default not in out:

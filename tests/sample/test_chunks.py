@@ -133,3 +133,19 @@ def test_a_hole_in_a_function_that_cannot_compile_alone_is_filled_not_refused(un
         assert (r.record.num_context_regions, r.record.fallback) == (0, True)
     assert r.code.startswith("package main\n") and r.code.count("func f") == 60
 
+
+
+def test_a_hole_whose_filler_cannot_stand_there_is_filled_not_refused(untrained_lm):
+    """A hole given by byte span on the block of an `unsafe { ... }` (category expression, but only a block may
+    stand after `unsafe`): the category's filler made every block around it unparseable, so a file longer than the
+    model refused it ("lies in no block of lines short enough", seed 7 of bench/infill_languages.py, tokio's
+    reusable_box.rs).  The block search now tries the code the span covers."""
+    funcs = "".join(f"pub fn f{i}(x: i64) -> i64 {{\n    let y = x + {i};\n    y * {i}\n}}\n\n" for i in range(40))
+    body = "pub fn g(p: *mut i64) -> i64 {\n    let b = unsafe { Box::from_raw(p) };\n    *b\n}\n\n"
+    code = funcs[: len(funcs) // 2] + body + funcs[len(funcs) // 2:]
+    assert len(untrained_lm.encode(code, "rust")) > untrained_lm.max_length
+    a = code.index("{ Box::from_raw(p) }")
+    r = infill(code, "rust", model=untrained_lm, spans=[(a, a + len("{ Box::from_raw(p) }"), "expression")])
+    assert r.record.extra["chunks"] == 1 and len(r.holes) == 1
+    assert r.code.count("pub fn f") == 40 and r.code.startswith(funcs[:200])
+    assert r.record.ok == check(r.code, "rust").ok

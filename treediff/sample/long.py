@@ -97,7 +97,13 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
         if any(hi in g[3] for g in groups):
             continue
         best, loose = None, None  # loose: the largest block that fits and only parses on its own
-        for top, end, base in blocks_around(shape, line_of(a), layout=layout):
+        # the holes hold their category's filler; where none fits there (Rust's `unsafe { ... }` takes a block,
+        # not `todo!()`) and no block parses, again with the code the caller's spans cover
+        tries = [(top, end, base, orig) for orig in (False, True)
+                 for top, end, base in blocks_around(shape, line_of(a), layout=layout)]
+        for top, end, base, orig in tries:
+            if orig and (best is not None or loose is not None or holes[hi][2].original is None):
+                break
             lo, up = starts[top], starts[end]
             inside = [k for k, (x, y, _) in enumerate(holes) if lo <= x and y <= up]
             if any((x < lo < y) or (x < up < y) for x, y, _ in holes) or hi not in inside:
@@ -106,7 +112,8 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
             for k in inside:
                 x, y, hk = holes[k]
                 marked += [src[last:x], f"<|hole:{hk.category}|>"]
-                fixed += [src[last:x], filler(language, hk.category, indent=indentation(lines[line_of(x)]))]
+                fixed += [src[last:x], hk.original if orig and hk.original is not None
+                          else filler(language, hk.category, indent=indentation(lines[line_of(x)]))]
                 last = y
             marked.append(src[last:up])
             fixed.append(src[last:up])

@@ -244,8 +244,9 @@ def _fetched_members(spec: SourceSpec, cache: Path) -> tuple[str, Iterator[Membe
     if license == "unknown" and spec.license:
         license = normalize_license(spec.license)
     version = spec.version
-    if spec.kind == "debian" and _deb_version(archive, spec.package).split(":")[-1] != spec.version.split(":")[-1]:
-        version = _deb_version(archive, spec.package)  # the pin is gone from the mirror (_debian_candidate)
+    if spec.kind == "debian":  # the pin may be gone from the mirror (_debian_candidate): name what was taken
+        taken = _deb_version(archive, spec.package)
+        version = taken if taken.split(":")[-1] != spec.version.split(":")[-1] else version
     return version, _tree_members(spec, root, license, unit)
 
 

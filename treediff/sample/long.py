@@ -99,11 +99,11 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
         best, loose = None, None  # loose: the largest block that fits and only parses on its own
         # the holes hold their category's filler; where none fits there (Rust's `unsafe { ... }` takes a block,
         # not `todo!()`) and no block parses, again with the code the caller's spans cover
-        tries = [(top, end, base, orig) for orig in (False, True)
-                 for top, end, base in blocks_around(shape, line_of(a), layout=layout)]
-        for top, end, base, orig in tries:
-            if orig and (best is not None or loose is not None or holes[hi][2].original is None):
-                break
+        blocks = list(blocks_around(shape, line_of(a), layout=layout))
+        tries = [(*block, orig) for orig in [False] + [True] * (h.original is not None) for block in blocks]
+        for i, (top, end, base, orig) in enumerate(tries):
+            if i == len(blocks) and (best is not None or loose is not None):
+                break  # the fillers found a block: the second pass is not needed
             lo, up = starts[top], starts[end]
             inside = [k for k, (x, y, _) in enumerate(holes) if lo <= x and y <= up]
             if any((x < lo < y) or (x < up < y) for x, y, _ in holes) or hi not in inside:

@@ -350,12 +350,12 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
     if not verdict.ok:
         tree = parse(code, language)
         regions = _problem_regions(tree, verdict.problems, spans)
-        said = _said_outside(language, tree.source, verdict.problems, regions)
+        said = _filler_problems(language, tree.source, verdict.problems, regions)
         found = typed_fill(language, tree, regions, holes, code, spans, given, problems=said) if regions else None
         if found is None:  # the offending regions alone cannot be mended: whole holes, as declared, typed
             whole = [(s, e, i) for i, (s, e) in enumerate(spans)]
             found = typed_fill(language, tree, whole, holes, code, spans, given, declared=True,
-                               problems=_said_outside(language, tree.source, verdict.problems, whole))
+                               problems=_filler_problems(language, tree.source, verdict.problems, whole))
             regions = whole if found is not None else regions
         if found is not None:
             code, spans, verdict, kinds = found
@@ -381,7 +381,7 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
                    filler_kinds=kinds + ("listed",) * (n_fallback - len(kinds)))
 
 
-def _said_outside(language: str, data: bytes, problems, regions) -> tuple[str, ...]:
+def _filler_problems(language: str, data: bytes, problems, regions) -> tuple[str, ...]:
     """The messages that may pick the fillers of ``regions``: all but those of the draft's own names, a problem
     inside a region whose message names (group 1 of a ``[typed_fillers]`` problem or name pattern) a word the
     region's text holds.  The draft's ``return err`` said "undefined: err", and the filler declared an ``err``

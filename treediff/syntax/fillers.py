@@ -202,6 +202,7 @@ def import_uses(language: str, problems: Sequence[str], source: bytes = b"") -> 
     if not spec:
         return []
     out: list[str] = []
+    text = source.decode("utf-8", "replace")
     for message in problems:
         for pattern in spec.get("unused", ()):
             m = re.search(pattern, message)
@@ -213,7 +214,6 @@ def import_uses(language: str, problems: Sequence[str], source: bytes = b"") -> 
             if member:
                 name = alias or path.rsplit("/", 1)[-1]
                 dot = spec.get("dot", "").replace("{path}", re.escape(path))
-                text = source.decode("utf-8", "replace")
                 template = spec.get("unqualified", "") if dot and re.search(dot, text) else spec.get("use", "")
                 use = template.replace("{name}", name).replace("{member}", member)
                 if use and use not in out:

@@ -49,3 +49,25 @@ def test_a_hole_inside_a_program_closes_what_it_opened(untrained_lm):
     assert results[4] == (head + "(x)" + after, 1)
     text0 = results[0][0]
     assert text0 != results[4][0] and not guard.sessions[0].complete(text0)
+
+
+def test_a_hole_closes_no_bracket_opened_before_it(untrained_lm):
+    """A statement hole in a Java method whose model ranks `}` first: `}` would end the method (and `{` after
+    it open a block the method's own `}` closes, a program tree-sitter accepts but no compiler wants: held-out
+    TypeScript drafts `}\\n{` and `} {;`).  With ``closed_holes`` the guard takes the model's next candidate;
+    without it (repair, which may restore a deleted closer), the `}` stands."""
+    lm = untrained_lm
+    head, after = "class A {\n  void f() {\n    ", "\n  }\n}\n"
+    close, opener, semi = lm.encode("}", "java"), lm.encode("{", "java"), lm.encode(";", "java")
+    assert len(close) == len(opener) == len(semi) == 1
+    texts = {}
+    for rule in (True, False):
+        ids, masked = _hole_row(lm, head, 2, after, "java")
+        guard = GrammarGuard(lm, guard_grammar_for("java"), masked[None].copy(), 0, len(ids), language="java",
+                             horizon=0, closed_holes=rule)
+        for pos in np.flatnonzero(masked):
+            guard(0, int(pos), [close[0], opener[0], semi[0]], ids, masked)
+        texts[rule] = lm.text_of(ids[ids != lm.end_id])
+    assert texts[False] == head + "}{" + after
+    assert texts[True] == head + "{}" + after  # the second `}` closes the hole's own `{`
+    assert guard.sessions[0].complete(texts[True])

@@ -46,7 +46,8 @@ def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig
     an invalid program, the statement pass alone runs again on ``code``, and its result is returned if
     valid (``extra["point_edits_undone"]``; ``nfe`` and ``rounds`` count both)."""
     verdict = verdict if verdict is not None else check(code, language)
-    config = config.replace(nonempty_holes=False)  # removing a region can be the repair
+    # removing a region can be the repair, and so can a closer that ends a bracket opened before it
+    config = config.replace(nonempty_holes=False, closed_holes=False)
     if fits(lm, code, language):
         result = repair_whole(lm, code, language, config, verdict, given=code)
     else:

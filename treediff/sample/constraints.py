@@ -85,9 +85,11 @@ class GrammarGuard:
     """Per-row prefix sessions over the content ``[start, end)`` of each sequence (specials excluded)."""
 
     def __init__(self, lm: DiffusionLM, grammar, editable: np.ndarray, start: int, end: int, *,
-                 language: str = "python", horizon: int = 16, close_early: bool = False) -> None:
+                 language: str = "python", horizon: int = 16, close_early: bool = False,
+                 closed_holes: bool = False) -> None:
         self.lm = lm
         self.close_early = close_early
+        self.closed_holes = closed_holes
         self.language = language
         self.horizon = horizon
         self._closing: dict[str, int] = {}
@@ -135,6 +137,7 @@ class GrammarGuard:
         tail = self.lm.text_of(ids[pos + 1 : nxt])
         check = session.viable if nxt < hi else session.complete
         left = int(later.size)  # masked positions after this one
+        fits = self._hole_rule(row, pos, ids, masked, session, head, nxt)
         if self.close_early:
             done = self._close_early(row, pos, candidates, ids, masked, head, tail, check, session)
             if done is not None:
@@ -154,19 +157,19 @@ class GrammarGuard:
                 if toks and len(toks) <= left + 1 and check(head + self._text(toks[0]) + tail):
                     return self._force(row, pos, toks[0], ids, masked)
         elif self.horizon:
-            done = self._close_hole(row, pos, candidates, ids, masked, head, tail, check, session)
+            done = self._close_hole(row, pos, candidates, ids, masked, head, tail, check, session, fits)
             if done is not None:
                 return done
         for c in candidates:
             self._tally["num_checks"] += 1
-            if check(head + self._text(c) + tail):
+            if check(head + self._text(c) + tail) and fits(head + self._text(c), tail):
                 ids[pos], masked[pos] = c, False
                 return True
         run = pos + 1 < nxt and (not self.close_early or bool(self.editable[row, pos + 1:nxt].any()))
         if run:  # the provisional run after the gap is what fails: commit here, re-choose the run
             for c in candidates:
                 self._tally["num_checks"] += 1
-                if session.viable(head + self._text(c)):
+                if session.viable(head + self._text(c)) and fits(head + self._text(c), ""):
                     ids[pos], masked[pos] = c, False
                     self._rechoose(row, ids, masked, pos + 1, nxt, head + self._text(c), last=nxt == hi)
                     return True
@@ -177,8 +180,32 @@ class GrammarGuard:
             self._rechoose(row, ids, masked, pos + 1, nxt, head, last=nxt == hi)
         return False
 
+    def _hole_rule(self, row: int, pos: int, ids: np.ndarray, masked: np.ndarray, session, head: str, nxt: int):
+        """``fits(upto, tail)``: with ``closed_holes``, whether the text ``upto + tail`` (``upto``: the prefix and a
+        candidate at ``pos``; ``tail``: what follows up to the next masked position) closes no bracket that was
+        open where ``pos``'s hole starts (:meth:`~treediff.syntax.ts_prefix.TreeSitterSession.closes_outer`).
+        Always true without the rule, for a session that keeps no bracket marks (Python's LALR guard), or for
+        a hole that runs to the end of the content (synthesis: the program's own brackets are its to close)."""
+        closes = getattr(session, "closes_outer", None)
+        editable = self.editable[row]
+        q = pos + 1
+        while q < self.end and editable[q]:
+            q += 1
+        if not self.closed_holes or closes is None or q >= self.end:
+            return lambda upto, tail: True
+        a = pos
+        while a > self.start and editable[a - 1]:
+            a -= 1
+        start = len(self.lm.text_of(ids[self.start:a]).encode("utf-8"))
+        inner = self.lm.text_of(ids[pos + 1:min(q, nxt)]) if nxt > q else None  # the hole's part of the tail
+
+        def fits(upto: str, tail: str) -> bool:
+            end = len((upto + (tail if inner is None else inner)).encode("utf-8"))
+            return not closes(upto + tail, start, end)
+        return fits
+
     def _close_hole(self, row: int, pos: int, candidates: list, ids: np.ndarray, masked: np.ndarray, head: str,
-                    tail: str, check, session) -> bool | None:
+                    tail: str, check, session, fits=lambda upto, tail: True) -> bool | None:
         """Closable at the end of a hole inside a program: in the hole's last ``horizon`` masked positions, a
         candidate is preferred when the brackets it leaves open beyond those open where the hole starts fit
         in the positions the hole has left (one closer each); when none of the model's candidates does, the
@@ -205,7 +232,7 @@ class GrammarGuard:
         for c in candidates:
             self._tally["num_checks"] += 1
             text = head + self._text(c)
-            if check(text + tail):
+            if check(text + tail) and fits(text, tail):
                 after = depth(text)
                 if after is not None and after - base <= left:
                     ids[pos], masked[pos] = c, False

@@ -45,6 +45,10 @@ def context_type(language: str, source: bytes, a: int, b: int) -> str | None:
     node = root.descendant_for_byte_range(a, max(a, b - 1))
     hops = 0
     while node is not None and hops < 6:
+        cond = node.parent.child_by_field_name("condition") if node.parent is not None else None
+        if cond is not None and (cond.start_byte, cond.end_byte) == (node.start_byte, node.end_byte):
+            # an `if`/`while`/`for`/`?:` condition: the language's boolean (`[typed_fillers] condition_type`)
+            return get_language(language).extra.get("typed_fillers", {}).get("condition_type")
         for f in _TYPE_FIELDS:
             t = node.child_by_field_name(f)
             if t is not None and node.type not in _FUNCTIONS and t.end_byte <= a:
@@ -133,11 +137,13 @@ def statement_expression(language: str, source: bytes, a: int, b: int) -> bool:
 
 def problem_fillers(language: str, problems: Sequence[str]) -> list[str]:
     """The statements the compiler's complaints ask for (``[typed_fillers.problems]``: a message pattern and a
-    statement with ``{1}`` for its group 1, or a list of them to try in order), one line per matching message:
+    statement with ``{1}`` for its group 1 (``{2}`` group 2, ...), or a list of them to try in order), one line per matching message:
     choice ``i`` gives each message its ``i``-th statement (its last when it has fewer); ``[]`` when none match.
 
     >>> problem_fillers("go", ["dir declared but not used", "undefined: y"])
     ['_ = dir\\nvar y bool', '_ = dir\\nvar y int', '_ = dir\\nvar y string', '_ = dir\\nvar y error']
+    >>> problem_fillers("go", ["cannot use b (variable of type bool) as []byte value in argument to g"])
+    ['var b []byte']
     >>> problem_fillers("typescript", ["TS2304: Cannot find name 'c'."])
     ['let c: any']
     """
@@ -147,13 +153,20 @@ def problem_fillers(language: str, problems: Sequence[str]) -> list[str]:
         for pattern, templates in table.items():
             m = re.search(pattern, message)
             if m:
-                lines = [t.replace("{1}", m.group(1)) for t in ([templates] if isinstance(templates, str) else templates)]
+                lines = [_groups(t, m) for t in ([templates] if isinstance(templates, str) else templates)]
                 if lines and lines not in found:
                     found.append(lines)
                 break
     if not found:
         return []
     return ["\n".join(dict.fromkeys(ls[min(i, len(ls) - 1)] for ls in found)) for i in range(max(map(len, found)))]
+
+
+def _groups(template: str, match: re.Match) -> str:
+    """``template`` with ``{n}`` replaced by group ``n`` of ``match``."""
+    for i, group in enumerate(match.groups(), 1):
+        template = template.replace(f"{{{i}}}", group or "")
+    return template
 
 
 _MAX_NAMES = 2  # names from the compiler's messages tried per region (each try costs a check)
@@ -277,4 +290,24 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
         missing = set(name_fillers(language, problems))
         first = next((i for i, t in enumerate(out) if t not in missing), len(out) - 1)
         out[first + 1:first + 1] = [n for n in name_fillers(language, problems, key="unused") if n not in out]
+        if _needs_parens(language, source, a, b, out[0]):
+            out = [f"({t})" for t in out]
     return out
+
+
+def _needs_parens(language: str, source: bytes, a: int, b: int, text: str) -> bool:
+    """An expression filler must bring its own parentheses there: spliced bare, the code does not parse, and
+    wrapped in ``( )`` it does (a hole that held a Java or C ``if`` condition, ``(obj == this)``).
+
+    >>> code = b"class A { boolean f(Object o) { if (o == this) return true; return false; } }"
+    >>> a = code.index(b"(o =="); b = code.index(b" return true")
+    >>> _needs_parens("java", code, a, b, "false"), _needs_parens("java", code, a + 1, b - 1, "false")
+    (True, False)
+    """
+    def fails(filled: str) -> bool:
+        try:
+            return parse(source[:a] + filled.encode("utf-8") + source[b:], language).has_errors
+        except Exception:  # not source text at all: no reason to wrap
+            return True
+
+    return fails(text) and not fails(f"({text})")

@@ -109,6 +109,10 @@ def _for_language(name: str) -> TreeSitterGrammar | None:
 #: The parse's open end: tree-sitter's own default for the end of the included range.
 _FAR_BYTE = 0xFFFFFFFF
 _FAR = (0xFFFFFFFF, 0xFFFFFFFF)
+#: Text a stray closer may be decided in without a parse: no quote, comment, escape or preprocessor character.
+_PLAIN = re.compile(r"[\w \t\n()\[\]{},;.:=+\-*<>!&|?%^~@$]*")
+#: Node types whose text is no code (a bracket there is no bracket).
+_LITERALISH = re.compile(r"string|comment|char|rune|template|regex|heredoc|raw|preproc_(?!if|else|elif)")
 #: Bytes after a token that may still change how it lexes (`i` + `n` is `in`).
 _MARGIN = 2
 
@@ -164,6 +168,7 @@ class TreeSitterSession:
         self._window = 0  # where the parse starts (:meth:`_window_start`)
         self._marks: list[tuple[int, tuple[str, ...] | None]] = []  # (end byte of a bracket, stack after it)
         self._memo: dict[str, tuple[bool, bool]] = {}
+        self._stacked: tuple[bytes, tuple[str, ...] | None] | None = None  # (data, its open brackets) of the last walk
         self._closed = {q: re.compile(f"{re.escape(q)}(?:\\\\.|[^{re.escape(q)}\\\\\\n])*{re.escape(q)}")
                         for q in grammar.spec.quotes}
         # where a comment or string may start: the line comment first, then the quotes in the table's order (the
@@ -215,6 +220,30 @@ class TreeSitterSession:
         stack = self._open_stack(text)
         return None if stack is None else len(stack)
 
+    def closes_outer(self, text: str, start: int, end: int) -> bool:
+        """A bracket in the bytes ``[start, end)`` of ``text`` closes one that was open at ``start`` (a ``}`` in a
+        hole that ends the function around it, even when a ``{`` after it opens another), or closes the wrong one;
+        ``text`` must be viable (checked before).
+
+        >>> s = TreeSitterGrammar.for_language("java").session()
+        >>> head = "class A {\\n  int f() {\\n    "
+        >>> s.closes_outer(head + "g(1); }\\n  {", len(head), len(head) + 11)
+        True
+        >>> s.closes_outer(head + "if (x) { g(1); }", len(head), len(head) + 16)
+        False
+        """
+        if self._stack(text) is None:
+            return True
+        key = lambda mark: mark[0]  # noqa: E731
+        at = bisect.bisect_right(self._marks, start, key=key)
+        base = self._marks[at - 1][1] if at else ()
+        if base is None:
+            return True
+        for _, stack in self._marks[at:bisect.bisect_right(self._marks, end, key=key)]:
+            if stack is None or stack[:len(base)] != base:
+                return True
+        return False
+
     def _open_stack(self, text: str) -> tuple[str, ...] | None:
         return self._stack(text) if self.viable(text) else None
 
@@ -245,6 +274,8 @@ class TreeSitterSession:
             start = self._literal_start(text)
             if start < len(text):  # an open comment or string: judge the code before it
                 hit = (self._judge(text[:start])[0], False)
+        if hit is None and self._stray_closer(text):
+            hit = (False, False)
         if hit is None:
             tree = self._parse(text.encode("utf-8"))
             stack = self._stack(text)
@@ -351,6 +382,7 @@ class TreeSitterSession:
         if node.child_count:  # every child ends before ``start``: go on after this node
             node = self._next_leaf(cursor)
         marks = self._marks
+        data = self._data
         while node is not None:
             kind = node.type
             if not node.is_named and not node.is_missing and node.start_byte >= start:
@@ -364,7 +396,67 @@ class TreeSitterSession:
                     stack = stack[:-1]
                     marks.append((node.end_byte, stack))
             node = self._next_leaf(cursor)
+        self._stacked = (data, stack)
         return stack
+
+    def _stray_closer(self, text: str) -> bool:
+        """``text`` is the last parsed text's first ``cp`` bytes (``cp``: where they part) plus plain code that closes
+        a bracket it does not open and that was not open (or was another) at ``cp``: not viable, decided without a
+        parse.  Only where that is certain: the added text holds no quote, comment or escape character and no
+        ``[[``/``]]`` (C++'s attribute tokens) and starts or follows a blank or a bracket; the closer follows a blank, a word character or a bracket (after an
+        operator character it may lex as one token with it: TypeScript's ``|}``); and in the parsed text a token
+        ends at ``cp`` that no error, string, comment or preprocessor line holds (a multi-line literal the lexical
+        test cannot see is one such node, and a ``#define``'s body is raw text).  Anything else is left to the
+        parse.  Most of the model's wrong candidates are such closers, and each one's parse cost as much as the
+        accepted token's."""
+        if self._stacked is None or self._stacked[0] is not self._data:
+            return False
+        data = self._data
+        raw = text.encode("utf-8")
+        cp = _common_prefix(data, raw)
+        if cp == 0 or cp == len(raw):
+            return False
+        extra = raw[cp:].decode("utf-8", "replace")
+        before = data[cp - 1:cp].decode("latin-1")
+        if not _PLAIN.fullmatch(extra) or "[[" in before + extra or "]]" in before + extra:
+            return False
+        brackets = self.grammar.openers | self.grammar.closers
+        if not (before.isspace() or before in brackets or extra[0].isspace() or extra[0] in brackets):
+            return False  # the added text may lex as one token with the one before it (`#endif` + `x`)
+        closer_of, openers, closers = self.grammar.closer_of, self.grammar.openers, self.grammar.closers
+        marks = self._marks
+        at = bisect.bisect_right(marks, cp, key=lambda mark: mark[0])
+        open_ = list(marks[at - 1][1] if at else ())
+        if at and marks[at - 1][1] is None:
+            return False
+        for ch in extra:
+            if ch in openers:
+                open_.append(ch)
+            elif ch in closers:
+                if open_ and closer_of[open_[-1]] == ch:
+                    open_.pop()
+                elif before.isalnum() or before in " \t\n_" or before in openers or before in closers:
+                    return self._code_ends_at(cp)
+                else:  # it may lex as one token with the character before it (TypeScript's `|}`)
+                    return False
+            before = ch
+        return False
+
+    def _code_ends_at(self, cp: int) -> bool:
+        """In the current parse, the last non-blank byte before ``cp`` ends a token that no error, string, comment
+        or literal holds, and nothing but blanks lies between that token and ``cp``."""
+        data = self._data[:cp]
+        end = len(data.rstrip())
+        if end == 0:
+            return True
+        node = self._tree.root_node.descendant_for_byte_range(end - 1, end)
+        if node is None or node.end_byte != end or node.child_count:
+            return False
+        while node is not None:
+            if node.is_error or node.is_missing or _LITERALISH.search(node.type):
+                return False
+            node = node.parent
+        return True
 
     @staticmethod
     def _next_leaf(cursor: ts.TreeCursor) -> ts.Node | None:

@@ -10,6 +10,9 @@ closer, per commit).  Reports the time per committed token (median, p95) and the
 the guard refused (false rejections; must be 0).  Python uses its LALR guard, the others the
 incremental tree-sitter guard (treediff.syntax.ts_prefix).
 
+``--agreement``: instead, the refusals of stray closers the tree-sitter guard makes from its bracket marks,
+without a parse, each checked against a fresh session's verdict (:func:`fast_agreement`).
+
 Part 2 (overhead): ``--holes`` statement holes per language, in the same files, filled with the embedded
 model by ``treediff.infill`` with ``constraint`` ``none``, ``grammar`` and ``full`` (same seeds); reports
 the wall time ratios grammar/none and full/none (full adds compiler remasking and the fallback).
@@ -63,6 +66,44 @@ def guard_times(language: str, texts: list[str], grammar=None) -> dict:
     return {"tokens": tokens, "median_us": round(statistics.median(times), 1),
             "p95_us": round(times[int(0.95 * (len(times) - 1))], 1), "false_rejections": refused,
             "engine": type(grammar).__name__}
+
+
+#: candidates the agreement check tries at every cut: closers, alone and after other text
+AGREEMENT_CANDIDATES = (" )]", ")", "]", "}", "})", ");", ") {", "}}", "\n}", ")]}", "x)", " ]", "a]", "1)",
+                        "} else {", ")\n")
+
+
+def fast_agreement(language: str, texts: list[str]) -> dict:
+    """The stray-closer refusals the tree-sitter guard makes without a parse, checked against a fresh session:
+    every prefix cut (leaf ends) of ``texts``, each :data:`AGREEMENT_CANDIDATES` through one session as the
+    sampler asks (``queries``); ``fast``: refused from the bracket marks; ``fast_wrong``: of those, accepted by a
+    fresh session (must be 0); ``history``: other answers of the session that differ from a fresh one's (the
+    incremental parse's own)."""
+    from treediff.sample.constraints import guard_grammar_for
+
+    grammar = guard_grammar_for(language)
+    out = {"queries": 0, "fast": 0, "fast_wrong": 0, "history": 0}
+    if not hasattr(grammar.session(), "_stray_closer"):
+        return out
+    for src in texts:
+        session = grammar.session()
+        decided = []
+        spy = session._stray_closer
+        session._stray_closer = lambda text: decided.append(text) or True if spy(text) else False
+        for cut in leaf_cuts(src, language):
+            for c in AGREEMENT_CANDIDATES:
+                text = src[:cut] + c
+                n = len(decided)
+                ok = session.viable(text)
+                out["queries"] += 1
+                fresh = grammar.session().viable(text)
+                if len(decided) > n:
+                    out["fast"] += 1
+                    out["fast_wrong"] += fresh
+                elif ok != fresh:
+                    out["history"] += 1
+            session.viable(src[:cut])
+    return out
 
 
 def statement_holes(src: str, language: str, k: int) -> list[tuple[int, int]]:
@@ -135,6 +176,8 @@ def main() -> None:
     ap.add_argument("--languages", default=",".join(LANGS))
     ap.add_argument("--before", default=None, metavar="REV",
                     help="also time the guard as it was at git revision REV, interleaved, twice each")
+    ap.add_argument("--agreement", action="store_true",
+                    help="only check the stray-closer refusals made without a parse against fresh sessions")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     report = {}
@@ -142,6 +185,10 @@ def main() -> None:
         texts = heldout_files(Path(args.corpus), language, args.files, args.lines)
         if not texts:
             print(f"{language}: no held-out file in {args.corpus}")
+            continue
+        if args.agreement:
+            report[language] = row = fast_agreement(language, texts)
+            print(language, json.dumps(row), flush=True)
             continue
         if args.before:
             before = old_guard(args.before, language)

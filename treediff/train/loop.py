@@ -93,6 +93,13 @@ def init_weights(model: torch.nn.Module, model_dir: str | Path, tokenizer) -> No
             raise CheckpointError(f"model.init_from: {str(path)!r} was trained with another tokenizer than data.tokenizer")
     try:
         load_model_weights(model, path)
+    except CheckpointError as exc:  # names the model lacks or misses: a tied head against an untied one, say
+        hint = ""
+        if "lm_head.weight" in str(exc):
+            hint = (" (the bundle's output head is its own matrix: add --set model.overrides.tie_embeddings=false)"
+                    if "unexpected ['lm_head.weight'" in str(exc) else
+                    " (the bundle ties its output head to the embeddings: add --set model.overrides.tie_embeddings=true)")
+        raise CheckpointError(f"model.init_from: {exc}{hint}") from None
     except RuntimeError as exc:  # size mismatch: another d_model, layer count or vocabulary
         first = str(exc).strip().splitlines()
         raise CheckpointError(f"model.init_from: weights in {str(path)!r} do not fit the configured model: "

@@ -71,3 +71,26 @@ def test_a_hole_closes_no_bracket_opened_before_it(untrained_lm):
     assert texts[False] == head + "}{" + after
     assert texts[True] == head + "{}" + after  # the second `}` closes the hole's own `{`
     assert guard.sessions[0].complete(texts[True])
+
+
+def test_a_word_glued_onto_a_keyword_must_start_a_name_of_the_program(untrained_lm):
+    """`return` + `1` is the identifier `return1`, which parses (`{ return1; }`) but names nothing: the guard
+    refuses it and takes the model's next candidate.  The syntax-aligned tokenizer writes `returnValue` as
+    `return` + `Value`, so where the program holds that name the glue stands; and without the rule, `return1`."""
+    lm = untrained_lm
+    one, space, value = lm.encode("1", "java"), lm.encode(" ", "java"), lm.encode("Value", "java")
+    kw = lm.encode("return", "java")
+    assert len(one) == len(space) == len(value) == len(kw) == 1
+    texts = {}
+    for name, rule, field in (("on", True, "x"), ("off", False, "x"), ("named", True, "returnValue")):
+        head = "class A {\n  int " + field + " = 1;\n  int f() {\n    return"
+        ids = np.array(lm.encode(head, "java") + [lm.mask_id] + lm.encode(";\n  }\n}\n", "java"))
+        masked = np.zeros(len(ids), dtype=bool)
+        pos = len(lm.encode(head, "java"))
+        assert lm.token_text(int(ids[pos - 1])) == "return"
+        masked[pos] = True
+        guard = GrammarGuard(lm, guard_grammar_for("java"), masked[None].copy(), 0, len(ids), language="java",
+                             horizon=0, glued_keywords=rule)
+        guard(0, pos, [one[0], value[0], space[0]], ids, masked)
+        texts[name] = lm.token_text(int(ids[pos]))
+    assert texts == {"on": " ", "off": "1", "named": "Value"}

@@ -140,6 +140,18 @@ class NgramPrior:
                 out[i] = np.log(np.maximum(probs, np.exp(_FLOOR)))
         return out
 
+    def followers(self, language_id: int, token: int) -> np.ndarray:
+        """The tokens the bigram table of ``language_id`` keeps after ``token`` (its most frequent followers in the
+        training corpus; empty for a language or token it has no entry for)."""
+        if not self.knows(language_id):
+            return np.zeros(0, dtype=np.int64)
+        ctx, offsets, nxt, _ = self.tables[2]
+        key = int(language_id) * self.vocab_size + int(token)
+        i = int(np.searchsorted(ctx, key))
+        if i < ctx.size and ctx[i] == key:
+            return nxt[int(offsets[i]):int(offsets[i + 1])].astype(np.int64)
+        return np.zeros(0, dtype=np.int64)
+
     def has_contexts(self, language_id: int, contexts: Sequence[tuple[int, int]]) -> np.ndarray:
         """Whether the trigram table kept each ``(w1, w2)`` context of ``language_id`` (else the prior backs off)."""
         v = self.vocab_size

@@ -82,6 +82,9 @@ class SamplerConfig:
     * ``closed_holes``: a hole's fill closes no bracket that was open where the hole starts (``}`` in a statement
       hole would end the function around it; the tree-sitter guard refuses such a token and takes the model's next
       candidate); repair turns it off, since restoring a deleted closer can be its fix;
+    * ``glued_keywords``: the guard refuses a token that glues a word onto a keyword (``return`` + ``1``, ``this``
+      + ``return``) unless the word starts a word of the program's fixed text or a keyword (the syntax-aligned
+      tokenizer writes ``returnValue`` as ``return`` + ``Value``);
     * ``tidy_spaces``: two space tokens never touch in a decoded row (:mod:`treediff.sample.spacing`; our own
       tokenizer writes a run of spaces as one token);
     * ``seed``, ``device`` (``auto|cpu|cuda``).
@@ -118,6 +121,7 @@ class SamplerConfig:
     prior_weight: float | None = None
     nonempty_holes: bool = True
     closed_holes: bool = True
+    glued_keywords: bool = True
     tidy_spaces: bool = True
 
     def __post_init__(self) -> None:
@@ -169,8 +173,9 @@ class SamplerConfig:
             bad("use_cache", "must be one of auto, on, off")
         if not (_is_int(self.batch_size) and 1 <= self.batch_size <= 1024):
             bad("batch_size", "must be an int in [1, 1024]")
-        if not isinstance(self.closed_holes, bool):
-            bad("closed_holes", "must be true or false")
+        for flag in ("closed_holes", "glued_keywords"):
+            if not isinstance(getattr(self, flag), bool):
+                bad(flag, "must be true or false")
         if not _is_int(self.seed):
             bad("seed", "must be an int")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):

@@ -36,6 +36,8 @@ function, which the compiler front end catches).
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,10 @@ import numpy as np
 from treediff.model.formats import DiffusionLM
 
 __all__ = ["GrammarGuard", "GuardStats", "grammar_for", "guard_grammar_for"]
+
+_TRAILING_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_LEADING_WORD = re.compile(r"[A-Za-z0-9_]*")
+_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -86,10 +92,12 @@ class GrammarGuard:
 
     def __init__(self, lm: DiffusionLM, grammar, editable: np.ndarray, start: int, end: int, *,
                  language: str = "python", horizon: int = 16, close_early: bool = False,
-                 closed_holes: bool = False) -> None:
+                 closed_holes: bool = False, glued_keywords: bool = False) -> None:
         self.lm = lm
         self.close_early = close_early
         self.closed_holes = closed_holes
+        self.glued_keywords = glued_keywords
+        self._names: dict[int, list[str]] = {}  # per row: the words of the fixed text and the keywords, sorted
         self.language = language
         self.horizon = horizon
         self._closing: dict[str, int] = {}
@@ -137,7 +145,11 @@ class GrammarGuard:
         tail = self.lm.text_of(ids[pos + 1 : nxt])
         check = session.viable if nxt < hi else session.complete
         left = int(later.size)  # masked positions after this one
-        fits = self._hole_rule(row, pos, ids, masked, session, head, nxt)
+        in_hole = self._hole_rule(row, pos, ids, masked, session, head, nxt)
+        glue = self._glue_rule(row, pos, ids, head, tail)
+
+        def fits(upto: str, rest: str) -> bool:
+            return glue(upto, rest) and in_hole(upto, rest)
         if self.close_early:
             done = self._close_early(row, pos, candidates, ids, masked, head, tail, check, session)
             if done is not None:
@@ -148,7 +160,7 @@ class GrammarGuard:
             for c in candidates:
                 text = head + self._text(c) + tail
                 self._tally["num_checks"] += 1
-                if check(text) and (nxt == hi or self._need(session, text) <= left):
+                if check(text) and (nxt == hi or self._need(session, text) <= left) and fits(head + self._text(c), tail):
                     ids[pos], masked[pos] = c, False
                     return True
             # ... and when the model offers none, commit the first token of that closing text (counted)
@@ -179,6 +191,59 @@ class GrammarGuard:
         if run and not session.viable(head + tail):
             self._rechoose(row, ids, masked, pos + 1, nxt, head, last=nxt == hi)
         return False
+
+    def _glue_rule(self, row: int, pos: int, ids: np.ndarray, head: str, tail: str):
+        """``ok(upto, tail)``: with ``glued_keywords``, whether the candidate (``upto`` is ``head`` and its text)
+        glues no word onto a keyword of the language that starts no word of the program's fixed text and no
+        keyword: ``return`` + ``1`` (``return1``), ``this`` + ``return``, a keyword token before a committed word.
+        The syntax-aligned tokenizer writes ``returnValue`` as ``return`` + ``Value``, so a word the program
+        holds (or a longer one it starts) may still be written."""
+        if not self.glued_keywords:
+            return lambda upto, rest: True
+        from treediff.syntax.keywords import keywords
+
+        kws = keywords(self.language)
+        m = _TRAILING_WORD.search(head)
+        left = m.group() if m else ""
+        lead = _LEADING_WORD.match(tail).group()
+        seen = self._corpus_glue(ids, pos, left) if left in kws else frozenset()
+
+        def ok(upto: str, rest: str) -> bool:
+            c = upto[len(head):]
+            first = _LEADING_WORD.match(c).group()
+            if c in seen:  # the training corpus glues it so (`char` + `At`): a name, as far as it knows
+                return True
+            if left and first and left in kws:  # `return` + `1...`
+                word = left + first + (lead if first == c and rest.startswith(lead) else "")
+            elif first and first == c and c in kws and lead and rest.startswith(lead) and not left:  # `return` + `x`
+                word = c + lead
+            else:
+                return True
+            return self._starts_a_name(row, ids, word)
+        return ok
+
+    def _corpus_glue(self, ids: np.ndarray, pos: int, left: str) -> frozenset[str]:
+        """The texts of the tokens the model bundle's n-gram prior keeps after the token before the frontier, when
+        that token is the whole keyword ``left`` (the corpus's ``charAt`` is ``char`` + ``At``); empty without a
+        prior."""
+        prior = getattr(self.lm, "prior", None)
+        if prior is None or pos <= self.start or self._text(int(ids[pos - 1])) != left:
+            return frozenset()
+        language = next((int(t) for t in ids[:4] if prior.knows(int(t))), None)
+        if language is None:
+            return frozenset()
+        return frozenset(self._text(int(t)) for t in prior.followers(language, int(ids[pos - 1])))
+
+    def _starts_a_name(self, row: int, ids: np.ndarray, word: str) -> bool:
+        """``word`` starts a word of the row's fixed text (the program around the holes) or a keyword."""
+        names = self._names.get(row)
+        if names is None:
+            from treediff.syntax.keywords import keywords
+
+            fixed = ids[self.start:self.end][~self.editable[row, self.start:self.end]]
+            names = self._names[row] = sorted(set(_WORDS.findall(self.lm.text_of(fixed))) | keywords(self.language))
+        at = bisect.bisect_left(names, word)
+        return at < len(names) and names[at].startswith(word)
 
     def _hole_rule(self, row: int, pos: int, ids: np.ndarray, masked: np.ndarray, session, head: str, nxt: int):
         """``fits(upto, tail)``: with ``closed_holes``, whether the text ``upto + tail`` (``upto``: the prefix and a

@@ -130,7 +130,8 @@ def decode_layouts(lm: DiffusionLM, requests: Sequence[tuple[Layout, int, torch.
         guards.append(None if grammar is None else
                       GrammarGuard(lm, grammar, own.numpy(), lay.start, lay.end, language=lay.language,
                                    horizon=config.close_horizon, close_early=close_early,
-                                   closed_holes=config.closed_holes and not close_early))
+                                   closed_holes=config.closed_holes and not close_early,
+                                   glued_keywords=config.glued_keywords))
         # point edits (close_early) are one short hole decoded left to right: no per-block redo
         checks.append(block_check(lm, lay.language, own, lay.start, lay.end)
                       if config.uses_remask and not close_early else None)

@@ -369,3 +369,17 @@ def test_a_go_declaration_takes_the_type_its_later_uses_ask_for():
     outcome = RemaskOutcome(code, [(a, a + 5)], 0, verdict, 0, (True,), DecodeCounts())
     done = typed_fallback("go", holes, outcome, code)
     assert done.verdict.ok and "var florp []byte" in done.code, done.code
+
+
+def test_an_expression_hole_that_held_an_unsafe_block_gets_a_block():
+    """A hole that held the `{ ... }` of a Rust `unsafe { ... }` (an expression hole: the block is one): no bare
+    expression filler parses there, so each comes in a block, and `{ todo!() }` passes rustc (held-out Rust,
+    tokio's `reusable_box.rs`: the fill was the draft's unparseable `{ let mut self.f_____(` before)."""
+    from treediff.sample.record import check
+
+    src = "pub fn f(p: *const u8) -> u8 {\n    unsafe { *p }\n}\n"
+    at = src.index("{ *p }")
+    options = typed_fillers("rust", src.encode(), at, at + 6, "expression")
+    assert options and all(o.startswith("{ ") and o.endswith(" }") for o in options), options
+    result = check(src[:at] + options[0] + src[at + 6:], "rust")
+    assert result.ok or result.level == "tree-sitter", result.problems

@@ -290,19 +290,29 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
         missing = set(name_fillers(language, problems))
         first = next((i for i, t in enumerate(out) if t not in missing), len(out) - 1)
         out[first + 1:first + 1] = [n for n in name_fillers(language, problems, key="unused") if n not in out]
-        if _needs_parens(language, source, a, b, out[0]):
-            out = [f"({t})" for t in out]
+        wrap = _wrapper(language, source, a, b, out[0])
+        if wrap:
+            out = [wrap.format(t) for t in out]
     return out
 
 
-def _needs_parens(language: str, source: bytes, a: int, b: int, text: str) -> bool:
-    """An expression filler must bring its own parentheses there: spliced bare, the code does not parse, and
-    wrapped in ``( )`` it does (a hole that held a Java or C ``if`` condition, ``(obj == this)``).
+#: how an expression filler that cannot stand bare where the hole is may be wrapped: in parentheses (a hole that
+#: held a Java or C `if` condition with its own, `(obj == this)`), in a block (a hole that held the block of a
+#: Rust `unsafe { ... }`, an expression there)
+_WRAPPERS = ("({})", "{{ {} }}")
+
+
+def _wrapper(language: str, source: bytes, a: int, b: int, text: str) -> str | None:
+    """The :data:`_WRAPPERS` format an expression filler needs there: spliced bare, the code does not parse, and
+    so wrapped it does; ``None`` when it parses bare (or no wrapper helps).
 
     >>> code = b"class A { boolean f(Object o) { if (o == this) return true; return false; } }"
     >>> a = code.index(b"(o =="); b = code.index(b" return true")
-    >>> _needs_parens("java", code, a, b, "false"), _needs_parens("java", code, a + 1, b - 1, "false")
-    (True, False)
+    >>> _wrapper("java", code, a, b, "false"), _wrapper("java", code, a + 1, b - 1, "false")
+    ('({})', None)
+    >>> code = b"fn f(p: *const u8) -> u8 {\\n    unsafe { *p }\\n}\\n"
+    >>> _wrapper("rust", code, code.index(b"{ *p }"), code.index(b"{ *p }") + 6, "todo!()")
+    '{{ {} }}'
     """
     def fails(filled: str) -> bool:
         try:
@@ -310,4 +320,6 @@ def _needs_parens(language: str, source: bytes, a: int, b: int, text: str) -> bo
         except Exception:  # not source text at all: no reason to wrap
             return True
 
-    return fails(text) and not fails(f"({text})")
+    if not fails(text):
+        return None
+    return next((w for w in _WRAPPERS if not fails(w.format(text))), None)

@@ -306,8 +306,11 @@ class TreeSitterSession:
             self._tree.edit(start_byte=cp, old_end_byte=len(old), new_end_byte=len(data), start_point=start,
                             old_end_point=_point(old, len(old)), new_end_point=_point(data, len(data)))
             tree = self._parser.parse(data, self._tree)
-            # bracket marks before the first changed byte stay valid
-            del self._marks[bisect.bisect_left(self._marks, cp, key=lambda mark: mark[0]):]
+            # bracket marks stay valid before the first changed byte and before the first node the reparse changed:
+            # an edit inside a literal that spans lines (a Rust string left open) re-lexes it from its start, and
+            # brackets a parse without its end saw there are text now
+            first = min((r.start_byte for r in self._tree.changed_ranges(tree)), default=cp)
+            del self._marks[bisect.bisect_left(self._marks, min(cp, first), key=lambda mark: mark[0]):]
         self._data, self._tree = data, tree
         return tree
 

@@ -10,8 +10,8 @@ closer, per commit).  Reports the time per committed token (median, p95) and the
 the guard refused (false rejections; must be 0).  Python uses its LALR guard, the others the
 incremental tree-sitter guard (treediff.syntax.ts_prefix).
 
-``--agreement``: instead, the refusals of stray closers the tree-sitter guard makes from its bracket marks,
-without a parse, each checked against a fresh session's verdict (:func:`fast_agreement`).
+``--agreement``: instead, one incremental session's verdicts against fresh sessions' (closers after every leaf
+of the files, :func:`fresh_agreement`).
 
 Part 2 (overhead): ``--holes`` statement holes per language, in the same files, filled with the embedded
 model by ``treediff.infill`` with ``constraint`` ``none``, ``grammar`` and ``full`` (same seeds); reports
@@ -73,35 +73,25 @@ AGREEMENT_CANDIDATES = (" )]", ")", "]", "}", "})", ");", ") {", "}}", "\n}", ")
                         "} else {", ")\n")
 
 
-def fast_agreement(language: str, texts: list[str]) -> dict:
-    """The stray-closer refusals the tree-sitter guard makes without a parse, checked against a fresh session:
-    every prefix cut (leaf ends) of ``texts``, each :data:`AGREEMENT_CANDIDATES` through one session as the
-    sampler asks (``queries``); ``fast``: refused from the bracket marks; ``fast_wrong``: of those, accepted by a
-    fresh session (must be 0); ``history``: other answers of the session that differ from a fresh one's (the
-    incremental parse's own)."""
+def fresh_agreement(language: str, texts: list[str]) -> dict:
+    """Does one incremental session give a fresh session's verdicts?  Every prefix cut (leaf ends) of ``texts``,
+    each :data:`AGREEMENT_CANDIDATES` after it, asked through one session as the sampler asks (then the prefix
+    itself), and each asked of a fresh session too: ``queries``, ``differ`` (and how: the session ``accepts``
+    what a fresh one refuses, or ``refuses`` what it accepts)."""
     from treediff.sample.constraints import guard_grammar_for
 
     grammar = guard_grammar_for(language)
-    out = {"queries": 0, "fast": 0, "fast_wrong": 0, "history": 0}
-    if not hasattr(grammar.session(), "_stray_closer"):
-        return out
+    out = {"queries": 0, "differ": 0, "accepts": 0, "refuses": 0}
     for src in texts:
         session = grammar.session()
-        decided = []
-        spy = session._stray_closer
-        session._stray_closer = lambda text: decided.append(text) or True if spy(text) else False
         for cut in leaf_cuts(src, language):
             for c in AGREEMENT_CANDIDATES:
                 text = src[:cut] + c
-                n = len(decided)
-                ok = session.viable(text)
+                ok, fresh = session.viable(text), grammar.session().viable(text)
                 out["queries"] += 1
-                fresh = grammar.session().viable(text)
-                if len(decided) > n:
-                    out["fast"] += 1
-                    out["fast_wrong"] += fresh
-                elif ok != fresh:
-                    out["history"] += 1
+                if ok != fresh:
+                    out["differ"] += 1
+                    out["accepts" if ok else "refuses"] += 1
             session.viable(src[:cut])
     return out
 
@@ -163,8 +153,13 @@ def old_guard(rev: str, language: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules[f"{name}_before"] = module
     spec.loader.exec_module(module)
-    grammar = module.PrefixGrammar if name == "prefix_grammar" else module.TreeSitterGrammar
-    return grammar.for_language(language)
+    if name == "prefix_grammar":
+        return module.PrefixGrammar.for_language(language)
+    from treediff.syntax.language import get_language
+
+    lang = get_language(language)  # the table's keys the old module knows (a newer key is the newer code's)
+    table = {k: v for k, v in lang.extra["prefix_guard"].items() if k in module.GuardSpec.__dataclass_fields__}
+    return module.TreeSitterGrammar(lang, module.GuardSpec.from_table(table, f"{language}.toml"))
 
 
 def main() -> None:
@@ -177,7 +172,7 @@ def main() -> None:
     ap.add_argument("--before", default=None, metavar="REV",
                     help="also time the guard as it was at git revision REV, interleaved, twice each")
     ap.add_argument("--agreement", action="store_true",
-                    help="only check the stray-closer refusals made without a parse against fresh sessions")
+                    help="only check one session's verdicts against fresh sessions' (closers after every leaf)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     report = {}
@@ -187,7 +182,7 @@ def main() -> None:
             print(f"{language}: no held-out file in {args.corpus}")
             continue
         if args.agreement:
-            report[language] = row = fast_agreement(language, texts)
+            report[language] = row = fresh_agreement(language, texts)
             print(language, json.dumps(row), flush=True)
             continue
         if args.before:

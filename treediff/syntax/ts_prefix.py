@@ -47,7 +47,8 @@ __all__ = ["TreeSitterGrammar", "TreeSitterSession", "GuardSpec"]
 @dataclass(frozen=True)
 class GuardSpec:
     """A validated ``[prefix_guard]`` table: bracket pairs (``"()"``), the openers after which the closer goes on
-    its own line, statement terminators tried before the closers, string quotes, comment markers."""
+    its own line, statement terminators tried before the closers, string quotes (those whose literal may span lines),
+    comment markers."""
 
     brackets: tuple[str, ...] = ("()", "[]", "{}")
     block_openers: tuple[str, ...] = ("{",)
@@ -55,6 +56,7 @@ class GuardSpec:
     quotes: tuple[str, ...] = ('"', "'")
     line_comment: str = "//"
     block_comment: tuple[str, ...] = ("/*", "*/")
+    multiline_quotes: tuple[str, ...] = ()
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str) -> "GuardSpec":
@@ -109,10 +111,6 @@ def _for_language(name: str) -> TreeSitterGrammar | None:
 #: The parse's open end: tree-sitter's own default for the end of the included range.
 _FAR_BYTE = 0xFFFFFFFF
 _FAR = (0xFFFFFFFF, 0xFFFFFFFF)
-#: Text a stray closer may be decided in without a parse: no quote, comment, escape or preprocessor character.
-_PLAIN = re.compile(r"[\w \t\n()\[\]{},;.:=+\-*<>!&|?%^~@$]*")
-#: Node types whose text is no code (a bracket there is no bracket).
-_LITERALISH = re.compile(r"string|comment|char|rune|template|regex|heredoc|raw|preproc_(?!if|else|elif)")
 #: Bytes after a token that may still change how it lexes (`i` + `n` is `in`).
 _MARGIN = 2
 
@@ -168,12 +166,12 @@ class TreeSitterSession:
         self._window = 0  # where the parse starts (:meth:`_window_start`)
         self._marks: list[tuple[int, tuple[str, ...] | None]] = []  # (end byte of a bracket, stack after it)
         self._memo: dict[str, tuple[bool, bool]] = {}
-        self._stacked: tuple[bytes, tuple[str, ...] | None] | None = None  # (data, its open brackets) of the last walk
         self._closed = {q: re.compile(f"{re.escape(q)}(?:\\\\.|[^{re.escape(q)}\\\\\\n])*{re.escape(q)}")
                         for q in grammar.spec.quotes}
         # where a comment or string may start: the line comment first, then the quotes in the table's order (the
         # order a scan tries them at one offset); one C-level search instead of a Python loop over characters
         marks = ([grammar.spec.line_comment] if grammar.spec.line_comment else []) + list(grammar.spec.quotes)
+        self._multiline = tuple(q.encode("utf-8") for q in grammar.spec.multiline_quotes)
         self._opens = re.compile("|".join(re.escape(m) for m in marks)) if marks else None
 
     @property
@@ -274,8 +272,6 @@ class TreeSitterSession:
             start = self._literal_start(text)
             if start < len(text):  # an open comment or string: judge the code before it
                 hit = (self._judge(text[:start])[0], False)
-        if hit is None and self._stray_closer(text):
-            hit = (False, False)
         if hit is None:
             tree = self._parse(text.encode("utf-8"))
             stack = self._stack(text)
@@ -303,14 +299,14 @@ class TreeSitterSession:
                 self._window = window
                 self._parser.included_ranges = [ts.Range(_point(data, window), _FAR, window, _FAR_BYTE)]
             start = _point(data, cp)
+            relex = self._may_relex(cp)
             self._tree.edit(start_byte=cp, old_end_byte=len(old), new_end_byte=len(data), start_point=start,
                             old_end_point=_point(old, len(old)), new_end_point=_point(data, len(data)))
             tree = self._parser.parse(data, self._tree)
-            # bracket marks stay valid before the first changed byte and before the first node the reparse changed:
-            # an edit inside a literal that spans lines (a Rust string left open) re-lexes it from its start, and
-            # brackets a parse without its end saw there are text now
-            first = min((r.start_byte for r in self._tree.changed_ranges(tree)), default=cp)
-            del self._marks[bisect.bisect_left(self._marks, min(cp, first), key=lambda mark: mark[0]):]
+            # bracket marks stay valid before the first changed byte, and where the edit may re-lex text before
+            # it, before the first node the reparse changed
+            keep = min((r.start_byte for r in self._tree.changed_ranges(tree)), default=cp) if relex else cp
+            del self._marks[bisect.bisect_left(self._marks, min(cp, keep), key=lambda mark: mark[0]):]
         self._data, self._tree = data, tree
         return tree
 
@@ -336,6 +332,22 @@ class TreeSitterSession:
                 best = child.start_byte
             more = cursor.goto_next_sibling()
         return best
+
+    def _may_relex(self, cp: int) -> bool:
+        """An edit at byte ``cp`` may make the reparse lex text before it anew: a quote that can span lines (the
+        table's ``multiline_quotes``: Rust's `"`, the backtick of Go and JavaScript) occurs an odd number of times
+        in the parsed text before ``cp`` (escapes aside), or a block comment is open there.  A Rust string left
+        open over lines is lexed as an error and code, and its `{` was a bracket to a parse without its end.
+        Counting is cheap; only then are the tree's changed ranges asked, which cost a walk of both trees."""
+        data, start = self._data, self._window
+        for q in self._multiline:
+            if (data.count(q, start, cp) - data.count(b"\\" + q, start, cp)) % 2:
+                return True
+        spec = self.grammar.spec
+        if spec.block_comment:
+            opener, closer = (m.encode("utf-8") for m in spec.block_comment)
+            return data.rfind(opener, start, cp) > data.rfind(closer, start, cp)
+        return False
 
     def _closed_before(self, offset: int) -> bool:
         """No bracket is open at ``offset`` (per the bracket marks of the current parse)."""
@@ -385,7 +397,6 @@ class TreeSitterSession:
         if node.child_count:  # every child ends before ``start``: go on after this node
             node = self._next_leaf(cursor)
         marks = self._marks
-        data = self._data
         while node is not None:
             kind = node.type
             if not node.is_named and not node.is_missing and node.start_byte >= start:
@@ -399,67 +410,7 @@ class TreeSitterSession:
                     stack = stack[:-1]
                     marks.append((node.end_byte, stack))
             node = self._next_leaf(cursor)
-        self._stacked = (data, stack)
         return stack
-
-    def _stray_closer(self, text: str) -> bool:
-        """``text`` is the last parsed text's first ``cp`` bytes (``cp``: where they part) plus plain code that closes
-        a bracket it does not open and that was not open (or was another) at ``cp``: not viable, decided without a
-        parse.  Only where that is certain: the added text holds no quote, comment or escape character and no
-        ``[[``/``]]`` (C++'s attribute tokens) and starts or follows a blank or a bracket; the closer follows a blank, a word character or a bracket (after an
-        operator character it may lex as one token with it: TypeScript's ``|}``); and in the parsed text a token
-        ends at ``cp`` that no error, string, comment or preprocessor line holds (a multi-line literal the lexical
-        test cannot see is one such node, and a ``#define``'s body is raw text).  Anything else is left to the
-        parse.  Most of the model's wrong candidates are such closers, and each one's parse cost as much as the
-        accepted token's."""
-        if self._stacked is None or self._stacked[0] is not self._data:
-            return False
-        data = self._data
-        raw = text.encode("utf-8")
-        cp = _common_prefix(data, raw)
-        if cp == 0 or cp == len(raw):
-            return False
-        extra = raw[cp:].decode("utf-8", "replace")
-        before = data[cp - 1:cp].decode("latin-1")
-        if not _PLAIN.fullmatch(extra) or "[[" in before + extra or "]]" in before + extra:
-            return False
-        brackets = self.grammar.openers | self.grammar.closers
-        if not (before.isspace() or before in brackets or extra[0].isspace() or extra[0] in brackets):
-            return False  # the added text may lex as one token with the one before it (`#endif` + `x`)
-        closer_of, openers, closers = self.grammar.closer_of, self.grammar.openers, self.grammar.closers
-        marks = self._marks
-        at = bisect.bisect_right(marks, cp, key=lambda mark: mark[0])
-        open_ = list(marks[at - 1][1] if at else ())
-        if at and marks[at - 1][1] is None:
-            return False
-        for ch in extra:
-            if ch in openers:
-                open_.append(ch)
-            elif ch in closers:
-                if open_ and closer_of[open_[-1]] == ch:
-                    open_.pop()
-                elif before.isalnum() or before in " \t\n_" or before in openers or before in closers:
-                    return self._code_ends_at(cp)
-                else:  # it may lex as one token with the character before it (TypeScript's `|}`)
-                    return False
-            before = ch
-        return False
-
-    def _code_ends_at(self, cp: int) -> bool:
-        """In the current parse, the last non-blank byte before ``cp`` ends a token that no error, string, comment
-        or literal holds, and nothing but blanks lies between that token and ``cp``."""
-        data = self._data[:cp]
-        end = len(data.rstrip())
-        if end == 0:
-            return True
-        node = self._tree.root_node.descendant_for_byte_range(end - 1, end)
-        if node is None or node.end_byte != end or node.child_count:
-            return False
-        while node is not None:
-            if node.is_error or node.is_missing or _LITERALISH.search(node.type):
-                return False
-            node = node.parent
-        return True
 
     @staticmethod
     def _next_leaf(cursor: ts.TreeCursor) -> ts.Node | None:

@@ -112,7 +112,8 @@ _TRICKY = {
     "c": ["#define X 0x10\n", "int f(void) {\n  /* ( */ return g(1", "char c = '('; int g() { return ("],
     "rust": ["fn f() {\n    let s = \"a\n(", "fn g() {\n    let v = vec![(1", "fn h<'a>(x: &'a str) {\n    x.len("],
     "go": ["package p\n\nvar s = `raw\n(", "package p\n\nfunc f() {\n\tg(h(1", "package p\n\nvar r = '('"],
-    "java": ["class A {\n  char c = '(';\n  int f() { return g(1", "class A {\n  String s = \"(\"", "class A {\n  /** ( */"],
+    "java": ["class A {\n  char c = '(';\n  int f() { return g(1", "class A {\n  String s = \"(\"",
+             "class A {\n  /** ( */"],
     "tsx": ["let s = `(\n${x", "f(a, [1"],  # (JSX text, `<div>(</`, still differs: docs/benchmarks.md)
 }
 

@@ -118,7 +118,8 @@ def test_a_fresh_run_can_start_from_an_exported_bundle(tmp_path: Path, prepared:
     untied = tmp_path / "f"
     train(small_config(untied, prepared, *sets, "optim.max_steps=1", "model.overrides.tie_embeddings=false"))
     untied_bundle = export_bundle(untied / "run" / "checkpoints", tmp_path / "untied")
-    with pytest.raises(CheckpointError, match=r"^model.init_from: .*lm_head.*add --set model.overrides.tie_embeddings=false"):
+    with pytest.raises(CheckpointError,
+                       match=r"^model.init_from: .*lm_head.*add --set model.overrides.tie_embeddings=false"):
         train(small_config(tmp_path / "g", prepared, *sets, "optim.max_steps=1", f"model.init_from={untied_bundle}"))
     SyntaxTokenizer.from_pretrained(ROOT / "examples" / "tokenizer_multi").save(bundle)
     with pytest.raises(CheckpointError, match="trained with another tokenizer than data.tokenizer"):

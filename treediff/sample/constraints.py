@@ -160,7 +160,8 @@ class GrammarGuard:
             for c in candidates:
                 text = head + self._text(c) + tail
                 self._tally["num_checks"] += 1
-                if check(text) and (nxt == hi or self._need(session, text) <= left) and fits(head + self._text(c), tail):
+                if check(text) and (nxt == hi or self._need(session, text) <= left) \
+                        and fits(head + self._text(c), tail):
                     ids[pos], masked[pos] = c, False
                     return True
             # ... and when the model offers none, commit the first token of that closing text (counted)

@@ -137,8 +137,9 @@ def statement_expression(language: str, source: bytes, a: int, b: int) -> bool:
 
 def problem_fillers(language: str, problems: Sequence[str]) -> list[str]:
     """The statements the compiler's complaints ask for (``[typed_fillers.problems]``: a message pattern and a
-    statement with ``{1}`` for its group 1 (``{2}`` group 2, ...), or a list of them to try in order), one line per matching message:
-    choice ``i`` gives each message its ``i``-th statement (its last when it has fewer); ``[]`` when none match.
+    statement with ``{1}`` for its group 1 (``{2}`` group 2, ...), or a list of them to try in order), one line per
+    matching message: choice ``i`` gives each message its ``i``-th statement (its last when it has fewer); ``[]``
+    when none match.
 
     >>> problem_fillers("go", ["dir declared but not used", "undefined: y"])
     ['_ = dir\\nvar y bool', '_ = dir\\nvar y int', '_ = dir\\nvar y string', '_ = dir\\nvar y error']

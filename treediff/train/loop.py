@@ -96,9 +96,9 @@ def init_weights(model: torch.nn.Module, model_dir: str | Path, tokenizer) -> No
     except CheckpointError as exc:  # names the model lacks or misses: a tied head against an untied one, say
         hint = ""
         if "lm_head.weight" in str(exc):
-            hint = (" (the bundle's output head is its own matrix: add --set model.overrides.tie_embeddings=false)"
-                    if "unexpected ['lm_head.weight'" in str(exc) else
-                    " (the bundle ties its output head to the embeddings: add --set model.overrides.tie_embeddings=true)")
+            own = "unexpected ['lm_head.weight'" in str(exc)
+            hint = (f" (the bundle's output head is {'its own matrix' if own else 'tied to the embeddings'}: "
+                    f"add --set model.overrides.tie_embeddings={'false' if own else 'true'})")
         raise CheckpointError(f"model.init_from: {exc}{hint}") from None
     except RuntimeError as exc:  # size mismatch: another d_model, layer count or vocabulary
         first = str(exc).strip().splitlines()

@@ -107,7 +107,11 @@ def test_brackets_after_a_hidden_token_are_seen_by_the_incremental_walk():
 _CLOSERS = (")", "]", "}", " )]", "})", ");", "x)", "1]", "\n}", ") {")
 _TRICKY = {
     "typescript": ["type U = string |", "let s = `a\n  (${f(1)}", "class A {\n  m() {\n    return x // ("],
-    "javascript": ["const s = `line\n(", "f(/[(]/", "const o = {\n  a: [1, 2"],
+    "javascript": ["const s = `line\n(", "f(/[(]/", "const o = {\n  a: [1, 2",
+                   # a comment between a call and the line that goes on with it: the parse window once started
+                   # at the comment, and `.run(` read as a new statement was refused
+                   "var a = 1;\nvar b = 2;\nvar c = 3;\nsuite.add(function () {\n  f(a);\n})\n  // run async\n"
+                   "  .run({ async: true });\n"],
     "cpp": ["#define X(a) (a\n", "#if defined(X)\nint f() {\n  return (1\n#endif", "[[nodiscard]] int f() {\n  g(x["],
     "c": ["#define X 0x10\n", "int f(void) {\n  /* ( */ return g(1", "char c = '('; int g() { return ("],
     "rust": ["fn f() {\n    let s = \"a\n(", "fn g() {\n    let v = vec![(1", "fn h<'a>(x: &'a str) {\n    x.len("],

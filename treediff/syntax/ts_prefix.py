@@ -328,7 +328,9 @@ class TreeSitterSession:
             child = cursor.node
             if child.has_error or child.start_byte + _MARGIN > cp or _first_leaf_end(child) + _MARGIN > cp:
                 break
-            if child.start_byte > best and self._closed_before(child.start_byte):
+            # never at a comment (an extra): the line after it may go on with the item before it (JavaScript's
+            # `})\n  // run async\n  .run()`), which a parse from the comment would read as a new one
+            if child.start_byte > best and not child.is_extra and self._closed_before(child.start_byte):
                 best = child.start_byte
             more = cursor.goto_next_sibling()
         return best

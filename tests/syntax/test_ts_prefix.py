@@ -151,3 +151,16 @@ def test_an_open_string_over_lines_leaves_no_stale_bracket_marks():
         for c in _CLOSERS + ("\n}", ")\n", "} else {"):
             assert session.viable(src[:cut] + c) == grammar.session().viable(src[:cut] + c), (src[:cut][-30:], c)
         assert session.viable(src[:cut])
+
+
+@pytest.mark.parametrize("language", ["javascript", "typescript", "tsx"])
+def test_every_prefix_of_nested_template_literals_is_viable(language):
+    """A template inside a template's `${...}` (`${u ? ` (${u})` : ''}`): the lexical open-literal test once paired
+    the backticks in order, cut the text inside the code and refused six valid prefixes of a held-out npm file;
+    it now follows `${...}` (``[prefix_guard] templates``)."""
+    grammar = TreeSitterGrammar.for_language(language)
+    src = "function f(name, e, u) {\n  return `${name}${e ? ` <${e}>` : ''}${u ? ` (${u})` : ''}`\n}\n"
+    assert not parse(src, language).ts_tree.root_node.has_error
+    session = grammar.session()
+    for cut in sorted({leaf.span[1] for leaf in parse(src, language).leaves()}):
+        assert session.viable(src[:cut]) and grammar.session().viable(src[:cut]), (language, src[:cut][-30:])

@@ -47,8 +47,8 @@ __all__ = ["TreeSitterGrammar", "TreeSitterSession", "GuardSpec"]
 @dataclass(frozen=True)
 class GuardSpec:
     """A validated ``[prefix_guard]`` table: bracket pairs (``"()"``), the openers after which the closer goes on
-    its own line, statement terminators tried before the closers, string quotes (those whose literal may span lines),
-    comment markers."""
+    its own line, statement terminators tried before the closers, string quotes (those whose literal may span lines,
+    those that open a template with ``${...}`` inside), comment markers."""
 
     brackets: tuple[str, ...] = ("()", "[]", "{}")
     block_openers: tuple[str, ...] = ("{",)
@@ -57,6 +57,7 @@ class GuardSpec:
     line_comment: str = "//"
     block_comment: tuple[str, ...] = ("/*", "*/")
     multiline_quotes: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ()
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str) -> "GuardSpec":
@@ -207,11 +208,59 @@ class TreeSitterSession:
             i, mark = found.start(), found.group()
             if mark == spec.line_comment:
                 return i
+            if mark in spec.templates:  # `${...}` may hold code and further templates
+                end, at = self._template_end(text, i)
+                if end is None:
+                    return at
+                i = end
+                continue
             m = self._closed[mark].match(text, i)
             if m is None:
                 return i
             i = m.end()
         return len(text)
+
+    def _template_end(self, text: str, i: int) -> tuple[int | None, int]:
+        """The template literal opened at ``text[i]``: ``(end, 0)`` when it closes before ``end``, else ``(None, at)``
+        where ``at`` is the start of the literal ``text`` ends in (this template, or one nested in its ``${...}``),
+        or ``len(text)`` when it ends in an interpolation's code.
+
+        >>> s = TreeSitterGrammar.for_language("javascript").session()
+        >>> s._template_end("`a${b ? `c` : ''}d` + 1", 0), s._template_end("`a${b ? ` (${u", 0)
+        ((19, 0), (None, 14))
+        >>> s._template_end("x = `a${b ? ` (", 4), s._template_end("x = `a${b ? ` (`", 4)
+        ((None, 12), (None, 16))
+        """
+        quote, n, j = text[i], len(text), i + 1
+        while j < n:
+            ch = text[j]
+            if ch == "\\":
+                j += 2
+            elif ch == quote:
+                return j + 1, 0
+            elif text.startswith("${", j):
+                j, depth = j + 2, 1
+                while j < n and depth:
+                    c = text[j]
+                    if c == quote:
+                        end, at = self._template_end(text, j)
+                        if end is None:
+                            return None, at
+                        j = end
+                        continue
+                    if c in self._closed:  # a string inside the code
+                        m = self._closed[c].match(text, j)
+                        if m is None:
+                            return None, j
+                        j = m.end()
+                        continue
+                    depth += (c == "{") - (c == "}")
+                    j += 1
+                if depth:
+                    return None, n
+            else:
+                j += 1
+        return None, i
 
     def open_brackets(self, text: str) -> int | None:
         """How many brackets ``text`` leaves open (block openers included), ``None`` when it is not viable."""

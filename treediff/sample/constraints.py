@@ -44,10 +44,11 @@ from typing import Any
 import numpy as np
 
 from treediff.model.formats import DiffusionLM
+from treediff.syntax.keywords import keywords
 
 __all__ = ["GrammarGuard", "GuardStats", "grammar_for", "guard_grammar_for"]
 
-_TRAILING_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 _LEADING_WORD = re.compile(r"[A-Za-z0-9_]*")
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -201,11 +202,8 @@ class GrammarGuard:
         holds (or a longer one it starts) may still be written."""
         if not self.glued_keywords:
             return lambda upto, rest: True
-        from treediff.syntax.keywords import keywords
-
         kws = keywords(self.language)
-        m = _TRAILING_WORD.search(head)
-        left = m.group() if m else ""
+        left = head[len(head.rstrip(_WORD_CHARS)):].lstrip("0123456789")  # the word the prefix ends in
         lead = _LEADING_WORD.match(tail).group()
         seen = self._corpus_glue(ids, pos, left) if left in kws else frozenset()
 
@@ -239,12 +237,20 @@ class GrammarGuard:
         """``word`` starts a word of the row's fixed text (the program around the holes) or a keyword."""
         names = self._names.get(row)
         if names is None:
-            from treediff.syntax.keywords import keywords
-
             fixed = ids[self.start:self.end][~self.editable[row, self.start:self.end]]
             names = self._names[row] = sorted(set(_WORDS.findall(self.lm.text_of(fixed))) | keywords(self.language))
         at = bisect.bisect_left(names, word)
         return at < len(names) and names[at].startswith(word)
+
+    def _hole_bounds(self, row: int, pos: int) -> tuple[int, int]:
+        """The editable run (the hole) that holds ``pos``: its first position and the first one after it."""
+        editable = self.editable[row]
+        a, q = pos, pos + 1
+        while a > self.start and editable[a - 1]:
+            a -= 1
+        while q < self.end and editable[q]:
+            q += 1
+        return a, q
 
     def _hole_rule(self, row: int, pos: int, ids: np.ndarray, masked: np.ndarray, session, head: str, nxt: int):
         """``fits(upto, tail)``: with ``closed_holes``, whether the text ``upto + tail`` (``upto``: the prefix and a
@@ -253,15 +259,9 @@ class GrammarGuard:
         Always true without the rule, for a session that keeps no bracket marks (Python's LALR guard), or for
         a hole that runs to the end of the content (synthesis: the program's own brackets are its to close)."""
         closes = getattr(session, "closes_outer", None)
-        editable = self.editable[row]
-        q = pos + 1
-        while q < self.end and editable[q]:
-            q += 1
+        a, q = self._hole_bounds(row, pos)
         if not self.closed_holes or closes is None or q >= self.end:
             return lambda upto, tail: True
-        a = pos
-        while a > self.start and editable[a - 1]:
-            a -= 1
         start = len(self.lm.text_of(ids[self.start:a]).encode("utf-8"))
         inner = self.lm.text_of(ids[pos + 1:min(q, nxt)]) if nxt > q else None  # the hole's part of the tail
 
@@ -281,16 +281,10 @@ class GrammarGuard:
         depth = getattr(session, "open_brackets", None)
         if depth is None:
             return None
-        editable = self.editable[row]
-        q = pos + 1
-        while q < self.end and editable[q]:
-            q += 1
+        a, q = self._hole_bounds(row, pos)
         left = int(masked[pos + 1:q].sum())  # this hole's masked positions after pos
         if left >= self.horizon:
             return None
-        a = pos
-        while a > self.start and editable[a - 1]:
-            a -= 1
         base = depth(self.lm.text_of(ids[self.start:a]))
         opened = depth(head)
         if base is None or opened is None:

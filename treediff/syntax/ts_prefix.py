@@ -281,12 +281,10 @@ class TreeSitterSession:
         """
         if self._stack(text) is None:
             return True
-        key = lambda mark: mark[0]  # noqa: E731
-        at = bisect.bisect_right(self._marks, start, key=key)
-        base = self._marks[at - 1][1] if at else ()
+        at, base = self._stack_at(start)
         if base is None:
             return True
-        for _, stack in self._marks[at:bisect.bisect_right(self._marks, end, key=key)]:
+        for _, stack in self._marks[at:self._stack_at(end)[0]]:
             if stack is None or stack[:len(base)] != base:
                 return True
         return False
@@ -400,10 +398,15 @@ class TreeSitterSession:
             return data.rfind(opener, start, cp) > data.rfind(closer, start, cp)
         return False
 
+    def _stack_at(self, offset: int) -> tuple[int, tuple[str, ...] | None]:
+        """The number of bracket marks ending at or before ``offset``, and the open brackets there (per the marks
+        of the current parse; ``None`` after a mismatched closer)."""
+        at = bisect.bisect_right(self._marks, offset, key=lambda mark: mark[0])
+        return at, self._marks[at - 1][1] if at else ()
+
     def _closed_before(self, offset: int) -> bool:
         """No bracket is open at ``offset`` (per the bracket marks of the current parse)."""
-        at = bisect.bisect_right(self._marks, offset, key=lambda mark: mark[0])
-        return at == 0 or self._marks[at - 1][1] == ()
+        return self._stack_at(offset)[1] == ()
 
     def _errors_at_end(self, root: ts.Node) -> bool:
         """Every ERROR node reaches the last code byte, every MISSING node has no code after it."""

@@ -12,7 +12,9 @@ no length oracle).  Per model, language and category it reports:
 
 * ``valid``: the program passed the check; ``nofb``: valid **without** fallback text and with a non-empty
   fill (the model's own code, possibly with grammar-forced closing tokens; an empty fill, which C-family
-  languages often accept, counts as ``empty``, not as written); ``forced``: fills that needed forced tokens;
+  languages often accept, counts as ``empty``, not as written; a **hollow** statement or block fill, one that
+  holds no code — only comments, brackets, ``return;``, ``pass`` (``treediff.syntax.hollow``) — counts as
+  ``hollow``, not as written either); ``forced``: fills that needed forced tokens;
 * ``copied``: written holes whose kept fill came from a context draft (a fragment copied from elsewhere in
   the file, ``num_context_regions > 0``, docs/sampling.md); ``model`` = written and not copied: the model's
   own text;
@@ -105,14 +107,15 @@ def run_case(model, src: str, language: str, hole: tuple[int, int, str, str], ar
                               seed=args.seed, **settings)
     except TreediffError as exc:  # one case's failure is a result, not the end of the run
         return {"kind": kind, "error": f"{type(exc).__name__}: {exc}"[:300], "valid": False, "nofb": False,
-                "empty": False, "forced": False, "copied": False, "similarity": 0.0, "exact": False,
+                "empty": False, "hollow": False, "forced": False, "copied": False, "similarity": 0.0, "exact": False,
                 "seconds": time.perf_counter() - t0}
     rec = res.record
     text = res.holes[0].text if res.holes else ""
     written = rec.ok and not rec.fallback
-    copied = written and bool(text.strip()) and rec.num_context_regions > 0
-    return {"kind": kind, "valid": rec.ok, "nofb": written and bool(text.strip()),
-            "empty": written and not text.strip(), "forced": rec.num_forced > 0, "copied": copied,
+    hollow = written and bool(text.strip()) and bool(res.holes) and res.holes[0].hollow
+    copied = written and bool(text.strip()) and not hollow and rec.num_context_regions > 0
+    return {"kind": kind, "valid": rec.ok, "nofb": written and bool(text.strip()) and not hollow,
+            "empty": written and not text.strip(), "hollow": hollow, "forced": rec.num_forced > 0, "copied": copied,
             "similarity": round(difflib.SequenceMatcher(None, norm(text), norm(original)).ratio(), 4),
             "exact": rec.ok and norm(text) == norm(original), "fill": text[:400], "original": original[:400],
             "level": rec.level, "seconds": round(time.perf_counter() - t0, 2)}
@@ -140,6 +143,7 @@ def summarise(rows: list[dict], boot: int, seed: int) -> dict:
     exact = [float(r["exact"]) for r in rows]
     nofb = [float(r["nofb"]) for r in rows]
     return {"n": len(rows), "valid": share("valid"), "nofb": share("nofb"), "empty": share("empty"),
+            "hollow": share("hollow"),
             "forced": share("forced"), "copied": share("copied"), "model": share("nofb") - share("copied"),
             "similarity": share("similarity"),
             "exact": share("exact"), "exact_ci": bootstrap_ci(exact, boot, seed),
@@ -193,7 +197,8 @@ def main() -> None:
                 row = {"path": path, **run_case(model, src, lang, hole, args, settings)}
                 rows.append(row)
                 print(f"[{name} {lang} {i + 1}/{len(cases[lang])}] {row['kind']}: valid={row['valid']} "
-                      f"nofb={row['nofb']} copied={row.get('copied')} empty={row.get('empty')} exact={row['exact']} "
+                      f"nofb={row['nofb']} copied={row.get('copied')} empty={row.get('empty')} hollow={row.get('hollow')} "
+                      f"exact={row['exact']} "
                       f"{row.get('error', '')}", file=sys.stderr)
             rows_by_lang[lang] = rows
         summary = {lang: {"all": summarise(rows, args.boot, args.seed),
@@ -201,16 +206,17 @@ def main() -> None:
                    for lang, rows in rows_by_lang.items()}
         report["models"][name] = {"summary": summary, "rows": rows_by_lang}
         print(f"\nmodel {name} (constraint {args.constraint})")
-        print("| language | holes | valid | valid w/o fallback, non-empty [95% CI] | of which copied | empty | forced | "
+        print("| language | holes | valid | written: valid w/o fallback, holding code [95% CI] | of which copied | empty | "
+              "hollow | forced | "
               "exact expr | exact stmt | exact block | exact all [95% CI] | similarity |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for lang, s in summary.items():
             a = s["all"]
             lo, hi = a["exact_ci"]
             per = " | ".join(f"{s[k]['exact']:.0%} ({s[k]['n']})" if s[k]["n"] else "–" for k in KINDS)
             nlo, nhi = a["nofb_ci"]
             print(f"| {lang} | {a['n']} | {a['valid']:.0%} | {a['nofb']:.0%} [{nlo:.0%}, {nhi:.0%}] | {a['copied']:.0%} | "
-                  f"{a['empty']:.0%} | {a['forced']:.0%} | {per} | {a['exact']:.0%} [{lo:.0%}, {hi:.0%}] | "
+                  f"{a['empty']:.0%} | {a.get('hollow', 0):.0%} | {a['forced']:.0%} | {per} | {a['exact']:.0%} [{lo:.0%}, {hi:.0%}] | "
                   f"{a['similarity']:.2f} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

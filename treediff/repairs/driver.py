@@ -47,7 +47,7 @@ def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig
     valid (``extra["point_edits_undone"]``; ``nfe`` and ``rounds`` count both)."""
     verdict = verdict if verdict is not None else check(code, language)
     # removing a region can be the repair, and so can a closer that ends a bracket opened before it
-    config = config.replace(nonempty_holes=False, closed_holes=False)
+    config = config.replace(nonempty_holes=False, closed_holes=False, substantive_holes=False)
     if fits(lm, code, language):
         result = repair_whole(lm, code, language, config, verdict, given=code)
     else:

@@ -85,6 +85,9 @@ class SamplerConfig:
     * ``glued_keywords``: the guard refuses a token that glues a word onto a keyword (``return`` + ``1``, ``this``
       + ``return``) unless the word starts a word of the program's fixed text or a keyword (the syntax-aligned
       tokenizer writes ``returnValue`` as ``return`` + ``Value``);
+    * ``substantive_holes``: a statement or block fill that holds no code (:mod:`treediff.syntax.hollow`: only
+      comments, brackets, ``return;``, ``pass``) is no answer, like an empty one: the hole is decoded again, and
+      ends as its category's filler, counted as fallback; repair turns it off, since deleting can be its fix;
     * ``tidy_spaces``: two space tokens never touch in a decoded row (:mod:`treediff.sample.spacing`; our own
       tokenizer writes a run of spaces as one token);
     * ``seed``, ``device`` (``auto|cpu|cuda``).
@@ -122,6 +125,7 @@ class SamplerConfig:
     nonempty_holes: bool = True
     closed_holes: bool = True
     glued_keywords: bool = True
+    substantive_holes: bool = True
     tidy_spaces: bool = True
 
     def __post_init__(self) -> None:
@@ -173,7 +177,7 @@ class SamplerConfig:
             bad("use_cache", "must be one of auto, on, off")
         if not (_is_int(self.batch_size) and 1 <= self.batch_size <= 1024):
             bad("batch_size", "must be an int in [1, 1024]")
-        for flag in ("closed_holes", "glued_keywords"):
+        for flag in ("closed_holes", "glued_keywords", "substantive_holes"):
             if not isinstance(getattr(self, flag), bool):
                 bad(flag, "must be true or false")
         if not _is_int(self.seed):

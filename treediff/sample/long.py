@@ -19,6 +19,7 @@ from treediff.syntax.holes import (
     fills_parse_as,
     find_holes,
 )
+from treediff.syntax.hollow import hollow_fills
 from treediff.syntax.language import get_language
 from treediff.syntax.layout import (
     blocks_around,
@@ -187,8 +188,9 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
     cats = fills_parse_as(language, code, byte_spans, [h.category for _, _, h in holes]) if verdict.ok \
         else tuple(False for _ in holes)
     enc = code.encode("utf-8")
-    fills = tuple(HoleFill(i, h.category, enc[s:e].decode("utf-8", "replace"), (s, e), ok)
-                  for i, ((_, _, h), (s, e), ok) in enumerate(zip(holes, byte_spans, cats)))
+    hollow = hollow_fills(code, language, byte_spans, [h.category for _, _, h in holes])
+    fills = tuple(HoleFill(i, h.category, enc[s:e].decode("utf-8", "replace"), (s, e), ok, empty)
+                  for i, ((_, _, h), (s, e), ok, empty) in enumerate(zip(holes, byte_spans, cats, hollow)))
     first = parts[0].record
     counts = summed(p.record for p in parts)
     counts["num_fallback_regions"] += fallback_regions

@@ -33,6 +33,7 @@ from treediff.sample.record import FillResult, HoleFill, ValidityRecord, verdict
 from treediff.sample.remask import DecodeCounts, fill_regions, problem_span, remask
 from treediff.sample.segments import Segments, decode_layouts, generate_segments, layout_segments
 from treediff.syntax.holes import HoleTemplate
+from treediff.syntax.hollow import hollow_fills
 
 __all__ = ["fill_template", "fill_batch", "FillRequest", "generate_segments", "problem_span", "fill_regions"]
 
@@ -107,8 +108,9 @@ def _finish_rows(lm: DiffusionLM, req: FillRequest, out: Segments, config: Sampl
                       given=src if req.given is None else req.given)
         code, spans, verdict, cats, counts = done.code, done.spans, done.verdict, done.categories_ok, done.counts
         data = code.encode("utf-8")
-        hole_fills = tuple(HoleFill(h.index, h.category, data[s:e].decode("utf-8", "replace"), (s, e), ok)
-                           for h, (s, e), ok in zip(holes, spans, cats))
+        hollow = hollow_fills(code, language, spans, [h.category for h in holes])
+        hole_fills = tuple(HoleFill(h.index, h.category, data[s:e].decode("utf-8", "replace"), (s, e), ok, empty)
+                           for h, (s, e), ok, empty in zip(holes, spans, cats, hollow))
         record = ValidityRecord(
             **verdict_fields(verdict), rounds=done.rounds, fallback=done.num_fallback > 0, nfe=counts.nfe,
             seconds=per_row_seconds + time.perf_counter() - t_row, constraint=config.constraint,

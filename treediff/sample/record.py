@@ -170,13 +170,16 @@ class ValidityRecord:
 @dataclass(frozen=True)
 class HoleFill:
     """One filled hole: its ``index``, declared ``category``, the ``text`` put there, its byte ``span`` in
-    the result's code, and ``category_ok`` (the text parses as that category in context)."""
+    the result's code, ``category_ok`` (the text parses as that category in context) and ``hollow``: a
+    statement or block fill that holds no code (only comments, brackets, ``return;``, ``pass``:
+    :mod:`treediff.syntax.hollow`), which a report should not count as written."""
 
     index: int
     category: str
     text: str
     span: tuple[int, int]
     category_ok: bool
+    hollow: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

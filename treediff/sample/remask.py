@@ -26,6 +26,7 @@ from treediff.syntax.holes import (
     splice,
     starts_line,
 )
+from treediff.syntax.hollow import hollow_fills
 from treediff.syntax.language import get_language
 from treediff.syntax.tree import SyntaxTree, parse
 from treediff.validity import ValidityResult
@@ -174,9 +175,17 @@ def _region_category(tree: SyntaxTree, a: int, b: int, default: str) -> str:
     return default
 
 
-def _categories_ok(language: str, code: str, spans, holes) -> tuple[bool, ...]:
-    """Per hole: does its fill parse as its declared category in context (the code must parse)?"""
-    return fills_parse_as(language, code, spans, [h.category for h in holes])
+def _categories_ok(language: str, code: str, spans, holes, substantive: bool = False) -> tuple[bool, ...]:
+    """Per hole: does its fill parse as its declared category in context (the code must parse)?  With
+    ``substantive``, a statement or block fill must also hold code (:mod:`treediff.syntax.hollow`)."""
+    cats = fills_parse_as(language, code, spans, [h.category for h in holes])
+    return _substance(language, code, spans, holes, cats) if substantive else cats
+
+
+def _substance(language: str, code: str, spans, holes, cats: tuple[bool, ...]) -> tuple[bool, ...]:
+    """``cats``, with each statement or block hole whose fill holds no code counted as of the wrong category."""
+    hollow = hollow_fills(code, language, spans, [h.category if ok else "" for h, ok in zip(holes, cats)])
+    return tuple(ok and not empty for ok, empty in zip(cats, hollow))
 
 
 def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int]], holes: tuple[Hole, ...],
@@ -189,7 +198,8 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
     A hole whose fill is valid code but not of its declared category (an expression hole that holds
     nothing, say) is remasked whole in the next round, and gets its category's filler at the end."""
     verdict = check(code, language, given=given)
-    cats = _categories_ok(language, code, spans, holes)
+    substantive = config.substantive_holes
+    cats = _categories_ok(language, code, spans, holes, substantive)
     rounds = n_context = 0
     if not config.uses_remask:
         return RemaskOutcome(code, spans, rounds, verdict, 0, cats, counts)
@@ -217,10 +227,10 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
             lm, language, tree, [(a, b, _region_category(tree, a, b, holes[h].category)) for a, b, h in regions],
             spans, config.context_drafts) if config.context_drafts else ([], [])
         chosen, code, spans, verdict, cats = _pick(language, code, spans, [(a, b) for a, b, _ in regions],
-                                                   rows + more, scores + more_scores, holes, given)
+                                                   rows + more, scores + more_scores, holes, given, substantive)
         n_context += len(regions) if chosen >= n_model else 0
     if (not verdict.ok or wrong()) and rounds and config.context_sweep:
-        found = _sweep(lm, language, code, spans, verdict, wrong(), holes, config.context_sweep, given)
+        found = _sweep(lm, language, code, spans, verdict, wrong(), holes, config.context_sweep, given, substantive)
         if found is not None:
             code, spans, verdict, cats, n_swept = found
             n_context += n_swept
@@ -229,7 +239,7 @@ def remask(lm: DiffusionLM, language: str, code: str, spans: list[tuple[int, int
 
 
 def _sweep(lm: DiffusionLM, language: str, code: str, spans, verdict: ValidityResult, wrong: list[int],
-           holes: tuple[Hole, ...], count: int, given):
+           holes: tuple[Hole, ...], count: int, given, substantive: bool = False):
     """The fragments of the program for the still failing regions, up to ``count`` rows best score first, each
     checked in turn: ``(code, spans, verdict, categories_ok, regions)`` of the first that passes with every hole
     of its category, else ``None``.  The regions are each offending node (or each hole of the wrong category),
@@ -251,19 +261,22 @@ def _sweep(lm: DiffusionLM, language: str, code: str, spans, verdict: ValidityRe
         done.append(regions)
         rows, scores = context_rows(lm, language, tree, [(a, b, cat) for a, b, _, cat in regions], spans, count,
                                     pool=count)
-        found = pick_passing(language, code, spans, [(a, b) for a, b, _, _ in regions], rows, scores, holes, given)
+        found = pick_passing(language, code, spans, [(a, b) for a, b, _, _ in regions], rows, scores, holes, given,
+                             substantive)
         if found is not None:
             return (*found, len(regions))
     return None
 
 
 def pick_passing(language: str, code: str, spans: list[tuple[int, int]], regions: list[tuple[int, int]],
-                 rows: list[list[str]], scores: list[float], holes: tuple[Hole, ...], given):
+                 rows: list[list[str]], scores: list[float], holes: tuple[Hole, ...], given,
+                 substantive: bool = False):
     """:func:`pick_draft` that keeps only a row passing the check with every hole of its category:
     ``(code, spans, verdict, categories_ok)``, else ``None``."""
     if not rows:
         return None
-    _, new_code, new_spans, verdict, cats = _pick(language, code, spans, regions, rows, scores, holes, given)
+    _, new_code, new_spans, verdict, cats = _pick(language, code, spans, regions, rows, scores, holes, given,
+                                                  substantive)
     return (new_code, new_spans, verdict, cats) if verdict.ok and all(cats) else None
 
 
@@ -312,14 +325,16 @@ def _parse_fails(code: str, language: str) -> bool:
 
 
 def pick_draft(language: str, code: str, spans: list[tuple[int, int]], regions: list[tuple[int, int]],
-          rows: list[list[str]], scores: list[float], holes: tuple[Hole, ...], given):
+          rows: list[list[str]], scores: list[float], holes: tuple[Hole, ...], given, substantive: bool = False):
     """The first row, in order of ``scores``, whose fills spliced into ``code`` pass the check with every hole of its
     category; failing that, the best-scored row that tree-sitter accepts, else the best-scored row.  A row
-    tree-sitter rejects never costs a compiler run.  Returns ``(code, spans, verdict, categories_ok)``."""
-    return _pick(language, code, spans, regions, rows, scores, holes, given)[1:]
+    tree-sitter rejects never costs a compiler run.  With ``substantive``, a statement or block fill that holds no
+    code counts as of the wrong category, and a passing row of such fills is kept before a failing one.
+    Returns ``(code, spans, verdict, categories_ok)``."""
+    return _pick(language, code, spans, regions, rows, scores, holes, given, substantive)[1:]
 
 
-def _pick(language, code, spans, regions, rows, scores, holes, given):
+def _pick(language, code, spans, regions, rows, scores, holes, given, substantive=False):
     """:func:`pick_draft`, with the index of the row kept first."""
     order = sorted(range(len(rows)), key=lambda r: -scores[r])
     keep = None
@@ -331,12 +346,18 @@ def _pick(language, code, spans, regions, rows, scores, holes, given):
         verdict = check(new_code, language, given=given)
         cats = _categories_ok(language, new_code, new_spans, holes)
         if verdict.ok and all(cats):
-            return r, new_code, new_spans, verdict, cats
+            whole = _substance(language, new_code, new_spans, holes, cats) if substantive else cats
+            if all(whole):
+                return r, new_code, new_spans, verdict, cats
+            if keep is None or keep[3] is None or not keep[3][0].ok:  # passes, but a fill holds no code
+                keep = (r, new_code, new_spans, (verdict, whole))
+            continue
         if keep is None or keep[3] is None:
             keep = (r, new_code, new_spans, (verdict, cats))
     r, new_code, new_spans, done = keep
     if done is None:
-        done = (check(new_code, language, given=given), _categories_ok(language, new_code, new_spans, holes))
+        done = (check(new_code, language, given=given),
+                _categories_ok(language, new_code, new_spans, holes, substantive))
     return r, new_code, new_spans, *done
 
 
@@ -373,8 +394,11 @@ def typed_fallback(language: str, holes: tuple[Hole, ...], outcome: RemaskOutcom
         texts = [filler(language, holes[i].category, indent=indent_at(data, spans[i][0])) for i in off]
         new_code, new_spans = splice_regions(code, [spans[i] for i in off], texts, spans)
         new_verdict = check(new_code, language, given=given)
-        if new_verdict.ok:
-            code, spans, verdict = new_code, new_spans, new_verdict
+        found = None if new_verdict.ok else typed_fill(  # (a body that must return: the language's typed list)
+            language, parse(code, language), [(*spans[i], i) for i in off], holes, code, spans, given, declared=True)
+        if new_verdict.ok or found is not None:
+            code, spans, verdict = (new_code, new_spans, new_verdict) if found is None else found[:3]
+            kinds += () if found is None else found[3]
             n_fallback += len(off)
             cats = _categories_ok(language, code, spans, holes)
     return replace(outcome, code=code, spans=spans, verdict=verdict, num_fallback=n_fallback, categories_ok=cats,

@@ -372,11 +372,14 @@ def load_language(path: str | os.PathLike[str], *, check_kinds: bool = True) -> 
 
 
 def _check_named_keywords(table: Any, tsl: ts.Language, where: str) -> None:
-    """``[keywords] named``: a list of words, each a named node kind of the grammar (``this``, ``nil``)."""
-    check_table_keys(table, ("named",), "keywords", where)
+    """``[keywords] named``: a list of words, each a named node kind of the grammar (``this``, ``nil``);
+    ``[keywords] hollow``: words that make no code alone (``return``, ``pass``; :mod:`treediff.syntax.hollow`)."""
+    check_table_keys(table, ("named", "hollow"), "keywords", where)
+    for key in ("named", "hollow"):
+        words = table.get(key, [])
+        if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
+            raise GrammarError(f"{where}: [keywords] {key} must be a list of words")
     words = table.get("named", [])
-    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-        raise GrammarError(f"{where}: [keywords] named must be a list of words")
     kinds = {tsl.node_kind_for_id(i) for i in range(tsl.node_kind_count) if tsl.node_kind_is_named(i)}
     unknown = [w for w in words if w not in kinds]
     if unknown:

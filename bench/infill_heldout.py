@@ -99,7 +99,7 @@ def main() -> None:
                        threshold=args.threshold, use_cache=args.use_cache)
         h = r.holes[0]
         rows.append({"module": mod, "category": cat, "ok": r.record.ok, "category_ok": h.category_ok,
-                     "exact": h.text.strip() == original.strip(), "fallback": r.record.fallback,
+                     "exact": h.text.strip() == original.strip(), "fallback": r.record.fallback, "hollow": h.hollow,
                      "rounds": r.record.rounds, "nfe": r.record.nfe})
     print(f"{len(rows)} holes in {len({r['module'] for r in rows})} held-out modules, constraint {args.constraint}, threshold {args.threshold}, "
           f"{'oracle' if args.oracle_length else 'default'} hole lengths, "
@@ -112,7 +112,8 @@ def main() -> None:
         k = len(sel)
         print(f"{cat:<11} n={k:4d}  valid {sum(r['ok'] for r in sel) / k:7.2%}  category kept "
               f"{sum(r['category_ok'] for r in sel) / k:7.2%}  exact {sum(r['exact'] for r in sel) / k:7.2%}  "
-              f"fallback {sum(r['fallback'] for r in sel) / k:7.2%}  rounds {sum(r['rounds'] for r in sel) / k:.2f}  "
+              f"fallback {sum(r['fallback'] for r in sel) / k:7.2%}  "
+              f"hollow {sum(r['hollow'] and not r['fallback'] for r in sel) / k:7.2%}  rounds {sum(r['rounds'] for r in sel) / k:.2f}  "
               f"NFE {sum(r['nfe'] for r in sel) / k:.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -42,6 +42,7 @@ def run(lm, problems, *, label, **settings):
         "run": label, "samples": n,
         "valid": sum(r["ok"] for r in rows) / n,
         "valid_without_fallback": sum(r["ok"] and not r["fallback"] for r in rows) / n,
+        "hollow": sum(r["ok"] and not r["fallback"] and r.get("hollow", False) for r in rows) / n,
         "mean_rounds": sum(r["rounds"] for r in rows) / n,
         "mean_nfe": sum(r["nfe"] for r in rows) / n,
         "seconds_per_sample": wall / n,
@@ -50,6 +51,7 @@ def run(lm, problems, *, label, **settings):
         "settings": settings,
     }
     print(f"{label:<34} valid {summary['valid']:7.2%}  w/o fallback {summary['valid_without_fallback']:7.2%}  "
+          f"of which hollow {summary['hollow']:6.1%}  "
           f"rounds {summary['mean_rounds']:.2f}  NFE {summary['mean_nfe']:6.1f}  "
           f"forced {summary['forced_rate']:6.1%}  {summary['seconds_per_sample']:.3f} s/sample", flush=True)
     return summary, rows

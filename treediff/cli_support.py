@@ -88,7 +88,8 @@ def _record_row(name: str, language: str, result: FillResult, extra: dict[str, A
         verdict.update(ok=False, reason=r.reason, would_remove=list(r.extra.get("would_remove", ())))
     return {**verdict, "path": name, "language": language, "rounds": r.rounds, "fallback": r.fallback,
             "num_context_regions": r.num_context_regions, "nfe": r.nfe, "sampler_seconds": r.seconds,
-            "constraint": r.constraint, "code": result.code, **(extra or {})}
+            "constraint": r.constraint, "hollow": any(h.hollow for h in result.holes), "code": result.code,
+            **(extra or {})}
 
 
 def _stream(results: Iterable[Any], emit: Callable[[Any], dict[str, Any]], report, title: str) -> int:
@@ -117,7 +118,9 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
     nfe = sum(r["nfe"] for r in rows) / max(1, len(rows))
     rounds = sum(r["rounds"] for r in rows) / max(1, len(rows))
     copied = sum(1 for r in rows if r.get("num_context_regions"))
+    hollow = sum(1 for r in rows if r.get("hollow") and r["ok"] and not r["fallback"])
     err.write(f"{ok}/{len(rows)} valid, {len(rows) - fb}/{len(rows)} without fallback, "
+              + (f"{hollow} of them hollow (a fill with no code), " if hollow else "")
               + (f"{copied} with regions copied from the program, " if copied else "")
               + f"mean rounds {rounds:.2f}, mean NFE {nfe:.1f}\n")
     for r in rows:

@@ -64,3 +64,10 @@ def test_infill_marks_a_hollow_fill_in_its_result(untrained_lm):
                           substantive_holes=False)
     text = res.holes[0].text.strip()
     assert res.holes[0].hollow == (text in ("pass", "...", "return") or not text or text.startswith("#"))
+
+
+def test_synth_json_says_whether_a_body_is_hollow(untrained_lm):
+    from treediff.sample import synth
+
+    row = synth('def f(x):\n    """Twice x."""\n', model=untrained_lm, max_rounds=0)[0].to_json()
+    assert isinstance(row["hollow"], bool)

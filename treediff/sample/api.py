@@ -104,12 +104,13 @@ class SynthResult:
         return self.result.record
 
     def to_json(self) -> dict[str, Any]:
-        """The CLI's ``--json`` object: ``spec_id, code, ok, level, rounds, fallback, nfe`` and more."""
+        """The CLI's ``--json`` object: ``spec_id, code, ok, level, rounds, fallback, nfe`` and more; ``hollow``: a
+        hole's fill holds no code (:mod:`treediff.syntax.hollow`)."""
         r = self.result.record
         return {"spec_id": self.spec_id, "sample": self.sample, "code": self.code, "ok": r.ok, "level": r.level,
                 "rounds": r.rounds, "fallback": r.fallback, "nfe": r.nfe, "seconds": round(r.seconds, 4),
                 "constraint": r.constraint, "num_dropped": r.num_dropped, "num_rejected": r.num_rejected,
-                "num_forced": r.num_forced}
+                "num_forced": r.num_forced, "hollow": any(h.hollow for h in self.result.holes)}
 
 
 def iter_synth(

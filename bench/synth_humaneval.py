@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -57,6 +58,16 @@ def run(lm, problems, *, label, **settings):
     return summary, rows
 
 
+def _setting(item: str) -> tuple[str, object]:
+    key, sep, value = item.partition("=")
+    if not sep:
+        sys.exit(f"error: --set {item!r} is not KEY=VALUE")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None, help="model directory or embedded name (default: the embedded model "
@@ -76,6 +87,9 @@ def main() -> None:
     ap.add_argument("--untrained-only", action="store_true", help="only the untrained twin, full vs none")
     ap.add_argument("--same-nfe", action="store_true",
                     help="only: grammar constraint with extra_steps=0 (exactly the unconstrained NFE) vs none")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a SamplerConfig setting for every run (value read as JSON where it parses), e.g. "
+                         "--set substantive_holes=false")
     ap.add_argument("--json", default=None, help="write all summaries and per-sample rows here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -86,7 +100,7 @@ def main() -> None:
     problems = sorted(read_problems().items(), key=lambda kv: int(kv[0].split("/")[1]))[: args.limit]
     lm = get_model(args.model, device="cpu", language="python")
     base = dict(max_new_tokens=args.max_new_tokens, block_size=args.block, seed=0, device="cpu",
-                use_cache=args.use_cache)
+                use_cache=args.use_cache, **dict(_setting(item) for item in args.set))
     runs = [("trained full", lm, dict(base, constraint="full")),
             ("trained none", lm, dict(base, constraint="none")),
             ("trained full threshold", lm, dict(base, constraint="full", threshold=args.threshold)),

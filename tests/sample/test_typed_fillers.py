@@ -155,6 +155,22 @@ def test_a_java_hole_that_held_an_assignment_assigns_again(template, expected):
     assert passing and passing[0] == expected, (options, passing)
 
 
+def test_an_expression_hole_that_held_an_assignment_statement_assigns_again():
+    """The same complaint for an *expression* hole that held `this.level = level` (the expression of its
+    statement, seed 13's `OptionKey`): `null;` is no statement and `new Object();` leaves the field unset, so the
+    asked-for assignment, without its `;`, comes first."""
+    from treediff.sample.record import check
+
+    src = "class A {\n    private final int level;\n    A(int level) {\n        new Object();\n    }\n}\n"
+    first = check(src, "java")
+    if first.level == "tree-sitter":
+        pytest.skip("no javac here")
+    at = src.index("new Object()")
+    options = typed_fillers("java", src.encode(), at, at + 12, "expression", [p.message for p in first.problems])
+    assert options[0] == "this.level = level" and "new Object()" in options[:5], options
+    assert check(src[:at] + options[0] + src[at + 12:], "java").ok
+
+
 @pytest.mark.parametrize("language", sorted(DECLARED))
 def test_a_statement_hole_that_held_a_declaration_declares_the_name(language):
     """Every later use of a name the hole declared says it is missing: the statement filler declares it (Go

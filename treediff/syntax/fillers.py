@@ -272,7 +272,9 @@ def typed_fillers(language: str, source: bytes, a: int, b: int, category: str,
             out.append(hit)
         alone = table.get("statement_expression")
         if alone and statement_expression(language, source, a, b):
-            out.insert(0, alone)
+            # the statements the compiler asks for, as the expression of this one (`this.level = level`), first
+            asked = [t[:-1] for t in problem_fillers(language, problems) if t.endswith(";") and "\n" not in t]
+            out[0:0] = [t for t in asked if t not in out] + [alone]
     uses = import_uses(language, problems, source) if category in ("statement", "block") else []
     if category == "statement":
         asked = problem_fillers(language, problems)

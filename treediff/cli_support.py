@@ -127,6 +127,10 @@ def _finish(rows: list[dict[str, Any]], report: str | os.PathLike[str] | None, e
         if r.get("reason"):
             err.write(f"{r['path']}: not ok: {r['reason']}\n")
             err.writelines(f"  - {line}\n" for line in r.get("would_remove", ()))
+    old = [p["message"] for r in rows for p in r.get("preexisting") or ()]
+    if old:
+        err.write(f"note: {len(old)} problem(s) the given code already had were left alone (first: {old[0]!r}; "
+                  "'preexisting' in --json)\n")
     unresolved = [p["message"] for r in rows for p in r.get("unresolved") or ()]
     if unresolved:
         err.write(f"note: {len(unresolved)} compiler error(s) refer to code this machine lacks and were left alone "

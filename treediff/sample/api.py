@@ -29,7 +29,7 @@ from treediff.sample.config import SamplerConfig
 from treediff.syntax.holes import Hole, HoleTemplate, find_holes
 from treediff.model.formats import DiffusionLM, load_model, model_path
 from treediff.sample.pipeline import FillRequest, fill_batch, fill_template
-from treediff.sample.record import FillResult
+from treediff.sample.record import FillResult, given_code
 from treediff.sample.spec import Spec, read_specs
 from treediff.syntax.language import get_language, resolve_language
 
@@ -81,9 +81,12 @@ def infill(
     from treediff.sample.long import fill_long, fits
 
     need = sum(cfg.hole_tokens.get(h.category, 16) for h in template.holes)
+    # holes that hold their original text (spans, selectors): the problems the file has anyway are not the fill's
+    given = given_code(template.source, lang, template.holes) \
+        if cfg.constraint == "full" and all(h.original is not None for h in template.holes) else None
     if not fits(lm, template.source.decode("utf-8", "replace"), lang, extra=need):
-        return fill_long(lm, template, cfg)  # longer than the model: each hole with the block of lines around it
-    return fill_template(lm, template, cfg)[0]
+        return fill_long(lm, template, cfg, given=given)  # longer than the model: each hole with its block of lines
+    return fill_template(lm, template, cfg, given=given)[0]
 
 
 @dataclass(frozen=True)

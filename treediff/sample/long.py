@@ -63,7 +63,7 @@ def _sweep(language: str, code: str, spans: list[tuple[int, int]], loose: list[i
 
 
 def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's block, fill, splice back
-              config: SamplerConfig) -> FillResult:
+              config: SamplerConfig, given: str | None = None) -> FillResult:
     """Fill the holes of a template too long for the model, one block of lines at a time: per hole, the
     largest block around it that fits the model (with the holes' default lengths) and, its holes filled by
     their category's filler, passes the full check alone once dedented or inside what :func:`surround` puts
@@ -76,6 +76,7 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
     t0 = time.perf_counter()
     language = template.language.name
     src = template.source.decode("utf-8", "replace")
+    ref = src if given is None else given  # what the checks take as the user's code (its own problems, if known)
     data = template.source
     holes = [(len(data[:h.start].decode("utf-8", "replace")), len(data[:h.end].decode("utf-8", "replace")), h)
              for h in template.holes]
@@ -144,7 +145,7 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
     for lo, up, base, inside, text, head, foot, alone in sorted(groups, key=lambda g: g[0]):
         # a block that cannot be compiled alone is filled under the grammar; the whole program is checked below
         block_config = config if alone or config.constraint != "full" else config.replace(constraint="grammar")
-        part = fill_template(lm, find_holes(text, language), block_config, given=src)[0]
+        part = fill_template(lm, find_holes(text, language), block_config, given=ref)[0]
         parts.append(part)
         body = part.code
         if not (body.startswith(head) and body.endswith(foot)) or len(body) < len(head) + len(foot):
@@ -162,18 +163,18 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
     pieces.append(src[last:])
     code = "".join(pieces)
     byte_spans = [(len(code[:s].encode("utf-8")), len(code[:e].encode("utf-8"))) for s, e in spans]
-    verdict = check(code, language, given=src)
+    verdict = check(code, language, given=ref)
     loose = [k for g in groups if not g[7] for k in g[3]]
     fallback_regions = context_regions = 0
     if not verdict.ok and loose and config.constraint == "full" and config.context_sweep:
-        found = _sweep(language, code, byte_spans, loose, tuple(h for _, _, h in holes), config.context_sweep, src)
+        found = _sweep(language, code, byte_spans, loose, tuple(h for _, _, h in holes), config.context_sweep, ref)
         if found is not None:
             code, byte_spans, verdict, _ = found
             context_regions = len(loose)
     if not verdict.ok and loose and config.constraint == "full":
         # their typed fillers, verified by the whole program's check (as the remasking fallback does)
         found = typed_fill(language, parse(code, language), [(*byte_spans[k], k) for k in loose],
-                           [h for _, _, h in holes], code, byte_spans, src,
+                           [h for _, _, h in holes], code, byte_spans, ref,
                            problems=tuple(p.message for p in verdict.problems))
         if found is not None:
             code, byte_spans, verdict, _ = found
@@ -181,7 +182,7 @@ def fill_long(lm: DiffusionLM, template: HoleTemplate,  # long: find each hole's
         else:  # the last resort, as the remasking fallback's: the category's filler, kept where it parses and the
             # block's draft does not (a program that fails its compiler, but no syntax error left in it)
             plain, plain_spans, plain_verdict = category_fill(language, code, [byte_spans[k] for k in loose],
-                                                              [holes[k][2].category for k in loose], byte_spans, src)
+                                                              [holes[k][2].category for k in loose], byte_spans, ref)
             if parse(code, language).has_errors and not parse(plain, language).has_errors:
                 code, byte_spans, verdict = plain, plain_spans, plain_verdict
                 fallback_regions = len(loose)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -15,7 +15,7 @@ from treediff.syntax.language import resolve_language
 from treediff.validity.check import Problem, ValidityResult
 from treediff.validity.compilers import compiler_spec
 
-__all__ = ["ValidityRecord", "HoleFill", "FillResult", "summed", "check", "verdict_fields"]
+__all__ = ["ValidityRecord", "HoleFill", "FillResult", "GivenCode", "given_code", "summed", "check", "verdict_fields"]
 
 
 def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | None = None,
@@ -39,6 +39,8 @@ def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | No
     False
     """
     verdict = _checked(code, language, path)
+    if isinstance(given, GivenCode) and verdict.verdict == "invalid" and given.preexisting:
+        verdict = _set_aside(verdict, code, given.preexisting)
     if given is None or not verdict.unresolved:
         return verdict
     text = given.decode("utf-8", "replace") if isinstance(given, bytes) else given
@@ -50,6 +52,76 @@ def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | No
         return verdict
     return replace(verdict, ok=False, problems=verdict.problems + made_up,
                    unresolved=tuple(p for p in verdict.unresolved if p not in made_up))
+
+
+class GivenCode(str):
+    """The code the user gave (an infill template's text, its holes holding their original text), with the
+    problems its own check finds outside the holes: ``preexisting``, a count per ``(message, line)``, worked
+    out on first need (a fill that passes costs no check of the given code).
+
+    A real file often fails a check of itself alone: a Go or Rust file of a package uses names its sibling
+    files declare, a Java class extends one of its package.  Those problems are the file's, not a fill's:
+    :func:`check` with such a ``given`` sets aside each problem of a filled program that the given code
+    had too (the same message on a line of the same text, as often as it had it), into
+    ``ValidityResult.preexisting``.  A problem the fill adds, or one on a line a hole touches, stays; a given
+    program with ``_MAX_PREEXISTING`` problems or more sets nothing aside."""
+
+    def __new__(cls, text: str, preexisting: Counter | None = None, *, language: str | None = None,
+                holes: tuple[tuple[int, int], ...] = ()) -> "GivenCode":
+        obj = super().__new__(cls, text)
+        obj._preexisting = None if preexisting is None else Counter(preexisting)
+        obj._language, obj._holes = language, tuple(holes)
+        return obj
+
+    @property
+    def preexisting(self) -> Counter:
+        if self._preexisting is None:
+            self._preexisting = _baseline(str(self), self._language, self._holes) if self._language else Counter()
+        return self._preexisting
+
+
+#: A given program with this many problems or more gets no baseline: a compiler that stops after a number of
+#: errors (Go's 10) could hide a fill's own behind them.
+_MAX_PREEXISTING = 10
+
+
+def _line_of(data: bytes, at: int) -> bytes:
+    at = min(max(at, 0), len(data))
+    return data[data.rfind(b"\n", 0, at) + 1: (data.find(b"\n", at) + 1 or len(data) + 1) - 1].strip()
+
+
+def _key(data: bytes, p: Problem) -> tuple[str, bytes]:
+    return p.message, _line_of(data, p.start_byte)
+
+
+def given_code(source: str | bytes, language: str, holes) -> GivenCode:
+    """``source``, a template whose ``holes`` hold their original text, as a :class:`GivenCode`."""
+    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+    return GivenCode(text, language=language, holes=tuple((h.start, h.end) for h in holes))
+
+
+def _baseline(text: str, language: str, holes: tuple[tuple[int, int], ...]) -> Counter:
+    data = text.encode("utf-8")
+    verdict = check(data, language, given=text)
+    if verdict.ok or verdict.verdict != "invalid" or len(verdict.problems) >= _MAX_PREEXISTING:
+        return Counter()
+    lines = [(data.rfind(b"\n", 0, a) + 1, data.find(b"\n", b) % (len(data) + 1)) for a, b in holes]
+    return Counter(_key(data, p) for p in verdict.problems if not any(a <= p.start_byte <= b for a, b in lines))
+
+
+def _set_aside(verdict: ValidityResult, code: str | bytes, preexisting: Counter) -> ValidityResult:
+    data = code.encode("utf-8") if isinstance(code, str) else bytes(code)
+    left, old, problems = Counter(preexisting), [], []
+    for p in verdict.problems:
+        key = _key(data, p)
+        if left[key] > 0:
+            left[key] -= 1
+            old.append(p)
+        else:
+            problems.append(p)
+    if not old:
+        return verdict
+    return replace(verdict, ok=not problems, problems=tuple(problems), preexisting=verdict.preexisting + tuple(old))
 
 
 @functools.lru_cache(maxsize=8)
@@ -108,9 +180,11 @@ def _reference(data: bytes, problem: Problem) -> str:
 
 
 def verdict_fields(verdict: ValidityResult) -> dict[str, Any]:
-    """The record fields read from the final check: ``ok``, ``level``, ``problems``, ``unresolved``."""
+    """The record fields read from the final check: ``ok``, ``level``, ``problems``, ``unresolved``,
+    ``preexisting``."""
     return {"ok": verdict.ok, "level": verdict.level, "problems": tuple(p.message for p in verdict.problems),
-            "unresolved": tuple(p.message for p in verdict.unresolved)}
+            "unresolved": tuple(p.message for p in verdict.unresolved),
+            "preexisting": tuple(p.message for p in verdict.preexisting)}
 
 
 @dataclass(frozen=True)
@@ -134,6 +208,8 @@ class ValidityRecord:
       header or crate this machine lacks; the language's ``[compiler] unresolved`` patterns).  They do
       not count against ``ok``: the program passed everything else at ``level``.  A compiler that stops
       at one (gcc at a missing header) checked nothing after it, and only tree-sitter did.
+    * ``preexisting``: problems the code the user gave already had (the same message on an unchanged line:
+      a name its package's other files declare), set aside like ``unresolved`` (:class:`GivenCode`);
     * ``reason``: why a result that would have passed the check is not ``ok`` (a repair that removes more
       than a few lines of the user's code; ``allow_deletions`` accepts it), else ``""``.
     """
@@ -154,6 +230,7 @@ class ValidityRecord:
     problems: tuple[str, ...] = ()
     categories_ok: tuple[bool, ...] = ()
     unresolved: tuple[str, ...] = ()
+    preexisting: tuple[str, ...] = ()
     reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -162,6 +239,7 @@ class ValidityRecord:
         d["problems"] = list(self.problems)
         d["categories_ok"] = list(self.categories_ok)
         d["unresolved"] = list(self.unresolved)
+        d["preexisting"] = list(self.preexisting)
         extra = d.pop("extra")
         d.update(extra)
         return d

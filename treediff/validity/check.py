@@ -73,7 +73,9 @@ class ValidityResult:
     ``"tree-sitter"``.  With no verdict, ``ok`` is false whatever tree-sitter thought; after an early
     stop, ``ok`` counts the compiler's findings up to the stop and tree-sitter's; a failing result
     with a ``compiler_note`` has ``verdict`` ``"unknown"``.  ``unresolved`` holds the compiler's ``unresolved`` problems when the check was
-    asked to set them aside (``allow_unresolved=True``); ``ok`` then ignores them.
+    asked to set them aside (``allow_unresolved=True``); ``ok`` then ignores them.  ``preexisting`` holds
+    problems the sampler set aside because the code the user gave already had them (the same message on the
+    same line outside the holes: :class:`treediff.sample.record.GivenCode`); ``ok`` ignores them too.
     """
 
     ok: bool
@@ -82,6 +84,7 @@ class ValidityResult:
     problems: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
     unresolved: tuple[Problem, ...] = ()
+    preexisting: tuple[Problem, ...] = ()
     compiler_missing: str | None = None
     compiler_note: str | None = None
     num_lines: int = 0
@@ -102,6 +105,7 @@ class ValidityResult:
         d["problems"] = [p.to_dict() for p in self.problems]
         d["warnings"] = [p.to_dict() for p in self.warnings]
         d["unresolved"] = [p.to_dict() for p in self.unresolved]
+        d["preexisting"] = [p.to_dict() for p in self.preexisting]
         d.update(self.extra)
         return d
 

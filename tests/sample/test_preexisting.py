@@ -1,0 +1,56 @@
+"""Problems the given file already had are not a fill's (treediff.sample.record.GivenCode)."""
+
+import pytest
+
+from treediff.sample.record import check, given_code
+from treediff.syntax.holes import find_holes
+
+_GO = ("package shapes\n\nimport \"fmt\"\n\n// Area comes from area.go, a sibling file of this package.\n"
+       "func Describe(s Shape) string {\n\ttotal := 0\n\tfor i := 0; i < 3; i++ {\n\t\ttotal += i\n\t}\n"
+       "\treturn fmt.Sprintf(\"%v: %d\", s, Area(s)+total)\n}\n")
+_CPP = ("int twice(int x) {\n    int y = x;\n    y = y * 2;\n    return helper(y);  // declared in another file\n}\n")
+
+
+def _template(src: str, language: str, part: str):
+    a = src.encode().index(part.encode())
+    return find_holes(src, language, spans=[(a, a + len(part.encode()), "statement")])
+
+
+@pytest.mark.parametrize("language, src, part, new, typo, message", [
+    ("go", _GO, "total += i", "total++", "totl += i", "undefined: totl"),
+    ("cpp", _CPP, "y = y * 2;", "y += y;", "z = y * 2;", "'z' was not declared"),
+])
+def test_a_fill_is_judged_by_the_problems_it_adds(language, src, part, new, typo, message):
+    first = check(src, language)
+    if first.level == "tree-sitter":
+        pytest.skip(f"no {language} compiler here")
+    assert not first.ok, "the file alone fails its check: a name its package declares elsewhere"
+    template = _template(src, language, part)
+    given = given_code(template.source, language, template.holes)
+    assert sum(given.preexisting.values()) == len(first.problems)
+    good = check(src.replace(part, new), language, given=given)
+    assert good.ok and len(good.preexisting) == len(first.problems) and not good.problems
+    bad = check(src.replace(part, typo), language, given=given)
+    assert not bad.ok and any(message in p.message for p in bad.problems), bad.problems
+    assert not check(src.replace(part, new), language, given=str(given)).ok, "a plain text sets nothing aside"
+
+
+def test_a_problem_on_a_line_the_hole_touches_is_no_baseline():
+    src = _CPP.replace("    y = y * 2;\n", "    y = other(y);\n")
+    if check(src, "cpp").level == "tree-sitter":
+        pytest.skip("no g++ here")
+    template = _template(src, "cpp", "y = other(y);")
+    given = given_code(template.source, "cpp", template.holes)
+    assert [line for _, line in given.preexisting] == [b"return helper(y);  // declared in another file"]
+
+
+def test_infill_of_a_file_that_fails_alone_keeps_a_fill_that_adds_no_problem(untrained_lm):
+    import treediff
+
+    if check(_CPP, "cpp").level == "tree-sitter":
+        pytest.skip("no g++ here")
+    a = _CPP.index("y = y * 2;")
+    res = treediff.infill(_CPP, "cpp", model=untrained_lm, spans=[(a, a + 10, "statement")], max_rounds=1)
+    assert res.record.ok, res.record.problems
+    assert res.record.preexisting and all("helper" in m for m in res.record.preexisting)
+    assert "return helper(y);" in res.code, "the file outside the hole is unchanged"

@@ -5,7 +5,8 @@
 
 For each language family, ``--files`` held-out files of a gathered corpus (``split == "heldout"`` in its
 manifest: packages no training split holds, docs/data.md) of 15-300 lines that pass their own check
-(the real compiler where one is installed).  In each, one node per category (expression, statement,
+(the real compiler where one is installed; with ``--failing-alone``, whether they pass or not: a package's
+file that uses its siblings' names fails alone, and the problems it has anyway are set aside).  In each, one node per category (expression, statement,
 block; the language's ``[categories]``) of at most ``--max-hole-bytes`` bytes, inside a function's body
 (a block: a function's whole body), chosen with ``--seed``, is replaced by a typed hole and filled by ``treediff.infill`` (the hole gets its category's default length,
 no length oracle).  Per model, language and category it reports:
@@ -56,12 +57,13 @@ def bootstrap_ci(values: list[float], boot: int, seed: int) -> tuple[float, floa
     return means[int(0.025 * (boot - 1))], means[int(0.975 * (boot - 1))]
 
 
-def heldout_sources(corpus: Path, language: str, seed: int, max_lines: int):
-    """Held-out files of ``language`` (path, text) that parse cleanly and pass their check, in a seeded order."""
+def heldout_sources(corpus: Path, language: str, seed: int, max_lines: int, checks: bool = True):
+    """Held-out files of ``language`` (path, text) that parse cleanly and (with ``checks``) pass their check, in a
+    seeded order."""
     from treediff.data import heldout_files
 
     for f in heldout_files(corpus, language, min_bytes=301, max_bytes=15_999, min_lines=15, max_lines=max_lines,
-                           order=f"{seed}:{language}", parses=True, checks=True):
+                           order=f"{seed}:{language}", parses=True, checks=checks):
         yield f.path, f.text
 
 
@@ -118,7 +120,7 @@ def run_case(model, src: str, language: str, hole: tuple[int, int, str, str], ar
             "empty": written and not text.strip(), "hollow": hollow, "forced": rec.num_forced > 0, "copied": copied,
             "similarity": round(difflib.SequenceMatcher(None, norm(text), norm(original)).ratio(), 4),
             "exact": rec.ok and norm(text) == norm(original), "fill": text[:400], "original": original[:400],
-            "level": rec.level, "seconds": round(time.perf_counter() - t0, 2)}
+            "level": rec.level, "preexisting": len(rec.preexisting), "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
@@ -158,6 +160,10 @@ def main() -> None:
                     "default or multi, or directories); auto = no --model (the embedded model chosen per language)")
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--max-lines", type=int, default=300)
+    ap.add_argument("--failing-alone", action="store_true",
+                    help="take held-out files whether or not they pass their own check (a package file that uses "
+                         "its siblings' names fails alone): the problems a file has anyway are set aside "
+                         "(record.preexisting), and each row counts them")
     ap.add_argument("--max-hole-bytes", type=int, default=240)
     ap.add_argument("--constraint", default="full")
     ap.add_argument("--seed", type=int, default=0)
@@ -177,7 +183,7 @@ def main() -> None:
     for lang in langs:
         rng = random.Random(f"{args.seed}:holes:{lang}")
         cases[lang], files = [], 0
-        for path, src in heldout_sources(args.corpus, lang, args.seed, args.max_lines):
+        for path, src in heldout_sources(args.corpus, lang, args.seed, args.max_lines, not args.failing_alone):
             holes = holes_of(src, lang, rng, args.max_hole_bytes)
             if holes:  # files with a function body (headers of declarations only have none)
                 cases[lang] += [(path, src, hole) for hole in holes]

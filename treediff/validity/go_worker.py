@@ -7,8 +7,8 @@ toolchain being judged by, cached in :func:`worker_dir`) that parses each file w
 type-checks it with ``go/types`` against the toolchain's own compiled standard library (``importer.ForCompiler``
 "gc"), the file a package of its own as the command builds it.  Its answer is used only when it is sure:
 
-- type errors found: the file is rejected with them (the first 10 by position, as ``cmd/compile`` reports
-  them), in ``cmd/compile``'s words where ``go/types`` of older toolchains words them differently
+- type errors found: the file is rejected with them (all of them, by position, as ``cmd/compile -e`` reports
+  them: ``go build -gcflags=-e``, the language's ``argv``), in ``cmd/compile``'s words where ``go/types`` of older toolchains words them differently
   (:data:`_WORDING`: ``undefined: x``, ``imported and not used: "p"``);
 - anything else is left to the ``command`` driver (``go build``): no error found (the command links
   ``package main`` and applies the build rules), a syntax error (``cmd/compile``'s own parser words and places
@@ -148,13 +148,8 @@ func check(fset *token.FileSet, imp types.Importer, req request) (ans answer) {
 	if len(found) == 0 {
 		return answer{Unsure: "no error"} // the command decides (links a main package, build rules)
 	}
-	// cmd/compile stops at the tenth error found ("too many errors", even when there is no eleventh), then
-	// prints those it found sorted by position
-	more := len(found) >= 10
-	if more {
-		found = found[:10]
-	}
-	last := found[len(found)-1].pos
+	// cmd/compile with -e (`go build -gcflags=-e`, the [compiler] argv) reports every error it finds, sorted by
+	// position: all of them, so that a file's own errors can be told from an edit's (treediff.sample.record)
 	sort.SliceStable(found, func(i, j int) bool {
 		a, b := found[i].pos, found[j].pos
 		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
@@ -164,9 +159,6 @@ func check(fset *token.FileSet, imp types.Importer, req request) (ans answer) {
 			continue
 		}
 		ans.Errors = append(ans.Errors, fmt.Sprintf("./%s:%d:%d: %s", req.Name, e.pos.Line, e.pos.Column, e.msg))
-	}
-	if more {
-		ans.Errors = append(ans.Errors, fmt.Sprintf("./%s:%d:%d: too many errors", req.Name, last.Line, last.Column))
 	}
 	return ans
 }

@@ -142,7 +142,7 @@ def problem_fillers(language: str, problems: Sequence[str]) -> list[str]:
     when none match.
 
     >>> problem_fillers("go", ["dir declared but not used", "undefined: y"])
-    ['_ = dir\\nvar y bool', '_ = dir\\nvar y int', '_ = dir\\nvar y string', '_ = dir\\nvar y error']
+    ['_ = dir\\ny := false', '_ = dir\\ny := 0', '_ = dir\\ny := ""', '_ = dir\\ny := error(nil)']
     >>> problem_fillers("go", ["cannot use b (variable of type bool) as []byte value in argument to g"])
     ['var b []byte']
     >>> problem_fillers("typescript", ["TS2304: Cannot find name 'c'."])

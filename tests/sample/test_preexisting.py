@@ -35,13 +35,17 @@ def test_a_fill_is_judged_by_the_problems_it_adds(language, src, part, new, typo
     assert not check(src.replace(part, new), language, given=str(given)).ok, "a plain text sets nothing aside"
 
 
-def test_a_problem_on_a_line_the_hole_touches_is_no_baseline():
-    src = _CPP.replace("    y = y * 2;\n", "    y = other(y);\n")
+def test_a_problem_inside_a_hole_is_no_baseline_and_one_before_it_on_its_line_is():
+    src = _CPP.replace("    y = y * 2;\n", "    y = other(y);\n").replace("int twice(int x) {", "Num twice(int x) {")
     if check(src, "cpp").level == "tree-sitter":
         pytest.skip("no g++ here")
-    template = _template(src, "cpp", "y = other(y);")
+    a = src.index("{\n")
+    template = find_holes(src, "cpp", spans=[(a, len(src) - 1, "block")])  # the whole body, after `Num twice(...)`
     given = given_code(template.source, "cpp", template.holes)
-    assert [line for _, line in given.preexisting] == [b"return helper(y);  // declared in another file"]
+    assert [line for _, line in given.preexisting] == [b"Num"], given.preexisting  # `other`, `helper`: inside
+    body = "{\n    return x;\n}"
+    good = check(src[:a] + body + "\n", "cpp", given=given)
+    assert good.ok and [p.message for p in good.preexisting] == [m for m, _ in given.preexisting]
 
 
 def test_infill_of_a_file_that_fails_alone_keeps_a_fill_that_adds_no_problem(untrained_lm):

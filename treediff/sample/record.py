@@ -62,8 +62,8 @@ class GivenCode(str):
     A real file often fails a check of itself alone: a Go or Rust file of a package uses names its sibling
     files declare, a Java class extends one of its package.  Those problems are the file's, not a fill's:
     :func:`check` with such a ``given`` sets aside each problem of a filled program that the given code
-    had too (the same message on a line of the same text, as often as it had it), into
-    ``ValidityResult.preexisting``.  A problem the fill adds, or one on a line a hole touches, stays; a given
+    had too (the same message, after the same text on its line, outside the holes, as often as it had it),
+    into ``ValidityResult.preexisting``.  A problem the fill adds, or one inside a hole, stays; a given
     program with ``_MAX_PREEXISTING`` problems or more sets nothing aside."""
 
     def __new__(cls, text: str, preexisting: Counter | None = None, *, language: str | None = None,
@@ -85,13 +85,15 @@ class GivenCode(str):
 _MAX_PREEXISTING = 50
 
 
-def _line_of(data: bytes, at: int) -> bytes:
-    at = min(max(at, 0), len(data))
-    return data[data.rfind(b"\n", 0, at) + 1: (data.find(b"\n", at) + 1 or len(data) + 1) - 1].strip()
-
-
 def _key(data: bytes, p: Problem) -> tuple[str, bytes]:
-    return p.message, _line_of(data, p.start_byte)
+    """A problem as the text sees it: its message and its line up to the end of the name it starts at (a hole
+    later on the line, a block's body after its header, leaves that text alone)."""
+    at = min(max(p.start_byte, 0), len(data))
+    word = _WORD.match(data, at)
+    return p.message, data[data.rfind(b"\n", 0, at) + 1: word.end()].strip()
+
+
+_WORD = re.compile(rb"[\w$]*")  # the name a problem starts at, with the text before it
 
 
 def given_code(source: str | bytes, language: str, holes) -> GivenCode:
@@ -105,8 +107,7 @@ def _baseline(text: str, language: str, holes: tuple[tuple[int, int], ...]) -> C
     verdict = check(data, language, given=text)
     if verdict.ok or verdict.verdict != "invalid" or len(verdict.problems) >= _MAX_PREEXISTING:
         return Counter()
-    lines = [(data.rfind(b"\n", 0, a) + 1, data.find(b"\n", b) % (len(data) + 1)) for a, b in holes]
-    return Counter(_key(data, p) for p in verdict.problems if not any(a <= p.start_byte <= b for a, b in lines))
+    return Counter(_key(data, p) for p in verdict.problems if not any(a <= p.start_byte <= b for a, b in holes))
 
 
 def _set_aside(verdict: ValidityResult, code: str | bytes, preexisting: Counter) -> ValidityResult:

@@ -162,11 +162,7 @@ def test_an_expression_hole_that_held_an_assignment_statement_assigns_again():
     from treediff.sample.record import check
 
     src = "class A {\n    private final int level;\n    A(int level) {\n        new Object();\n    }\n}\n"
-    first = check(src, "java")
-    if first.level == "tree-sitter":
-        pytest.skip("no javac here")
-    at = src.index("new Object()")
-    options = typed_fillers("java", src.encode(), at, at + 12, "expression", [p.message for p in first.problems])
+    at, options = _asked(src, "java", "new Object()", "expression")
     assert options[0] == "this.level = level" and "new Object()" in options[:5], options
     assert check(src[:at] + options[0] + src[at + 12:], "java").ok
 
@@ -407,10 +403,18 @@ def test_a_go_for_header_that_declared_its_counter_declares_it_again():
     from treediff.sample.record import check
 
     src = "package p\n\nfunc f() int {\n\tn := 0\n\tfor _ = 0; b != 4; b++ {\n\t\tn += b\n\t}\n\treturn n\n}\n"
-    first = check(src, "go")
-    if first.level == "tree-sitter":
-        pytest.skip("no go here")
-    at = src.index("_ = 0")
-    options = typed_fillers("go", src.encode(), at, at + 5, "statement", [p.message for p in first.problems])
+    at, options = _asked(src, "go", "_ = 0", "statement")
     passing = [o for o in options[:4] if check(src[:at] + o + src[at + 5:], "go").ok]
     assert passing and passing[0] == "b := 0", (options, passing)
+
+
+def _asked(src: str, language: str, part: str, category: str) -> tuple[int, list[str]]:
+    """Where ``part`` stands in ``src``, and the fillers for it given what the compiler says of ``src`` (the test
+    is skipped without the compiler)."""
+    from treediff.sample.record import check
+
+    first = check(src, language)
+    if first.level == "tree-sitter":
+        pytest.skip(f"no {language} compiler here")
+    at = src.index(part)
+    return at, typed_fillers(language, src.encode(), at, at + len(part), category, [p.message for p in first.problems])

@@ -88,7 +88,7 @@ def _record_row(name: str, language: str, result: FillResult, extra: dict[str, A
         verdict.update(ok=False, reason=r.reason, would_remove=list(r.extra.get("would_remove", ())))
     return {**verdict, "path": name, "language": language, "rounds": r.rounds, "fallback": r.fallback,
             "num_context_regions": r.num_context_regions, "nfe": r.nfe, "sampler_seconds": r.seconds,
-            "constraint": r.constraint, "hollow": any(h.hollow for h in result.holes), "code": result.code,
+            "constraint": r.constraint, "hollow": result.hollow, "code": result.code,
             **(extra or {})}
 
 

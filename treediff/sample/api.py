@@ -113,7 +113,7 @@ class SynthResult:
         return {"spec_id": self.spec_id, "sample": self.sample, "code": self.code, "ok": r.ok, "level": r.level,
                 "rounds": r.rounds, "fallback": r.fallback, "nfe": r.nfe, "seconds": round(r.seconds, 4),
                 "constraint": r.constraint, "num_dropped": r.num_dropped, "num_rejected": r.num_rejected,
-                "num_forced": r.num_forced, "hollow": any(h.hollow for h in self.result.holes)}
+                "num_forced": r.num_forced, "hollow": self.result.hollow}
 
 
 def iter_synth(

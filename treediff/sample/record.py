@@ -56,8 +56,8 @@ def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | No
 
 class GivenCode(str):
     """The code the user gave (an infill template's text, its holes holding their original text), with the
-    problems its own check finds outside the holes: ``preexisting``, a count per ``(message, line)``, worked
-    out on first need (a fill that passes costs no check of the given code).
+    problems its own check finds outside the holes: ``preexisting``, a count per ``(message, the text before it
+    on its line)``, worked out on first need (a fill that passes costs no check of the given code).
 
     A real file often fails a check of itself alone: a Go or Rust file of a package uses names its sibling
     files declare, a Java class extends one of its package.  Those problems are the file's, not a fill's:
@@ -66,23 +66,27 @@ class GivenCode(str):
     into ``ValidityResult.preexisting``.  A problem the fill adds, or one inside a hole, stays; a given
     program with ``_MAX_PREEXISTING`` problems or more sets nothing aside."""
 
-    def __new__(cls, text: str, preexisting: Counter | None = None, *, language: str | None = None,
-                holes: tuple[tuple[int, int], ...] = ()) -> "GivenCode":
+    def __new__(cls, text: str, language: str, holes: tuple[tuple[int, int], ...]) -> "GivenCode":
         obj = super().__new__(cls, text)
-        obj._preexisting = None if preexisting is None else Counter(preexisting)
-        obj._language, obj._holes = language, tuple(holes)
+        obj._preexisting, obj._language, obj._holes = None, language, tuple(holes)
         return obj
+
+    def __getnewargs__(self) -> tuple:  # (a copy or a pickle keeps the language and the holes)
+        return str(self), self._language, self._holes
 
     @property
     def preexisting(self) -> Counter:
         if self._preexisting is None:
-            self._preexisting = _baseline(str(self), self._language, self._holes) if self._language else Counter()
+            self._preexisting = _baseline(str(self), self._language, self._holes)
         return self._preexisting
 
 
 #: A given program with this many problems or more gets no baseline: a compiler that stops after a number of
 #: errors (javac's 100) could hide a fill's own behind them (Go runs with `-gcflags=-e`: every error).
 _MAX_PREEXISTING = 50
+
+
+_WORD = re.compile(rb"[\w$]*")  # the name a problem starts at
 
 
 def _key(data: bytes, p: Problem) -> tuple[str, bytes]:
@@ -93,13 +97,10 @@ def _key(data: bytes, p: Problem) -> tuple[str, bytes]:
     return p.message, data[data.rfind(b"\n", 0, at) + 1: word.end()].strip()
 
 
-_WORD = re.compile(rb"[\w$]*")  # the name a problem starts at, with the text before it
-
-
 def given_code(source: str | bytes, language: str, holes) -> GivenCode:
     """``source``, a template whose ``holes`` hold their original text, as a :class:`GivenCode`."""
     text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
-    return GivenCode(text, language=language, holes=tuple((h.start, h.end) for h in holes))
+    return GivenCode(text, language, tuple((h.start, h.end) for h in holes))
 
 
 def _baseline(text: str, language: str, holes: tuple[tuple[int, int], ...]) -> Counter:
@@ -277,6 +278,11 @@ class FillResult:
     @property
     def ok(self) -> bool:
         return self.record.ok
+
+    @property
+    def hollow(self) -> bool:
+        """A hole's fill holds no code (:attr:`HoleFill.hollow`)."""
+        return any(h.hollow for h in self.holes)
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, **self.record.to_dict(), "holes": [h.to_dict() for h in self.holes]}

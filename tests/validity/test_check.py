@@ -201,15 +201,30 @@ def test_early_stop_is_no_compiler_verdict():
 # -- a name declared nowhere, in a file that imports nothing that could provide it, is a real error --
 UNDECLARED_CASES = {
     "java": ("class A { int f() { int total = 1; return totl; } }\n",
-             "import java.util.List;\nclass A { List<String> f() { return lst; } }\n"),
+             "import java.util.List;\nclass A { List<String> f() { return lst; } }\n",
+             # supertypes and globs javac resolved provide nothing it reports missing (held-out fills, session 14)
+             # (on lines of their own: an error on an import's line is what makes it provide names)
+             "import java.util.concurrent.Future;\nabstract class A implements Future<String> {\n"
+             "  int g() { return size(); }\n}\n",
+             "import java.util.*;\nclass A {\n  int g() { return size(); }\n}\n",
+             "import java.io.IOException;\nclass A implements Runnable {\n  public void run() { new IOException.get(); }\n}\n",
+             "class A implements Runnable {\n  public void run() {}\n  Object g() { return Long; }\n}\n",
+             "class A implements Runnable {\n  public void run() {}\n  String g() { return this.toString(String); }\n}\n",
+             "class A {\n  void f() { Override(); }\n}\n"),
     "rust": ("fn f() -> i32 { let total = 1; totl }\n",
-             "use std::collections::HashMap;\nfn f() -> i32 { let total = 1; totl }\n"),
+             "use std::collections::HashMap;\nfn f() -> i32 { let total = 1; totl }\n",
+             "use std::{\n    sync::atomic::{AtomicUsize, Ordering},\n};\nfn f() { sync(); }\n"),
 }
 # names an import (a glob, a supertype, a named import, a crate path) could provide: still set aside
 OUTSIDE_NAME_CASES = {
     "java": ("import com.foo.Bar;\nclass A { Bar b; }\n", "import com.foo.*;\nclass A { Baz b; }\n",
              "class A extends com.foo.Base { int g() { return size(); } }\n",
-             "import static com.foo.Util.helper;\nclass A { int g() { return helper(); } }\n"),
+             "import static com.foo.Util.helper;\nclass A { int g() { return helper(); } }\n",
+             # a supertype from an import javac could not resolve; a package's type in a type's place
+             "import com.foo.Base;\nclass A extends Base {\n  int g() { return this.size() + SIZE; }\n}\n",
+             "class A {\n  void f() throws Sibling {\n    Object o = new Other();\n    boolean b = o instanceof Third;\n"
+             "    @Fourth(1) int x = 0;\n"
+             "  }\n}\n"),
     "rust": ("use missing::Thing;\nfn f(t: Thing) {}\n", "use missing::*;\nfn f() { helper(); }\n",
              "fn f() { missing::helper(); }\n", "#[macro_use]\nextern crate missing;\nfn f() { thing!(); }\n"),
 }

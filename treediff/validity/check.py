@@ -149,11 +149,11 @@ def _compile_problems(outcome: CompileOutcome, index: LineIndex, spec: CompilerS
         if kind == "compile_error" and d.message and (owner is not None or spec.is_unresolved_name(d.message)):
             if imported is None:
                 text = index.source.decode("utf-8", "replace")
-                imported = spec.imported(text)
+                imported = spec.imported(text, frozenset(e.line for e in outcome.diagnostics if e.line is not None))
             if owner is not None:  # a member missing from a type of the file: unresolved when it inherits from an import
                 kind = "unresolved" if spec.inherits_from_outside(text, owner, imported) else "compile_error"
             else:
-                kind = _name_kind(index.source, start, imported, spec.outside_names)
+                kind = _name_kind(index.source, start, imported, spec)
         problems.append(_problem(kind, d.message or "compile error", start, end, index))
     if not problems:
         problems.append(_problem("compile_error", "rejected by the compiler", 0, 0, index))
@@ -163,15 +163,20 @@ def _compile_problems(outcome: CompileOutcome, index: LineIndex, spec: CompilerS
 _NAME_AT = re.compile(r"[^\W\d][\w$]*")
 
 
-def _name_kind(data: bytes, start: int, imported: tuple[frozenset[str], bool], outside: str | None) -> str:
+def _name_kind(data: bytes, start: int, imported: tuple[frozenset[str], bool], spec: CompilerSpec) -> str:
     """``unresolved`` for an undeclared name that something outside the file could provide (an
-    import that names it, a glob, an ``outside_names`` match), else ``compile_error``: a name
-    declared nowhere, in a file importing nothing that could have it."""
+    import that names it, a glob, an ``outside_names`` match not used as a value), else
+    ``compile_error``: a name declared nowhere, in a file importing nothing that could have it."""
     names, glob = imported
-    m = _NAME_AT.match(data[start:start + 256].decode("utf-8", "replace"))
+    after = data[start:start + 256].decode("utf-8", "replace")
+    qualified = after.startswith(".")  # javac points at the dot of `Type.member`: the member of a known type
+    m = _NAME_AT.match(after[1:] if qualified else after)
     name = "" if m is None else m.group()
-    provided = glob or name in names or bool(name and outside and re.search(outside, name))
-    return "unresolved" if provided else "compile_error"
+    outside = bool(name and not qualified and spec.outside_names and re.search(spec.outside_names, name))
+    if outside and spec.value_use and re.match(spec.value_use, after[len(name):]):
+        before = re.split(r"[;{}]", data[max(0, start - 256):start].decode("utf-8", "replace"))[-1]
+        outside = bool(spec.type_use and re.search(spec.type_use, before))
+    return "unresolved" if glob or name in names or outside else "compile_error"
 
 
 def _input_result(message: str, lang: Language, start: float, num_bytes: int) -> ValidityResult:

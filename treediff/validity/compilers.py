@@ -108,7 +108,15 @@ class CompilerSpec:
     in the source) matches a statement that mentions the name, or one whose ``glob`` group matched
     (``import com.foo.*;``), or the name matches ``outside_names`` (Java: a type name, which the
     file's package may declare elsewhere).  Otherwise it is a ``compile_error``: a typo, not a
-    missing package.
+    missing package.  With ``failed_imports`` an import statement counts only when the compiler
+    reported an error on one of its lines (it could not resolve it): a resolved import or supertype
+    is known to the compiler, which never reports a name it provides as undeclared (javac's
+    ``implements Future`` or ``import java.util.*;``).  ``import_segment`` is a regex over the text after
+    an identifier of an import statement that marks it a path segment, which brings no name into scope
+    (Rust's ``sync`` in ``use std::sync::atomic::Ordering;``).  ``value_use`` is a regex over the text
+    after an ``outside_names`` name that shows it used as a value (``return Long;``): a type name of the
+    package cannot stand there, so such a use is the file's error, unless ``type_use`` (a regex over the
+    statement's text before the name) shows a type's place (``throws Sibling;``).
 
     ``unresolved_members`` lists regexes over a diagnostic's message for a member missing from a type
     (group ``type``: tsc's TS2339 ``Property 'props' does not exist on type 'Wizard'``): ``unresolved``
@@ -146,6 +154,10 @@ class CompilerSpec:
     unresolved_names: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
     outside_names: str | None = None
+    value_use: str | None = None
+    type_use: str | None = None
+    failed_imports: bool = False
+    import_segment: str | None = None
     unresolved_members: tuple[str, ...] = ()
     inherits: str | None = None
     stops: tuple[str, ...] = ()
@@ -176,13 +188,15 @@ class CompilerSpec:
         env = table.get("env", {})
         if not (isinstance(env, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
             raise GrammarError(f"{where} [compiler].env must be a table of strings, got {env!r}")
-        for key in ("outside_names", "inherits"):
+        for key in ("outside_names", "value_use", "type_use", "import_segment", "inherits"):
             if not isinstance(table.get(key, ""), str):
                 raise GrammarError(f"{where} [compiler].{key} must be a regex string, got {table[key]!r}")
         if table.get("column_unit", "char") not in ("char", "byte"):
             raise GrammarError(f"{where} [compiler].column_unit must be 'char' or 'byte'")
-        patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", "outside_names", "inherits")
-                    if table.get(key)]
+        patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", "outside_names", "value_use",
+                                                  "type_use", "import_segment", "inherits") if table.get(key)]
+        if not isinstance(table.get("failed_imports", False), bool):
+            raise GrammarError(f"{where} [compiler].failed_imports must be true or false, got {table['failed_imports']!r}")
         patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "unresolved_names", "unresolved_members", "imports",
                                                        "stops", "withhold")
                      for p in table.get(key, ())]
@@ -255,9 +269,12 @@ class CompilerSpec:
                 todo.append(base)
         return False
 
-    def imported(self, source: str) -> tuple[frozenset[str], bool]:
+    def imported(self, source: str, error_lines: frozenset[int] | None = None) -> tuple[frozenset[str], bool]:
         """The identifiers that the source's import statements (``imports``) mention, and whether
-        one of them is a glob (its ``glob`` group matched), which could provide any name.
+        one of them is a glob (its ``glob`` group matched), which could provide any name.  With
+        ``failed_imports``, only the statements on whose lines (1-based) the compiler reported an
+        error (``error_lines``) count, and those that mention a name such a statement provides (``extends
+        Base`` where ``Base`` comes from an import that failed).
 
         >>> spec = CompilerSpec("j", "subprocess", argv=("x",), imports=(r"^\\s*import\\s(?=(?P<glob>[^;]*\\*)?)[^;]*;",))
         >>> names, glob = spec.imported("import com.foo.Bar;\\nclass A {}")
@@ -265,13 +282,23 @@ class CompilerSpec:
         (['Bar', 'com', 'foo', 'import'], False)
         >>> spec.imported("import com.foo.*;")[1]
         True
+        >>> failed = CompilerSpec("j", "subprocess", argv=("x",), imports=spec.imports, failed_imports=True)
+        >>> source = "import java.util.*;\\nimport com.foo.*;"
+        >>> failed.imported(source, frozenset({2}))[1], failed.imported(source, frozenset())[1]
+        (True, False)
         """
-        names: set[str] = set()
-        glob = False
-        for pattern in self.imports:
-            for m in re.finditer(pattern, source, re.MULTILINE):
-                names.update(_IDENTIFIER.findall(m.group()))
-                glob = glob or bool(m.groupdict().get("glob"))
+        matches = [m for pattern in self.imports for m in re.finditer(pattern, source, re.MULTILINE)]
+        if self.failed_imports:
+            lines = error_lines or frozenset()
+            failed = [m for m in matches if not lines.isdisjoint(range(source.count("\n", 0, m.start()) + 1,
+                                                                       source.count("\n", 0, m.end()) + 2))]
+            failed_names = {name for m in failed for name in _IDENTIFIER.findall(m.group())}
+            # and a statement naming what a failed one provides (`extends Base`, Base from a failed import)
+            matches = failed + [m for m in matches if m not in failed
+                                and not failed_names.isdisjoint(_IDENTIFIER.findall(m.group()))]
+        names = {n.group() for m in matches for n in _IDENTIFIER.finditer(m.group())
+                 if not (self.import_segment and re.match(self.import_segment, m.group()[n.end():]))}
+        glob = any(m.groupdict().get("glob") for m in matches)
         return frozenset(names), glob
 
     def limits(self, timeout: float) -> Limits:

@@ -58,3 +58,39 @@ def test_infill_of_a_file_that_fails_alone_keeps_a_fill_that_adds_no_problem(unt
     assert res.record.ok, res.record.problems
     assert res.record.preexisting and all("helper" in m for m in res.record.preexisting)
     assert "return helper(y);" in res.code, "the file outside the hole is unchanged"
+
+
+def _slipped(src: str, good: str, bad: str) -> str:
+    assert good in src
+    return src.replace(good, bad, 1)
+
+
+def test_a_repair_baseline_comes_from_the_file_with_its_damaged_lines_blanked():
+    """A slip's syntax error hides the file's own type errors; the copy with the slip's line blanked shows
+    them, and only names a sibling file may declare, not mentioned on that line, are set aside."""
+    from treediff.sample.record import GivenCode
+
+    if check(_GO, "go").level == "tree-sitter":
+        pytest.skip("no go here")
+    broken = _slipped(_GO, "\ttotal := 0\n", "\ttotal := 0)\n")
+    given = GivenCode(broken, "go", (), damaged=True)
+    assert sorted(m for m, _ in given.preexisting) == ["undefined: Area", "undefined: Shape"], given.preexisting
+    fixed = check(_GO, "go", given=given)
+    assert fixed.ok and sorted(p.message for p in fixed.preexisting) == ["undefined: Area", "undefined: Shape"]
+    # `total` is on the damaged line (its declaration, here): a repair that drops it is no success
+    for wrong in ("\t_ = 0\n", "\ttotal = 0\n", ""):
+        bad = check(_slipped(_GO, "\ttotal := 0\n", wrong), "go", given=given)
+        assert not bad.ok and any("total" in p.message for p in bad.problems), (wrong, bad.problems)
+    assert GivenCode(_GO, "go", (), damaged=True).preexisting == {}, "a file that parses gives no repair baseline"
+
+
+def test_repair_of_a_package_file_restores_the_slip(untrained_lm):
+    import treediff
+
+    if check(_GO, "go").level == "tree-sitter":
+        pytest.skip("no go here")
+    res = treediff.repair(_slipped(_GO, "\ttotal := 0\n", "\ttotal := 0)\n"), "go", model=untrained_lm)
+    assert res.record.ok, res.record.problems  # before: no candidate passed (the siblings' names), `_ = 0`, ok false
+    changed = [(a, b) for a, b in zip(_GO.splitlines(), res.code.splitlines()) if a != b]
+    assert len(res.code.splitlines()) == len(_GO.splitlines()) and [a for a, _ in changed] == ["\ttotal := 0"], changed
+    assert sorted(res.record.preexisting) == ["undefined: Area", "undefined: Shape"]

@@ -213,7 +213,8 @@ UNDECLARED_CASES = {
              "class A {\n  void f() { Override(); }\n}\n"),
     "rust": ("fn f() -> i32 { let total = 1; totl }\n",
              "use std::collections::HashMap;\nfn f() -> i32 { let total = 1; totl }\n",
-             "use std::{\n    sync::atomic::{AtomicUsize, Ordering},\n};\nfn f() { sync(); }\n"),
+             "use std::{\n    sync::atomic::{AtomicUsize, Ordering},\n};\nfn f() { sync(); }\n",
+             "use std::future::Future;\n\n#[Future]\nfn f() {}\n"),
 }
 # names an import (a glob, a supertype, a named import, a crate path) could provide: still set aside
 OUTSIDE_NAME_CASES = {
@@ -226,7 +227,8 @@ OUTSIDE_NAME_CASES = {
              "    @Fourth(1) int x = 0;\n"
              "  }\n}\n"),
     "rust": ("use missing::Thing;\nfn f(t: Thing) {}\n", "use missing::*;\nfn f() { helper(); }\n",
-             "fn f() { missing::helper(); }\n", "#[macro_use]\nextern crate missing;\nfn f() { thing!(); }\n"),
+             "fn f() { missing::helper(); }\n", "#[macro_use]\nextern crate missing;\nfn f() { thing!(); }\n",
+             "fn f() {\n    debug!(\"from the crate root's #[macro_use] extern crate log;\");\n}\n"),
 }
 
 

@@ -14,7 +14,7 @@ from treediff.repairs.point_edits import repair_whole
 from treediff.sample.api import get_model, make_config
 from treediff.sample.config import SamplerConfig
 from treediff.sample.long import fits
-from treediff.sample.record import FillResult, ValidityRecord, check, summed, verdict_fields
+from treediff.sample.record import FillResult, GivenCode, ValidityRecord, check, summed, verdict_fields
 from treediff.syntax.language import resolve_language
 from treediff.validity import ValidityResult
 
@@ -48,10 +48,11 @@ def repair_code(lm: DiffusionLM, code: str, language: str, config: SamplerConfig
     verdict = verdict if verdict is not None else check(code, language)
     # removing a region can be the repair, and so can a closer that ends a bracket opened before it
     config = config.replace(nonempty_holes=False, closed_holes=False, substantive_holes=False)
+    given = GivenCode(code, language, (), damaged=True)  # a package file's siblings' names are not the slip's
     if fits(lm, code, language):
-        result = repair_whole(lm, code, language, config, verdict, given=code)
+        result = repair_whole(lm, code, language, config, verdict, given=given)
     else:
-        result = repair_chunks(lm, code, language, config, verdict)
+        result = repair_chunks(lm, given, language, config, verdict)
     if result.record.ok or not config.uses_remask or config.edit_attempts == 0:
         return result
     # point edits that each fixed a slip can leave a program no statement pass mends (a chain of edits

@@ -64,20 +64,28 @@ class GivenCode(str):
     :func:`check` with such a ``given`` sets aside each problem of a filled program that the given code
     had too (the same message, after the same text on its line, outside the holes, as often as it had it),
     into ``ValidityResult.preexisting``.  A problem the fill adds, or one inside a hole, stays; a given
-    program with ``_MAX_PREEXISTING`` problems or more sets nothing aside."""
+    program with ``_MAX_PREEXISTING`` problems or more sets nothing aside.
 
-    def __new__(cls, text: str, language: str, holes: tuple[tuple[int, int], ...]) -> "GivenCode":
+    ``damaged=True`` (repair: the given code is what is broken) takes the baseline only where the given code
+    does not parse, from a copy with its damaged lines (at most ``_MAX_DAMAGED_LINES``) blanked, and only
+    problems about names a sibling file of the package may declare (``[compiler] sibling_names``: Go's
+    ``undefined: FS``) that the damaged lines do not mention: a slip's syntax error hides the type errors
+    behind it, so the file's own are never seen otherwise, and every repair would fail on them."""
+
+    def __new__(cls, text: str, language: str, holes: tuple[tuple[int, int], ...],
+                damaged: bool = False) -> "GivenCode":
         obj = super().__new__(cls, text)
-        obj._preexisting, obj._language, obj._holes = None, language, tuple(holes)
+        obj._preexisting, obj._language, obj._holes, obj._damaged = None, language, tuple(holes), damaged
         return obj
 
-    def __getnewargs__(self) -> tuple:  # (a copy or a pickle keeps the language and the holes)
-        return str(self), self._language, self._holes
+    def __getnewargs__(self) -> tuple:  # (a copy or a pickle keeps the language, the holes and the mode)
+        return str(self), self._language, self._holes, self._damaged
 
     @property
     def preexisting(self) -> Counter:
         if self._preexisting is None:
-            self._preexisting = _baseline(str(self), self._language, self._holes)
+            baseline = _damaged_baseline if self._damaged else _baseline
+            self._preexisting = baseline(str(self), self._language, self._holes)
         return self._preexisting
 
 
@@ -109,6 +117,31 @@ def _baseline(text: str, language: str, holes: tuple[tuple[int, int], ...]) -> C
     if verdict.ok or verdict.verdict != "invalid" or len(verdict.problems) >= _MAX_PREEXISTING:
         return Counter()
     return Counter(_key(data, p) for p in verdict.problems if not any(a <= p.start_byte <= b for a, b in holes))
+
+
+#: A repair's given code with more damaged lines than this gets no baseline (blanking them changes too much).
+_MAX_DAMAGED_LINES = 3
+
+
+def _damaged_baseline(text: str, language: str, holes: tuple[tuple[int, int], ...]) -> Counter:
+    """:class:`GivenCode`'s baseline with ``damaged``: see there."""
+    spec = compiler_spec(resolve_language(language))
+    verdict = check(text, language)
+    damaged = {n for p in verdict.problems if p.kind in ("ts_error", "ts_missing")
+               for n in range(p.start_line, p.end_line + 1)}
+    if spec is None or not spec.sibling_names or not damaged or len(damaged) > _MAX_DAMAGED_LINES:
+        return Counter()
+    lines = text.splitlines(keepends=True)
+    mentioned = set(_NAME.findall("".join(lines[n - 1] for n in damaged if n <= len(lines))))
+    blanked = "".join("\n" if n in damaged else line for n, line in enumerate(lines, 1))
+    after = check(blanked, language)
+    if (after.verdict != "invalid" or len(after.problems) >= _MAX_PREEXISTING
+            or any(p.kind in ("ts_error", "ts_missing") for p in after.problems)):
+        return Counter()
+    data = blanked.encode("utf-8")
+    return Counter(_key(data, p) for p in after.problems
+                   if spec.sibling_name(p.message) not in (None, *mentioned)
+                   and not any(a <= p.start_byte <= b for a, b in holes))
 
 
 def _set_aside(verdict: ValidityResult, code: str | bytes, preexisting: Counter) -> ValidityResult:

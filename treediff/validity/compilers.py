@@ -102,27 +102,12 @@ class CompilerSpec:
     (searched in a diagnostic's message) for errors that only the code's environment can resolve: an
     import, header, module or name defined outside the file (``package com.foo does not exist``,
     ``missing.h: No such file or directory``).  They become problems of kind ``unresolved``.
-    ``unresolved_names`` lists regexes for errors about a name the file never declares (``cannot find
-    symbol``): such an error is ``unresolved`` only when the file imports something that could
-    provide the name, i.e. an ``imports`` pattern (regexes matching whole import statements, searched
-    in the source) matches a statement that mentions the name, or one whose ``glob`` group matched
-    (``import com.foo.*;``), or the name matches ``outside_names`` (Java: a type name, which the
-    file's package may declare elsewhere).  Otherwise it is a ``compile_error``: a typo, not a
-    missing package.  With ``failed_imports`` an import statement counts only when the compiler
-    reported an error on one of its lines (it could not resolve it): a resolved import or supertype
-    is known to the compiler, which never reports a name it provides as undeclared (javac's
-    ``implements Future`` or ``import java.util.*;``).  ``import_segment`` is a regex over the text after
-    an identifier of an import statement that marks it a path segment, which brings no name into scope
-    (Rust's ``sync`` in ``use std::sync::atomic::Ordering;``).  ``value_use`` is a regex over the text
-    after an ``outside_names`` name that shows it used as a value (``return Long;``): a type name of the
-    package cannot stand there, so such a use is the file's error, unless ``type_use`` (a regex over the
-    statement's text before the name) shows a type's place (``throws Sibling;``).
-
-    ``unresolved_members`` lists regexes over a diagnostic's message for a member missing from a type
-    (group ``type``: tsc's TS2339 ``Property 'props' does not exist on type 'Wizard'``): ``unresolved``
-    only when the file declares that type extending a base an import could provide (``inherits``: a
-    regex over the source with groups ``type`` and ``base``; the base's first identifier must be an
-    imported name, or a glob import present), else a ``compile_error``.
+    The keys that tell which errors about names are ``unresolved`` (``unresolved_names``, ``imports``,
+    ``failed_imports``, ``import_segment``, ``outside_names``, ``value_use``, ``type_use``,
+    ``unresolved_members``, ``inherits``) and ``sibling_names`` (a name a sibling file of the package may
+    declare, set aside by a repair whose given file does not parse: ``treediff.sample.record.GivenCode``)
+    are described in ``docs/grammars.md`` ("[compiler]"); in short, a name declared nowhere is
+    ``unresolved`` only when something this machine lacks could provide it, else a ``compile_error``.
 
     ``stops`` lists regexes over a diagnostic's message for errors after which the compiler checks
     nothing more (gcc's fatal missing header): the verdict then rests on tree-sitter, with a note.
@@ -158,6 +143,7 @@ class CompilerSpec:
     type_use: str | None = None
     failed_imports: bool = False
     import_segment: str | None = None
+    sibling_names: tuple[str, ...] = ()
     unresolved_members: tuple[str, ...] = ()
     inherits: str | None = None
     stops: tuple[str, ...] = ()
@@ -198,7 +184,7 @@ class CompilerSpec:
         if not isinstance(table.get("failed_imports", False), bool):
             raise GrammarError(f"{where} [compiler].failed_imports must be true or false, got {table['failed_imports']!r}")
         patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "unresolved_names", "unresolved_members", "imports",
-                                                       "stops", "withhold")
+                                                       "stops", "withhold", "sibling_names")
                      for p in table.get(key, ())]
         for label, pattern in patterns:
             try:
@@ -206,6 +192,7 @@ class CompilerSpec:
             except re.error as exc:
                 raise GrammarError(f"{where} [compiler].{label} is not a valid regex: {exc}") from None
         groups = [("unresolved_members", p, {"type"}) for p in table.get("unresolved_members", ())]
+        groups += [("sibling_names", p, {"name"}) for p in table.get("sibling_names", ())]
         groups += [("inherits", table["inherits"], {"type", "base"})] if table.get("inherits") else []
         for key, pattern, needed in groups:
             if not needed <= set(re.compile(pattern).groupindex):
@@ -234,6 +221,14 @@ class CompilerSpec:
     def is_unresolved_name(self, message: str) -> bool:
         """Whether a diagnostic's message is one of the ``unresolved_names`` kinds (a name not declared)."""
         return any(re.search(pattern, message) for pattern in self.unresolved_names)
+
+    def sibling_name(self, message: str) -> str | None:
+        """The name a diagnostic says is declared nowhere, that a sibling file may declare (``sibling_names``)."""
+        for pattern in self.sibling_names:
+            m = re.search(pattern, message)
+            if m:
+                return m.group("name")
+        return None
 
     def member_owner(self, message: str) -> str | None:
         """The type a diagnostic says lacks a member (``unresolved_members``' ``type`` group), if any."""
@@ -327,7 +322,7 @@ class CompilerSpec:
 
 _IDENTIFIER = re.compile(r"[^\W\d][\w$]*")
 _STRING_LISTS = ("argv", "version", "unresolved", "unresolved_names", "unresolved_members", "imports", "stops",
-                 "sandbox_paths", "sandbox_env", "bin_paths", "withhold")
+                 "sibling_names", "sandbox_paths", "sandbox_env", "bin_paths", "withhold")
 
 
 def tools_dir() -> Path:

@@ -17,6 +17,11 @@ a random tree-sitter leaf of the code (never inside a comment or string; seeded 
 A slip is kept when the check rejects it (a slip the compiler accepts has nothing to repair).  Then
 ``treediff.repair`` (default model, seed 0) and, independently of the repair's own verdict, a recheck of its
 output against the original (``check(out, given=original)``: a name the repair made up is a problem).
+With ``--failing-alone``, the files are cuts that parse and that the compiler rejects alone (a Go or Rust
+package's file using its siblings' names), the slips those tree-sitter sees, and the recheck sets the
+original's own problems aside (``GivenCode(original, language, ())``); each language's repair then uses the
+model ``treediff repair`` picks for it (``multi`` outside Python), as a user gets, where the plain run keeps
+the default model for all.
 Per language and kind: exact restorations, ok results, refused deletions (``reason`` set), false ok (ok, and
 the recheck rejects the output), ok results that lost lines (``removed_lines > 0``), seconds.  Progress goes
 to stderr, the table to stdout; ``--json`` gets the table and every case, rewritten after each case.
@@ -75,9 +80,10 @@ def code_lines(src: str, language: str) -> int:
     return len({leaf.start_point[0] for leaf in _leaves(tree.ts_tree.root_node) if "comment" not in leaf.type})
 
 
-def heldout_cuts(corpus: Path, language: str, lines: int, min_lines: int):
+def heldout_cuts(corpus: Path, language: str, lines: int, min_lines: int, failing_alone: bool = False):
     """``(path, text)`` of the held-out files cut by :func:`cut` that hold ``min_lines`` lines of code and pass
-    the sampler's check, at the compiler's level where the compiler is installed."""
+    the sampler's check, at the compiler's level where the compiler is installed.  ``failing_alone``: instead,
+    the cuts that parse and that the compiler rejects (a package's file using its siblings' names)."""
     from treediff.data import heldout_files
     from treediff.sample.record import check
 
@@ -86,7 +92,11 @@ def heldout_cuts(corpus: Path, language: str, lines: int, min_lines: int):
         if code_lines(src, language) < min_lines:
             continue
         verdict = check(src, language)
-        if verdict.ok and (verdict.level != "tree-sitter" or verdict.compiler_missing):
+        if failing_alone:
+            if (verdict.verdict == "invalid" and verdict.level != "tree-sitter"
+                    and not any(p.kind.startswith("ts_") for p in verdict.problems)):
+                yield f.path, src
+        elif verdict.ok and (verdict.level != "tree-sitter" or verdict.compiler_missing):
             yield f.path, src
 
 
@@ -144,11 +154,11 @@ def _leaves(root) -> list:
     return out
 
 
-def run_case(lm, language: str, original: str, broken: str) -> dict:
+def run_case(lm, language: str, original: str, broken: str, failing_alone: bool = False) -> dict:
     """Repair ``broken``, recheck the output against ``original``; one row of counts."""
     import treediff
     from treediff.errors import InputError
-    from treediff.sample.record import check
+    from treediff.sample.record import GivenCode, check
 
     t0 = time.perf_counter()
     try:
@@ -158,10 +168,20 @@ def run_case(lm, language: str, original: str, broken: str) -> dict:
                 "error": str(exc), "seconds": time.perf_counter() - t0}
     seconds = time.perf_counter() - t0
     ok = r.record.ok
-    recheck = check(r.code, language, given=original) if ok else None
+    # a file that fails alone: its own problems (all of them) are no repair's; anything else is
+    given = GivenCode(original, language, ()) if failing_alone else original
+    recheck = check(r.code, language, given=given) if ok else None
     return {"exact": r.code == original, "ok": ok, "refused_deletion": bool(r.record.extra.get("would_remove")),
             "false_ok": ok and not recheck.ok, "lost_lines": r.record.extra.get("removed_lines", 0) if ok else 0,
             "level": r.record.level, "seconds": seconds, "code": r.code}
+
+
+def _syntax_slip(broken: str, language: str) -> bool:
+    """Whether the slip is one tree-sitter sees (in a file failing alone, a slip the parse misses is lost among
+    the file's own problems)."""
+    from treediff.validity import check
+
+    return any(p.kind.startswith("ts_") for p in check(broken, language, compiler=False).problems)
 
 
 def summarize(cases: list[dict]) -> dict:
@@ -197,6 +217,8 @@ def main() -> None:
     ap.add_argument("--languages", default=",".join(LANGS))
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--json", default=None, help="write the table and every case here")
+    ap.add_argument("--failing-alone", action="store_true", help="files that parse and fail their check alone "
+                    "(a package's file using its siblings' names) instead of files that pass")
     args = ap.parse_args()
     kinds = args.kinds.split(",")
     bad = [k for k in kinds if k not in KINDS] + [x for x in args.languages.split(",") if x not in LANGS]
@@ -214,14 +236,16 @@ def main() -> None:
     for language in args.languages.split(","):
         rng = random.Random(args.seed * 1_000_003 + zlib.crc32(language.encode()))
         taken = 0
-        for path, src in heldout_cuts(Path(args.corpus), language, args.lines, args.min_lines):
+        for path, src in heldout_cuts(Path(args.corpus), language, args.lines, args.min_lines, args.failing_alone):
             if taken == args.files:
                 break
             found = [(kind, broken) for kind, broken in slips(src, language, rng)
-                     if kind in kinds and broken != src and not check(broken, language).ok]
+                     if kind in kinds and broken != src and not check(broken, language).ok
+                     and (not args.failing_alone or _syntax_slip(broken, language))]
             taken += bool(found)  # a file whose slips the check cannot see (code under `#if 0`) does not count
             for kind, broken in found:
-                row = run_case(lm, language, src, broken)
+                model = get_model(None, device="cpu", language=language) if args.failing_alone else lm
+                row = run_case(model, language, src, broken, args.failing_alone)
                 row.update(language=language, kind=kind, path=path, broken=broken, original=src)
                 cases.append(row)
                 if args.json:  # after every case: a run stopped early still leaves its figures

@@ -207,9 +207,11 @@ UNDECLARED_CASES = {
              "import java.util.concurrent.Future;\nabstract class A implements Future<String> {\n"
              "  int g() { return size(); }\n}\n",
              "import java.util.*;\nclass A {\n  int g() { return size(); }\n}\n",
-             "import java.io.IOException;\nclass A implements Runnable {\n  public void run() { new IOException.get(); }\n}\n",
+             "import java.io.IOException;\nclass A implements Runnable {\n"
+             "  public void run() { new IOException.get(); }\n}\n",
              "class A implements Runnable {\n  public void run() {}\n  Object g() { return Long; }\n}\n",
-             "class A implements Runnable {\n  public void run() {}\n  String g() { return this.toString(String); }\n}\n",
+             "class A implements Runnable {\n  public void run() {}\n"
+             "  String g() { return this.toString(String); }\n}\n",
              "class A {\n  void f() { Override(); }\n}\n"),
     "rust": ("fn f() -> i32 { let total = 1; totl }\n",
              "use std::collections::HashMap;\nfn f() -> i32 { let total = 1; totl }\n",
@@ -223,7 +225,8 @@ OUTSIDE_NAME_CASES = {
              "import static com.foo.Util.helper;\nclass A { int g() { return helper(); } }\n",
              # a supertype from an import javac could not resolve; a package's type in a type's place
              "import com.foo.Base;\nclass A extends Base {\n  int g() { return this.size() + SIZE; }\n}\n",
-             "class A {\n  void f() throws Sibling {\n    Object o = new Other();\n    boolean b = o instanceof Third;\n"
+             "class A {\n  void f() throws Sibling {\n    Object o = new Other();\n"
+             "    boolean b = o instanceof Third;\n"
              "    @Fourth(1) int x = 0;\n"
              "  }\n}\n"),
     "rust": ("use missing::Thing;\nfn f(t: Thing) {}\n", "use missing::*;\nfn f() { helper(); }\n",

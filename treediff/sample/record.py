@@ -67,10 +67,11 @@ class GivenCode(str):
     program with ``_MAX_PREEXISTING`` problems or more sets nothing aside.
 
     ``damaged=True`` (repair: the given code is what is broken) takes the baseline only where the given code
-    does not parse, from a copy with its damaged lines (at most ``_MAX_DAMAGED_LINES``) blanked, and only
-    problems about names a sibling file of the package may declare (``[compiler] sibling_names``: Go's
-    ``undefined: FS``) that the damaged lines do not mention: a slip's syntax error hides the type errors
-    behind it, so the file's own are never seen otherwise, and every repair would fail on them."""
+    does not parse, from a copy with its damaged lines (at most ``_MAX_DAMAGED_LINES``) blanked (else replaced
+    by the brackets they leave open or close), and only problems about one name that a file may have of its
+    own (``[compiler] name_problems``: Go's ``undefined: FS``, a name a sibling file of the package declares;
+    an import the file does not use) that the damaged lines do not mention: a slip's syntax error hides the
+    type errors behind it, so the file's own are never seen otherwise, and every repair would fail on them."""
 
     def __new__(cls, text: str, language: str, holes: tuple[tuple[int, int], ...],
                 damaged: bool = False) -> "GivenCode":
@@ -129,19 +130,45 @@ def _damaged_baseline(text: str, language: str, holes: tuple[tuple[int, int], ..
     verdict = check(text, language)
     damaged = {n for p in verdict.problems if p.kind in ("ts_error", "ts_missing")
                for n in range(p.start_line, p.end_line + 1)}
-    if spec is None or not spec.sibling_names or not damaged or len(damaged) > _MAX_DAMAGED_LINES:
+    if spec is None or not spec.name_problems or not damaged or len(damaged) > _MAX_DAMAGED_LINES:
         return Counter()
     lines = text.splitlines(keepends=True)
     mentioned = set(_NAME.findall("".join(lines[n - 1] for n in damaged if n <= len(lines))))
-    blanked = "".join("\n" if n in damaged else line for n, line in enumerate(lines, 1))
-    after = check(blanked, language)
-    if (after.verdict != "invalid" or len(after.problems) >= _MAX_PREEXISTING
-            or any(p.kind in ("ts_error", "ts_missing") for p in after.problems)):
+    for stand_in in (lambda line: "\n", _brackets_left):  # blank, else keep the brackets the line leaves open
+        blanked = "".join(stand_in(line) if n in damaged else line for n, line in enumerate(lines, 1))
+        after = check(blanked, language)
+        if not any(p.kind in ("ts_error", "ts_missing") for p in after.problems):
+            break
+    else:
+        return Counter()
+    if after.verdict != "invalid" or len(after.problems) >= _MAX_PREEXISTING:
         return Counter()
     data = blanked.encode("utf-8")
     return Counter(_key(data, p) for p in after.problems
-                   if spec.sibling_name(p.message) not in (None, *mentioned)
+                   if spec.problem_name(p.message) not in (None, *mentioned)
                    and not any(a <= p.start_byte <= b for a, b in holes))
+
+
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+
+
+def _brackets_left(line: str) -> str:
+    r"""What stands for a damaged line: the brackets it leaves open or closes from before, one a line (``for _ s :=
+    range he {`` -> ``{``: a bare block keeps the lines after it in their place).
+
+    >>> _brackets_left("} else if x) {\n"), _brackets_left("x := f(a, b)\n")
+    ('}\n)\n{\n', '\n')
+    """
+    left: list[str] = []
+    for ch in line:
+        if ch in "([{":
+            left.append(ch)
+        elif ch in _PAIRS:
+            if left and left[-1] == _PAIRS[ch]:
+                left.pop()
+            else:
+                left.append(ch)
+    return "".join(ch + "\n" for ch in left) or "\n"
 
 
 def _set_aside(verdict: ValidityResult, code: str | bytes, preexisting: Counter) -> ValidityResult:

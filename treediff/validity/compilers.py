@@ -104,10 +104,11 @@ class CompilerSpec:
     ``missing.h: No such file or directory``).  They become problems of kind ``unresolved``.
     The keys that tell which errors about names are ``unresolved`` (``unresolved_names``, ``imports``,
     ``failed_imports``, ``import_segment``, ``outside_names``, ``value_use``, ``type_use``,
-    ``unresolved_members``, ``inherits``) and ``sibling_names`` (a name a sibling file of the package may
-    declare, set aside by a repair whose given file does not parse: ``treediff.sample.record.GivenCode``)
-    are described in ``docs/grammars.md`` ("[compiler]"); in short, a name declared nowhere is
-    ``unresolved`` only when something this machine lacks could provide it, else a ``compile_error``.
+    ``unresolved_members``, ``inherits``) and ``name_problems`` (a problem about one name that a file may
+    have of its own, e.g. a name a sibling file declares, set aside by a repair whose given file does not
+    parse: ``treediff.sample.record.GivenCode``) are described in ``docs/grammars.md`` ("[compiler]"); in
+    short, a name declared nowhere is ``unresolved`` only when something this machine lacks could provide
+    it, else a ``compile_error``.
 
     ``stops`` lists regexes over a diagnostic's message for errors after which the compiler checks
     nothing more (gcc's fatal missing header): the verdict then rests on tree-sitter, with a note.
@@ -143,7 +144,7 @@ class CompilerSpec:
     type_use: str | None = None
     failed_imports: bool = False
     import_segment: str | None = None
-    sibling_names: tuple[str, ...] = ()
+    name_problems: tuple[str, ...] = ()
     unresolved_members: tuple[str, ...] = ()
     inherits: str | None = None
     stops: tuple[str, ...] = ()
@@ -182,9 +183,10 @@ class CompilerSpec:
         patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", "outside_names", "value_use",
                                                   "type_use", "import_segment", "inherits") if table.get(key)]
         if not isinstance(table.get("failed_imports", False), bool):
-            raise GrammarError(f"{where} [compiler].failed_imports must be true or false, got {table['failed_imports']!r}")
+            raise GrammarError(f"{where} [compiler].failed_imports must be true or false, "
+                               f"got {table['failed_imports']!r}")
         patterns += [(f"{key}: {p!r}", p) for key in ("unresolved", "unresolved_names", "unresolved_members", "imports",
-                                                       "stops", "withhold", "sibling_names")
+                                                       "stops", "withhold", "name_problems")
                      for p in table.get(key, ())]
         for label, pattern in patterns:
             try:
@@ -192,7 +194,7 @@ class CompilerSpec:
             except re.error as exc:
                 raise GrammarError(f"{where} [compiler].{label} is not a valid regex: {exc}") from None
         groups = [("unresolved_members", p, {"type"}) for p in table.get("unresolved_members", ())]
-        groups += [("sibling_names", p, {"name"}) for p in table.get("sibling_names", ())]
+        groups += [("name_problems", p, {"name"}) for p in table.get("name_problems", ())]
         groups += [("inherits", table["inherits"], {"type", "base"})] if table.get("inherits") else []
         for key, pattern, needed in groups:
             if not needed <= set(re.compile(pattern).groupindex):
@@ -222,9 +224,9 @@ class CompilerSpec:
         """Whether a diagnostic's message is one of the ``unresolved_names`` kinds (a name not declared)."""
         return any(re.search(pattern, message) for pattern in self.unresolved_names)
 
-    def sibling_name(self, message: str) -> str | None:
-        """The name a diagnostic says is declared nowhere, that a sibling file may declare (``sibling_names``)."""
-        for pattern in self.sibling_names:
+    def problem_name(self, message: str) -> str | None:
+        """The one name a diagnostic is about, when it is a problem a file may have of its own (``name_problems``)."""
+        for pattern in self.name_problems:
             m = re.search(pattern, message)
             if m:
                 return m.group("name")
@@ -322,7 +324,7 @@ class CompilerSpec:
 
 _IDENTIFIER = re.compile(r"[^\W\d][\w$]*")
 _STRING_LISTS = ("argv", "version", "unresolved", "unresolved_names", "unresolved_members", "imports", "stops",
-                 "sibling_names", "sandbox_paths", "sandbox_env", "bin_paths", "withhold")
+                 "name_problems", "sandbox_paths", "sandbox_env", "bin_paths", "withhold")
 
 
 def tools_dir() -> Path:

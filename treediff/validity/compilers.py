@@ -226,19 +226,11 @@ class CompilerSpec:
 
     def problem_name(self, message: str) -> str | None:
         """The one name a diagnostic is about, when it is a problem a file may have of its own (``name_problems``)."""
-        for pattern in self.name_problems:
-            m = re.search(pattern, message)
-            if m:
-                return m.group("name")
-        return None
+        return _first_group(self.name_problems, message, "name")
 
     def member_owner(self, message: str) -> str | None:
         """The type a diagnostic says lacks a member (``unresolved_members``' ``type`` group), if any."""
-        for pattern in self.unresolved_members:
-            m = re.search(pattern, message)
-            if m:
-                return m.group("type")
-        return None
+        return _first_group(self.unresolved_members, message, "type")
 
     def inherits_from_outside(self, source: str, type_name: str, imported: tuple[frozenset[str], bool]) -> bool:
         r"""Whether the source declares ``type_name`` extending a base an import could provide, directly
@@ -323,6 +315,15 @@ class CompilerSpec:
 
 
 _IDENTIFIER = re.compile(r"[^\W\d][\w$]*")
+def _first_group(patterns: tuple[str, ...], message: str, group: str) -> str | None:
+    """``group`` of the first of ``patterns`` that ``message`` matches (searched), if any."""
+    for pattern in patterns:
+        m = re.search(pattern, message)
+        if m:
+            return m.group(group)
+    return None
+
+
 _STRING_LISTS = ("argv", "version", "unresolved", "unresolved_names", "unresolved_members", "imports", "stops",
                  "name_problems", "sandbox_paths", "sandbox_env", "bin_paths", "withhold")
 

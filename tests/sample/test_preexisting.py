@@ -94,3 +94,15 @@ def test_repair_of_a_package_file_restores_the_slip(untrained_lm):
     changed = [(a, b) for a, b in zip(_GO.splitlines(), res.code.splitlines()) if a != b]
     assert len(res.code.splitlines()) == len(_GO.splitlines()) and [a for a, _ in changed] == ["\ttotal := 0"], changed
     assert sorted(res.record.preexisting) == ["undefined: Area", "undefined: Shape"]
+
+
+def test_an_import_path_the_given_code_lacks_is_made_up():
+    """A repair turned `"bytes"` into the relative `".bytes"`: the go command stops at it ("unresolved"), but the
+    path is the repair's own, not one the user's code has, so it is a problem (session 14's failing-alone slips)."""
+    given = "package p\n\nimport (\n\t\"bytes\"\n\t\"./local\"\n)\n\nvar _ = bytes.MinRead\nvar _ = local.X\n"
+    if check(given, "go").level == "tree-sitter" and not check(given, "go").compiler_note:
+        pytest.skip("no go here")
+    kept = check(given, "go", given=given)
+    assert kept.ok and kept.unresolved, (kept.problems, kept.unresolved)  # the user's own relative import
+    made_up = check(given.replace('"bytes"', '".bytes"'), "go", given=given)
+    assert not made_up.ok and any(".bytes" in p.message for p in made_up.problems), made_up.problems

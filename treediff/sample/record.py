@@ -47,7 +47,8 @@ def check(code: str | bytes, language: str, *, path: str | os.PathLike[str] | No
     glued, parts = _glued(text, verdict.language)
     names = (set(_NAME.findall(text)) - glued) | parts
     data = code.encode("utf-8") if isinstance(code, str) else code
-    made_up = tuple(p for p in verdict.unresolved if not set(_NAME.findall(_reference(data, p))) <= names)
+    made_up = tuple(p for p in verdict.unresolved if not set(_NAME.findall(_reference(data, p))) <= names
+                    or _literal(data, p) not in text)
     if not made_up:
         return verdict
     return replace(verdict, ok=False, problems=verdict.problems + made_up,
@@ -239,6 +240,21 @@ def _reference(data: bytes, problem: Problem) -> str:
         end = data.find(b"\n", a)
         name = data[line:len(data) if end < 0 else end]
     return name.decode("utf-8", "replace")
+
+
+_QUOTES = {ord('"'): b'"', ord("'"): b"'", ord("`"): b"`", ord("<"): b">"}
+
+
+def _literal(data: bytes, problem: Problem) -> str:
+    """The quoted path an ``unresolved`` problem points at (Go's ``".bytes"``, TypeScript's ``'./x'``), else ``""``:
+    an import path must be one the given code has, word for word (a repair that turned ``"bytes"`` into the
+    relative ``".bytes"``, which the go command stops at, made that reference up)."""
+    a = min(max(problem.start_byte, 0), len(data))
+    close = _QUOTES.get(data[a]) if a < len(data) else None
+    end = data.find(close, a + 1) if close else -1
+    if end < 0 or b"\n" in data[a:end]:
+        return ""
+    return data[a:end + 1].decode("utf-8", "replace")
 
 
 def verdict_fields(verdict: ValidityResult) -> dict[str, Any]:

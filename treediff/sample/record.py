@@ -128,10 +128,11 @@ _MAX_DAMAGED_LINES = 3
 def _damaged_baseline(text: str, language: str, holes: tuple[tuple[int, int], ...]) -> Counter:
     """:class:`GivenCode`'s baseline with ``damaged``: see there."""
     spec = compiler_spec(resolve_language(language))
-    verdict = check(text, language)
-    damaged = {n for p in verdict.problems if p.kind in ("ts_error", "ts_missing")
+    if spec is None or not spec.name_problems:
+        return Counter()
+    damaged = {n for p in check(text, language).problems if p.kind in ("ts_error", "ts_missing")
                for n in range(p.start_line, p.end_line + 1)}
-    if spec is None or not spec.name_problems or not damaged or len(damaged) > _MAX_DAMAGED_LINES:
+    if not damaged or len(damaged) > _MAX_DAMAGED_LINES:
         return Counter()
     lines = text.splitlines(keepends=True)
     mentioned = set(_NAME.findall("".join(lines[n - 1] for n in damaged if n <= len(lines))))

@@ -212,7 +212,8 @@ UNDECLARED_CASES = {
              "class A implements Runnable {\n  public void run() {}\n  Object g() { return Long; }\n}\n",
              "class A implements Runnable {\n  public void run() {}\n"
              "  String g() { return this.toString(String); }\n}\n",
-             "class A {\n  void f() { Override(); }\n}\n"),
+             "class A {\n  void f() { Override(); }\n}\n",
+             "class A {\n  int n = java.util.List.nothing;\n}\n"),
     "rust": ("fn f() -> i32 { let total = 1; totl }\n",
              "use std::collections::HashMap;\nfn f() -> i32 { let total = 1; totl }\n",
              "use std::{\n    sync::atomic::{AtomicUsize, Ordering},\n};\nfn f() { sync(); }\n",
@@ -228,7 +229,9 @@ OUTSIDE_NAME_CASES = {
              "class A {\n  void f() throws Sibling {\n    Object o = new Other();\n"
              "    boolean b = o instanceof Third;\n"
              "    @Fourth(1) int x = 0;\n"
-             "  }\n}\n"),
+             "  }\n}\n",
+             # a type of the file's package named by its path (javac's caret on the dot before it)
+             "package p.q;\n\nclass A {\n  Object o = new p.q.Sibling();\n}\n"),
     "rust": ("use missing::Thing;\nfn f(t: Thing) {}\n", "use missing::*;\nfn f() { helper(); }\n",
              "fn f() { missing::helper(); }\n", "#[macro_use]\nextern crate missing;\nfn f() { thing!(); }\n",
              "fn f() {\n    debug!(\"from the crate root's #[macro_use] extern crate log;\");\n}\n"),

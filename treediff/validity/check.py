@@ -161,6 +161,7 @@ def _compile_problems(outcome: CompileOutcome, index: LineIndex, spec: CompilerS
 
 
 _NAME_AT = re.compile(r"[^\W\d][\w$]*")
+_CHAIN = re.compile(r"[^\W\d][\w$]*(?:\.[^\W\d][\w$]*)*$")  # the dotted names before a point
 
 
 def _name_kind(data: bytes, start: int, imported: tuple[frozenset[str], bool], spec: CompilerSpec) -> str:
@@ -172,6 +173,9 @@ def _name_kind(data: bytes, start: int, imported: tuple[frozenset[str], bool], s
     qualified = after.startswith(".")  # javac points at the dot of `Type.member`: the member of a known type
     m = _NAME_AT.match(after[1:] if qualified else after)
     name = "" if m is None else m.group()
+    if qualified and spec.package_path:  # `com.foo.Sibling`: a type of a package, which a sibling file may declare
+        chain = _CHAIN.search(data[max(0, start - 256):start].decode("utf-8", "replace"))
+        qualified = not (chain and re.fullmatch(spec.package_path, chain.group()))
     outside = bool(name and not qualified and spec.outside_names and re.search(spec.outside_names, name))
     if outside and spec.value_use and re.match(spec.value_use, after[len(name):]):
         before = re.split(r"[;{}]", data[max(0, start - 256):start].decode("utf-8", "replace"))[-1]

@@ -103,7 +103,7 @@ class CompilerSpec:
     import, header, module or name defined outside the file (``package com.foo does not exist``,
     ``missing.h: No such file or directory``).  They become problems of kind ``unresolved``.
     The keys that tell which errors about names are ``unresolved`` (``unresolved_names``, ``imports``,
-    ``failed_imports``, ``import_segment``, ``outside_names``, ``value_use``, ``type_use``,
+    ``failed_imports``, ``import_segment``, ``outside_names``, ``value_use``, ``type_use``, ``package_path``,
     ``unresolved_members``, ``inherits``) and ``name_problems`` (a problem about one name that a file may
     have of its own, e.g. a name a sibling file declares, set aside by a repair whose given file does not
     parse: ``treediff.sample.record.GivenCode``) are described in ``docs/grammars.md`` ("[compiler]"); in
@@ -142,6 +142,7 @@ class CompilerSpec:
     outside_names: str | None = None
     value_use: str | None = None
     type_use: str | None = None
+    package_path: str | None = None
     failed_imports: bool = False
     import_segment: str | None = None
     name_problems: tuple[str, ...] = ()
@@ -175,13 +176,13 @@ class CompilerSpec:
         env = table.get("env", {})
         if not (isinstance(env, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
             raise GrammarError(f"{where} [compiler].env must be a table of strings, got {env!r}")
-        for key in ("outside_names", "value_use", "type_use", "import_segment", "inherits"):
+        for key in ("outside_names", "value_use", "type_use", "import_segment", "package_path", "inherits"):
             if not isinstance(table.get(key, ""), str):
                 raise GrammarError(f"{where} [compiler].{key} must be a regex string, got {table[key]!r}")
         if table.get("column_unit", "char") not in ("char", "byte"):
             raise GrammarError(f"{where} [compiler].column_unit must be 'char' or 'byte'")
         patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", "outside_names", "value_use",
-                                                  "type_use", "import_segment", "inherits") if table.get(key)]
+                                                  "type_use", "import_segment", "package_path", "inherits") if table.get(key)]
         if not isinstance(table.get("failed_imports", False), bool):
             raise GrammarError(f"{where} [compiler].failed_imports must be true or false, "
                                f"got {table['failed_imports']!r}")

@@ -121,6 +121,8 @@ def _baseline(text: str, language: str, holes: tuple[tuple[int, int], ...]) -> C
     return Counter(_key(data, p) for p in verdict.problems if not any(a <= p.start_byte <= b for a, b in holes))
 
 
+_SYNTAX = ("ts_error", "ts_missing")  # the problem kinds of a text that does not parse
+
 #: A repair's given code with more damaged lines than this gets no baseline (blanking them changes too much).
 _MAX_DAMAGED_LINES = 3
 
@@ -130,7 +132,7 @@ def _damaged_baseline(text: str, language: str, holes: tuple[tuple[int, int], ..
     spec = compiler_spec(resolve_language(language))
     if spec is None or not spec.name_problems:
         return Counter()
-    damaged = {n for p in check(text, language).problems if p.kind in ("ts_error", "ts_missing")
+    damaged = {n for p in check(text, language).problems if p.kind in _SYNTAX
                for n in range(p.start_line, p.end_line + 1)}
     if not damaged or len(damaged) > _MAX_DAMAGED_LINES:
         return Counter()
@@ -139,7 +141,7 @@ def _damaged_baseline(text: str, language: str, holes: tuple[tuple[int, int], ..
     for stand_in in (lambda line: "\n", _brackets_left):  # blank, else keep the brackets the line leaves open
         blanked = "".join(stand_in(line) if n in damaged else line for n, line in enumerate(lines, 1))
         after = check(blanked, language)
-        if not any(p.kind in ("ts_error", "ts_missing") for p in after.problems):
+        if not any(p.kind in _SYNTAX for p in after.problems):
             break
     else:
         return Counter()

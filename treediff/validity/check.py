@@ -173,13 +173,14 @@ def _name_kind(data: bytes, start: int, imported: tuple[frozenset[str], bool], s
     qualified = after.startswith(".")  # javac points at the dot of `Type.member`: the member of a known type
     m = _NAME_AT.match(after[1:] if qualified else after)
     name = "" if m is None else m.group()
+    before = data[max(0, start - 256):start].decode("utf-8", "replace")
     if qualified and spec.package_path:  # `com.foo.Sibling`: a type of a package, which a sibling file may declare
-        chain = _CHAIN.search(data[max(0, start - 256):start].decode("utf-8", "replace"))
+        chain = _CHAIN.search(before)
         qualified = not (chain and re.fullmatch(spec.package_path, chain.group()))
     outside = bool(name and not qualified and spec.outside_names and re.search(spec.outside_names, name))
     if outside and spec.value_use and re.match(spec.value_use, after[len(name):]):
-        before = re.split(r"[;{}]", data[max(0, start - 256):start].decode("utf-8", "replace"))[-1]
-        outside = bool(spec.type_use and re.search(spec.type_use, before))
+        statement = re.split(r"[;{}]", before)[-1]
+        outside = bool(spec.type_use and re.search(spec.type_use, statement))
     return "unresolved" if glob or name in names or outside else "compile_error"
 
 

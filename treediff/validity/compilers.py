@@ -176,13 +176,12 @@ class CompilerSpec:
         env = table.get("env", {})
         if not (isinstance(env, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
             raise GrammarError(f"{where} [compiler].env must be a table of strings, got {env!r}")
-        for key in ("outside_names", "value_use", "type_use", "import_segment", "package_path", "inherits"):
+        for key in _REGEX_KEYS:
             if not isinstance(table.get(key, ""), str):
                 raise GrammarError(f"{where} [compiler].{key} must be a regex string, got {table[key]!r}")
         if table.get("column_unit", "char") not in ("char", "byte"):
             raise GrammarError(f"{where} [compiler].column_unit must be 'char' or 'byte'")
-        patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", "outside_names", "value_use",
-                                                  "type_use", "import_segment", "package_path", "inherits") if table.get(key)]
+        patterns = [(key, table[key]) for key in ("error_regex", "file_name_regex", *_REGEX_KEYS) if table.get(key)]
         if not isinstance(table.get("failed_imports", False), bool):
             raise GrammarError(f"{where} [compiler].failed_imports must be true or false, "
                                f"got {table['failed_imports']!r}")
@@ -316,6 +315,11 @@ class CompilerSpec:
 
 
 _IDENTIFIER = re.compile(r"[^\W\d][\w$]*")
+#: ``[compiler]`` keys that hold one regex over a name or the text around it (``error_regex`` and
+#: ``file_name_regex`` are regexes too, checked with them).
+_REGEX_KEYS = ("outside_names", "value_use", "type_use", "import_segment", "package_path", "inherits")
+
+
 def _first_group(patterns: tuple[str, ...], message: str, group: str) -> str | None:
     """``group`` of the first of ``patterns`` that ``message`` matches (searched), if any."""
     for pattern in patterns:

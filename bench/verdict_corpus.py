@@ -20,10 +20,6 @@ import os
 import random
 import sys
 
-SUFFIXES = {"java": ".java", "rust": ".rs", "go": ".go", "typescript": ".ts", "c": ".c", "cpp": ".cc",
-            "javascript": ".js", "python": ".py"}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="/work/corpus")
@@ -32,12 +28,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     from treediff import validity
+    from treediff.errors import TreediffError
+    from treediff.syntax.language import get_language
 
     for lang in args.languages.split(","):
-        if lang not in SUFFIXES:
-            sys.exit(f"unknown language {lang!r}; choose from {', '.join(SUFFIXES)}")
+        try:
+            suffixes = get_language(lang).extensions  # the grammar's own (grammars/*.toml)
+        except TreediffError as exc:
+            sys.exit(f"error: {exc}")
         root = os.path.join(args.corpus, "files", lang)
-        files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith(SUFFIXES[lang]))
+        files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.lower().endswith(suffixes))
         if not files:
             sys.exit(f"no {lang} files under {root}")
         random.Random(args.seed).shuffle(files)
